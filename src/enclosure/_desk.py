@@ -1,0 +1,89 @@
+"""The approval desk: where humans (or CI) decide parked calls.
+
+It needs only the decision log, so the CLI can decide approvals for runs that live
+in another process. Every decision is an audit event naming who decided.
+"""
+
+from __future__ import annotations
+
+from enclosure._clock import SystemClock, iso
+from enclosure.approvals import Approval, ApprovalStatus
+from enclosure.audit import ApprovalEvent, DecisionLog
+from enclosure.errors import ApprovalError
+from enclosure.types import Clock
+
+__all__ = ["ApprovalDesk"]
+
+
+class ApprovalDesk:
+    """List, approve and deny pending approvals."""
+
+    def __init__(self, log: DecisionLog, clock: Clock | None = None) -> None:
+        self._log = log
+        self._clock = clock or SystemClock()
+
+    def expire(self) -> list[Approval]:
+        """Turn every approval past its expiry into ``expired``, with an event each."""
+        expired = self._log.expire_approvals(now=self._clock.time())
+        for a in expired:
+            self._event(a, "expired", by=None, reason="not decided in time")
+        return expired
+
+    def list(
+        self, *, status: ApprovalStatus | None = None, run_id: str | None = None
+    ) -> list[Approval]:
+        """Approvals, oldest first; expired ones are marked first."""
+        self.expire()
+        return self._log.list_approvals(status=status, run_id=run_id)
+
+    def get(self, approval_id: str) -> Approval:
+        """Raises ApprovalError (E-APPROVAL-NOT-FOUND)."""
+        return self._log.get_approval(approval_id)
+
+    def approve(self, approval_id: str, *, by: str, reason: str | None = None) -> Approval:
+        """Approve one parked call; it can then run once, with exactly its arguments.
+
+        Raises:
+            ApprovalError: unknown (E-APPROVAL-NOT-FOUND), already decided
+                (E-APPROVAL-DECIDED), expired (E-APPROVAL-EXPIRED), or the approver
+                started the run (E-APPROVAL-SELF).
+        """
+        return self._decide(approval_id, approve=True, by=by, reason=reason)
+
+    def deny(self, approval_id: str, *, by: str, reason: str | None = None) -> Approval:
+        """Deny one parked call. Raises as ``approve`` does."""
+        return self._decide(approval_id, approve=False, by=by, reason=reason)
+
+    def _decide(
+        self, approval_id: str, *, approve: bool, by: str, reason: str | None
+    ) -> Approval:
+        current = self._log.get_approval(approval_id)
+        if current.requested_by is not None and current.requested_by == by:
+            msg = f"{by!r} started run {current.run_id} and cannot decide its approvals"
+            raise ApprovalError(msg, code="E-APPROVAL-SELF")
+        try:
+            decided = self._log.decide_approval(
+                approval_id, approve=approve, by=by, reason=reason, now=self._clock.time()
+            )
+        except ApprovalError as exc:
+            if exc.code == "E-APPROVAL-EXPIRED":
+                self._event(current, "expired", by=None, reason="not decided in time")
+            raise
+        self._event(decided, "approved" if approve else "denied", by=by, reason=reason)
+        return decided
+
+    def _event(
+        self, a: Approval, action: str, *, by: str | None, reason: str | None
+    ) -> None:
+        self._log.append(
+            ApprovalEvent(
+                run_id=a.run_id,
+                ts=iso(self._clock.time()),
+                approval_id=a.approval_id,
+                action=action,  # type: ignore[arg-type]  # one of the Literal values
+                tool=a.tool,
+                binding_sha256=a.binding_sha256,
+                by=by,
+                reason=reason,
+            )
+        )

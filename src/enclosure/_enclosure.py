@@ -1,0 +1,239 @@
+"""``Enclosure``: the one facade that wires manifest, policy, router and decision log.
+
+Every front door (Python API, CLI, later the server and the MCP gateway) goes
+through this object, so each call takes the same path whatever door it came in by.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from enclosure._clock import SystemClock, iso
+from enclosure._desk import ApprovalDesk
+from enclosure._run import KillHook, Run
+from enclosure.audit import DecisionLog, Redactor, RunStartedEvent, VerifyReport
+from enclosure.errors import ManifestError, UsageError
+from enclosure.manifest import Manifest, load_manifest, manifest_source
+from enclosure.policy import Policy, PolicyCompileError, compile_policy
+from enclosure.router import HandlerProblem, SchemaProblem, ToolRouter
+from enclosure.types import Clock
+
+__all__ = ["Enclosure", "default_home", "open_log"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def default_home() -> Path:
+    """``$ENCLOSURE_HOME``, or ``./.enclosure``: where the decision log lives."""
+    return Path(os.environ.get("ENCLOSURE_HOME") or ".enclosure")
+
+
+def _sync_mode() -> Literal["normal", "full"]:
+    value = os.environ.get("ENCLOSURE_DB_SYNC", "normal").lower()
+    if value not in ("normal", "full"):
+        msg = f"ENCLOSURE_DB_SYNC must be 'normal' or 'full', not {value!r}"
+        raise UsageError(msg, code="E-USAGE-ENV")
+    return "full" if value == "full" else "normal"
+
+
+def open_log(home: Path | None = None, redactor: Redactor | None = None) -> DecisionLog:
+    """Open the decision log under ``home`` (default ``default_home()``).
+
+    Raises:
+        AuditUnavailable: the database cannot be created or opened.
+    """
+    return DecisionLog.open_home(
+        home or default_home(), redactor=redactor or Redactor(), sync=_sync_mode()
+    )
+
+
+def compile_manifest(manifest: Manifest, *, import_handlers: bool) -> tuple[Policy, ToolRouter]:
+    """Compile the policy and build the router, locating every problem in the file.
+
+    Raises:
+        ManifestError: a condition, a schema or a handler reference is invalid.
+    """
+    source = manifest_source(manifest)
+    try:
+        policy = compile_policy(manifest)
+    except PolicyCompileError as exc:
+        issues = [source.issue(p.code, p.message, p.loc) for p in exc.problems]
+        raise ManifestError(issues) from None
+    try:
+        router = ToolRouter(manifest, import_handlers=import_handlers)
+    except SchemaProblem as exc:
+        raise ManifestError([source.issue("E-MANIFEST-SCHEMA", str(exc), exc.loc)]) from None
+    except HandlerProblem as exc:
+        raise ManifestError([source.issue("E-MANIFEST-HANDLER", str(exc), exc.loc)]) from None
+    return policy, router
+
+
+class Enclosure:
+    """A loaded manifest with its policy, router and decision log.
+
+    >>> enc = Enclosure.load("enclosure.yaml")            # doctest: +SKIP
+    >>> with enc.start_run(task="invoice-42") as run:      # doctest: +SKIP
+    ...     run.call("send_email", {"to": "a@b.example"})
+    """
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        *,
+        home: Path | str | None = None,
+        log: DecisionLog | None = None,
+        clock: Clock | None = None,
+        secrets: Iterable[str] = (),
+    ) -> None:
+        """Wire the parts for ``manifest``.
+
+        Args:
+            manifest: a validated manifest (see ``enclosure.manifest``).
+            home: where the decision log lives; default ``default_home()``.
+            log: an already open decision log (overrides ``home``).
+            clock: the time source; tests pass a fake.
+            secrets: values that must never be written anywhere; the manifest's
+                ``redact.env`` variables are added.
+
+        Raises:
+            ManifestError: a condition, schema or handler is invalid.
+            AuditUnavailable: the decision log cannot be opened.
+        """
+        self.manifest = manifest
+        self.policy, self.router = compile_manifest(manifest, import_handlers=True)
+        self.clock: Clock = clock or SystemClock()
+        self.redactor = Redactor(secrets)
+        for name in manifest.redact.env:
+            if value := os.environ.get(name):
+                self.redactor.add_secret(value)
+        if log is None:
+            log = open_log(Path(home) if home is not None else None, self.redactor)
+        self.log = log
+        self.approvals = ApprovalDesk(log, self.clock)
+        self.kill_hooks: list[KillHook] = []
+        self._runs: dict[str, Run] = {}
+
+    @classmethod
+    def load(cls, path: str | Path, **kwargs: Any) -> Enclosure:
+        """Load ``path`` and wire an enclosure for it; keywords as for ``__init__``.
+
+        Raises:
+            ManifestError: the file is unreadable or invalid; each issue has
+                ``file:line:col`` and a code.
+        """
+        return cls(load_manifest(path), **kwargs)
+
+    @staticmethod
+    def check(path: str | Path) -> Manifest:
+        """Validate a manifest fully (YAML, models, CEL, schemas) without importing
+        handlers or opening the log.
+
+        Raises:
+            ManifestError: with every problem found.
+        """
+        manifest = load_manifest(path)
+        compile_manifest(manifest, import_handlers=False)
+        return manifest
+
+    def tool(
+        self, name: str | None = None, *, simulator: bool = False
+    ) -> Callable[[F], F]:
+        """Decorator registering a handler (or simulator) for a declared tool.
+
+        Raises:
+            UsageError: the tool is not declared (``E-TOOL-UNDECLARED``).
+        """
+
+        def register(fn: F) -> F:
+            self.router.register(name or fn.__name__, fn, simulator=simulator)
+            return fn
+
+        return register
+
+    def on_kill(self, hook: KillHook) -> KillHook:
+        """Register a hook fired when any run of this enclosure is killed."""
+        self.kill_hooks.append(hook)
+        return hook
+
+    def start_run(
+        self,
+        task: str,
+        *,
+        agent: str | None = None,
+        model: str | None = None,
+        prompt_version: str | None = None,
+        started_by: str | None = None,
+    ) -> Run:
+        """Start a run; every call made through it is decided and logged.
+
+        Raises:
+            AuditUnavailable: the run cannot be recorded, so it does not start.
+        """
+        run_id = "run_" + secrets.token_hex(8)
+        agent = agent or self.manifest.agent.name
+        now = self.clock.time()
+        self.log.create_run(
+            run_id=run_id,
+            agent=agent,
+            task=task,
+            model=model,
+            prompt_version=prompt_version,
+            manifest_sha256=self.policy.manifest_sha256,
+            started_by=started_by,
+            started_at=now,
+        )
+        self.log.append(
+            RunStartedEvent(
+                run_id=run_id,
+                ts=iso(now),
+                agent=agent,
+                task=task,
+                model=model,
+                prompt_version=prompt_version,
+                manifest_sha256=self.policy.manifest_sha256,
+                started_by=started_by,
+            )
+        )
+        run = Run(
+            self,
+            run_id=run_id,
+            agent=agent,
+            task=task,
+            model=model,
+            prompt_version=prompt_version,
+            started_by=started_by,
+        )
+        self._runs[run_id] = run
+        return run
+
+    def get_run(self, run_id: str) -> Run:
+        """A run started by this enclosure object.
+
+        Raises:
+            UsageError: unknown here (``E-RUN-UNKNOWN``).
+        """
+        try:
+            return self._runs[run_id]
+        except KeyError:
+            msg = f"run {run_id!r} was not started by this enclosure"
+            raise UsageError(msg, code="E-RUN-UNKNOWN") from None
+
+    def verify(self) -> VerifyReport:
+        """Check the decision log's hash chain."""
+        return self.log.verify()
+
+    def close(self) -> None:
+        """End every open run and close the decision log."""
+        for run in self._runs.values():
+            run.end()
+        self.log.close()
+
+    def __enter__(self) -> Enclosure:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

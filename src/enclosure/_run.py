@@ -1,0 +1,607 @@
+"""A run: one agent task, every call of which goes through policy, router and log.
+
+The path of one call: validate the arguments, ask the policy engine, record the
+decision, and only then act on it. A live call's decision is written *before* the
+handler runs, so a call that could not be recorded never runs (fail closed); its
+result follows as a second event with the same ``call_id``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from enclosure._clock import iso
+from enclosure._json import canonical_json, sha256_hex, sha256_json
+from enclosure.approvals import Approval, binding_sha256
+from enclosure.audit import (
+    AlertEvent,
+    ApprovalEvent,
+    DecisionEvent,
+    KillEvent,
+    ResultEvent,
+    RunEndedEvent,
+    ValidatorResult,
+)
+from enclosure.errors import (
+    ApprovalError,
+    AuditUnavailable,
+    EnclosureError,
+    UsageError,
+)
+from enclosure.models import CallResult, Decision, ErrorInfo, Receipt, ToolCall
+from enclosure.policy import RunState
+from enclosure.types import Disposition, JSONObject, RunStatus
+
+if TYPE_CHECKING:
+    from enclosure._enclosure import Enclosure
+
+__all__ = ["KillHook", "Run"]
+
+logger = logging.getLogger("enclosure")
+
+KillHook = Callable[["Run", str], None]
+"""Called with the run and the reason once a run is killed."""
+
+EXCERPT_CHARS = 512
+MAX_LOGGED_STRING = 2048
+
+
+def _bounded(value: Any) -> Any:
+    """Cut long strings so one huge argument cannot flood the log."""
+    if isinstance(value, str) and len(value) > MAX_LOGGED_STRING:
+        return value[:MAX_LOGGED_STRING] + f"...[{len(value)} chars]"
+    if isinstance(value, dict):
+        return {k: _bounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_bounded(v) for v in value]
+    return value
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A live call that has been decided and logged, ready to run."""
+
+    call: ToolCall
+    decision: Decision
+    args_sha256: str
+    started_ns: int
+
+
+class Run:
+    """One agent task under a manifest. Use ``Enclosure.start_run`` to make one."""
+
+    def __init__(
+        self,
+        enc: Enclosure,
+        *,
+        run_id: str,
+        agent: str,
+        task: str,
+        model: str | None,
+        prompt_version: str | None,
+        started_by: str | None,
+    ) -> None:
+        self._enc = enc
+        self.id = run_id
+        self.agent = agent
+        self.task = task
+        self.model = model
+        self.prompt_version = prompt_version
+        self.started_by = started_by
+        self.status: RunStatus = "running"
+        self.state = RunState(
+            run_id, agent, task, enc.clock.monotonic(), model=model
+        )
+        self._lock = threading.RLock()
+        self._kill_hooks: list[KillHook] = []
+        self._parked: dict[str, ToolCall] = {}
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} {self.agent!r} {self.status}>"
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.end()
+
+    # ---- public API -------------------------------------------------------------
+
+    def on_kill(self, hook: KillHook) -> KillHook:
+        """Register a hook fired once when this run is killed; usable as a decorator."""
+        self._kill_hooks.append(hook)
+        return hook
+
+    def call(
+        self,
+        tool: str,
+        args: JSONObject | None = None,
+        *,
+        context: JSONObject | None = None,
+        approval_id: str | None = None,
+    ) -> CallResult:
+        """Propose one call; it is validated, decided, logged and then acted on.
+
+        Args:
+            tool: the tool's name in the manifest.
+            args: its arguments.
+            context: what led to the call (visible to conditions as ``context``).
+            approval_id: an approval a human granted for exactly this call.
+
+        Returns:
+            A ``CallResult`` for every outcome; ``.unwrap()`` raises the coded error.
+
+        Raises:
+            UsageError: the run has ended (``E-RUN-ENDED``).
+        """
+        prepared = self._prepare(tool, args, context, approval_id)
+        if isinstance(prepared, CallResult):
+            return prepared
+        try:
+            value = self._enc.router.execute(prepared.call)
+        except UsageError as exc:
+            return self._finish(prepared, None, exc)
+        except Exception as exc:  # noqa: BLE001 -- the tool boundary: any handler error becomes a coded, logged result
+            return self._finish(prepared, None, exc)
+        return self._finish(prepared, value, None)
+
+    async def acall(
+        self,
+        tool: str,
+        args: JSONObject | None = None,
+        *,
+        context: JSONObject | None = None,
+        approval_id: str | None = None,
+    ) -> CallResult:
+        """``call`` for async code: async handlers are awaited, sync ones run in a
+        worker thread. Same arguments, result and errors as ``call``."""
+        prepared = self._prepare(tool, args, context, approval_id)
+        if isinstance(prepared, CallResult):
+            return prepared
+        try:
+            value = await self._enc.router.aexecute(prepared.call)
+        except Exception as exc:  # noqa: BLE001 -- the tool boundary, as in call()
+            return self._finish(prepared, None, exc)
+        return self._finish(prepared, value, None)
+
+    def resume(self, approval_id: str) -> CallResult:
+        """Run a call parked for approval in this process, once it is approved.
+
+        Raises:
+            ApprovalError: the approval is not one this run parked
+                (``E-APPROVAL-NOT-FOUND``); after a restart, call again with the
+                same arguments and ``approval_id``.
+        """
+        call = self._parked.get(approval_id)
+        if call is None:
+            msg = (
+                f"approval {approval_id} was not parked by this run in this process; "
+                "call the tool again with the same arguments and approval_id"
+            )
+            raise ApprovalError(msg, code="E-APPROVAL-NOT-FOUND")
+        return self.call(
+            call.tool, call.args, context=call.context, approval_id=approval_id
+        )
+
+    def kill(self, reason: str, *, rule: str = "manual", call_id: str | None = None) -> None:
+        """Kill the run: every later call is refused and kill hooks fire once."""
+        with self._lock:
+            if self.status != "running":
+                return
+            self.status = "killed"
+            self.state.killed = reason
+        ts = iso(self._enc.clock.time())
+        log = self._enc.log
+        try:
+            log.append(KillEvent(run_id=self.id, ts=ts, rule=rule, reason=reason, call_id=call_id))
+            log.append(
+                AlertEvent(
+                    run_id=self.id,
+                    ts=ts,
+                    severity="critical",
+                    rule=rule,
+                    message=f"run {self.id} ({self.agent}) killed: {reason}",
+                )
+            )
+            self._end_record("killed", reason)
+        except AuditUnavailable:
+            logger.exception("run %s killed but the kill could not be logged", self.id)
+        logger.warning("ALERT: run %s (%s) killed: %s", self.id, self.agent, reason)
+        for hook in (*self._enc.kill_hooks, *self._kill_hooks):
+            try:
+                hook(self, reason)
+            except Exception:  # noqa: BLE001 -- one failing hook must not stop the others
+                logger.exception("kill hook %r failed for run %s", hook, self.id)
+
+    def end(self) -> None:
+        """Close the run normally; a killed run stays killed."""
+        with self._lock:
+            if self.status != "running":
+                return
+            self.status = "completed"
+        self._end_record("completed", None)
+
+    # ---- the call path ----------------------------------------------------------
+
+    def _prepare(
+        self,
+        tool: str,
+        args: JSONObject | None,
+        context: JSONObject | None,
+        approval_id: str | None,
+    ) -> CallResult | _Prepared:
+        started = time.perf_counter_ns()
+        enc = self._enc
+        call_id = secrets.token_hex(8)
+        raw_args: Any = {} if args is None else args
+        ctx = context or {}
+        with self._lock:
+            if self.status == "completed":
+                msg = f"run {self.id} has ended; start a new run"
+                raise UsageError(msg, code="E-RUN-ENDED")
+            invalid: str | None = None
+            try:
+                args_sha = sha256_json(raw_args)
+                ctx_json = canonical_json(ctx)
+            except (TypeError, ValueError) as exc:
+                args_sha, ctx_json = sha256_json(repr(raw_args)), b"{}"
+                invalid = f"arguments and context must be JSON ({exc})"
+            if invalid is None and not isinstance(raw_args, dict):
+                invalid = "arguments must be a JSON object"
+            if invalid is not None:
+                raw_args = {"_unloggable": repr(raw_args)[:200]}
+            call = ToolCall.model_construct(
+                tool=tool, args=raw_args, context=ctx, call_id=call_id
+            )
+            validator = ValidatorResult(ok=True)
+            if invalid is None:
+                checked = enc.router.check_args(call)
+                if checked.ok:
+                    call = call.model_copy(update={"args": checked.value})
+                else:
+                    invalid = "; ".join(checked.errors)
+                    validator = ValidatorResult(ok=False, errors=checked.errors)
+            else:
+                validator = ValidatorResult(ok=False, errors=[invalid])
+            if self.status == "killed":
+                decision = Decision(
+                    outcome="kill",
+                    rule="run.killed",
+                    reason=f"run was killed: {self.state.killed}",
+                    tool=tool,
+                    manifest_sha256=enc.policy.manifest_sha256,
+                )
+            else:
+                decision = enc.policy.decide(
+                    call,
+                    self.state,
+                    enc.clock.monotonic(),
+                    approved=approval_id is not None,
+                    invalid=invalid,
+                    args_sha256=args_sha,
+                )
+            record = _Record(self, call, decision, validator, args_sha, ctx_json, started)
+            return record.act(approval_id)
+
+    def _finish(
+        self, prepared: _Prepared, value: Any, exc: BaseException | None
+    ) -> CallResult:
+        enc = self._enc
+        handler_us = (time.perf_counter_ns() - prepared.started_ns) // 1000
+        call, decision = prepared.call, prepared.decision
+        error: ErrorInfo | None = None
+        output_sha: str | None = None
+        if exc is not None:
+            code = exc.code if isinstance(exc, EnclosureError) else "E-TOOL-FAILED"
+            detail = str(exc).splitlines()[0] if str(exc) else ""
+            message = enc.redactor.redact_text(f"{type(exc).__name__}: {detail}")[:500]
+            error = ErrorInfo(code=code, message=message)
+            value = None
+        else:
+            checked = enc.router.check_result(call.tool, value)
+            if not checked.ok:
+                error = ErrorInfo(
+                    code="E-RESULT-INVALID",
+                    message="tool result does not match its schema: "
+                    + "; ".join(checked.errors),
+                )
+                value = None
+            else:
+                try:
+                    output_sha = sha256_hex(canonical_json(value))
+                except (TypeError, ValueError):
+                    output_sha = sha256_hex(repr(value).encode("utf-8"))
+        disposition: Disposition = "failed" if error else "executed"
+        with self._lock:
+            enc.policy.record_result(self.state, ok=error is None, cost=decision.cost)
+        receipt_body = {"output_sha256": output_sha} if output_sha else None
+        try:
+            appended = enc.log.append(
+                ResultEvent(
+                    run_id=self.id,
+                    ts=iso(enc.clock.time()),
+                    call_id=call.call_id,
+                    tool=call.tool,
+                    disposition=disposition,
+                    receipt=receipt_body,
+                    error=error,
+                    latency_us=handler_us,
+                    cost=decision.cost,
+                )
+            )
+        except AuditUnavailable as audit_exc:
+            # The tool has run; its decision event is on record. Stop the run so
+            # nothing further happens while the log cannot be written.
+            logger.exception("result of call %s could not be logged", call.call_id)
+            self.kill(f"decision log unavailable: {audit_exc.message}", rule="audit")
+            return CallResult(
+                status=disposition,
+                decision=decision,
+                value=value,
+                error=error or ErrorInfo(code=audit_exc.code, message=audit_exc.message),
+            )
+        receipt = Receipt(
+            call_id=call.call_id,
+            run_id=self.id,
+            tool=call.tool,
+            args_sha256=prepared.args_sha256,
+            disposition=disposition,
+            event_seq=appended.seq,
+            event_hash=appended.hash,
+            latency_us=handler_us,
+            output_sha256=output_sha,
+        )
+        return CallResult(
+            status=disposition, decision=decision, value=value, receipt=receipt, error=error
+        )
+
+    def _end_record(self, status: RunStatus, reason: str | None) -> None:
+        enc, st = self._enc, self.state
+        enc.log.append(
+            RunEndedEvent(
+                run_id=self.id,
+                ts=iso(enc.clock.time()),
+                status=status,
+                calls=st.calls,
+                cost=st.cost,
+                denials=st.denials,
+                errors=st.errors,
+            )
+        )
+        enc.log.end_run(self.id, status=status, ended_at=enc.clock.time(), reason=reason)
+
+
+class _Record:
+    """Logs one decided call and turns the decision into a result or a plan."""
+
+    def __init__(
+        self,
+        run: Run,
+        call: ToolCall,
+        decision: Decision,
+        validator: ValidatorResult,
+        args_sha256: str,
+        ctx_json: bytes,
+        started_ns: int,
+    ) -> None:
+        self.run = run
+        self.enc = run._enc  # noqa: SLF001 -- a helper of Run, in its module
+        self.call = call
+        self.decision = decision
+        self.validator = validator
+        self.args_sha256 = args_sha256
+        self.ctx_json = ctx_json
+        self.started_ns = started_ns
+
+    def act(self, approval_id: str | None) -> CallResult | _Prepared:
+        outcome = self.decision.outcome
+        try:
+            if outcome == "kill":
+                return self._kill()
+            if outcome == "deny":
+                code = "E-DENIED" if self.validator.ok else "E-ARGS-INVALID"
+                return self._blocked(code)
+            if outcome == "approve":
+                return self._park()
+            if outcome == "simulate":
+                return self._simulate()
+            if self.decision.via_approval:
+                refused = self._consume(approval_id)
+                if refused is not None:
+                    return refused
+            event = self._event("dispatched")
+            self.enc.log.append(event)
+        except AuditUnavailable as exc:
+            return self._unlogged(exc)
+        return _Prepared(self.call, self.decision, self.args_sha256, time.perf_counter_ns())
+
+    def _event(
+        self,
+        disposition: Disposition,
+        *,
+        approval_id: str | None = None,
+        receipt: JSONObject | None = None,
+        error: ErrorInfo | None = None,
+        decision: Decision | None = None,
+    ) -> DecisionEvent:
+        enc, run, d = self.enc, self.run, decision or self.decision
+        excerpt = enc.redactor.redact_text(self.ctx_json.decode("utf-8"))
+        return DecisionEvent.model_construct(
+            kind="decision",
+            run_id=run.id,
+            ts=iso(enc.clock.time()),
+            call_id=self.call.call_id,
+            tool=self.call.tool,
+            args=_bounded(enc.redactor.redact(self.call.args)),
+            args_sha256=self.args_sha256,
+            context_sha256=sha256_hex(self.ctx_json),
+            context_excerpt=excerpt[:EXCERPT_CHARS],
+            agent=run.agent,
+            model=run.model,
+            prompt_version=run.prompt_version,
+            validator=self.validator,
+            outcome=d.outcome,
+            rule=d.rule,
+            reason=d.reason,
+            disposition=disposition,
+            approval_id=approval_id,
+            receipt=receipt,
+            error=error,
+            latency_us=(time.perf_counter_ns() - self.started_ns) // 1000,
+            cost=d.cost,
+            manifest_sha256=d.manifest_sha256,
+        )
+
+    def _result(
+        self,
+        status: Disposition,
+        *,
+        error: ErrorInfo | None = None,
+        value: Any = None,
+        approval_id: str | None = None,
+        decision: Decision | None = None,
+        receipt: JSONObject | None = None,
+    ) -> CallResult:
+        d = decision or self.decision
+        appended = self.enc.log.append(
+            self._event(
+                status, approval_id=approval_id, receipt=receipt, error=error, decision=d
+            )
+        )
+        return CallResult(
+            status=status,
+            decision=d,
+            value=value,
+            error=error,
+            approval_id=approval_id,
+            receipt=Receipt(
+                call_id=self.call.call_id,
+                run_id=self.run.id,
+                tool=self.call.tool,
+                args_sha256=self.args_sha256,
+                disposition=status,
+                event_seq=appended.seq,
+                event_hash=appended.hash,
+                latency_us=(time.perf_counter_ns() - self.started_ns) // 1000,
+                output_sha256=(receipt or {}).get("output_sha256"),
+            ),
+        )
+
+    def _blocked(self, code: str, decision: Decision | None = None) -> CallResult:
+        d = decision or self.decision
+        return self._result(
+            "blocked", error=ErrorInfo(code=code, message=d.reason), decision=d
+        )
+
+    def _kill(self) -> CallResult:
+        d = self.decision
+        error = ErrorInfo(code="E-RUN-KILLED", message=d.reason)
+        result = self._result("killed", error=error)
+        if self.run.status == "running":
+            self.run.kill(d.reason, rule=d.rule, call_id=self.call.call_id)
+        return result
+
+    def _park(self) -> CallResult:
+        enc, run, call = self.enc, self.run, self.call
+        now = enc.clock.time()
+        approval = Approval(
+            approval_id="apr_" + secrets.token_hex(8),
+            run_id=run.id,
+            tool=call.tool,
+            args=_bounded(enc.redactor.redact(call.args)),
+            binding_sha256=binding_sha256(run.id, call.tool, call.args),
+            status="pending",
+            rule=self.decision.rule,
+            reason=self.decision.reason,
+            requested_at=now,
+            expires_at=now + enc.manifest.approvals.ttl,
+            requested_by=run.started_by,
+        )
+        enc.log.create_approval(approval)
+        enc.log.append(
+            ApprovalEvent(
+                run_id=run.id,
+                ts=iso(now),
+                approval_id=approval.approval_id,
+                action="requested",
+                tool=call.tool,
+                binding_sha256=approval.binding_sha256,
+                reason=self.decision.reason,
+            )
+        )
+        run._parked[approval.approval_id] = call  # noqa: SLF001 -- Run's helper
+        error = ErrorInfo(
+            code="E-APPROVAL-PENDING",
+            message=f"{self.decision.reason}; waiting for approval {approval.approval_id}",
+        )
+        return self._result("pending", error=error, approval_id=approval.approval_id)
+
+    def _simulate(self) -> CallResult:
+        try:
+            value = self.enc.router.simulate(self.call)
+            output_sha = sha256_hex(canonical_json(value))
+        except (TypeError, ValueError) as exc:
+            error = ErrorInfo(code="E-SIMULATOR-FAILED", message=f"{type(exc).__name__}: {exc}")
+            return self._result("failed", error=error)
+        with self.run._lock:  # noqa: SLF001 -- Run's helper
+            self.run.state.simulated += 1
+        return self._result("simulated", value=value, receipt={"output_sha256": output_sha})
+
+    def _consume(self, approval_id: str | None) -> CallResult | None:
+        enc, run, call = self.enc, self.run, self.call
+        assert approval_id is not None  # noqa: S101 -- via_approval implies it
+        binding = binding_sha256(run.id, call.tool, call.args)
+        try:
+            approval = enc.log.consume_approval(
+                approval_id, binding_sha256=binding, now=enc.clock.time()
+            )
+        except ApprovalError as exc:
+            run.state.denials += 1
+            d = self.decision.model_copy(
+                update={
+                    "outcome": "deny",
+                    "reason": f"approval {approval_id} cannot be used: {exc.message}",
+                    "via_approval": False,
+                    "cost": 0.0,
+                }
+            )
+            self.decision = d
+            return self._blocked(exc.code, d)
+        enc.log.append(
+            ApprovalEvent(
+                run_id=run.id,
+                ts=iso(enc.clock.time()),
+                approval_id=approval.approval_id,
+                action="consumed",
+                tool=call.tool,
+                binding_sha256=binding,
+                by=approval.decided_by,
+            )
+        )
+        run._parked.pop(approval_id, None)  # noqa: SLF001 -- Run's helper
+        return None
+
+    def _unlogged(self, exc: AuditUnavailable) -> CallResult:
+        logger.error("call %s refused: %s", self.call.call_id, exc.message)
+        d = self.decision
+        if d.outcome not in ("deny", "kill"):
+            d = d.model_copy(
+                update={
+                    "outcome": "deny",
+                    "rule": "audit",
+                    "reason": f"the decision log cannot be written, so nothing runs "
+                    f"({exc.message})",
+                    "cost": 0.0,
+                }
+            )
+        return CallResult(
+            status="killed" if d.outcome == "kill" else "blocked",
+            decision=d,
+            error=ErrorInfo(code=exc.code, message=exc.message),
+        )

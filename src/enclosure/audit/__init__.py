@@ -1,0 +1,62 @@
+"""Audit: the decision log, a tamper-evident, redacted record of every decision.
+
+Events (``_events``) are plain frozen models joined into one tagged union. The hash
+chain (``_chain``) and redaction (``_redact``) work on bytes and models only: they
+open no file, socket or clock. Only the decision log (``_store``) touches the
+database, and it turns every failure into ``AuditUnavailable`` so callers fail closed.
+
+Must not know: the policy engine (the run records its decisions here, never the other
+way round), the sandbox, the proxy, HTTP or the CLI.
+"""
+
+from enclosure.audit._chain import (
+    GENESIS,
+    ChainRow,
+    IndexColumns,
+    VerifyReport,
+    encode_event,
+    event_hash,
+    index_columns,
+    verify_rows,
+)
+from enclosure.audit._events import (
+    AlertEvent,
+    ApprovalEvent,
+    DecisionEvent,
+    Event,
+    KillEvent,
+    ResultEvent,
+    RunEndedEvent,
+    RunStartedEvent,
+    ValidatorResult,
+    parse_event,
+)
+from enclosure.audit._redact import REDACTED, Redactor
+from enclosure.audit._store import Appended, DecisionLog, RunRecord, StoredEvent
+
+__all__ = [
+    "GENESIS",
+    "REDACTED",
+    "AlertEvent",
+    "Appended",
+    "ApprovalEvent",
+    "ChainRow",
+    "DecisionEvent",
+    "DecisionLog",
+    "Event",
+    "IndexColumns",
+    "KillEvent",
+    "Redactor",
+    "ResultEvent",
+    "RunEndedEvent",
+    "RunRecord",
+    "RunStartedEvent",
+    "StoredEvent",
+    "ValidatorResult",
+    "VerifyReport",
+    "encode_event",
+    "event_hash",
+    "index_columns",
+    "parse_event",
+    "verify_rows",
+]

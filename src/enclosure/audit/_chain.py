@@ -1,0 +1,170 @@
+r"""The hash chain: how an event's bytes are fixed and how a stored log is checked.
+
+Each event is stored as its canonical JSON body and chained to the one before it:
+``hash = sha256(prev_hash + "\n" + str(seq) + "\n" + body)``, starting from
+``GENESIS``. Editing, deleting, inserting or reordering a stored event therefore
+breaks the chain at the first event touched, and ``verify_rows`` names that event.
+
+This module is pure: it works on bytes, rows and models and never opens a file or a
+database. The decision log (``_store``) feeds it rows; tests feed it lists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, NamedTuple
+
+from pydantic import ValidationError
+
+from enclosure._json import canonical_json
+from enclosure.audit._events import Event, parse_event
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = [
+    "GENESIS",
+    "ChainRow",
+    "IndexColumns",
+    "VerifyReport",
+    "encode_event",
+    "event_hash",
+    "index_columns",
+    "verify_rows",
+]
+
+GENESIS = "0" * 64
+"""The ``prev_hash`` of the first event."""
+
+
+def event_hash(prev_hash: str, seq: int, body: bytes) -> str:
+    """Return the chain hash of the event stored at ``seq`` with ``body``.
+
+    The sequence number is hashed so that swapping two events' numbers is caught
+    even when each row keeps its own body and hash.
+    """
+    digest = hashlib.sha256(f"{prev_hash}\n{seq}\n".encode("ascii"))
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def encode_event(event: Event) -> bytes:
+    """Return the canonical JSON bytes of ``event``, the form that is hashed.
+
+    Fields that are ``None`` are kept, so ``parse_event`` of the bytes gives back an
+    equal event and encoding that event again gives the same bytes.
+
+    Raises:
+        ValueError: the event holds NaN or infinity.
+        TypeError: the event holds a value JSON cannot represent.
+    """
+    return canonical_json(event.model_dump(mode="json"))
+
+
+class IndexColumns(NamedTuple):
+    """Copies of event fields that the store keeps in columns for queries.
+
+    They are not hashed, so ``verify_rows`` checks that they agree with the body.
+    """
+
+    ts: str
+    run_id: str
+    kind: str
+    tool: str | None
+    call_id: str | None
+    outcome: str | None
+    disposition: str | None
+    cost: float | None
+
+
+def index_columns(event: Event) -> IndexColumns:
+    """Return the indexed column values of ``event`` (``None`` where it has none)."""
+    return IndexColumns(
+        ts=event.ts,
+        run_id=event.run_id,
+        kind=event.kind,
+        tool=getattr(event, "tool", None),
+        call_id=getattr(event, "call_id", None),
+        outcome=getattr(event, "outcome", None),
+        disposition=getattr(event, "disposition", None),
+        cost=getattr(event, "cost", None),
+    )
+
+
+class ChainRow(NamedTuple):
+    """One stored event as read back: chain fields, body bytes and indexed columns."""
+
+    seq: int
+    prev_hash: str
+    hash: str
+    body: bytes
+    columns: IndexColumns
+
+
+class VerifyReport(NamedTuple):
+    """The outcome of checking a chain; ``problem`` is one line a person can read."""
+
+    ok: bool
+    events: int
+    """How many events were found intact before the first problem (all if ``ok``)."""
+    first_bad_seq: int | None
+    problem: str | None
+
+
+def verify_rows(rows: Iterable[ChainRow]) -> VerifyReport:
+    """Check a chain given in storage order and report its first broken event.
+
+    Each row is checked for, in this order: its place in the sequence (a gap means
+    events were deleted), its link to the event before, its hash against its body,
+    that its body is a canonical event, and that its indexed columns agree with the
+    body. Checking stops at the first problem; ``rows`` is consumed lazily, so a
+    store can stream a log of any size.
+
+    Args:
+        rows: the stored events in ascending ``seq`` order.
+
+    Returns:
+        ``ok`` with the number of events when the chain is intact; otherwise the
+        first bad sequence number and what is wrong with it.
+    """
+    expected_seq = 1
+    prev_hash = GENESIS
+    for row in rows:
+        problem = _check_place(row, expected_seq, prev_hash) or _check_content(row)
+        if problem is not None:
+            return VerifyReport(
+                ok=False,
+                events=expected_seq - 1,
+                first_bad_seq=expected_seq,
+                problem=problem,
+            )
+        expected_seq += 1
+        prev_hash = row.hash
+    return VerifyReport(
+        ok=True, events=expected_seq - 1, first_bad_seq=None, problem=None
+    )
+
+
+def _check_place(row: ChainRow, seq: int, prev_hash: str) -> str | None:
+    if row.seq > seq:
+        gap = f"event {seq}" if row.seq == seq + 1 else f"events {seq}-{row.seq - 1}"
+        return f"{gap}: missing (deleted?); the next stored event is {row.seq}"
+    if row.seq < seq:
+        return f"event {seq}: found event {row.seq} in its place (reordered?)"
+    if row.prev_hash != prev_hash:
+        return f"event {seq}: does not link to the event before it (deleted?)"
+    return None
+
+
+def _check_content(row: ChainRow) -> str | None:
+    if event_hash(row.prev_hash, row.seq, row.body) != row.hash:
+        return f"event {row.seq}: hash does not match its content (edited?)"
+    try:
+        event = parse_event(row.body)
+    except ValidationError:
+        return f"event {row.seq}: body is not a valid event (edited?)"
+    if encode_event(event) != row.body:
+        return f"event {row.seq}: body is not in canonical form (edited?)"
+    if index_columns(event) != row.columns:
+        return f"event {row.seq}: indexed columns disagree with its body (edited?)"
+    return None

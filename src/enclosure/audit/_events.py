@@ -1,0 +1,158 @@
+"""Audit events: a tagged union of frozen models, one keyed lookup to parse.
+
+Events are plain data. They know nothing of storage, hashing or the policy engine;
+the run builds them and the decision log chains and stores them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from enclosure.models import ErrorInfo
+from enclosure.types import Disposition, JSONObject, Outcome, RunStatus
+
+__all__ = [
+    "AlertEvent",
+    "ApprovalEvent",
+    "DecisionEvent",
+    "Event",
+    "KillEvent",
+    "ResultEvent",
+    "RunEndedEvent",
+    "RunStartedEvent",
+    "ValidatorResult",
+    "parse_event",
+]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_id: str
+    ts: str
+    """RFC 3339 UTC timestamp with microseconds."""
+
+
+class RunStartedEvent(_Event):
+    kind: Literal["run_started"] = "run_started"
+    agent: str
+    task: str
+    model: str | None = None
+    prompt_version: str | None = None
+    manifest_sha256: str
+    started_by: str | None = None
+
+
+class ValidatorResult(BaseModel):
+    """Outcome of argument (or result) validation against the tool's schema."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ok: bool
+    errors: list[str] = Field(default_factory=list)
+
+
+class DecisionEvent(_Event):
+    """One per call: the input, the policy verdict and what became of the call.
+
+    For a live call it is written *before* the tool runs (disposition
+    ``dispatched``), so a call that could not be logged never runs; a
+    ``ResultEvent`` with the same ``call_id`` then carries the receipt.
+    """
+
+    kind: Literal["decision"] = "decision"
+    call_id: str
+    tool: str
+    args: JSONObject
+    """Proposed arguments after redaction, long strings cut (see ``args_sha256``)."""
+    args_sha256: str
+    """SHA-256 of the canonical JSON of the full, unredacted arguments."""
+    context_sha256: str
+    context_excerpt: str
+    agent: str
+    model: str | None = None
+    prompt_version: str | None = None
+    validator: ValidatorResult
+    outcome: Outcome
+    rule: str
+    reason: str
+    disposition: Disposition
+    approval_id: str | None = None
+    receipt: JSONObject | None = None
+    error: ErrorInfo | None = None
+    latency_us: int
+    """Time from receiving the call to this event (policy and validation)."""
+    cost: float
+    manifest_sha256: str
+
+
+class ResultEvent(_Event):
+    """What a live call did: its receipt, or its error."""
+
+    kind: Literal["result"] = "result"
+    call_id: str
+    tool: str
+    disposition: Literal["executed", "failed"]
+    receipt: JSONObject | None = None
+    error: ErrorInfo | None = None
+    latency_us: int
+    """Wall time of the handler alone."""
+    cost: float
+
+
+class KillEvent(_Event):
+    kind: Literal["kill"] = "kill"
+    rule: str
+    reason: str
+    call_id: str | None = None
+
+
+class AlertEvent(_Event):
+    kind: Literal["alert"] = "alert"
+    severity: Literal["info", "warning", "critical"]
+    rule: str
+    message: str
+
+
+class ApprovalEvent(_Event):
+    kind: Literal["approval"] = "approval"
+    approval_id: str
+    action: Literal["requested", "approved", "denied", "expired", "consumed"]
+    tool: str
+    binding_sha256: str
+    by: str | None = None
+    reason: str | None = None
+
+
+class RunEndedEvent(_Event):
+    kind: Literal["run_ended"] = "run_ended"
+    status: RunStatus
+    calls: int
+    cost: float
+    denials: int
+    errors: int
+
+
+Event: TypeAlias = Annotated[
+    RunStartedEvent
+    | DecisionEvent
+    | ResultEvent
+    | KillEvent
+    | AlertEvent
+    | ApprovalEvent
+    | RunEndedEvent,
+    Field(discriminator="kind"),
+]
+
+_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(data: bytes | str) -> Event:
+    """Parse one event from its JSON form.
+
+    Raises:
+        pydantic.ValidationError: the data is not a known event.
+    """
+    return _EVENT_ADAPTER.validate_json(data)

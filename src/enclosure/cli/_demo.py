@@ -1,0 +1,28 @@
+"""``enclosure demo``: the runaway-loop demo, offline and deterministic."""
+
+from __future__ import annotations
+
+import click
+
+from enclosure.cli._common import console, home_of
+
+__all__ = ["demo"]
+
+
+@click.command()
+@click.pass_context
+def demo(ctx: click.Context) -> int:
+    """Watch a runaway billing agent get stopped after 3 emails."""
+    from enclosure.demo import run_demo  # noqa: PLC0415 -- aiosmtpd only for the demo
+
+    out = console()
+    outcome = run_demo(home_of(ctx), out)
+    if outcome.ok:
+        out.print(
+            f"[bold green]demo passed[/]: {outcome.emails_delivered} emails delivered, "
+            f"loop killed, injected refund {outcome.injected_refund}, audit intact. "
+            "Inspect with: enclosure runs list, enclosure log, enclosure audit verify"
+        )
+        return 0
+    out.print(f"[bold red]demo failed[/]: {outcome}")
+    return 1

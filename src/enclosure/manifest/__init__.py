@@ -1,0 +1,55 @@
+"""The permission manifest: models, YAML loading with ``file:line:col`` errors, schema.
+
+Must not know: CEL (the policy package compiles conditions), handlers, storage or
+any I/O beyond reading the one file it is asked to load.
+"""
+
+from typing import Any
+
+from enclosure.manifest._load import load_manifest, load_manifest_text, manifest_source
+from enclosure.manifest._models import (
+    AgentSpec,
+    ApprovalsSpec,
+    GlobalRule,
+    KillCondition,
+    KillSwitch,
+    Manifest,
+    RateLimit,
+    RedactSpec,
+    RepeatedCalls,
+    Rule,
+    ToolSpec,
+    parse_duration,
+    parse_rate,
+)
+from enclosure.manifest._yaml import Position, SourceMap
+
+__all__ = [
+    "AgentSpec",
+    "ApprovalsSpec",
+    "GlobalRule",
+    "KillCondition",
+    "KillSwitch",
+    "Manifest",
+    "Position",
+    "RateLimit",
+    "RedactSpec",
+    "RepeatedCalls",
+    "Rule",
+    "SourceMap",
+    "ToolSpec",
+    "json_schema",
+    "load_manifest",
+    "load_manifest_text",
+    "manifest_source",
+    "parse_duration",
+    "parse_rate",
+]
+
+
+def json_schema() -> dict[str, Any]:
+    """Return the manifest's JSON Schema, for editors and CI."""
+    schema = Manifest.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Enclosure permission manifest"
+    return schema

@@ -1,0 +1,391 @@
+"""The policy engine: a compiled manifest that turns a call into a decision.
+
+Order of evaluation for one call (the first step that decides wins):
+
+1. The tool is not in the manifest: ``deny`` (``default-deny``).
+2. The tool has ``mode: deny``: ``deny`` (``tools.T.mode``); its rules are not read.
+3. Kill switch, with this call counted: ``max_calls``, ``max_cost``, ``max_denials``,
+   ``max_consecutive_errors``, ``repeated_calls`` and each ``conditions`` entry:
+   ``kill``.
+4. Global ``rules`` that apply to the tool, then the tool's own ``rules``, in order:
+   the first whose ``when`` is true gives its ``then``. No match: the tool's ``mode``
+   (live → allow, simulate, approve).
+5. For allow and simulate (and an approved call), each ``rate`` window: over the limit
+   gives the window's ``on_exceed`` (deny or kill); within all, the call is counted.
+
+A condition that fails to evaluate denies the call (fail closed) and says why. The
+engine is pure: time is passed in, state is the ``RunState`` it is handed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from enclosure._json import sha256_json
+from enclosure.errors import EnclosureError
+from enclosure.manifest import Manifest, Rule, ToolSpec
+from enclosure.models import Decision, ToolCall
+from enclosure.policy._conditions import Condition, ConditionError, ConditionSyntaxError
+from enclosure.policy._state import RunState
+from enclosure.types import Outcome
+
+__all__ = ["CompileProblem", "Policy", "PolicyCompileError", "compile_policy"]
+
+_MODE_OUTCOME: dict[str, Outcome] = {
+    "live": "allow",
+    "simulate": "simulate",
+    "approve": "approve",
+    "deny": "deny",
+}
+
+
+class CompileProblem(NamedTuple):
+    code: str
+    message: str
+    loc: tuple[str | int, ...]
+
+
+class PolicyCompileError(EnclosureError, ValueError):
+    """The manifest validated but a condition does not compile."""
+
+    default_code = "E-MANIFEST-CEL"
+
+    def __init__(self, problems: list[CompileProblem]) -> None:
+        self.problems = problems
+        super().__init__(problems[0].message, code=problems[0].code)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    path: str
+    when: Condition
+    then: Outcome
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Rate:
+    path: str
+    limit: str
+    count: int
+    window_s: float
+    key: Condition | None
+    on_exceed: Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class _Tool:
+    name: str
+    spec: ToolSpec
+    default: Outcome
+    rules: tuple[_Rule, ...]
+    rates: tuple[_Rate, ...]
+    ctx: dict[str, Any]
+    needs_activation: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Kill:
+    path: str
+    when: Condition
+    reason: str
+
+
+class _Compiler:
+    def __init__(self) -> None:
+        self.problems: list[CompileProblem] = []
+
+    def condition(self, source: str, loc: tuple[str | int, ...]) -> Condition:
+        try:
+            return Condition(source)
+        except ConditionSyntaxError as exc:
+            self.problems.append(CompileProblem("E-MANIFEST-CEL", str(exc), loc))
+            return Condition("true")
+
+    def rule(self, rule: Rule, base: str, loc: tuple[str | int, ...]) -> _Rule:
+        path = f"{base}.{rule.name}" if rule.name else f"{base}[{loc[-1]}]"
+        when = self.condition(rule.when, (*loc, "when"))
+        reason = rule.reason or f"rule {path} matched"
+        return _Rule(path, when, rule.then, reason)
+
+
+def compile_policy(manifest: Manifest) -> Policy:
+    """Compile every condition of ``manifest`` once.
+
+    Raises:
+        PolicyCompileError: with each condition that does not compile and its
+            manifest path, so the caller can print ``file:line:col``.
+    """
+    c = _Compiler()
+    global_rules = [
+        (g, c.rule(g, "rules", ("rules", i))) for i, g in enumerate(manifest.rules)
+    ]
+    tools: dict[str, _Tool] = {}
+    for name, spec in manifest.tools.items():
+        own = [
+            c.rule(r, f"tools.{name}.rules", ("tools", name, "rules", i))
+            for i, r in enumerate(spec.rules)
+        ]
+        applicable = [
+            compiled
+            for g, compiled in global_rules
+            if (g.tools is None or name in g.tools)
+            and (g.effect is None or g.effect == spec.effect)
+        ]
+        rates = tuple(
+            _Rate(
+                path=f"tools.{name}.rate[{i}]",
+                limit=r.limit,
+                count=r.count,
+                window_s=r.window_s,
+                key=None
+                if r.key is None
+                else c.condition(r.key, ("tools", name, "rate", i, "key")),
+                on_exceed=r.on_exceed or spec.on_exceed,
+            )
+            for i, r in enumerate(spec.rate)
+        )
+        ctx = {"name": name, "effect": spec.effect, "mode": spec.mode, "cost": spec.cost}
+        rules = (*applicable, *own)
+        needs = bool(manifest.kill_switch.conditions) or any(
+            r.when.source != "true" for r in rules
+        )
+        needs = needs or any(r.key is not None for r in rates)
+        tools[name] = _Tool(
+            name, spec, _MODE_OUTCOME[spec.mode], rules, rates, ctx, needs
+        )
+    kills = tuple(
+        _Kill(
+            path=f"kill_switch.conditions.{k.name}"
+            if k.name
+            else f"kill_switch.conditions[{i}]",
+            when=c.condition(k.when, ("kill_switch", "conditions", i, "when")),
+            reason=k.reason or f"kill condition {k.when!r} is true",
+        )
+        for i, k in enumerate(manifest.kill_switch.conditions)
+    )
+    if c.problems:
+        raise PolicyCompileError(c.problems)
+    return Policy(manifest, tools, kills)
+
+
+class Policy:
+    """A compiled manifest. ``decide`` is pure apart from the ``RunState`` it updates."""
+
+    def __init__(
+        self, manifest: Manifest, tools: dict[str, _Tool], kills: tuple[_Kill, ...]
+    ) -> None:
+        self.manifest = manifest
+        self.manifest_sha256 = manifest.sha256
+        self._tools = tools
+        self._kills = kills
+        self._ks = manifest.kill_switch
+
+    def tool_names(self) -> list[str]:
+        """Names of the declared tools, in manifest order."""
+        return list(self._tools)
+
+    def _decision(
+        self, outcome: Outcome, rule: str, reason: str, tool: str, cost: float = 0.0
+    ) -> Decision:
+        # model_construct: every field is built here from trusted values.
+        return Decision.model_construct(
+            outcome=outcome,
+            rule=rule,
+            reason=reason,
+            tool=tool,
+            manifest_sha256=self.manifest_sha256,
+            cost=cost,
+        )
+
+    def decide(
+        self,
+        call: ToolCall,
+        state: RunState,
+        now: float,
+        *,
+        approved: bool = False,
+        invalid: str | None = None,
+        args_sha256: str | None = None,
+    ) -> Decision:
+        """Decide one call and count it in ``state``.
+
+        Args:
+            call: the proposed call.
+            state: the run's state; updated with this call.
+            now: the caller's monotonic time in seconds.
+            approved: a human approved exactly this call, so an ``approve``
+                outcome becomes ``allow`` (rate limits and the kill switch still hold).
+            invalid: why the arguments failed validation, if they did; the call is
+                denied after the kill switch has had its say.
+            args_sha256: the arguments' hash if the caller has it already.
+
+        Returns:
+            The decision; a ``deny`` counts as a denial in ``state``.
+        """
+        state.calls += 1
+        state.tool_calls[call.tool] = state.tool_calls.get(call.tool, 0) + 1
+        decision = self._decide(call, state, now, approved, invalid, args_sha256)
+        if decision.outcome == "deny":
+            state.denials += 1
+        elif decision.outcome == "approve":
+            state.pending += 1
+        elif decision.outcome == "kill":
+            state.killed = decision.reason
+        return decision
+
+    def record_result(self, state: RunState, *, ok: bool, cost: float) -> None:
+        """Count what a live or simulated call did, for the kill switch."""
+        if ok:
+            state.executed += 1
+            state.consecutive_errors = 0
+        else:
+            state.errors += 1
+            state.consecutive_errors += 1
+        state.cost += cost
+
+    def _decide(
+        self,
+        call: ToolCall,
+        state: RunState,
+        now: float,
+        approved: bool,  # noqa: FBT001 -- private, positional for speed
+        invalid: str | None,
+        args_sha256: str | None,
+    ) -> Decision:
+        tool = self._tools.get(call.tool)
+        if tool is None:
+            reason = f"tool {call.tool!r} is not declared in the manifest (default deny)"
+            return self._decision("deny", "default-deny", reason, call.tool)
+        if tool.default == "deny":
+            reason = f"tool {tool.name!r} is switched off (mode: deny)"
+            return self._decision("deny", f"tools.{tool.name}.mode", reason, tool.name)
+        activation: dict[str, Any] | None = None
+        if tool.needs_activation:
+            activation = {
+                "args": call.args,
+                "run": state.snapshot(now),
+                "tool": tool.ctx,
+                "context": call.context,
+            }
+        killed = self._kill_switch(call, tool, state, now, activation, args_sha256)
+        if killed is not None:
+            return killed
+        if invalid is not None:
+            reason = f"arguments do not match the tool's schema: {invalid}"
+            rule = f"tools.{tool.name}.input_schema"
+            return self._decision("deny", rule, reason, tool.name)
+        outcome, rule, reason = tool.default, f"tools.{tool.name}.mode", ""
+        for r in tool.rules:
+            try:
+                matched = r.when.test(activation or {})
+            except ConditionError as exc:
+                reason = f"condition of {r.path} could not be evaluated ({exc}); denied"
+                return self._decision("deny", r.path, reason, tool.name)
+            if matched:
+                outcome, rule, reason = r.then, r.path, r.reason
+                break
+        if not reason:
+            reason = f"tool {tool.name!r} is {tool.spec.mode} by default"
+        via_approval = False
+        if outcome == "approve" and approved:
+            outcome, reason = "allow", f"approved by a human ({reason})"
+            via_approval = True
+        if outcome in ("allow", "simulate"):
+            limited = self._rate_limits(tool, state, now, activation)
+            if limited is not None:
+                return limited
+        cost = tool.spec.cost if outcome == "allow" else 0.0
+        decision = self._decision(outcome, rule, reason, tool.name, cost)
+        if via_approval:
+            decision = decision.model_copy(update={"via_approval": True})
+        return decision
+
+    def _kill_switch(
+        self,
+        call: ToolCall,
+        tool: _Tool,
+        state: RunState,
+        now: float,
+        activation: dict[str, Any] | None,
+        args_sha256: str | None,
+    ) -> Decision | None:
+        ks = self._ks
+        name = tool.name
+
+        def kill(rule: str, reason: str) -> Decision:
+            return self._decision("kill", f"kill_switch.{rule}", reason, name)
+
+        if ks.max_calls is not None and state.calls > ks.max_calls:
+            return kill("max_calls", f"run reached max_calls ({ks.max_calls})")
+        if ks.max_cost is not None and state.cost + tool.spec.cost > ks.max_cost:
+            return kill(
+                "max_cost",
+                f"call would bring the run's cost to {state.cost + tool.spec.cost:g}, "
+                f"over max_cost ({ks.max_cost:g})",
+            )
+        if ks.max_denials is not None and state.denials >= ks.max_denials:
+            return kill("max_denials", f"run reached max_denials ({ks.max_denials})")
+        if (
+            ks.max_consecutive_errors is not None
+            and state.consecutive_errors >= ks.max_consecutive_errors
+        ):
+            return kill(
+                "max_consecutive_errors",
+                f"run had {state.consecutive_errors} errors in a row "
+                f"(max_consecutive_errors: {ks.max_consecutive_errors})",
+            )
+        if ks.repeated_calls is not None:
+            rc = ks.repeated_calls
+            sig = f"{name}\0{args_sha256 or sha256_json(call.args)}"
+            recent = state.recent
+            while recent and recent[0][0] <= now - rc.window:
+                recent.popleft()
+            recent.append((now, sig))
+            same = sum(1 for _, s in recent if s == sig)
+            if same > rc.max:
+                return kill(
+                    "repeated_calls",
+                    f"the same call to {name!r} was made {same} times within "
+                    f"{rc.window:g}s (max {rc.max})",
+                )
+        for k in self._kills:
+            try:
+                fired = k.when.test(activation or {})
+            except ConditionError as exc:
+                reason = f"kill condition {k.path} could not be evaluated ({exc}); denied"
+                return self._decision("deny", k.path, reason, name)
+            if fired:
+                return self._decision("kill", k.path, k.reason, name)
+        return None
+
+    def _rate_limits(
+        self,
+        tool: _Tool,
+        state: RunState,
+        now: float,
+        activation: dict[str, Any] | None,
+    ) -> Decision | None:
+        buckets = []
+        for rate in tool.rates:
+            key = ""
+            if rate.key is not None:
+                try:
+                    key = str(rate.key.value(activation or {}))
+                except ConditionError as exc:
+                    reason = f"rate key of {rate.path} could not be evaluated ({exc})"
+                    return self._decision("deny", rate.path, reason, tool.name)
+            bucket = (rate.path, key)
+            check = state.windows.check(bucket, rate.count, rate.window_s, now)
+            if not check.allowed:
+                per = f" for key {key!r}" if key else ""
+                reason = (
+                    f"rate limit {rate.limit}{per} exceeded ({check.used} calls in the "
+                    f"window); next call possible in {check.retry_after_s:.0f}s"
+                )
+                return self._decision(rate.on_exceed, rate.path, reason, tool.name)
+            buckets.append(bucket)
+        for bucket in buckets:
+            state.windows.hit(bucket, now)
+        return None

@@ -1,0 +1,61 @@
+"""What the policy engine remembers about one run between calls.
+
+A plain mutable record owned by the run and handed to the engine on each call; the
+engine is the only writer. It holds counters, rate windows and the recent-call log
+for the repeated-call kill switch.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from enclosure.policy._ratelimit import SlidingWindows
+
+__all__ = ["RunState"]
+
+
+@dataclass(eq=False)
+class RunState:
+    """Counters and windows of one run; ``started`` is on the caller's monotonic clock."""
+
+    run_id: str
+    agent: str
+    task: str
+    started: float
+    model: str | None = None
+    calls: int = 0
+    """Every call proposed, whatever became of it."""
+    executed: int = 0
+    simulated: int = 0
+    pending: int = 0
+    denials: int = 0
+    errors: int = 0
+    consecutive_errors: int = 0
+    cost: float = 0.0
+    tool_calls: dict[str, int] = field(default_factory=dict)
+    windows: SlidingWindows = field(default_factory=SlidingWindows)
+    recent: deque[tuple[float, str]] = field(default_factory=deque)
+    """(time, signature) of recent calls, for the repeated-call limit."""
+    killed: str | None = None
+    """Why the run was killed, once it has been."""
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        """The ``run`` variable CEL conditions see."""
+        return {
+            "id": self.run_id,
+            "agent": self.agent,
+            "task": self.task,
+            "model": self.model or "",
+            "calls": self.calls,
+            "executed": self.executed,
+            "simulated": self.simulated,
+            "pending": self.pending,
+            "denials": self.denials,
+            "errors": self.errors,
+            "consecutive_errors": self.consecutive_errors,
+            "cost": self.cost,
+            "elapsed_s": now - self.started,
+            "tool_calls": dict(self.tool_calls),
+        }

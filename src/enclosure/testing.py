@@ -1,0 +1,49 @@
+"""Public test helpers: a fake clock, manifest text builders and an enclosure factory.
+
+Nothing in ``src/`` imports this module; tests and users' own test suites do.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from enclosure._enclosure import Enclosure
+from enclosure.manifest import Manifest, load_manifest_text
+
+__all__ = ["FakeClock", "make_enclosure", "manifest_from"]
+
+
+class FakeClock:
+    """A clock that moves only when told to; satisfies ``enclosure.types.Clock``."""
+
+    def __init__(self, monotonic: float = 1000.0, epoch: float = 1_790_000_000.0) -> None:
+        self._mono = monotonic
+        self._epoch = epoch
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def time(self) -> float:
+        return self._epoch
+
+    def advance(self, seconds: float) -> None:
+        """Move both clocks forward."""
+        if seconds < 0:
+            msg = "a clock does not go back"
+            raise ValueError(msg)
+        self._mono += seconds
+        self._epoch += seconds
+
+
+def manifest_from(yaml_text: str, file: str = "test.yaml") -> Manifest:
+    """Parse manifest text (dedented), raising ``ManifestError`` as the loader does."""
+    return load_manifest_text(textwrap.dedent(yaml_text), file)
+
+
+def make_enclosure(
+    yaml_text: str, home: Path, *, clock: FakeClock | None = None, **kwargs: Any
+) -> Enclosure:
+    """An ``Enclosure`` for manifest text, logging to a real SQLite file in ``home``."""
+    return Enclosure(manifest_from(yaml_text), home=home, clock=clock or FakeClock(), **kwargs)
