@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from enclosure._clock import iso
 from enclosure._json import canonical_json, sha256_hex, sha256_json
@@ -317,7 +317,7 @@ class Run:
                     output_sha = sha256_hex(canonical_json(value))
                 except (TypeError, ValueError):
                     output_sha = sha256_hex(repr(value).encode("utf-8"))
-        disposition: Disposition = "failed" if error else "executed"
+        disposition: Literal["executed", "failed"] = "failed" if error else "executed"
         with self._lock:
             enc.policy.record_result(self.state, ok=error is None, cost=decision.cost)
         receipt_body = {"output_sha256": output_sha} if output_sha else None
@@ -361,7 +361,9 @@ class Run:
             status=disposition, decision=decision, value=value, receipt=receipt, error=error
         )
 
-    def _end_record(self, status: RunStatus, reason: str | None) -> None:
+    def _end_record(
+        self, status: Literal["completed", "killed"], reason: str | None
+    ) -> None:
         enc, st = self._enc, self.state
         enc.log.append(
             RunEndedEvent(

@@ -21,7 +21,7 @@ from enclosure.cli._demo import demo
 from enclosure.cli._runs import log, runs
 from enclosure.errors import EnclosureError, ManifestError
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "entrypoint", "main"]
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 70

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from enclosure.cli._common import console, home_of
@@ -16,6 +18,8 @@ def demo(ctx: click.Context) -> int:
     from enclosure.demo import run_demo  # noqa: PLC0415 -- aiosmtpd only for the demo
 
     out = console()
+    # The demo prints each alert itself; the library's log line would repeat it.
+    logging.getLogger("enclosure").setLevel(logging.ERROR)
     outcome = run_demo(home_of(ctx), out)
     if outcome.ok:
         out.print(

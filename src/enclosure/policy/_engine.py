@@ -276,7 +276,8 @@ class Policy:
             reason = f"arguments do not match the tool's schema: {invalid}"
             rule = f"tools.{tool.name}.input_schema"
             return self._decision("deny", rule, reason, tool.name)
-        outcome, rule, reason = tool.default, f"tools.{tool.name}.mode", ""
+        outcome: Outcome = tool.default
+        rule, reason = f"tools.{tool.name}.mode", ""
         for r in tool.rules:
             try:
                 matched = r.when.test(activation or {})
