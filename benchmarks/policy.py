@@ -84,6 +84,8 @@ from enclosure.policy import Policy, RunState, compile_policy
 TOOLS = 200
 DECISIONS = 20_000
 WARMUP = 2_000
+STEP_MS = 100.0
+"""Time between two calls of the run: an agent waits on its model between calls."""
 SEED = 20261125
 TARGET_P99_US = 50.0
 TARGET_RATIO = 0.5
@@ -347,57 +349,100 @@ def _cedar_policy(
     )
 
 
-def cedar_policies(spec: Spec) -> tuple[str, int]:
-    """The Cedar policy text equivalent to the manifest, and its policy count."""
+def _scopes(spec: Spec) -> list[frozenset[str]]:
+    """For each global rule, the tools it reaches (``mode: deny`` tools excepted)."""
     live = [t for t in spec.tools if t.mode != "deny"]
-    scopes = [frozenset(t.name for t in live if _applies(g, t)) for g in spec.globals]
-    out: list[str] = []
+    return [frozenset(t.name for t in live if _applies(g, t)) for g in spec.globals]
+
+
+def _group(g: GlobalDef) -> str:
+    return f'Action::"scope_{g.rule.path.removeprefix("rules.")}"'
+
+
+def cedar_policies(spec: Spec) -> list[tuple[str | None, str]]:
+    """The Cedar policies equivalent to the manifest, each with the tool it is for
+    (``None`` for a global rule's policy)."""
+    scopes = _scopes(spec)
+    out: list[tuple[str | None, str]] = []
     for j, g in enumerate(spec.globals):
         scope = scopes[j]
         if not scope:
             continue
         conds = [g.rule.cond.cedar()]
         for i in range(j):
-            overlap = scopes[i] & scope
-            if not overlap:
+            if not scopes[i] & scope:
                 continue
             earlier = spec.globals[i].rule.cond.cedar()
-            if overlap == scope:
+            if scopes[i] >= scope:
                 conds.append(f"!({earlier})")
             else:
-                names = ", ".join(_action(n) for n in sorted(overlap))
-                conds.append(f"!(action in [{names}] && ({earlier}))")
-        actions = ", ".join(_action(n) for n in sorted(scope))
-        out.append(
-            _cedar_policy(
-                g.rule.path, g.rule.then, f"action in [{actions}]", conds, "resource"
-            )
-        )
-    for t in live:
+                conds.append(f"!(action in {_group(spec.globals[i])} && ({earlier}))")
+        scope_text = f"action in {_group(g)}"
+        policy = _cedar_policy(g.rule.path, g.rule.then, scope_text, conds, "resource")
+        out.append((None, policy))
+    for t in spec.tools:
+        if t.mode == "deny":
+            continue
         earlier = [g.rule.cond.cedar() for g in spec.globals if _applies(g, t)]
-        scope = f"action == {_action(t.name)}"
+        scope_text = f"action == {_action(t.name)}"
         resource = f'resource == Tool::"{t.name}"'
         for r in t.rules:
             conds = [r.cond.cedar(), *(f"!({c})" for c in earlier)]
-            out.append(_cedar_policy(r.path, r.then, scope, conds, resource))
+            out.append(
+                (t.name, _cedar_policy(r.path, r.then, scope_text, conds, resource))
+            )
             earlier.append(r.cond.cedar())
         mode = "allow" if t.mode == "live" else t.mode
         default = [f"!({c})" for c in earlier]
-        out.append(
-            _cedar_policy(f"tools.{t.name}.mode", mode, scope, default, resource)
-        )
-    return "\n".join(out), len(out)
+        path = f"tools.{t.name}.mode"
+        out.append((t.name, _cedar_policy(path, mode, scope_text, default, resource)))
+    return out
+
+
+def sliced_policy_sets(
+    policies: list[tuple[str | None, str]], spec: Spec
+) -> dict[str, cedarpy.PolicySet]:
+    """One pre-parsed set per tool: the global policies plus that tool's own, which is
+    what a caller that slices policies by action would hand Cedar. Keyed by tool;
+    ``""`` holds the global policies alone, for undeclared tools."""
+    shared = [text for tool, text in policies if tool is None]
+    own: dict[str, list[str]] = {t.name: [] for t in spec.tools}
+    for tool, text in policies:
+        if tool is not None:
+            own[tool].append(text)
+    sets = {
+        name: cedarpy.PolicySet.from_str("\n".join(shared + texts))
+        for name, texts in own.items()
+    }
+    sets[""] = cedarpy.PolicySet.from_str("\n".join(shared))
+    return sets
+
+
+def _uid(kind: str, name: str) -> dict[str, str]:
+    return {"type": kind, "id": name}
 
 
 def cedar_entities(spec: Spec) -> str:
-    """The principal and one ``Tool`` entity per declared tool, as Cedar JSON."""
+    """Cedar JSON entities: the principal, one ``Tool`` per declared tool, and one
+    ``Action`` per tool whose parents are the action groups of the global rules
+    that reach it (the idiomatic form of a rule over many actions)."""
+    scopes = _scopes(spec)
+    groups = [
+        (scope, _group(g).split('"')[1])
+        for g, scope in zip(spec.globals, scopes, strict=True)
+    ]
     entities: list[dict[str, Any]] = [
-        {"uid": {"type": "Agent", "id": "billing"}, "attrs": {}, "parents": []}
+        {"uid": _uid("Agent", "billing"), "attrs": {}, "parents": []}
     ]
     entities += [
-        {"uid": {"type": "Tool", "id": t.name}, "attrs": {}, "parents": []}
-        for t in spec.tools
+        {"uid": _uid("Action", name), "attrs": {}, "parents": []} for _, name in groups
     ]
+    for t in spec.tools:
+        entities.append({"uid": _uid("Tool", t.name), "attrs": {}, "parents": []})
+        parents = [_uid("Action", name) for scope, name in groups if t.name in scope]
+        entities.append(
+            {"uid": _uid("Action", f"call_{t.name}"), "attrs": {}, "parents": parents}
+        )
     return json.dumps(entities)
 
 
@@ -413,7 +458,9 @@ def workload(
     for _ in range(n):
         tool = "tool_undeclared" if rng.random() < 0.01 else rng.choice(names)
         amount = (
-            rng.randint(90_000, 100_000) if rng.random() < 0.1 else rng.randint(0, 60_000)
+            rng.randint(90_000, 100_000)
+            if rng.random() < 0.1
+            else rng.randint(0, 60_000)
         )
         args = {
             "to": rng.choice(LOCALS) + rng.choice(DOMAINS),
@@ -435,16 +482,35 @@ def workload(
 # ---- measuring --------------------------------------------------------------------
 
 
-def percentile(sorted_ns: list[int], q: float) -> float:
-    """Nearest-rank percentile of sorted nanoseconds, in microseconds."""
-    rank = max(1, math.ceil(q * len(sorted_ns)))
-    return sorted_ns[rank - 1] / 1000
+class Stats(NamedTuple):
+    p50: float
+    p90: float
+    p99: float
+    p999: float
+    mean: float
+
+    def line(self) -> str:
+        return (
+            f"p50 {self.p50:.1f} us  p90 {self.p90:.1f} us  p99 {self.p99:.1f} us  "
+            f"p99.9 {self.p999:.1f} us  mean {self.mean:.1f} us"
+        )
+
+
+def summarize(times_ns: list[int]) -> Stats:
+    """Nearest-rank percentiles and the mean, in microseconds."""
+    ordered = sorted(times_ns)
+
+    def pct(q: float) -> float:
+        return ordered[max(1, math.ceil(q * len(ordered))) - 1] / 1000
+
+    mean = sum(ordered) / len(ordered) / 1000
+    return Stats(pct(0.50), pct(0.90), pct(0.99), pct(0.999), mean)
 
 
 def run_enclosure(
-    policy: Policy, calls: list[ToolCall], step_s: float = 0.001
+    policy: Policy, calls: list[ToolCall], step_s: float
 ) -> tuple[list[int], list[Decision]]:
-    """Decide every call on a fresh run state; time each ``decide``."""
+    """Decide every call on a fresh run state, ``step_s`` apart; time each call."""
     state = RunState("run_bench", "billing", "benchmark", 0.0)
     clock = time.perf_counter_ns
     decide = policy.decide
@@ -480,6 +546,28 @@ def run_cedar(
     return times, results
 
 
+def run_cedar_sliced(
+    calls: list[ToolCall],
+    requests: list[dict[str, Any]],
+    sets: dict[str, cedarpy.PolicySet],
+    entities: cedarpy.Entities,
+) -> tuple[list[int], list[bool]]:
+    """As ``run_cedar``, but each request gets only its tool's slice (the lookup of
+    the slice is inside the timed region)."""
+    clock = time.perf_counter_ns
+    is_authorized = cedarpy.is_authorized
+    shared = sets[""]
+    times: list[int] = []
+    allowed: list[bool] = []
+    for call, request in zip(calls, requests, strict=True):
+        t0 = clock()
+        result = is_authorized(request, sets.get(call.tool, shared), entities)
+        t1 = clock()
+        times.append(t1 - t0)
+        allowed.append(result.allowed)
+    return times, allowed
+
+
 class Agreement(NamedTuple):
     decision: float
     outcome: float
@@ -504,6 +592,10 @@ def _cedar_view(
     return (outcomes.pop() if len(outcomes) == 1 else "?"), sorted(ids.values())
 
 
+def _allowed(decision: Decision) -> bool:
+    return decision.outcome in ("allow", "simulate", "approve")
+
+
 def compare(
     decisions: list[Decision],
     results: list[cedarpy.AuthzResult],
@@ -522,8 +614,7 @@ def compare(
         no_rule = d.rule == "default-deny" or (
             d.outcome == "deny" and d.rule.endswith(".mode")
         )
-        ours_allowed = d.outcome in ("allow", "simulate", "approve")
-        ok_decision = ours_allowed == r.allowed and not r.diagnostics.errors
+        ok_decision = _allowed(d) == r.allowed and not r.diagnostics.errors
         ok_outcome = ok_decision and outcome == d.outcome
         ok_rule = ok_decision and rules == ([] if no_rule else [d.rule])
         same_decision += ok_decision
@@ -538,106 +629,173 @@ def compare(
     return Agreement(same_decision / n, same_outcome / n, same_rule / n, examples)
 
 
-def profile_enclosure(policy: Policy, calls: list[ToolCall]) -> str:
+def profile_enclosure(policy: Policy, calls: list[ToolCall], step_s: float) -> str:
     """cProfile of the decide loop: the top entries by own time."""
     profiler = cProfile.Profile()
     profiler.enable()
-    run_enclosure(policy, calls)
+    run_enclosure(policy, calls, step_s)
     profiler.disable()
     buf = io.StringIO()
-    pstats.Stats(profiler, stream=buf).sort_stats("tottime").print_stats(18)
+    pstats.Stats(profiler, stream=buf).sort_stats("tottime").print_stats(15)
     return buf.getvalue()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+# ---- the run ----------------------------------------------------------------------
+
+
+class Setup(NamedTuple):
+    spec: Spec
+    manifest_bytes: int
+    policy: Policy
+    load_ms: float
+    cedar_text: str
+    cedar_policies: int
+    policy_set: cedarpy.PolicySet
+    sliced: dict[str, cedarpy.PolicySet]
+    entities: cedarpy.Entities
+    cedar_load_ms: float
+    calls: list[ToolCall]
+    requests: list[dict[str, Any]]
+
+
+def setup(seed: int, n_tools: int, n_decisions: int) -> Setup:
+    """Generate the manifest, its Cedar twin and the workload; parse both once."""
+    rng = random.Random(seed)
+    spec = build_spec(rng, n_tools)
+    text = manifest_yaml(spec)
+    t0 = time.perf_counter()
+    policy = compile_policy(load_manifest_text(text, "benchmark.yaml"))
+    load_ms = (time.perf_counter() - t0) * 1000
+    policies = cedar_policies(spec)
+    cedar_text = "\n".join(p for _, p in policies)
+    t0 = time.perf_counter()
+    policy_set = cedarpy.PolicySet.from_str(cedar_text)
+    entities = cedarpy.Entities.from_json_str(cedar_entities(spec))
+    cedar_load_ms = (time.perf_counter() - t0) * 1000
+    items = workload(rng, spec, n_decisions)
+    return Setup(
+        spec,
+        len(text.encode("utf-8")),
+        policy,
+        load_ms,
+        cedar_text,
+        len(policies),
+        policy_set,
+        sliced_policy_sets(policies, spec),
+        entities,
+        cedar_load_ms,
+        [c for c, _ in items],
+        [r for _, r in items],
+    )
+
+
+def _options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--decisions", type=int, default=DECISIONS)
     parser.add_argument("--tools", type=int, default=TOOLS)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument(
+        "--step-ms",
+        type=float,
+        default=STEP_MS,
+        help="time between two calls of the run, on the engine's clock",
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="also print a cProfile of decide"
     )
-    opts = parser.parse_args()
+    return parser.parse_args()
 
-    rng = random.Random(opts.seed)
-    spec = build_spec(rng, opts.tools)
-    text = manifest_yaml(spec)
-    t0 = time.perf_counter()
-    manifest = load_manifest_text(text, "benchmark.yaml")
-    policy = compile_policy(manifest)
-    load_s = time.perf_counter() - t0
-    cedar_text, n_policies = cedar_policies(spec)
-    t0 = time.perf_counter()
-    policy_set = cedarpy.PolicySet.from_str(cedar_text)
-    entities = cedarpy.Entities.from_json_str(cedar_entities(spec))
-    cedar_load_s = time.perf_counter() - t0
-    outcome_of = outcome_annotations(cedar_text)
 
-    items = workload(rng, spec, opts.decisions)
-    calls = [c for c, _ in items]
-    requests = [r for _, r in items]
-    warm = min(WARMUP, len(items))
+def main() -> None:
+    opts = _options()
+    s = setup(opts.seed, opts.tools, opts.decisions)
+    step_s = opts.step_ms / 1000
+    warm = min(WARMUP, len(s.calls))
 
-    run_enclosure(policy, calls[:warm])
-    run_cedar(requests[:warm], policy_set, entities)
-    ours_ns, decisions = run_enclosure(policy, calls)
-    cedar_ns, results = run_cedar(requests, policy_set, entities)
+    run_enclosure(s.policy, s.calls[:warm], step_s)
+    run_cedar(s.requests[:warm], s.policy_set, s.entities)
+    run_cedar_sliced(s.calls[:warm], s.requests[:warm], s.sliced, s.entities)
+    ours_ns, decisions = run_enclosure(s.policy, s.calls, step_s)
+    cedar_ns, results = run_cedar(s.requests, s.policy_set, s.entities)
+    sliced_ns, sliced_allowed = run_cedar_sliced(
+        s.calls, s.requests, s.sliced, s.entities
+    )
     t0 = time.perf_counter_ns()
-    cedarpy.is_authorized_batch(requests, policy_set, entities)
-    batch_us = (time.perf_counter_ns() - t0) / 1000 / len(requests)
+    cedarpy.is_authorized_batch(s.requests, s.policy_set, s.entities)
+    batch_us = (time.perf_counter_ns() - t0) / 1000 / len(s.requests)
 
-    agreement = compare(decisions, results, outcome_of)
-    ours, theirs = sorted(ours_ns), sorted(cedar_ns)
-    e50, e99 = percentile(ours, 0.50), percentile(ours, 0.99)
-    c50, c99 = percentile(theirs, 0.50), percentile(theirs, 0.99)
+    agreement = compare(decisions, results, outcome_annotations(s.cedar_text))
+    sliced_agree = sum(
+        _allowed(d) == a for d, a in zip(decisions, sliced_allowed, strict=True)
+    ) / len(decisions)
+    ours, cedar, sliced = summarize(ours_ns), summarize(cedar_ns), summarize(sliced_ns)
     outcomes: dict[str, int] = {}
     for d in decisions:
         outcomes[d.outcome] = outcomes.get(d.outcome, 0) + 1
-    pass_abs = e99 <= TARGET_P99_US
-    pass_rel = e99 <= TARGET_RATIO * c99
+    pass_abs = ours.p99 <= TARGET_P99_US
+    pass_rel = ours.p99 <= TARGET_RATIO * cedar.p99
 
-    print(f"manifest: {opts.tools} tools, {len(manifest.rules)} global rules, "
-          f"{len(text)} bytes of YAML; load+compile {load_s * 1000:.0f} ms")
-    print(f"cedar: {n_policies} policies; PolicySet+Entities parse "
-          f"{cedar_load_s * 1000:.0f} ms (once)")
-    print(f"workload: {len(items)} decisions (+{warm} warm-up), outcomes {outcomes}")
-    print(f"enclosure decide: p50 {e50:.1f} us  p90 {percentile(ours, 0.9):.1f} us  "
-          f"p99 {e99:.1f} us  p99.9 {percentile(ours, 0.999):.1f} us  "
-          f"mean {sum(ours) / len(ours) / 1000:.1f} us")
-    print(f"cedar is_authorized: p50 {c50:.1f} us  p90 {percentile(theirs, 0.9):.1f} us  "
-          f"p99 {c99:.1f} us  p99.9 {percentile(theirs, 0.999):.1f} us  "
-          f"mean {sum(theirs) / len(theirs) / 1000:.1f} us")
-    print(f"cedar is_authorized_batch (reference): {batch_us:.1f} us per request")
-    print(f"ratio p99 enclosure/cedar: {e99 / c99:.2f}  p50: {e50 / c50:.2f}")
-    print(f"agreement: decision {agreement.decision:.2%}  outcome "
-          f"{agreement.outcome:.2%}  rule {agreement.rule:.2%}")
+    print(
+        f"manifest: {opts.tools} tools, {len(s.spec.globals)} global rules, "
+        f"{s.manifest_bytes} bytes of YAML; load+compile {s.load_ms:.0f} ms"
+    )
+    print(
+        f"cedar: {s.cedar_policies} policies; PolicySet+Entities parsed once in "
+        f"{s.cedar_load_ms:.0f} ms"
+    )
+    print(
+        f"workload: {len(decisions)} decisions (+{warm} warm-up), "
+        f"{opts.step_ms:g} ms apart; outcomes {outcomes}"
+    )
+    print(f"enclosure decide:            {ours.line()}")
+    print(f"cedar is_authorized:         {cedar.line()}")
+    print(f"cedar, sliced per tool:      {sliced.line()}  (reference)")
+    print(f"cedar is_authorized_batch:   {batch_us:.1f} us per request (reference)")
+    print(
+        f"ratio enclosure/cedar: p99 {ours.p99 / cedar.p99:.2f}  "
+        f"p50 {ours.p50 / cedar.p50:.2f}; against sliced cedar: "
+        f"p99 {ours.p99 / sliced.p99:.2f}"
+    )
+    print(
+        f"agreement: allow/deny {agreement.decision:.2%}  outcome "
+        f"{agreement.outcome:.2%}  rule {agreement.rule:.2%}  "
+        f"(sliced cedar allow/deny {sliced_agree:.2%})"
+    )
     for example in agreement.examples:
         print(f"  disagreement: {example}")
-    print(f"target p99 <= {TARGET_P99_US:g} us: {'PASS' if pass_abs else 'FAIL'}")
-    print(f"target p99 <= {TARGET_RATIO:g} x cedar p99: {'PASS' if pass_rel else 'FAIL'}")
+    verdict = {True: "PASS", False: "FAIL"}
+    print(f"target enclosure p99 <= {TARGET_P99_US:g} us: {verdict[pass_abs]}")
+    print(
+        f"target enclosure p99 <= {TARGET_RATIO:g} x cedar p99 "
+        f"({TARGET_RATIO * cedar.p99:.1f} us): {verdict[pass_rel]}"
+    )
     if opts.profile:
-        print(profile_enclosure(policy, calls))
+        print(profile_enclosure(s.policy, s.calls, step_s))
 
     print(
         json.dumps(
             {
                 "benchmark": "policy",
-                "decisions": len(items),
+                "decisions": len(decisions),
                 "tools": opts.tools,
-                "cedar_policies": n_policies,
+                "cedar_policies": s.cedar_policies,
                 "seed": opts.seed,
-                "enclosure_p50_us": round(e50, 2),
-                "enclosure_p99_us": round(e99, 2),
-                "enclosure_mean_us": round(sum(ours) / len(ours) / 1000, 2),
-                "cedar_p50_us": round(c50, 2),
-                "cedar_p99_us": round(c99, 2),
-                "cedar_mean_us": round(sum(theirs) / len(theirs) / 1000, 2),
+                "step_ms": opts.step_ms,
+                "enclosure_p50_us": round(ours.p50, 2),
+                "enclosure_p99_us": round(ours.p99, 2),
+                "enclosure_mean_us": round(ours.mean, 2),
+                "cedar_p50_us": round(cedar.p50, 2),
+                "cedar_p99_us": round(cedar.p99, 2),
+                "cedar_mean_us": round(cedar.mean, 2),
+                "cedar_sliced_p50_us": round(sliced.p50, 2),
+                "cedar_sliced_p99_us": round(sliced.p99, 2),
                 "cedar_batch_us_per_request": round(batch_us, 2),
-                "ratio_p99": round(e99 / c99, 3),
-                "ratio_p50": round(e50 / c50, 3),
+                "ratio_p99": round(ours.p99 / cedar.p99, 3),
+                "ratio_p50": round(ours.p50 / cedar.p50, 3),
                 "agreement": agreement.decision,
                 "outcome_agreement": agreement.outcome,
                 "rule_agreement": agreement.rule,
+                "sliced_agreement": sliced_agree,
                 "target_p99_le_50us": pass_abs,
                 "target_p99_le_half_cedar": pass_rel,
                 "python": platform.python_version(),

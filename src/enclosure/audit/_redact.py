@@ -7,10 +7,11 @@ key names that hold secrets (``password``, ``github_token``), and text that look
 a well-known credential format (AWS keys, GitHub and Slack tokens, JWTs, PEM keys).
 
 All formats and known secrets are joined into one compiled regular expression, so a
-string is scanned once. A second expression, the JSON probe, looks at a value's
-canonical JSON text in one pass and answers whether redaction could change the value
-at all; the decision log asks it first and walks the value only when it says yes,
-which is rare. This module is pure: it touches no file, clock or logger.
+string is scanned once. Walking a whole event is still the slowest step of an append,
+so ``may_change`` first looks at the event's canonical JSON text with plain substring
+tests and says whether redaction could change anything at all; the decision log walks
+the event only when it says yes, which is rare. This module is pure: it touches no
+file, clock or logger.
 """
 
 from __future__ import annotations
@@ -113,24 +114,26 @@ def _compile(secrets: Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(known + [f.pattern for f in _FORMATS]), re.ASCII)
 
 
-def _compile_probe(secrets: Iterable[str]) -> re.Pattern[str]:
-    """Compile the JSON probe, which finds every spot ``redact`` would change.
+# ``may_change`` reads canonical JSON text, where a value's strings appear escaped:
+# only quotes, backslashes and control characters change, so every credential format
+# reads the same except for the whitespace after "Bearer" (see ``_Format.probe``).
+# A format is searched for only when one of its literal prefixes occurs in the text.
+_FORMAT_PROBES = tuple(
+    (f.prefixes, re.compile(f.probe or f.pattern, re.ASCII)) for f in _FORMATS
+)
+# A sensitive key appears as ``...<name>":`` and is found in the lower-cased text:
+# ``str.lower`` is what ``Redactor._sensitive`` applies to each key.
+_KEY_PROBES = tuple(
+    sorted(
+        {f'{n}":' for name in _SENSITIVE_KEYS for n in (name, name.replace("_", "-"))}
+    )
+)
 
-    It reads canonical JSON text and may find a few spots more, never fewer. JSON
-    escapes only quotes, backslashes and control characters, so a credential format
-    reads the same in JSON except for the whitespace in ``Bearer``; a known secret is
-    looked for both as is and JSON-escaped; and a sensitive key appears as
-    ``<name>":`` (checked by a look-behind after the literal ``":``), in any case.
-    """
-    known: set[str] = set()
-    for secret in secrets:
-        known.add(re.escape(secret))
-        known.add(re.escape(json.dumps(secret, ensure_ascii=False)[1:-1]))
-    formats = [f.probe or f.pattern for f in _FORMATS]
-    names = [re.escape(name).replace("_", "[-_]") for name in _SENSITIVE_KEYS]
-    keys = "|".join(f'(?<=(?iu:{name})":)' for name in names)
-    ordered = sorted(known, key=len, reverse=True)
-    return re.compile("|".join([*ordered, *formats, f'":(?:{keys})']), re.ASCII)
+
+def _json_forms(secret: str) -> tuple[str, ...]:
+    """A known secret as it may appear in JSON text: as is, and JSON-escaped."""
+    escaped = json.dumps(secret, ensure_ascii=False)[1:-1]
+    return (secret,) if escaped == secret else (secret, escaped)
 
 
 def _is_word_char(char: str) -> bool:
@@ -150,7 +153,7 @@ class Redactor:
             :meth:`add_secret`.
     """
 
-    __slots__ = ("_key_cache", "_probe", "_scanner", "_secrets")
+    __slots__ = ("_key_cache", "_known_in_json", "_scanner", "_secrets")
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
@@ -158,7 +161,7 @@ class Redactor:
         for secret in secrets:
             self._remember(secret)
         self._scanner = _Scanner(_compile(self._secrets), frozenset(self._secrets))
-        self._probe = _compile_probe(self._secrets)
+        self._known_in_json = tuple(f for s in self._secrets for f in _json_forms(s))
 
     def __repr__(self) -> str:
         return f"<Redactor with {len(self._secrets)} known secrets>"
@@ -175,7 +178,7 @@ class Redactor:
             known = frozenset(self._secrets)
             # The probe first: for a moment it may find more than the scanner
             # replaces (a harmless false alarm), never less.
-            self._probe = _compile_probe(known)
+            self._known_in_json = (*self._known_in_json, *_json_forms(value))
             self._scanner = _Scanner(_compile(known), known)
 
     def redact_text(self, text: str) -> str:
@@ -188,12 +191,20 @@ class Redactor:
     def may_change(self, canonical: str) -> bool:
         """Tell, from a value's canonical JSON text, whether redacting it can help.
 
-        ``False`` is a guarantee: ``redact`` would return the value unchanged, so the
-        caller may skip the walk. ``True`` means it may change (rare false alarms).
-        The text must come from ``enclosure._json.canonical_json`` (compact
-        separators, no ASCII escaping), decoded from UTF-8.
+        ``False`` is a guarantee that ``redact`` would return the value unchanged, so
+        the caller may skip the walk; ``True`` means it may change (false alarms are
+        possible). The text must be ``enclosure._json.canonical_json`` of the value
+        (compact separators, no ASCII escaping), decoded from UTF-8.
         """
-        return self._probe.search(canonical) is not None
+        for secret in self._known_in_json:
+            if secret in canonical:
+                return True
+        for prefixes, pattern in _FORMAT_PROBES:
+            for prefix in prefixes:
+                if prefix in canonical and pattern.search(canonical) is not None:
+                    return True
+        lowered = canonical.lower()
+        return any(key in lowered for key in _KEY_PROBES)
 
     def redact(self, value: JSONValue) -> JSONValue:
         """Return ``value`` with every secret inside it replaced.

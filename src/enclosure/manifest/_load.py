@@ -54,7 +54,12 @@ def _validation_issues(exc: ValidationError, source: SourceMap) -> list[Manifest
     issues = []
     for error in exc.errors(include_url=False, include_input=False):
         loc = tuple(error["loc"])
-        key_error = error["type"] == "extra_forbidden"
+        # Point at the key for errors about the key itself: an unknown key, a
+        # refused section, or a name (``[key]``) that fails its pattern.
+        key_error = (
+            error["type"] in ("extra_forbidden", "E-MANIFEST-UNSUPPORTED")
+            or "[key]" in loc
+        )
         issues.append(
             source.issue(
                 _code_for(error["type"]),

@@ -128,9 +128,9 @@ class _Walker:
             if not isinstance(key_node, yaml.ScalarNode):
                 msg = "mapping keys must be plain scalars"
                 raise self.fail("E-MANIFEST-YAML", msg, key_node)
-            key = self._scalar(key_node)
-            if not isinstance(key, str | int | bool) or key is None:
-                key = str(key)
+            # Keys are names: always the text as written, so a tool called `off`,
+            # `no` or `1` stays a string instead of YAML 1.1's False or 1.
+            key = str(key_node.value)
             if key in out:
                 first = self.source.keys.get((*loc, key))
                 where = f" (first defined at line {first.line})" if first else ""
@@ -153,11 +153,12 @@ class _Loader(yaml.SafeLoader):
         self._file = file
         self._depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH + 1:  # the root is depth 1 here, 0 in _Walker
-                mark = self.peek_event().start_mark
+                # peek_event is untyped in types-PyYAML, hence the ignore.
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 issue = ManifestIssue(
                     "E-MANIFEST-TOO-COMPLEX",
                     _TOO_COMPLEX,

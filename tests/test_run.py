@@ -1,0 +1,480 @@
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from enclosure import Enclosure
+from enclosure.audit import DecisionEvent, ResultEvent
+from enclosure.errors import (
+    ApprovalError,
+    ApprovalPending,
+    AuditUnavailable,
+    RunKilled,
+    ToolDenied,
+    ToolFailed,
+    UsageError,
+)
+from enclosure.testing import FakeClock, make_enclosure
+
+MANIFEST = """
+agent: {name: billing}
+tools:
+  lookup:
+    effect: read
+  send_email:
+    cost: 0.5
+    input_schema:
+      type: object
+      properties: {to: {type: string}, body: {type: string}}
+      required: [to]
+      additionalProperties: false
+    rules:
+      - when: "!args.to.endsWith('@customers.example')"
+        then: deny
+        reason: customers only
+    rate: 3/minute
+    on_exceed: kill
+  refund:
+    rules:
+      - when: "args.amount > 100"
+        then: approve
+        reason: large refunds need a human
+  draft:
+    mode: simulate
+  broken: {}
+  off:
+    mode: deny
+kill_switch:
+  max_consecutive_errors: 2
+approvals:
+  ttl: 10m
+"""
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def enc(tmp_path: Path, clock: FakeClock) -> Enclosure:
+    e = make_enclosure(MANIFEST, tmp_path, clock=clock)
+    sent: list[dict[str, Any]] = []
+    e.sent = sent  # type: ignore[attr-defined]
+
+    @e.tool()
+    def lookup(key: str) -> str:
+        return f"value of {key}"
+
+    @e.tool()
+    def send_email(to: str, body: str = "") -> dict[str, str]:
+        sent.append({"to": to, "body": body})
+        return {"id": f"m{len(sent)}"}
+
+    @e.tool()
+    def refund(amount: float) -> float:
+        return amount
+
+    @e.tool()
+    def draft(text: str) -> str:
+        return "live result must not happen"
+
+    @e.tool()
+    def broken() -> None:
+        msg = "upstream exploded"
+        raise RuntimeError(msg)
+
+    return e
+
+
+def decisions(enc: Enclosure) -> list[DecisionEvent]:
+    return [
+        e.event
+        for e in enc.log.events(kinds=["decision"])
+        if isinstance(e.event, DecisionEvent)
+    ]
+
+
+def test_allowed_call_runs_and_returns_a_receipt_in_the_log(enc: Enclosure):
+    run = enc.start_run(task="t", model="m1", prompt_version="p7")
+    result = run.call("lookup", {"key": "k"}, context={"ticket": "T-1"})
+    assert result.status == "executed"
+    assert result.value == "value of k"
+    assert result.receipt is not None
+    stored = {e.seq: e for e in enc.log.events()}
+    assert isinstance(stored[result.receipt.event_seq].event, ResultEvent)
+    assert stored[result.receipt.event_seq].hash == result.receipt.event_hash
+    [d] = decisions(enc)
+    assert (d.outcome, d.disposition, d.rule) == (
+        "allow",
+        "dispatched",
+        "tools.lookup.mode",
+    )
+    assert (d.model, d.prompt_version, d.agent) == ("m1", "p7", "billing")
+    assert d.validator.ok
+    assert d.args == {"key": "k"}
+    assert d.context_excerpt == '{"ticket":"T-1"}'
+    assert d.manifest_sha256 == enc.manifest.sha256
+
+
+def test_decision_is_on_record_before_the_handler_runs(enc: Enclosure):
+    seen: list[list[str]] = []
+
+    @enc.tool("draft", simulator=True)
+    def never(text: str) -> None:  # pragma: no cover -- a simulate tool only
+        pass
+
+    def spy(call: Any, nxt: Any) -> Any:
+        seen.append(
+            [d.disposition for d in decisions(enc) if d.call_id == call.call_id]
+        )
+        return nxt(call)
+
+    enc.router.use(spy)
+    enc.start_run(task="t").call("lookup", {"key": "k"})
+    assert seen == [["dispatched"]]
+
+
+def test_denied_call_does_not_run_and_explains_why(enc: Enclosure):
+    run = enc.start_run(task="t")
+    result = run.call("send_email", {"to": "x@evil.example"})
+    assert result.status == "blocked"
+    assert result.error is not None
+    assert result.error.code == "E-DENIED"
+    assert result.decision.reason == "customers only"
+    assert enc.sent == []  # type: ignore[attr-defined]
+    with pytest.raises(ToolDenied) as exc:
+        result.unwrap()
+    assert exc.value.code == "E-DENIED"
+
+
+def test_undeclared_tool_is_denied_by_default(enc: Enclosure):
+    result = enc.start_run(task="t").call("rm_rf", {})
+    assert (result.status, result.decision.rule) == ("blocked", "default-deny")
+
+
+def test_switched_off_tool_is_denied(enc: Enclosure):
+    result = enc.start_run(task="t").call("off", {})
+    assert (result.status, result.decision.rule) == ("blocked", "tools.off.mode")
+
+
+def test_invalid_arguments_are_refused_with_the_validator_result(enc: Enclosure):
+    result = enc.start_run(task="t").call("send_email", {"to": 5, "cc": "x"})
+    assert result.status == "blocked"
+    assert result.error is not None
+    assert result.error.code == "E-ARGS-INVALID"
+    [d] = decisions(enc)
+    assert not d.validator.ok
+    assert len(d.validator.errors) == 2
+    assert d.rule == "tools.send_email.input_schema"
+
+
+@pytest.mark.parametrize(
+    "args", [["not", "a", "dict"], {"x": float("nan")}, {"x": object()}]
+)
+def test_arguments_that_are_not_json_objects_are_refused(enc: Enclosure, args: Any):
+    result = enc.start_run(task="t").call("lookup", args)
+    assert result.status == "blocked"
+    assert result.error is not None
+    assert result.error.code == "E-ARGS-INVALID"
+    assert enc.verify().ok
+
+
+def test_rate_limit_with_kill_lets_exactly_three_through(enc: Enclosure):
+    run = enc.start_run(task="loop")
+    killed: list[str] = []
+    run.on_kill(lambda r, reason: killed.append(reason))
+    statuses = [
+        run.call("send_email", {"to": "a@customers.example"}).status for _ in range(6)
+    ]
+    assert statuses == ["executed"] * 3 + ["killed"] * 3
+    assert len(enc.sent) == 3  # type: ignore[attr-defined]
+    assert run.status == "killed"
+    assert len(killed) == 1
+    later = run.call("lookup", {"key": "k"})
+    assert later.status == "killed"
+    assert later.decision.rule == "run.killed"
+    with pytest.raises(RunKilled):
+        later.unwrap()
+    kinds = [e.event.kind for e in enc.log.events()]
+    assert kinds.count("kill") == 1
+    assert kinds.count("alert") == 1
+    assert enc.log.get_run(run.id).status == "killed"  # type: ignore[union-attr]
+
+
+def test_enclosure_kill_hooks_fire_once_and_a_failing_hook_does_not_stop_others(
+    enc: Enclosure,
+):
+    fired: list[str] = []
+
+    @enc.on_kill
+    def bad(run: Any, reason: str) -> None:
+        msg = "hook bug"
+        raise ValueError(msg)
+
+    enc.on_kill(lambda run, reason: fired.append(run.id))
+    run = enc.start_run(task="t")
+    run.kill("operator pressed the button")
+    run.kill("again")
+    assert fired == [run.id]
+    assert run.call("lookup", {"key": "k"}).status == "killed"
+
+
+def test_simulate_mode_never_runs_the_handler(enc: Enclosure):
+    result = enc.start_run(task="t").call("draft", {"text": "hello"})
+    assert result.status == "simulated"
+    assert result.value == {
+        "simulated": True,
+        "tool": "draft",
+        "would_call_with": {"text": "hello"},
+    }
+    assert result.receipt is not None
+    assert result.receipt.output_sha256
+
+
+def test_simulator_registered_for_a_tool_is_used(enc: Enclosure):
+    @enc.tool("draft", simulator=True)
+    def preview(text: str) -> dict[str, str]:
+        return {"preview": text.upper()}
+
+    result = enc.start_run(task="t").call("draft", {"text": "hi"})
+    assert result.value == {"preview": "HI"}
+
+
+def test_failing_handler_gives_a_coded_result_and_errors_feed_the_kill_switch(
+    enc: Enclosure,
+):
+    run = enc.start_run(task="t")
+    first = run.call("broken", {})
+    assert first.status == "failed"
+    assert first.error is not None
+    assert first.error.code == "E-TOOL-FAILED"
+    assert "RuntimeError" in first.error.message
+    with pytest.raises(ToolFailed):
+        first.unwrap()
+    assert run.call("broken", {}).status == "failed"
+    third = run.call("lookup", {"key": "k"})
+    assert third.status == "killed"
+    assert third.decision.rule == "kill_switch.max_consecutive_errors"
+
+
+def test_result_not_matching_output_schema_is_withheld(tmp_path: Path):
+    enc = make_enclosure(
+        """
+        agent: {name: a}
+        tools:
+          t:
+            output_schema: {type: object, required: [id]}
+        """,
+        tmp_path,
+    )
+    enc.tool("t")(lambda: {"secret_internal": 1})
+    result = enc.start_run(task="x").call("t", {})
+    assert result.status == "failed"
+    assert result.value is None
+    assert result.error is not None
+    assert result.error.code == "E-RESULT-INVALID"
+
+
+def test_approval_parks_the_call_then_runs_it_once_when_approved(enc: Enclosure):
+    run = enc.start_run(task="t", started_by="agent-svc")
+    parked = run.call("refund", {"amount": 500})
+    assert parked.status == "pending"
+    assert parked.approval_id is not None
+    with pytest.raises(ApprovalPending) as exc:
+        parked.unwrap()
+    assert exc.value.approval_id == parked.approval_id
+    enc.approvals.approve(parked.approval_id, by="finance")
+    done = run.resume(parked.approval_id)
+    assert (done.status, done.value) == ("executed", 500)
+    assert done.decision.via_approval
+    again = run.call("refund", {"amount": 500}, approval_id=parked.approval_id)
+    assert again.status == "blocked"
+    assert again.error is not None
+    assert again.error.code == "E-APPROVAL-NOT-APPROVED"
+
+
+def test_approval_for_one_argument_set_never_releases_another(enc: Enclosure):
+    run = enc.start_run(task="t")
+    parked = run.call("refund", {"amount": 500})
+    assert parked.approval_id is not None
+    enc.approvals.approve(parked.approval_id, by="finance")
+    other = run.call("refund", {"amount": 5000}, approval_id=parked.approval_id)
+    assert other.status == "blocked"
+    assert other.error is not None
+    assert other.error.code == "E-APPROVAL-MISMATCH"
+    second_run = enc.start_run(task="t2")
+    stolen = second_run.call("refund", {"amount": 500}, approval_id=parked.approval_id)
+    assert stolen.error is not None
+    assert stolen.error.code == "E-APPROVAL-MISMATCH"
+    assert run.resume(parked.approval_id).status == "executed"
+
+
+def test_denied_or_expired_approvals_deny_the_call(enc: Enclosure, clock: FakeClock):
+    run = enc.start_run(task="t")
+    a = run.call("refund", {"amount": 200}).approval_id
+    b = run.call("refund", {"amount": 300}).approval_id
+    assert a is not None
+    assert b is not None
+    enc.approvals.deny(a, by="finance", reason="no")
+    assert run.resume(a).status == "blocked"
+    clock.advance(601)
+    with pytest.raises(ApprovalError) as exc:
+        enc.approvals.approve(b, by="finance")
+    assert exc.value.code == "E-APPROVAL-EXPIRED"
+    assert run.resume(b).status == "blocked"
+    statuses = {x.approval_id: x.status for x in enc.approvals.list()}
+    assert statuses == {a: "denied", b: "expired"}
+
+
+def test_the_run_starter_cannot_approve_its_own_call(enc: Enclosure):
+    run = enc.start_run(task="t", started_by="alice")
+    parked = run.call("refund", {"amount": 500})
+    assert parked.approval_id is not None
+    with pytest.raises(ApprovalError) as exc:
+        enc.approvals.approve(parked.approval_id, by="alice")
+    assert exc.value.code == "E-APPROVAL-SELF"
+
+
+def test_resume_of_a_call_this_process_did_not_park_is_refused(enc: Enclosure):
+    with pytest.raises(ApprovalError) as exc:
+        enc.start_run(task="t").resume("apr_unknown")
+    assert exc.value.code == "E-APPROVAL-NOT-FOUND"
+
+
+def test_ended_run_refuses_calls_and_records_its_end(enc: Enclosure):
+    with enc.start_run(task="t") as run:
+        run.call("lookup", {"key": "k"})
+    with pytest.raises(UsageError) as exc:
+        run.call("lookup", {"key": "k"})
+    assert exc.value.code == "E-RUN-ENDED"
+    record = enc.log.get_run(run.id)
+    assert record is not None
+    assert (record.status, record.calls, record.executed) == ("completed", 1, 1)
+
+
+def test_async_api_awaits_async_handlers_and_threads_sync_ones(tmp_path: Path):
+    enc = make_enclosure(
+        """
+        agent: {name: a}
+        tools:
+          slow: {effect: read}
+          plain: {effect: read}
+        """,
+        tmp_path,
+    )
+
+    @enc.tool()
+    async def slow(n: int) -> int:
+        await anyio.lowlevel.checkpoint()
+        return n * 2
+
+    enc.tool("plain")(lambda n: n + 1)
+
+    async def main() -> list[Any]:
+        run = enc.start_run(task="t")
+        with anyio.fail_after(5):
+            return [
+                (await run.acall("slow", {"n": 2})).value,
+                (await run.acall("plain", {"n": 2})).value,
+            ]
+
+    assert anyio.run(main) == [4, 3]
+    sync_run = enc.start_run(task="t")
+    result = sync_run.call("slow", {"n": 1})
+    assert result.status == "failed"
+    assert result.error is not None
+    assert result.error.code == "E-TOOL-ASYNC"
+
+
+def test_secrets_never_reach_the_database_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    secret = "s3cr3t-value-that-must-not-leak"
+    monkeypatch.setenv("BILLING_API_KEY", secret)
+    enc = make_enclosure(
+        """
+        agent: {name: a}
+        tools:
+          t: {effect: read}
+        redact:
+          env: [BILLING_API_KEY]
+        """,
+        tmp_path,
+        secrets=["explicit-secret-9f8e7d"],
+    )
+
+    @enc.tool()
+    def t(note: str, password: str = "") -> str:
+        raise RuntimeError(note)
+
+    run = enc.start_run(task="t")
+    result = run.call(
+        "t",
+        {
+            "note": f"key={secret} and explicit-secret-9f8e7d",
+            "password": "hunter2hunter2",
+        },
+        context={"email": f"your key is {secret}", "aws": "AKIAIOSFODNN7EXAMPLE"},
+    )
+    assert result.error is not None
+    assert secret not in result.error.message
+    enc.close()
+    blob = b"".join(p.read_bytes() for p in tmp_path.rglob("enclosure.db*"))
+    for leaked in (
+        secret,
+        "explicit-secret-9f8e7d",
+        "hunter2hunter2",
+        "AKIAIOSFODNN7EXAMPLE",
+    ):
+        assert leaked.encode() not in blob
+
+
+def block_inserts(home: Path) -> None:
+    """Make every append fail the way a full disk does, from another connection."""
+    conn = sqlite3.connect(home / "enclosure.db")
+    conn.execute(
+        "CREATE TRIGGER no_more BEFORE INSERT ON events "
+        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    )
+    conn.commit()
+    conn.close()
+
+
+def test_unwritable_log_denies_the_call_and_the_handler_never_runs(
+    enc: Enclosure, tmp_path: Path
+):
+    run = enc.start_run(task="t")
+    block_inserts(tmp_path)
+    result = run.call("send_email", {"to": "a@customers.example"})
+    assert result.status == "blocked"
+    assert result.error is not None
+    assert result.error.code == "E-AUDIT-UNAVAILABLE"
+    assert enc.sent == []  # type: ignore[attr-defined]
+
+
+def test_starting_a_run_fails_closed_when_the_log_cannot_be_written(
+    enc: Enclosure, tmp_path: Path
+):
+    block_inserts(tmp_path)
+    with pytest.raises(AuditUnavailable) as exc:
+        enc.start_run(task="t")
+    assert exc.value.code == "E-AUDIT-UNAVAILABLE"
+
+
+def test_every_call_is_one_decision_event_and_the_chain_verifies(enc: Enclosure):
+    run = enc.start_run(task="t")
+    run.call("lookup", {"key": "a"})
+    run.call("send_email", {"to": "x@evil.example"})
+    run.call("draft", {"text": "x"})
+    run.call("refund", {"amount": 1000})
+    assert [d.disposition for d in decisions(enc)] == [
+        "dispatched",
+        "blocked",
+        "simulated",
+        "pending",
+    ]
+    assert len({d.call_id for d in decisions(enc)}) == 4
+    assert enc.verify().ok
