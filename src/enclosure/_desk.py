@@ -6,11 +6,15 @@ in another process. Every decision is an audit event naming who decided.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from enclosure._clock import SystemClock, iso
-from enclosure.approvals import Approval, ApprovalStatus
 from enclosure.audit import ApprovalEvent, DecisionLog
 from enclosure.errors import ApprovalError
-from enclosure.types import Clock
+
+if TYPE_CHECKING:
+    from enclosure.approvals import Approval, ApprovalStatus
+    from enclosure.types import Clock
 
 __all__ = ["ApprovalDesk"]
 
@@ -40,7 +44,9 @@ class ApprovalDesk:
         """Raises ApprovalError (E-APPROVAL-NOT-FOUND)."""
         return self._log.get_approval(approval_id)
 
-    def approve(self, approval_id: str, *, by: str, reason: str | None = None) -> Approval:
+    def approve(
+        self, approval_id: str, *, by: str, reason: str | None = None
+    ) -> Approval:
         """Approve one parked call; it can then run once, with exactly its arguments.
 
         Raises:
@@ -63,7 +69,11 @@ class ApprovalDesk:
             raise ApprovalError(msg, code="E-APPROVAL-SELF")
         try:
             decided = self._log.decide_approval(
-                approval_id, approve=approve, by=by, reason=reason, now=self._clock.time()
+                approval_id,
+                approve=approve,
+                by=by,
+                reason=reason,
+                now=self._clock.time(),
             )
         except ApprovalError as exc:
             if exc.code == "E-APPROVAL-EXPIRED":

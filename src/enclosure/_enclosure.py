@@ -10,7 +10,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 
 from enclosure._clock import SystemClock, iso
 from enclosure._desk import ApprovalDesk
@@ -20,7 +20,9 @@ from enclosure.errors import ManifestError, UsageError
 from enclosure.manifest import Manifest, load_manifest, manifest_source
 from enclosure.policy import Policy, PolicyCompileError, compile_policy
 from enclosure.router import HandlerProblem, SchemaProblem, ToolRouter
-from enclosure.types import Clock
+
+if TYPE_CHECKING:
+    from enclosure.types import Clock
 
 __all__ = ["Enclosure", "default_home", "open_log"]
 
@@ -51,7 +53,9 @@ def open_log(home: Path | None = None, redactor: Redactor | None = None) -> Deci
     )
 
 
-def compile_manifest(manifest: Manifest, *, import_handlers: bool) -> tuple[Policy, ToolRouter]:
+def compile_manifest(
+    manifest: Manifest, *, import_handlers: bool
+) -> tuple[Policy, ToolRouter]:
     """Compile the policy and build the router, locating every problem in the file.
 
     Raises:
@@ -66,9 +70,13 @@ def compile_manifest(manifest: Manifest, *, import_handlers: bool) -> tuple[Poli
     try:
         router = ToolRouter(manifest, import_handlers=import_handlers)
     except SchemaProblem as exc:
-        raise ManifestError([source.issue("E-MANIFEST-SCHEMA", str(exc), exc.loc)]) from None
+        raise ManifestError(
+            [source.issue("E-MANIFEST-SCHEMA", str(exc), exc.loc)]
+        ) from None
     except HandlerProblem as exc:
-        raise ManifestError([source.issue("E-MANIFEST-HANDLER", str(exc), exc.loc)]) from None
+        raise ManifestError(
+            [source.issue("E-MANIFEST-HANDLER", str(exc), exc.loc)]
+        ) from None
     return policy, router
 
 
@@ -129,8 +137,10 @@ class Enclosure:
 
     @staticmethod
     def check(path: str | Path) -> Manifest:
-        """Validate a manifest fully (YAML, models, CEL, schemas) without importing
-        handlers or opening the log.
+        """Validate a manifest fully: YAML, models, CEL and schemas.
+
+        Handlers are not imported and the log is not opened, so CI can check a
+        manifest without the agent's code.
 
         Raises:
             ManifestError: with every problem found.
@@ -232,7 +242,7 @@ class Enclosure:
             run.end()
         self.log.close()
 
-    def __enter__(self) -> Enclosure:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

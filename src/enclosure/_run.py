@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from enclosure._clock import iso
 from enclosure._json import canonical_json, sha256_hex, sha256_json
@@ -36,10 +36,10 @@ from enclosure.errors import (
 )
 from enclosure.models import CallResult, Decision, ErrorInfo, Receipt, ToolCall
 from enclosure.policy import RunState
-from enclosure.types import Disposition, JSONObject, RunStatus
 
 if TYPE_CHECKING:
     from enclosure._enclosure import Enclosure
+    from enclosure.types import Disposition, JSONObject, RunStatus
 
 __all__ = ["KillHook", "Run"]
 
@@ -95,9 +95,7 @@ class Run:
         self.prompt_version = prompt_version
         self.started_by = started_by
         self.status: RunStatus = "running"
-        self.state = RunState(
-            run_id, agent, task, enc.clock.monotonic(), model=model
-        )
+        self.state = RunState(run_id, agent, task, enc.clock.monotonic(), model=model)
         self._lock = threading.RLock()
         self._kill_hooks: list[KillHook] = []
         self._parked: dict[str, ToolCall] = {}
@@ -105,7 +103,7 @@ class Run:
     def __repr__(self) -> str:
         return f"<Run {self.id} {self.agent!r} {self.status}>"
 
-    def __enter__(self) -> Run:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -159,14 +157,17 @@ class Run:
         context: JSONObject | None = None,
         approval_id: str | None = None,
     ) -> CallResult:
-        """``call`` for async code: async handlers are awaited, sync ones run in a
-        worker thread. Same arguments, result and errors as ``call``."""
+        """``call`` for async code; same arguments, result and errors.
+
+        Async handlers are awaited; sync ones run in a worker thread so the event
+        loop is never blocked by a tool.
+        """
         prepared = self._prepare(tool, args, context, approval_id)
         if isinstance(prepared, CallResult):
             return prepared
         try:
             value = await self._enc.router.aexecute(prepared.call)
-        except Exception as exc:  # noqa: BLE001 -- the tool boundary, as in call()
+        except Exception as exc:  # noqa: BLE001 -- the tool boundary: any handler error becomes a coded, logged result
             return self._finish(prepared, None, exc)
         return self._finish(prepared, value, None)
 
@@ -189,7 +190,9 @@ class Run:
             call.tool, call.args, context=call.context, approval_id=approval_id
         )
 
-    def kill(self, reason: str, *, rule: str = "manual", call_id: str | None = None) -> None:
+    def kill(
+        self, reason: str, *, rule: str = "manual", call_id: str | None = None
+    ) -> None:
         """Kill the run: every later call is refused and kill hooks fire once."""
         with self._lock:
             if self.status != "running":
@@ -199,7 +202,11 @@ class Run:
         ts = iso(self._enc.clock.time())
         log = self._enc.log
         try:
-            log.append(KillEvent(run_id=self.id, ts=ts, rule=rule, reason=reason, call_id=call_id))
+            log.append(
+                KillEvent(
+                    run_id=self.id, ts=ts, rule=rule, reason=reason, call_id=call_id
+                )
+            )
             log.append(
                 AlertEvent(
                     run_id=self.id,
@@ -216,7 +223,7 @@ class Run:
         for hook in (*self._enc.kill_hooks, *self._kill_hooks):
             try:
                 hook(self, reason)
-            except Exception:  # noqa: BLE001 -- one failing hook must not stop the others
+            except Exception:  # one failing hook must not stop the others
                 logger.exception("kill hook %r failed for run %s", hook, self.id)
 
     def end(self) -> None:
@@ -286,7 +293,15 @@ class Run:
                     invalid=invalid,
                     args_sha256=args_sha,
                 )
-            record = _Record(self, call, decision, validator, args_sha, ctx_json, started)
+            record = _Record(
+                self,
+                call,
+                decision,
+                validator=validator,
+                args_sha256=args_sha,
+                ctx_json=ctx_json,
+                started_ns=started,
+            )
             return record.act(approval_id)
 
     def _finish(
@@ -344,7 +359,8 @@ class Run:
                 status=disposition,
                 decision=decision,
                 value=value,
-                error=error or ErrorInfo(code=audit_exc.code, message=audit_exc.message),
+                error=error
+                or ErrorInfo(code=audit_exc.code, message=audit_exc.message),
             )
         receipt = Receipt(
             call_id=call.call_id,
@@ -358,7 +374,11 @@ class Run:
             output_sha256=output_sha,
         )
         return CallResult(
-            status=disposition, decision=decision, value=value, receipt=receipt, error=error
+            status=disposition,
+            decision=decision,
+            value=value,
+            receipt=receipt,
+            error=error,
         )
 
     def _end_record(
@@ -376,7 +396,9 @@ class Run:
                 errors=st.errors,
             )
         )
-        enc.log.end_run(self.id, status=status, ended_at=enc.clock.time(), reason=reason)
+        enc.log.end_run(
+            self.id, status=status, ended_at=enc.clock.time(), reason=reason
+        )
 
 
 class _Record:
@@ -387,6 +409,7 @@ class _Record:
         run: Run,
         call: ToolCall,
         decision: Decision,
+        *,
         validator: ValidatorResult,
         args_sha256: str,
         ctx_json: bytes,
@@ -421,7 +444,9 @@ class _Record:
             self.enc.log.append(event)
         except AuditUnavailable as exc:
             return self._unlogged(exc)
-        return _Prepared(self.call, self.decision, self.args_sha256, time.perf_counter_ns())
+        return _Prepared(
+            self.call, self.decision, self.args_sha256, time.perf_counter_ns()
+        )
 
     def _event(
         self,
@@ -473,7 +498,11 @@ class _Record:
         d = decision or self.decision
         appended = self.enc.log.append(
             self._event(
-                status, approval_id=approval_id, receipt=receipt, error=error, decision=d
+                status,
+                approval_id=approval_id,
+                receipt=receipt,
+                error=error,
+                decision=d,
             )
         )
         return CallResult(
@@ -540,7 +569,7 @@ class _Record:
         run._parked[approval.approval_id] = call  # noqa: SLF001 -- Run's helper
         error = ErrorInfo(
             code="E-APPROVAL-PENDING",
-            message=f"{self.decision.reason}; waiting for approval {approval.approval_id}",
+            message=f"{self.decision.reason}; waiting for {approval.approval_id}",
         )
         return self._result("pending", error=error, approval_id=approval.approval_id)
 
@@ -549,11 +578,15 @@ class _Record:
             value = self.enc.router.simulate(self.call)
             output_sha = sha256_hex(canonical_json(value))
         except (TypeError, ValueError) as exc:
-            error = ErrorInfo(code="E-SIMULATOR-FAILED", message=f"{type(exc).__name__}: {exc}")
+            error = ErrorInfo(
+                code="E-SIMULATOR-FAILED", message=f"{type(exc).__name__}: {exc}"
+            )
             return self._result("failed", error=error)
         with self.run._lock:  # noqa: SLF001 -- Run's helper
             self.run.state.simulated += 1
-        return self._result("simulated", value=value, receipt={"output_sha256": output_sha})
+        return self._result(
+            "simulated", value=value, receipt={"output_sha256": output_sha}
+        )
 
     def _consume(self, approval_id: str | None) -> CallResult | None:
         enc, run, call = self.enc, self.run, self.call

@@ -6,11 +6,13 @@ Nothing in ``src/`` imports this module; tests and users' own test suites do.
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from enclosure._enclosure import Enclosure
 from enclosure.manifest import Manifest, load_manifest_text
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["FakeClock", "make_enclosure", "manifest_from"]
 
@@ -18,14 +20,18 @@ __all__ = ["FakeClock", "make_enclosure", "manifest_from"]
 class FakeClock:
     """A clock that moves only when told to; satisfies ``enclosure.types.Clock``."""
 
-    def __init__(self, monotonic: float = 1000.0, epoch: float = 1_790_000_000.0) -> None:
+    def __init__(
+        self, monotonic: float = 1000.0, epoch: float = 1_790_000_000.0
+    ) -> None:
         self._mono = monotonic
         self._epoch = epoch
 
     def monotonic(self) -> float:
+        """Seconds on the fake monotonic clock."""
         return self._mono
 
     def time(self) -> float:
+        """Seconds since the epoch on the fake wall clock."""
         return self._epoch
 
     def advance(self, seconds: float) -> None:
@@ -46,4 +52,6 @@ def make_enclosure(
     yaml_text: str, home: Path, *, clock: FakeClock | None = None, **kwargs: Any
 ) -> Enclosure:
     """An ``Enclosure`` for manifest text, logging to a real SQLite file in ``home``."""
-    return Enclosure(manifest_from(yaml_text), home=home, clock=clock or FakeClock(), **kwargs)
+    return Enclosure(
+        manifest_from(yaml_text), home=home, clock=clock or FakeClock(), **kwargs
+    )

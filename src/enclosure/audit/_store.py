@@ -369,7 +369,7 @@ class DecisionLog:
 
     # -- runs --------------------------------------------------------------------
 
-    def create_run(  # noqa: PLR0913 -- one keyword per column of the run
+    def create_run(
         self,
         run_id: str,
         *,

@@ -30,7 +30,9 @@ EXIT_INTERNAL = 70
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--home",
-    type=click.Path(file_okay=False, path_type=Path),
+    # Not file_okay=False: a home that is a file is the decision log's problem
+    # (E-AUDIT-UNAVAILABLE), and commands that never open the log must not fail.
+    type=click.Path(path_type=Path),
     envvar="ENCLOSURE_HOME",
     default=".enclosure",
     show_default=True,
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("enclosure").debug("unexpected error", exc_info=True)
         return _fail(
             "E-INTERNAL",
-            f"unexpected {type(exc).__name__}; rerun with ENCLOSURE_DEBUG=1 for details",
+            f"unexpected {type(exc).__name__}; rerun with ENCLOSURE_DEBUG=1 to see it",
             EXIT_INTERNAL,
         )
     return result if isinstance(result, int) else 0

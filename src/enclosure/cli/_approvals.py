@@ -5,13 +5,16 @@ from __future__ import annotations
 import getpass
 import json
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
 from enclosure._desk import ApprovalDesk
-from enclosure.approvals import Approval
 from enclosure.cli._common import console, echo_json, open_home_log
+
+if TYPE_CHECKING:
+    from enclosure.approvals import Approval
 
 __all__ = ["approvals"]
 
@@ -51,7 +54,16 @@ def list_approvals(
         echo_json([a.model_dump(mode="json") for a in items])
         return
     table = Table(title="Approvals")
-    for col in ("id", "run", "tool", "status", "args", "reason", "expires", "decided by"):
+    for col in (
+        "id",
+        "run",
+        "tool",
+        "status",
+        "args",
+        "reason",
+        "expires",
+        "decided by",
+    ):
         table.add_column(col, overflow="fold")
     for a in items:
         table.add_row(
@@ -76,7 +88,9 @@ def _print(a: Approval) -> None:
 @click.option("--by", default=None, help="Who decides (default: the current user).")
 @click.option("--reason", default=None)
 @click.pass_context
-def approve(ctx: click.Context, approval_id: str, by: str | None, reason: str | None) -> None:
+def approve(
+    ctx: click.Context, approval_id: str, by: str | None, reason: str | None
+) -> None:
     """Approve one parked call: it may then run once, with exactly its arguments."""
     _print(_desk(ctx).approve(approval_id, by=by or _who(), reason=reason))
 
@@ -86,6 +100,8 @@ def approve(ctx: click.Context, approval_id: str, by: str | None, reason: str | 
 @click.option("--by", default=None, help="Who decides (default: the current user).")
 @click.option("--reason", default=None)
 @click.pass_context
-def deny(ctx: click.Context, approval_id: str, by: str | None, reason: str | None) -> None:
+def deny(
+    ctx: click.Context, approval_id: str, by: str | None, reason: str | None
+) -> None:
     """Deny one parked call."""
     _print(_desk(ctx).deny(approval_id, by=by or _who(), reason=reason))

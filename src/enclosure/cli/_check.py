@@ -41,4 +41,7 @@ def schema(out: Path | None) -> None:
     if out is None:
         click.echo(text)
     else:
-        out.write_text(text + "\n", encoding="utf-8")
+        try:
+            out.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:  # a missing or unwritable directory is bad input
+            raise click.FileError(str(out), exc.strerror or type(exc).__name__) from exc

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 
 from enclosure._enclosure import open_log
-from enclosure.audit import DecisionLog
+
+if TYPE_CHECKING:
+    from enclosure.audit import DecisionLog
 
 __all__ = ["console", "echo_json", "home_of", "open_home_log"]
 

@@ -19,8 +19,14 @@ def demo(ctx: click.Context) -> int:
 
     out = console()
     # The demo prints each alert itself; the library's log line would repeat it.
-    logging.getLogger("enclosure").setLevel(logging.ERROR)
-    outcome = run_demo(home_of(ctx), out)
+    # The level is restored afterwards: the logger is shared with the caller.
+    logger = logging.getLogger("enclosure")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        outcome = run_demo(home_of(ctx), out)
+    finally:
+        logger.setLevel(level)
     if outcome.ok:
         out.print(
             f"[bold green]demo passed[/]: {outcome.emails_delivered} emails delivered, "

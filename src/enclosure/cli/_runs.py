@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
 
-from enclosure.audit import StoredEvent
 from enclosure.cli._common import console, echo_json, open_home_log
 from enclosure.errors import UsageError
+
+if TYPE_CHECKING:
+    from enclosure.audit import StoredEvent
 
 __all__ = ["log", "runs"]
 
@@ -60,14 +62,33 @@ def list_runs(ctx: click.Context, limit: int, as_json: bool) -> None:  # noqa: F
         echo_json([r.model_dump(mode="json") for r in records])
         return
     table = Table(title="Runs")
-    for col in ("run", "agent", "task", "status", "started", "calls", "executed",
-                "blocked", "simulated", "pending", "cost"):
+    for col in (
+        "run",
+        "agent",
+        "task",
+        "status",
+        "started",
+        "calls",
+        "executed",
+        "blocked",
+        "simulated",
+        "pending",
+        "cost",
+    ):
         table.add_column(col)
     for r in records:
         table.add_row(
-            r.run_id, r.agent, r.task, _styled(r.status), _when(r.started_at),
-            str(r.calls), str(r.executed), str(r.denied), str(r.simulated),
-            str(r.pending), f"{r.cost:g}",
+            r.run_id,
+            r.agent,
+            r.task,
+            _styled(r.status),
+            _when(r.started_at),
+            str(r.calls),
+            str(r.executed),
+            str(r.denied),
+            str(r.simulated),
+            str(r.pending),
+            f"{r.cost:g}",
         )
     console().print(table)
 
@@ -103,8 +124,12 @@ def show_run(ctx: click.Context, run_id: str, as_json: bool) -> None:  # noqa: F
 
 @click.command()
 @click.option("--run", "run_id", default=None, help="Only this run.")
-@click.option("--kind", type=click.Choice(_KINDS), multiple=True, help="Only these kinds.")
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
+@click.option(
+    "--kind", type=click.Choice(_KINDS), multiple=True, help="Only these kinds."
+)
+@click.option(
+    "--limit", default=100, show_default=True, type=click.IntRange(1, 100_000)
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @click.pass_context
 def log(
@@ -130,8 +155,17 @@ def _event_json(e: StoredEvent) -> dict[str, Any]:
 
 def _events_table(events: list[StoredEvent], *, title: str) -> Table:
     table = Table(title=title)
-    for col in ("seq", "time", "run", "kind", "tool", "outcome", "disposition", "rule",
-                "detail"):
+    for col in (
+        "seq",
+        "time",
+        "run",
+        "kind",
+        "tool",
+        "outcome",
+        "disposition",
+        "rule",
+        "detail",
+    ):
         table.add_column(col, overflow="fold")
     for e in events:
         ev: Any = e.event

@@ -1,5 +1,6 @@
-"""The offline demo: a runaway billing agent stopped after 3 emails, an injected
-refund parked for a human, and the decision log verified at the end.
+"""The offline demo: a runaway agent stopped after 3 emails, an injected refund held.
+
+The refund is parked for a human, and the decision log is verified at the end.
 
 Must not be imported by the library; the CLI's ``demo`` command runs it.
 """

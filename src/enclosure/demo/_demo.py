@@ -15,18 +15,22 @@ import smtplib
 from email.message import EmailMessage
 from importlib import resources
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rich.console import Console
 from rich.table import Table
 
 from enclosure._enclosure import Enclosure
-from enclosure._run import Run
 from enclosure.demo._smtp import SmtpSink
-from enclosure.models import CallResult
+
+if TYPE_CHECKING:
+    from enclosure._run import Run
+    from enclosure.models import CallResult
 
 __all__ = ["DemoOutcome", "run_demo"]
 
+EXPECTED_EMAILS = 3
+"""The manifest's ``rate: 3/minute``: exactly this many must reach the server."""
 MAX_LOOP = 40
 """How many times the runaway agent tries before the demo gives up on it."""
 
@@ -62,7 +66,7 @@ class DemoOutcome(NamedTuple):
     @property
     def ok(self) -> bool:
         return (
-            self.emails_delivered == 3
+            self.emails_delivered == EXPECTED_EMAILS
             and self.loop_killed
             and self.injected_refund == "denied"
             and self.audit_ok
@@ -161,21 +165,37 @@ def _injected_refund(enc: Enclosure, out: Console) -> str:
         )
         out.print(f"  finance-lead decides: [red]{decided.status}[/]")
         retry = run.resume(parked.approval_id)
-        out.print(f"  agent retries the refund: [red]{retry.status}[/] ({retry.decision.reason})")
+        reason = retry.decision.reason
+        out.print(f"  agent retries the refund: [red]{retry.status}[/] ({reason})")
         return decided.status if retry.status == "blocked" else retry.status
 
 
 def _summary(enc: Enclosure, out: Console, run_ids: list[str]) -> None:
     table = Table(title="Runs in this demo")
-    for col in ("run", "task", "status", "calls", "executed", "blocked", "pending", "cost"):
+    for col in (
+        "run",
+        "task",
+        "status",
+        "calls",
+        "executed",
+        "blocked",
+        "pending",
+        "cost",
+    ):
         table.add_column(col)
     for run_id in run_ids:
         r = enc.log.get_run(run_id)
         if r is None:
             continue
         table.add_row(
-            r.run_id, r.task, r.status, str(r.calls), str(r.executed), str(r.denied),
-            str(r.pending), f"{r.cost:g}",
+            r.run_id,
+            r.task,
+            r.status,
+            str(r.calls),
+            str(r.executed),
+            str(r.denied),
+            str(r.pending),
+            f"{r.cost:g}",
         )
     out.print(table)
 
@@ -195,13 +215,17 @@ def run_demo(home: Path, out: Console | None = None) -> DemoOutcome:
         @enc.on_kill
         def alert(run: Run, reason: str) -> None:
             alerts.append(reason)
-            out.print(f"  [bold red]ALERT[/] run {run.id} ({run.agent}) killed: {reason}")
+            out.print(
+                f"  [bold red]ALERT[/] run {run.id} ({run.agent}) killed: {reason}"
+            )
 
         loop = _runaway_loop(enc, sink, out)
         refund_status = _injected_refund(enc, out)
         out.rule("[bold]3. The record")
         report = enc.verify()
-        verdict = "[green]intact[/]" if report.ok else f"[red]BROKEN[/] {report.problem}"
+        verdict = (
+            "[green]intact[/]" if report.ok else f"[red]BROKEN[/] {report.problem}"
+        )
         out.print(f"  audit verify: {verdict} ({report.events} events, hash-chained)")
         run_ids = [r.run_id for r in enc.log.list_runs(limit=2)]
         _summary(enc, out, list(reversed(run_ids)))

@@ -5,10 +5,12 @@ from __future__ import annotations
 import socket
 import threading
 from email import message_from_bytes
-from email.message import Message
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from aiosmtpd.controller import Controller
+
+if TYPE_CHECKING:
+    from email.message import Message
 
 __all__ = ["SmtpSink"]
 
@@ -20,7 +22,9 @@ class _Handler:
         self._sink = sink
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802, ARG002 -- aiosmtpd's hook name and signature
-        self._sink.received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
+        self._sink.received(
+            envelope.mail_from, list(envelope.rcpt_tos), envelope.content
+        )
         return "250 Message accepted for delivery"
 
 
@@ -37,13 +41,16 @@ class SmtpSink:
     def __init__(self) -> None:
         self.messages: list[Message] = []
         self.recipients: list[list[str]] = []
+        self.senders: list[str] = []
         self._lock = threading.Lock()
         self._controller: Controller | None = None
         self.host = "127.0.0.1"
         self.port = 0
 
     def received(self, mail_from: str, rcpt_tos: list[str], content: bytes) -> None:
+        """Keep one delivered message."""
         with self._lock:
+            self.senders.append(mail_from)
             self.messages.append(message_from_bytes(content))
             self.recipients.append(rcpt_tos)
 
@@ -52,7 +59,7 @@ class SmtpSink:
         with self._lock:
             return len(self.messages)
 
-    def start(self) -> SmtpSink:
+    def start(self) -> Self:
         """Start on a free loopback port (retrying if another process takes it).
 
         Raises:
@@ -77,7 +84,7 @@ class SmtpSink:
             self._controller.stop()
             self._controller = None
 
-    def __enter__(self) -> SmtpSink:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

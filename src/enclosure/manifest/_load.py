@@ -143,7 +143,9 @@ def load_manifest(path: str | Path) -> Manifest:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        # In characters, as YAML errors count: everything before exc.start decodes.
+        col = len(raw[line_start : exc.start].decode("utf-8")) + 1
         issue = ManifestIssue(
             "E-MANIFEST-UNREADABLE", "manifest is not valid UTF-8", name, line, col
         )

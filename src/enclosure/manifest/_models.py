@@ -272,6 +272,7 @@ class Manifest(_Strict):
     @field_validator(*_LATER, mode="before")
     @classmethod
     def _refuse_unenforced_section(cls, value: Any, info: ValidationInfo) -> Any:
+        del value  # any value at all is refused
         section = str(info.field_name)
         raise PydanticCustomError(
             "E-MANIFEST-UNSUPPORTED",

@@ -20,15 +20,17 @@ engine is pure: time is passed in, state is the ``RunState`` it is handed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from enclosure._json import sha256_json
 from enclosure.errors import EnclosureError
-from enclosure.manifest import Manifest, Rule, ToolSpec
 from enclosure.models import Decision, ToolCall
 from enclosure.policy._conditions import Condition, ConditionError, ConditionSyntaxError
-from enclosure.policy._state import RunState
-from enclosure.types import Outcome
+
+if TYPE_CHECKING:
+    from enclosure.manifest import Manifest, Rule, ToolSpec
+    from enclosure.policy._state import RunState
+    from enclosure.types import Outcome
 
 __all__ = ["CompileProblem", "Policy", "PolicyCompileError", "compile_policy"]
 
@@ -146,7 +148,12 @@ def compile_policy(manifest: Manifest) -> Policy:
             )
             for i, r in enumerate(spec.rate)
         )
-        ctx = {"name": name, "effect": spec.effect, "mode": spec.mode, "cost": spec.cost}
+        ctx = {
+            "name": name,
+            "effect": spec.effect,
+            "mode": spec.mode,
+            "cost": spec.cost,
+        }
         rules = (*applicable, *own)
         needs = bool(manifest.kill_switch.conditions) or any(
             r.when.source != "true" for r in rules
@@ -171,7 +178,7 @@ def compile_policy(manifest: Manifest) -> Policy:
 
 
 class Policy:
-    """A compiled manifest. ``decide`` is pure apart from the ``RunState`` it updates."""
+    """A compiled manifest; ``decide`` changes nothing but the ``RunState`` given."""
 
     def __init__(
         self, manifest: Manifest, tools: dict[str, _Tool], kills: tuple[_Kill, ...]
@@ -256,19 +263,14 @@ class Policy:
     ) -> Decision:
         tool = self._tools.get(call.tool)
         if tool is None:
-            reason = f"tool {call.tool!r} is not declared in the manifest (default deny)"
+            reason = (
+                f"tool {call.tool!r} is not declared in the manifest (default deny)"
+            )
             return self._decision("deny", "default-deny", reason, call.tool)
         if tool.default == "deny":
             reason = f"tool {tool.name!r} is switched off (mode: deny)"
             return self._decision("deny", f"tools.{tool.name}.mode", reason, tool.name)
-        activation: dict[str, Any] | None = None
-        if tool.needs_activation:
-            activation = {
-                "args": call.args,
-                "run": state.snapshot(now),
-                "tool": tool.ctx,
-                "context": call.context,
-            }
+        activation = _activation(call, tool, state, now)
         killed = self._kill_switch(call, tool, state, now, activation, args_sha256)
         if killed is not None:
             return killed
@@ -276,19 +278,10 @@ class Policy:
             reason = f"arguments do not match the tool's schema: {invalid}"
             rule = f"tools.{tool.name}.input_schema"
             return self._decision("deny", rule, reason, tool.name)
-        outcome: Outcome = tool.default
-        rule, reason = f"tools.{tool.name}.mode", ""
-        for r in tool.rules:
-            try:
-                matched = r.when.test(activation or {})
-            except ConditionError as exc:
-                reason = f"condition of {r.path} could not be evaluated ({exc}); denied"
-                return self._decision("deny", r.path, reason, tool.name)
-            if matched:
-                outcome, rule, reason = r.then, r.path, r.reason
-                break
-        if not reason:
-            reason = f"tool {tool.name!r} is {tool.spec.mode} by default"
+        matched = self._first_match(tool, activation)
+        if isinstance(matched, Decision):
+            return matched
+        outcome, rule, reason = matched
         via_approval = False
         if outcome == "approve" and approved:
             outcome, reason = "allow", f"approved by a human ({reason})"
@@ -302,6 +295,21 @@ class Policy:
         if via_approval:
             decision = decision.model_copy(update={"via_approval": True})
         return decision
+
+    def _first_match(
+        self, tool: _Tool, activation: dict[str, Any] | None
+    ) -> tuple[Outcome, str, str] | Decision:
+        """The first rule whose condition holds, else the tool's mode."""
+        for r in tool.rules:
+            try:
+                matched = r.when.test(activation or {})
+            except ConditionError as exc:
+                reason = f"condition of {r.path} could not be evaluated ({exc}); denied"
+                return self._decision("deny", r.path, reason, tool.name)
+            if matched:
+                return r.then, r.path, r.reason
+        reason = f"tool {tool.name!r} is {tool.spec.mode} by default"
+        return tool.default, f"tools.{tool.name}.mode", reason
 
     def _kill_switch(
         self,
@@ -338,24 +346,45 @@ class Policy:
                 f"(max_consecutive_errors: {ks.max_consecutive_errors})",
             )
         if ks.repeated_calls is not None:
-            rc = ks.repeated_calls
-            sig = f"{name}\0{args_sha256 or sha256_json(call.args)}"
-            recent = state.recent
-            while recent and recent[0][0] <= now - rc.window:
-                recent.popleft()
-            recent.append((now, sig))
-            same = sum(1 for _, s in recent if s == sig)
-            if same > rc.max:
-                return kill(
-                    "repeated_calls",
-                    f"the same call to {name!r} was made {same} times within "
-                    f"{rc.window:g}s (max {rc.max})",
-                )
+            repeated = self._repeated(call, name, state, now, args_sha256)
+            if repeated is not None:
+                return kill("repeated_calls", repeated)
+        return self._kill_conditions(name, activation)
+
+    def _repeated(
+        self,
+        call: ToolCall,
+        name: str,
+        state: RunState,
+        now: float,
+        args_sha256: str | None,
+    ) -> str | None:
+        """Why the repeated-call limit fires for this call, or None."""
+        rc = self._ks.repeated_calls
+        assert rc is not None  # noqa: S101 -- checked by the caller
+        sig = f"{name}\0{args_sha256 or sha256_json(call.args)}"
+        recent = state.recent
+        while recent and recent[0][0] <= now - rc.window:
+            recent.popleft()
+        recent.append((now, sig))
+        same = sum(1 for _, s in recent if s == sig)
+        if same <= rc.max:
+            return None
+        return (
+            f"the same call to {name!r} was made {same} times within "
+            f"{rc.window:g}s (max {rc.max})"
+        )
+
+    def _kill_conditions(
+        self, name: str, activation: dict[str, Any] | None
+    ) -> Decision | None:
         for k in self._kills:
             try:
                 fired = k.when.test(activation or {})
             except ConditionError as exc:
-                reason = f"kill condition {k.path} could not be evaluated ({exc}); denied"
+                reason = (
+                    f"kill condition {k.path} could not be evaluated ({exc}); denied"
+                )
                 return self._decision("deny", k.path, reason, name)
             if fired:
                 return self._decision("kill", k.path, k.reason, name)
@@ -390,3 +419,17 @@ class Policy:
         for bucket in buckets:
             state.windows.hit(bucket, now)
         return None
+
+
+def _activation(
+    call: ToolCall, tool: _Tool, state: RunState, now: float
+) -> dict[str, Any] | None:
+    """The variables CEL sees, built only when some condition will read them."""
+    if not tool.needs_activation:
+        return None
+    return {
+        "args": call.args,
+        "run": state.snapshot(now),
+        "tool": tool.ctx,
+        "context": call.context,
+    }

@@ -57,6 +57,9 @@ class SlidingWindows:
 
     def _evict(self) -> None:
         # Drop the buckets with the oldest latest hit: they constrain least.
-        order = sorted(self._buckets, key=lambda b: self._buckets[b][-1] if self._buckets[b] else 0.0)
+        order = sorted(
+            self._buckets,
+            key=lambda b: self._buckets[b][-1] if self._buckets[b] else 0.0,
+        )
         for bucket in order[: len(order) // 10 or 1]:
             del self._buckets[bucket]

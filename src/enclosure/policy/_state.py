@@ -18,7 +18,7 @@ __all__ = ["RunState"]
 
 @dataclass(eq=False)
 class RunState:
-    """Counters and windows of one run; ``started`` is on the caller's monotonic clock."""
+    """Counters and windows of one run; ``started`` is caller's monotonic time."""
 
     run_id: str
     agent: str

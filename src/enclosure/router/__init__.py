@@ -12,7 +12,12 @@ from enclosure.router._router import (
     ToolRouter,
     import_callable,
 )
-from enclosure.router._schema import ArgsValidator, Checked, SchemaProblem, ValueValidator
+from enclosure.router._schema import (
+    ArgsValidator,
+    Checked,
+    SchemaProblem,
+    ValueValidator,
+)
 
 __all__ = [
     "ArgsValidator",

@@ -12,12 +12,19 @@ import importlib
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from enclosure.errors import UsageError
-from enclosure.manifest import Manifest, ToolSpec
 from enclosure.models import ToolCall
-from enclosure.router._schema import ArgsValidator, Checked, SchemaProblem, ValueValidator
+from enclosure.router._schema import (
+    ArgsValidator,
+    Checked,
+    SchemaProblem,
+    ValueValidator,
+)
+
+if TYPE_CHECKING:
+    from enclosure.manifest import Manifest, ToolSpec
 
 __all__ = [
     "AsyncInterceptor",
@@ -30,7 +37,7 @@ __all__ = [
 
 Next = Callable[[ToolCall], Any]
 Interceptor = Callable[[ToolCall, Next], Any]
-"""``(call, call_next) -> result``: observe, change or refuse a call around its handler."""
+"""``(call, call_next) -> result``: observe, change or refuse a call."""
 AsyncNext = Callable[[ToolCall], Awaitable[Any]]
 AsyncInterceptor = Callable[[ToolCall, AsyncNext], Awaitable[Any]]
 
@@ -113,7 +120,9 @@ class ToolRouter:
         try:
             route.args = ArgsValidator(route.spec.input_schema, route.handler)
         except SchemaProblem as exc:
-            raise SchemaProblem(str(exc), ("tools", route.name, "input_schema")) from None
+            raise SchemaProblem(
+                str(exc), ("tools", route.name, "input_schema")
+            ) from None
         try:
             route.result = ValueValidator(route.spec.output_schema, route.handler)
         except SchemaProblem as exc:

@@ -9,13 +9,15 @@ exactly ``{"to": ..., "n": ...}``.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from typing import Any, NamedTuple, get_type_hints
+from typing import TYPE_CHECKING, Any, NamedTuple, get_type_hints
 
 import jsonschema_rs
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 
-from enclosure.types import JSONObject
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from enclosure.types import JSONObject
 
 __all__ = ["ArgsValidator", "Checked", "SchemaProblem", "ValueValidator"]
 
