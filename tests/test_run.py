@@ -290,6 +290,8 @@ def test_approval_parks_the_call_then_runs_it_once_when_approved(enc: Enclosure)
     done = run.resume(parked.approval_id)
     assert (done.status, done.value) == ("executed", 500)
     assert done.decision.via_approval
+    dispatched = [d for d in decisions(enc) if d.disposition == "dispatched"]
+    assert dispatched[-1].approval_id == parked.approval_id
     again = run.call("refund", {"amount": 500}, approval_id=parked.approval_id)
     assert again.status == "blocked"
     assert again.error is not None

@@ -440,8 +440,8 @@ class _Record:
                 refused = self._consume(approval_id)
                 if refused is not None:
                     return refused
-            event = self._event("dispatched")
-            self.enc.log.append(event)
+            used = approval_id if self.decision.via_approval else None
+            self.enc.log.append(self._event("dispatched", approval_id=used))
         except AuditUnavailable as exc:
             return self._unlogged(exc)
         return _Prepared(
