@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
 
+from enclosure._enclosure import open_log
 from enclosure.cli import main
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class Outcome(NamedTuple):
@@ -29,6 +32,13 @@ Invoke = Callable[..., Outcome]
 def home(tmp_path: Path) -> Path:
     """Where the decision log lives; never ``./.enclosure``."""
     return tmp_path / "home"
+
+
+@pytest.fixture
+def empty_home(home: Path) -> Path:
+    """A home holding a new, empty decision log."""
+    open_log(home).close()
+    return home
 
 
 @pytest.fixture

@@ -47,12 +47,10 @@ def test_a_home_that_is_not_a_directory_makes_the_log_unavailable(
     (tmp_path / "file").write_text("not a directory\n", encoding="utf-8")
     result = enclosure("--home", tmp_path / where, "runs", "list")
     assert result.status == 2
-    one_coded_line(result.err, "E-AUDIT-UNAVAILABLE")
+    one_coded_line(result.err, "E-AUDIT-NOT-FOUND")
 
 
-def test_a_home_whose_database_is_not_sqlite_makes_the_log_unavailable(
-    enclosure, home
-):
+def test_a_home_whose_database_is_not_sqlite_makes_the_log_unavailable(enclosure, home):
     home.mkdir()
     (home / "enclosure.db").write_bytes(b"this is not a database\n" * 100)
     result = enclosure("--home", home, "audit", "verify")
@@ -60,9 +58,7 @@ def test_a_home_whose_database_is_not_sqlite_makes_the_log_unavailable(
     one_coded_line(result.err, "E-AUDIT-UNAVAILABLE")
 
 
-def test_a_bad_home_does_not_stop_commands_that_never_open_the_log(
-    enclosure, tmp_path
-):
+def test_a_bad_home_does_not_stop_commands_that_never_open_the_log(enclosure, tmp_path):
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("", encoding="utf-8")
     result = enclosure("--home", not_a_dir, "schema")
@@ -71,22 +67,25 @@ def test_a_bad_home_does_not_stop_commands_that_never_open_the_log(
 
 
 def test_an_invalid_db_sync_setting_is_a_usage_env_error(
-    enclosure, home, monkeypatch
+    enclosure, empty_home, monkeypatch
 ):
+    home = empty_home
     monkeypatch.setenv("ENCLOSURE_DB_SYNC", "bogus")
     result = enclosure("--home", home, "runs", "list")
     assert result.status == 2
     one_coded_line(result.err, "E-USAGE-ENV")
 
 
-def test_db_sync_full_is_accepted_in_any_case(enclosure, home, monkeypatch):
+def test_db_sync_full_is_accepted_in_any_case(enclosure, empty_home, monkeypatch):
+    home = empty_home
     monkeypatch.setenv("ENCLOSURE_DB_SYNC", "FULL")
     result = enclosure("--home", home, "runs", "list", "--json")
     assert result.status == 0
     assert json.loads(result.out) == []
 
 
-def test_the_home_can_come_from_the_environment(enclosure, home, monkeypatch):
+def test_the_home_can_come_from_the_environment(enclosure, empty_home, monkeypatch):
+    home = empty_home
     monkeypatch.setenv("ENCLOSURE_HOME", str(home))
     result = enclosure("audit", "verify")
     assert result.status == 0
@@ -163,7 +162,7 @@ def run_process(*args: str) -> subprocess.CompletedProcess[str]:
 def test_the_console_script_exits_with_mains_status_and_no_traceback(tmp_path):
     bad = run_process("--home", str(tmp_path / "home"), "runs", "show", "run_nope")
     assert bad.returncode == 2
-    one_coded_line(bad.stderr, "E-RUN-UNKNOWN")
+    one_coded_line(bad.stderr, "E-AUDIT-NOT-FOUND")
     assert "Traceback" not in bad.stdout + bad.stderr
 
     good = run_process("--version")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,16 +11,24 @@ import click
 from rich.console import Console
 
 from enclosure._enclosure import open_log
+from enclosure.errors import AuditUnavailable
 
 if TYPE_CHECKING:
     from enclosure.audit import DecisionLog
 
-__all__ = ["console", "echo_json", "home_of", "open_home_log"]
+__all__ = ["DB_NAME", "console", "echo_json", "home_of", "open_home_log"]
+
+DB_NAME = "enclosure.db"
+
+
+PIPE_WIDTH = 200
+"""Table width when stdout is not a terminal, so ids are never cut short."""
 
 
 def console() -> Console:
-    """A Rich console on stdout; plain text when stdout is not a terminal."""
-    return Console(highlight=False, soft_wrap=False)
+    """A Rich console on stdout; plain text and wide tables when piped."""
+    width = None if sys.stdout.isatty() else PIPE_WIDTH
+    return Console(highlight=False, soft_wrap=False, width=width)
 
 
 def home_of(ctx: click.Context) -> Path:
@@ -29,8 +38,18 @@ def home_of(ctx: click.Context) -> Path:
 
 
 def open_home_log(ctx: click.Context) -> DecisionLog:
-    """Open the decision log; AuditUnavailable reaches ``main`` as one line."""
-    log = open_log(home_of(ctx))
+    """Open an existing decision log; errors reach ``main`` as one line.
+
+    Raises:
+        AuditUnavailable: there is no log under ``--home`` (``E-AUDIT-NOT-FOUND``:
+            a mistyped home must not verify as an empty, intact log), or it
+            cannot be opened.
+    """
+    home = home_of(ctx)
+    if not (home / DB_NAME).is_file():
+        msg = f"no decision log at {home / DB_NAME} (check --home or ENCLOSURE_HOME)"
+        raise AuditUnavailable(msg, code="E-AUDIT-NOT-FOUND")
+    log = open_log(home)
     ctx.call_on_close(log.close)
     return log
 
