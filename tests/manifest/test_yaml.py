@@ -149,9 +149,22 @@ def test_keys_are_the_text_as_written():
     assert data == {"1": "a", "~": "b", "1.5": "c", "no": "d", "off": "e"}
 
 
-def test_nesting_up_to_the_depth_limit_parses():
-    data, _ = parse_yaml(nested_flow_lists(MAX_DEPTH - 1), "m.yaml")
-    assert isinstance(data["x"], list)
+def nested_flow_mappings(depth: int) -> str:
+    return "x: " + "{a: " * (depth - 1) + "1" + "}" * (depth - 1) + "\n"
+
+
+def nested_block_mappings(depth: int) -> str:
+    lines = ["  " * i + "a:" for i in range(depth)]
+    return "\n".join(lines) + " 1\n"
+
+
+@pytest.mark.parametrize(
+    "nested", [nested_flow_lists, nested_flow_mappings, nested_block_mappings]
+)
+def test_the_depth_limit_is_the_same_for_every_shape_of_nesting(nested):
+    # Each builder puts its deepest node at the given depth (the root is depth 0).
+    parse_yaml(nested(MAX_DEPTH), "m.yaml")
+    assert single_issue(nested(MAX_DEPTH + 1)).code == "E-MANIFEST-TOO-COMPLEX"
 
 
 # --- what a malformed document gives -------------------------------------------------
@@ -230,6 +243,19 @@ def test_nesting_up_to_the_depth_limit_parses():
             9,
             id="python-str-tag",
         ),
+        pytest.param(
+            "agent:\n  !!python/name:os.system name: bot\n",
+            "E-MANIFEST-YAML",
+            2,
+            3,
+            id="python-tag-on-key",
+        ),
+        pytest.param(
+            "a:\n  !local b: 1\n", "E-MANIFEST-YAML", 2, 3, id="local-tag-key"
+        ),
+        pytest.param(
+            "!!binary YQ==: 1\n", "E-MANIFEST-YAML", 1, 1, id="binary-tag-key"
+        ),
         pytest.param("a: !local x\n", "E-MANIFEST-YAML", 1, 4, id="local-tag-scalar"),
         pytest.param("a: !local [x]\n", "E-MANIFEST-YAML", 1, 4, id="local-tag-seq"),
         pytest.param("a: !!omap [x]\n", "E-MANIFEST-YAML", 1, 4, id="omap-tag"),
@@ -301,7 +327,9 @@ def test_nesting_up_to_the_depth_limit_parses():
             1,
             id="duplicate-plain-and-quoted-key",
         ),
-        pytest.param("a: &a [*a]\n", "E-MANIFEST-TOO-COMPLEX", 1, 4, id="recursive-alias"),
+        pytest.param(
+            "a: &a [*a]\n", "E-MANIFEST-TOO-COMPLEX", 1, 4, id="recursive-alias"
+        ),
         pytest.param(
             "a: &a {b: *a}\n", "E-MANIFEST-TOO-COMPLEX", 1, 4, id="recursive-map-alias"
         ),

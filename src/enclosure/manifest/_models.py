@@ -113,7 +113,10 @@ def parse_rate(value: str) -> tuple[int, float]:
     return count, seconds
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+# json_schema_input_type: the exported schema accepts what the loader accepts.
+Duration = Annotated[
+    float, BeforeValidator(parse_duration, json_schema_input_type=float | str)
+]
 CelSource = Annotated[str, Field(min_length=1, max_length=4096)]
 
 
@@ -194,9 +197,13 @@ class ToolSpec(_Strict):
     """``module:function`` to import; or register with ``@enc.tool``."""
     simulator: Annotated[str, Field(pattern=r"^[\w.]+:[\w.]+$")] | None = None
     rules: list[Rule] = Field(default_factory=list)
-    rate: Annotated[list[RateLimit], BeforeValidator(_rate_list)] = Field(
-        default_factory=list
-    )
+    rate: Annotated[
+        list[RateLimit],
+        BeforeValidator(
+            _rate_list,
+            json_schema_input_type=str | RateLimit | list[str | RateLimit],
+        ),
+    ] = Field(default_factory=list)
     on_exceed: OnExceed = "deny"
     cost: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
 

@@ -23,6 +23,11 @@ MAX_NODES = 50_000
 """Most nodes visited while expanding aliases: stops exponential alias bombs."""
 MAX_DEPTH = 64
 _PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+# Tags a plain key can resolve to; any other tag on a key was written explicitly.
+_KEY_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "timestamp", "value")
+)
 # What PyYAML's scalar constructors raise besides YAMLError on values their resolver
 # accepted: ``!!int 0x`` (ValueError), ``!!bool maybe`` (KeyError), ``!!int ''``
 # (IndexError), ``!!timestamp x`` (AttributeError), ``2001-02-30`` (ValueError).
@@ -127,6 +132,9 @@ class _Walker:
                 raise self.fail("E-MANIFEST-YAML", msg, key_node)
             if not isinstance(key_node, yaml.ScalarNode):
                 msg = "mapping keys must be plain scalars"
+                raise self.fail("E-MANIFEST-YAML", msg, key_node)
+            if key_node.tag not in _KEY_TAGS:
+                msg = f"YAML tag {key_node.tag!r} is not allowed in a manifest"
                 raise self.fail("E-MANIFEST-YAML", msg, key_node)
             # Keys are names: always the text as written, so a tool called `off`,
             # `no` or `1` stays a string instead of YAML 1.1's False or 1.
