@@ -42,7 +42,8 @@ BAD_MANIFESTS = [
     case("- a\n- b\n", "E-MANIFEST-TYPE", 1, 1, "top-level-list"),
     case("hello\n", "E-MANIFEST-TYPE", 1, 1, "top-level-string"),
     case("42\n", "E-MANIFEST-TYPE", 1, 1, "top-level-int"),
-    case("~\n", "E-MANIFEST-TYPE", 1, 1, "top-level-null"),
+    case("~\n", "E-MANIFEST-EMPTY", 1, 1, "top-level-null"),
+    case("---\n", "E-MANIFEST-EMPTY", 2, 1, "document-marker-only"),
     case("\n\n  - a\n", "E-MANIFEST-TYPE", 3, 3, "top-level-list-after-blank-lines"),
     # wrong types
     case("agent: bot\n", "E-MANIFEST-TYPE", 1, 8, "agent-is-a-string"),

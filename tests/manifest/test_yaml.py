@@ -365,7 +365,7 @@ def test_the_depth_limit_is_the_same_for_every_shape_of_nesting(nested):
             "a: [" + ",".join(["1"] * (MAX_NODES + 1)) + "]\n",
             "E-MANIFEST-TOO-COMPLEX",
             1,
-            5 + 2 * (MAX_NODES - 2),
+            5 + 2 * (MAX_NODES - 3),  # root, key and list count as nodes too
             id="too-many-nodes",
         ),
     ],

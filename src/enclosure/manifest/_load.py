@@ -97,6 +97,8 @@ def load_manifest_text(text: str, file: str = "<string>") -> Manifest:
         ManifestError: with every located issue found.
     """
     data, source = parse_yaml(text, file)
+    if data is None:  # "---" alone, or a lone "~": a document with nothing in it
+        raise ManifestError([source.issue("E-MANIFEST-EMPTY", "manifest is empty", ())])
     if not isinstance(data, dict):
         kind = type(data).__name__
         issue = source.issue(

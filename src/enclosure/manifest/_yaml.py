@@ -160,11 +160,15 @@ class _Loader(yaml.SafeLoader):
         super().__init__(text)
         self._file = file
         self._depth = 0
+        self._composed = 0
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         self._depth += 1
+        self._composed += 1
         try:
-            if self._depth > MAX_DEPTH + 1:  # the root is depth 1 here, 0 in _Walker
+            # The root is depth 1 here, 0 in _Walker. Counting nodes here too stops
+            # a huge flat document long before PyYAML has built all of it.
+            if self._depth > MAX_DEPTH + 1 or self._composed > MAX_NODES:
                 # peek_event is untyped in types-PyYAML, hence the ignore.
                 mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 issue = ManifestIssue(

@@ -362,7 +362,12 @@ class Policy:
         """Why the repeated-call limit fires for this call, or None."""
         rc = self._ks.repeated_calls
         assert rc is not None  # noqa: S101 -- checked by the caller
-        sig = f"{name}\0{args_sha256 or sha256_json(call.args)}"
+        if args_sha256 is None:
+            try:
+                args_sha256 = sha256_json(call.args)
+            except (TypeError, ValueError):  # NaN or a non-JSON value: still a call
+                args_sha256 = sha256_json(repr(call.args))
+        sig = f"{name}\0{args_sha256}"
         recent = state.recent
         while recent and recent[0][0] <= now - rc.window:
             recent.popleft()
