@@ -288,6 +288,7 @@ def main() -> None:
                 "db_filesystem": f.fs,
                 "chain_ok": f.chain_ok,
                 "target_ge_5000_per_s": passed,
+                "loadavg_1m": round(os.getloadavg()[0], 2),
                 "python": platform.python_version(),
                 "sqlite": sqlite3.sqlite_version,
             }

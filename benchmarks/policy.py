@@ -77,6 +77,7 @@ import cProfile
 import io
 import json
 import math
+import os
 import platform
 import pstats
 import random
@@ -820,6 +821,7 @@ def main() -> None:
                 "sliced_agreement": sliced_agree,
                 "target_p99_le_50us": pass_abs,
                 "target_p99_le_half_cedar": pass_rel,
+                "loadavg_1m": round(os.getloadavg()[0], 2),
                 "python": platform.python_version(),
                 "cedarpy": version("cedarpy"),
                 "cel": version("common-expression-language"),

@@ -1,8 +1,12 @@
+from typing import TYPE_CHECKING
+
 import pytest
 
 from enclosure._clock import SystemClock, iso
 from enclosure.testing import FakeClock
-from enclosure.types import Clock
+
+if TYPE_CHECKING:
+    from enclosure.types import Clock
 
 
 def test_system_clock_is_a_clock_and_moves_forward():

@@ -41,7 +41,7 @@ def test_each_decision_is_an_audit_event_naming_who_decided(tmp_path: Path):
 
 def test_listing_expires_overdue_approvals_with_an_event(tmp_path: Path):
     clock = FakeClock()
-    desk, approval_id, enc = parked(tmp_path, clock)
+    desk, _approval_id, enc = parked(tmp_path, clock)
     clock.advance(61)
     [item] = desk.list()
     assert item.status == "expired"

@@ -66,6 +66,7 @@ def compile_manifest(
         policy = compile_policy(manifest)
     except PolicyCompileError as exc:
         issues = [source.issue(p.code, p.message, p.loc) for p in exc.problems]
+        issues.sort(key=lambda i: (i.line, i.col))
         raise ManifestError(issues) from None
     try:
         router = ToolRouter(manifest, import_handlers=import_handlers)

@@ -255,7 +255,7 @@ class Run:
             invalid: str | None = None
             try:
                 args_sha = sha256_json(raw_args)
-                ctx_json = canonical_json(ctx)
+                ctx_json = canonical_json(ctx) if ctx else b"{}"
             except (TypeError, ValueError) as exc:
                 args_sha, ctx_json = sha256_json(repr(raw_args)), b"{}"
                 invalid = f"arguments and context must be JSON ({exc})"
@@ -386,7 +386,8 @@ class Run:
     ) -> None:
         enc, st = self._enc, self.state
         enc.log.append(
-            RunEndedEvent(
+            anchor=True,
+            event=RunEndedEvent(
                 run_id=self.id,
                 ts=iso(enc.clock.time()),
                 status=status,
@@ -394,7 +395,7 @@ class Run:
                 cost=st.cost,
                 denials=st.denials,
                 errors=st.errors,
-            )
+            ),
         )
         enc.log.end_run(
             self.id, status=status, ended_at=enc.clock.time(), reason=reason

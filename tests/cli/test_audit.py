@@ -193,14 +193,6 @@ def test_verify_json_reports_the_first_bad_event(enclosure, home, tamper):
     assert report["problem"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the chain has no anchor outside the events table (no stored head or "
-        "checkpoint), so deleting the newest events leaves a shorter chain that "
-        "verifies; audit/_chain.py's docstring says deleting breaks the chain"
-    ),
-)
 def test_verify_detects_that_the_newest_events_were_deleted(enclosure, home):
     total = count_events(home)
     with database(home) as con:

@@ -163,9 +163,7 @@ def test_invalid_manifest_schema_is_located():
     assert exc.value.loc == ("tools", "t", "input_schema")
 
 
-@pytest.mark.parametrize(
-    "ref", ["json:nope", "json:__doc__", "no_such_module_xyz:f"]
-)
+@pytest.mark.parametrize("ref", ["json:nope", "json:__doc__", "no_such_module_xyz:f"])
 def test_import_callable_refuses_missing_or_non_callable(ref: str):
     with pytest.raises(HandlerProblem):
         import_callable(ref)

@@ -5,6 +5,13 @@ Each event is stored as its canonical JSON body and chained to the one before it
 ``GENESIS``. Editing, deleting, inserting or reordering a stored event therefore
 breaks the chain at the first event touched, and ``verify_rows`` names that event.
 
+Deleting the newest events leaves a shorter chain that is still intact, so the store
+also keeps an anchor, the ``(seq, hash)`` of a recent event, outside the chain;
+``verify_rows`` reports events missing up to it, or an anchored event rewritten. A
+hash chain without a secret key cannot stop someone who rewrites every row after
+the anchor and the anchor too; receipts held elsewhere (and later, signed
+checkpoints) are what catch that.
+
 This module is pure: it works on bytes, rows and models and never opens a file or a
 database. The decision log (``_store``) feeds it rows; tests feed it lists.
 """
@@ -111,7 +118,9 @@ class VerifyReport(NamedTuple):
     problem: str | None
 
 
-def verify_rows(rows: Iterable[ChainRow]) -> VerifyReport:
+def verify_rows(
+    rows: Iterable[ChainRow], *, anchor: tuple[int, str] | None = None
+) -> VerifyReport:
     """Check a chain given in storage order and report its first broken event.
 
     Each row is checked for, in this order: its place in the sequence (a gap means
@@ -122,27 +131,40 @@ def verify_rows(rows: Iterable[ChainRow]) -> VerifyReport:
 
     Args:
         rows: the stored events in ascending ``seq`` order.
+        anchor: the ``(seq, hash)`` the log is known to have reached. Events up to
+            it must exist, and the event at its ``seq`` must have its hash.
 
     Returns:
         ``ok`` with the number of events when the chain is intact; otherwise the
         first bad sequence number and what is wrong with it.
     """
+    anchor_seq, anchor_hash = anchor or (0, GENESIS)
     expected_seq = 1
     prev_hash = GENESIS
     for row in rows:
         problem = _check_place(row, expected_seq, prev_hash) or _check_content(row)
-        if problem is not None:
-            return VerifyReport(
-                ok=False,
-                events=expected_seq - 1,
-                first_bad_seq=expected_seq,
-                problem=problem,
+        if problem is None and row.seq == anchor_seq and row.hash != anchor_hash:
+            problem = (
+                f"event {row.seq}: hash differs from the log's anchor (rewritten?)"
             )
+        if problem is not None:
+            return _bad(expected_seq, problem)
         expected_seq += 1
         prev_hash = row.hash
+    if expected_seq <= anchor_seq:
+        first = expected_seq
+        gap = (
+            f"event {first}" if first == anchor_seq else f"events {first}-{anchor_seq}"
+        )
+        reached = f"the log had reached event {anchor_seq}"
+        return _bad(first, f"{gap}: missing (deleted?); {reached}")
     return VerifyReport(
         ok=True, events=expected_seq - 1, first_bad_seq=None, problem=None
     )
+
+
+def _bad(seq: int, problem: str) -> VerifyReport:
+    return VerifyReport(ok=False, events=seq - 1, first_bad_seq=seq, problem=problem)
 
 
 def _check_place(row: ChainRow, seq: int, prev_hash: str) -> str | None:
@@ -152,7 +174,8 @@ def _check_place(row: ChainRow, seq: int, prev_hash: str) -> str | None:
     if row.seq < seq:
         return f"event {seq}: found event {row.seq} in its place (reordered?)"
     if row.prev_hash != prev_hash:
-        return f"event {seq}: does not link to the event before it (deleted?)"
+        before = "the genesis hash" if seq == 1 else "the event before it"
+        return f"event {seq}: does not link to {before} (deleted or inserted?)"
     return None
 
 

@@ -43,7 +43,7 @@ from enclosure.errors import ApprovalError, AuditUnavailable, UsageError
 from enclosure.types import RunStatus
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Iterator
+    from collections.abc import Collection, Iterable, Iterator, Sequence
     from pathlib import Path
     from types import TracebackType
 
@@ -57,6 +57,13 @@ SCHEMA_VERSION = "1"
 _MAX_APPEND_ATTEMPTS = 100
 """Appends lost to other writers before giving up; each loss means they progressed."""
 _VERIFY_BATCH = 1000
+_ANCHOR_EVERY = 64
+"""An append whose seq crosses a multiple of this also moves the anchor (see
+``_chain``), in the same transaction: deleting the newest events then shows, except
+for the last few while a writer is running. ``close`` and ``append(anchor=True)``
+(a run's end) anchor the head exactly. Anchoring every append would cost an extra
+page write per commit (~10 µs here)."""
+_NO_ANCHOR = f"{0:020d}:{GENESIS}"
 
 _UNREDACTED_FIELDS = frozenset(
     {
@@ -138,6 +145,9 @@ _A = approvals_table.c
 _CHAIN_COLUMNS = (_E.seq, _E.prev_hash, _E.hash, _E.body, *(
     events_table.c[name] for name in IndexColumns._fields
 ))  # fmt: skip
+
+
+_ANCHOR_OF = sa.select(meta_table.c.value).where(meta_table.c.key == "anchor")
 
 
 class Appended(NamedTuple):
@@ -249,7 +259,9 @@ class DecisionLog:
         self._integrity_error: type[Exception] = dbapi.IntegrityError
         _create_schema(self._engine, self._where)
         self._insert_sql, self._as_params = _compile_insert(self._engine)
+        self._anchor_sql, self._anchor_params = _compile_anchor(self._engine)
         self._head = self._load_head()
+        self._anchored = self._head[0]
         # Appends hold one connection of their own, so the hot path never waits
         # for the pool; the lock keeps it to one thread at a time.
         self._raw: PoolProxiedConnection = self._engine.raw_connection()
@@ -291,20 +303,39 @@ class DecisionLog:
         self.close()
 
     def close(self) -> None:
-        """Release the database; later calls raise ``AuditUnavailable``."""
+        """Anchor the chain at its head and release the database.
+
+        Later calls raise ``AuditUnavailable``; closing twice is harmless.
+
+        Raises:
+            AuditUnavailable: the anchor could not be written (the connections are
+                released all the same).
+        """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            with self._guard("close"):
-                self._cursor.close()
-                self._raw.close()
-                self._engine.dispose()
+            try:
+                if self._head[0] > self._anchored:
+                    with self._guard("anchor"):
+                        self._cursor.execute(
+                            self._anchor_sql, self._anchor(*self._head)
+                        )
+                        self._raw.commit()
+            finally:
+                with self._guard("close"):
+                    self._cursor.close()
+                    self._raw.close()
+                    self._engine.dispose()
 
     # -- events ------------------------------------------------------------------
 
-    def append(self, event: Event) -> Appended:
+    def append(self, event: Event, *, anchor: bool = False) -> Appended:
         """Redact, encode, chain and store one event in its own transaction.
+
+        ``anchor=True`` also moves the anchor to this event in the same
+        transaction; runs do so when they end, so a finished run's events can
+        never be cut from the end of the log unnoticed.
 
         Returns:
             The event's sequence number and chain hash, for its receipt.
@@ -314,7 +345,7 @@ class DecisionLog:
                 must not run.
             ValueError: the event holds NaN or infinity, which JSON cannot carry.
         """
-        return self._append_prepared([self._prepare(event)])[0]
+        return self._append_prepared((self._prepare(event),), anchor=anchor)[0]
 
     def append_many(self, events: Iterable[Event]) -> list[Appended]:
         """Store several events in one transaction: all of them or none.
@@ -359,13 +390,28 @@ class DecisionLog:
         return [self._stored(*row) for row in rows]
 
     def verify(self) -> VerifyReport:
-        """Check the whole stored chain, streaming it in batches.
+        """Check the whole stored chain and its anchor, streaming rows in batches.
+
+        Returns:
+            The first broken event, or ``ok`` with the number of events. Events
+            deleted from the end are found up to the anchor: exactly after a clean
+            ``close``, and up to the last multiple of 64 while a writer is running.
 
         Raises:
             AuditUnavailable: the log cannot be read.
         """
+        with self._guard("verify"), self._connect() as conn:
+            anchor = _parse_anchor(conn.execute(_ANCHOR_OF).scalar())
         with self._guard("verify"):
-            return verify_rows(self._chain_rows())
+            report = verify_rows(self._chain_rows(), anchor=anchor)
+        if anchor is None and report.ok:
+            # The row is written when the log is created: gone or garbled, it was
+            # tampered with, and the newest events may be missing unnoticed.
+            problem = "the log's anchor is missing or unreadable (edited?)"
+            return report._replace(
+                ok=False, first_bad_seq=report.events + 1, problem=problem
+            )
+        return report
 
     # -- runs --------------------------------------------------------------------
 
@@ -628,53 +674,78 @@ class DecisionLog:
                 text = body.decode("utf-8")
         return _Prepared(body, text, index_columns(event))
 
-    def _append_prepared(self, prepared: list[_Prepared]) -> list[Appended]:
-        with self._guard("append to"), self._lock:
-            self._check_open()
-            for _ in range(_MAX_APPEND_ATTEMPTS):
-                seq, prev = self._head
-                rows: list[tuple[Any, ...]] = []
-                appended: list[Appended] = []
-                for item in prepared:
-                    seq += 1
-                    digest = event_hash(prev, seq, item.body)
-                    rows.append((seq, *item.columns, item.text, prev, digest))
-                    appended.append(Appended(seq, digest))
-                    prev = digest
-                if self._write(rows):
-                    self._head = (seq, prev)
-                    return appended
-            msg = (
-                f"cannot append to the decision log {self._where}: gave up after "
-                f"{_MAX_APPEND_ATTEMPTS} attempts lost to other writers"
-            )
-            raise AuditUnavailable(msg)
-
-    def _write(self, rows: list[tuple[Any, ...]]) -> bool:
-        """Insert ``rows`` and commit; False when another writer took the seq first.
-
-        The hot path skips SQLAlchemy's execution layer and runs the statement it
-        compiled once on a connection held for appends: that halves the cost.
-        """
-        params = [self._as_params(row) for row in rows]
+    def _append_prepared(
+        self, prepared: Sequence[_Prepared], *, anchor: bool = False
+    ) -> list[Appended]:
+        # The hot path: a plain try instead of _guard saves a generator per append.
         try:
-            if len(params) == 1:
-                self._cursor.execute(self._insert_sql, params[0])
+            with self._lock:
+                if self._closed:
+                    raise self._closed_error()
+                for _ in range(_MAX_APPEND_ATTEMPTS):
+                    appended = self._try_append(prepared, anchor=anchor)
+                    if appended is not None:
+                        return appended
+        except AuditUnavailable:
+            raise
+        except (sa_exc.SQLAlchemyError, OSError, self._dbapi_error) as exc:
+            raise self._unavailable("append to", exc) from exc
+        msg = (
+            f"cannot append to the decision log {self._where}: gave up after "
+            f"{_MAX_APPEND_ATTEMPTS} attempts lost to other writers"
+        )
+        raise AuditUnavailable(msg)
+
+    def _try_append(
+        self, prepared: Sequence[_Prepared], *, anchor: bool
+    ) -> list[Appended] | None:
+        """Chain ``prepared`` after the cached head, insert and commit.
+
+        Returns ``None`` when another writer took the next sequence number first;
+        the head is then reloaded for the next try.
+
+        The statement was compiled once and runs on the connection held for
+        appends, skipping SQLAlchemy's execution layer: that halves its cost.
+        """
+        seq, prev = self._head
+        rows: list[Any] = []
+        appended: list[Appended] = []
+        for item in prepared:
+            seq += 1
+            digest = event_hash(prev, seq, item.body)
+            rows.append(self._as_params((seq, *item.columns, item.text, prev, digest)))
+            appended.append(Appended(seq, digest))
+            prev = digest
+        anchor = anchor or (
+            seq // _ANCHOR_EVERY != (appended[0].seq - 1) // _ANCHOR_EVERY
+        )
+        try:
+            if len(rows) == 1:
+                self._cursor.execute(self._insert_sql, rows[0])
             else:
-                self._cursor.executemany(self._insert_sql, params)
+                self._cursor.executemany(self._insert_sql, rows)
+            if anchor:
+                self._cursor.execute(self._anchor_sql, self._anchor(seq, prev))
             self._raw.commit()
         except self._dbapi_error as exc:
             # The rollback error, if any, would hide the one that matters.
             with contextlib.suppress(self._dbapi_error):
                 self._raw.rollback()
-            first_seq = rows[0][0]
             if not isinstance(exc, self._integrity_error):
                 raise
             self._head = self._load_head()
-            if self._head[0] < first_seq:
+            if self._head[0] < appended[0].seq:
                 raise  # an integrity error that was not a lost race: a real fault
-            return False
-        return True
+            return None
+        self._head = (seq, prev)
+        if anchor:
+            self._anchored = seq
+        return appended
+
+    def _anchor(self, seq: int, digest: str) -> Any:
+        """Parameters that move the anchor to ``(seq, digest)``, never backwards."""
+        value = f"{seq:020d}:{digest}"
+        return self._anchor_params({"new_value": value, "old_value": value})
 
     def _load_head(self) -> tuple[int, str]:
         stmt = sa.select(_E.seq, _E.hash).order_by(_E.seq.desc()).limit(1)
@@ -737,8 +808,16 @@ class DecisionLog:
 
     def _check_open(self) -> None:
         if self._closed:
-            msg = f"the decision log {self._where} is closed"
-            raise AuditUnavailable(msg)
+            raise self._closed_error()
+
+    def _closed_error(self) -> AuditUnavailable:
+        return AuditUnavailable(f"the decision log {self._where} is closed")
+
+    def _unavailable(self, action: str, exc: BaseException) -> AuditUnavailable:
+        reason = _reason(exc)
+        return AuditUnavailable(
+            f"cannot {action} the decision log {self._where}: {reason}"
+        )
 
     @contextlib.contextmanager
     def _guard(self, action: str) -> Iterator[None]:
@@ -757,8 +836,7 @@ class DecisionLog:
             ImportError,
             self._dbapi_error,
         ) as exc:
-            msg = f"cannot {action} the decision log {self._where}: {_reason(exc)}"
-            raise AuditUnavailable(msg) from exc
+            raise self._unavailable(action, exc) from exc
 
 
 def _describe(url: sa.URL) -> str:
@@ -777,6 +855,32 @@ def _compile_insert(engine: Engine) -> tuple[str, Any]:
     return str(compiled), lambda row: dict(zip(names, row, strict=True))
 
 
+def _compile_anchor(engine: Engine) -> tuple[str, Any]:
+    """Compile the anchor update: zero-padded ``seq:hash`` text only ever grows."""
+    stmt = (
+        meta_table.update()
+        .where(meta_table.c.key == "anchor")
+        .where(meta_table.c.value < sa.bindparam("old_value"))
+        .values(value=sa.bindparam("new_value"))
+    )
+    compiled = stmt.compile(dialect=engine.dialect)
+    names = list(compiled.positiontup or ()) if compiled.positional else None
+
+    def params(values: dict[str, str]) -> Any:
+        full = compiled.construct_params(values)  # adds the literal "anchor"
+        return full if names is None else tuple(full[name] for name in names)
+
+    return str(compiled), params
+
+
+def _parse_anchor(stored: object) -> tuple[int, str] | None:
+    """Read the anchor's zero-padded ``seq:hash`` text; ``None`` if it is garbled."""
+    if not isinstance(stored, str) or len(stored) != len(_NO_ANCHOR):
+        return None
+    seq, colon, digest = stored[:20], stored[20], stored[21:]
+    return (int(seq), digest) if seq.isdigit() and colon == ":" else None
+
+
 def _same(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return row
 
@@ -787,29 +891,31 @@ def _create_schema(engine: Engine, where: str) -> None:
             conn.execute(CreateTable(table, if_not_exists=True))
             for index in sorted(table.indexes, key=lambda i: str(i.name)):
                 conn.execute(CreateIndex(index, if_not_exists=True))
-    version_of = sa.select(meta_table.c.value).where(
-        meta_table.c.key == "schema_version"
-    )
-    with engine.connect() as conn:
-        version = conn.execute(version_of).scalar()
-    if version is None:
-        try:
-            with engine.begin() as conn:
-                conn.execute(
-                    meta_table.insert().values(
-                        key="schema_version", value=SCHEMA_VERSION
-                    )
-                )
-        except sa_exc.IntegrityError:
-            pass  # another process wrote it first; read what it wrote
-        with engine.connect() as conn:
-            version = conn.execute(version_of).scalar()
+    version = _meta_default(engine, "schema_version", SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
         msg = (
             f"the decision log {where} has schema version {version}, "
             f"this Enclosure reads version {SCHEMA_VERSION}"
         )
         raise AuditUnavailable(msg)
+    _meta_default(engine, "anchor", _NO_ANCHOR)
+
+
+def _meta_default(engine: Engine, key: str, default: str) -> str | None:
+    """Return the meta value under ``key``, first storing ``default`` if it has none."""
+    value_of = sa.select(meta_table.c.value).where(meta_table.c.key == key)
+    with engine.connect() as conn:
+        value = conn.execute(value_of).scalar()
+    if value is not None:
+        return str(value)
+    try:
+        with engine.begin() as conn:
+            conn.execute(meta_table.insert().values(key=key, value=default))
+    except sa_exc.IntegrityError:
+        pass  # another process stored it first; read what it stored
+    with engine.connect() as conn:
+        value = conn.execute(value_of).scalar()
+    return None if value is None else str(value)
 
 
 def _counts(run_ids: list[str]) -> sa.Select[Any]:

@@ -12,7 +12,10 @@ from typing import Any
 
 import cel
 
-__all__ = ["Condition", "ConditionError", "ConditionSyntaxError"]
+__all__ = ["VARIABLES", "Condition", "ConditionError", "ConditionSyntaxError"]
+
+VARIABLES = frozenset({"args", "run", "tool", "context"})
+"""Every variable a condition can read."""
 
 # Errors the CEL runtime raises for missing keys, bad types, bad indexes and
 # arithmetic faults. Anything else is a bug and propagates to the top-level handler.
@@ -39,7 +42,7 @@ class ConditionSyntaxError(ValueError):
 class Condition:
     """A compiled CEL expression with the source it came from."""
 
-    __slots__ = ("_always", "_program", "source")
+    __slots__ = ("_always", "_program", "roots", "source")
 
     def __init__(self, source: str) -> None:
         """Compile ``source``.
@@ -57,6 +60,9 @@ class Condition:
             detail = detail.split("ERROR: <input>:", 1)[-1]
             msg = f"invalid CEL expression {source!r}: {detail}"
             raise ConditionSyntaxError(msg) from None
+        names = self._program.variables() if self._program is not None else []
+        self.roots: frozenset[str] = frozenset(names) & VARIABLES
+        """The activation variables this condition reads."""
 
     def __repr__(self) -> str:
         return f"Condition({self.source!r})"
@@ -69,8 +75,11 @@ class Condition:
         """
         if self._program is None:
             return True
+        # The binding converts every variable it is given on each call, so pass
+        # only those the expression reads: 2 µs instead of 27 for a full activation.
+        given = {k: activation[k] for k in self.roots if k in activation}
         try:
-            return self._program.execute(activation)
+            return self._program.execute(given)
         except _EVAL_ERRORS as exc:
             detail = str(exc).splitlines()[0] if str(exc) else ""
             msg = f"{type(exc).__name__}: {detail}"[:300]

@@ -84,7 +84,8 @@ class _Tool:
     rules: tuple[_Rule, ...]
     rates: tuple[_Rate, ...]
     ctx: dict[str, Any]
-    needs_activation: bool
+    needs_run: bool
+    """Some condition reads ``run``, so the statistics snapshot is worth building."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,17 @@ def compile_policy(manifest: Manifest) -> Policy:
     global_rules = [
         (g, c.rule(g, "rules", ("rules", i))) for i, g in enumerate(manifest.rules)
     ]
+    kills = tuple(
+        _Kill(
+            path=f"kill_switch.conditions.{k.name}"
+            if k.name
+            else f"kill_switch.conditions[{i}]",
+            when=c.condition(k.when, ("kill_switch", "conditions", i, "when")),
+            reason=k.reason or f"kill condition {k.when!r} is true",
+        )
+        for i, k in enumerate(manifest.kill_switch.conditions)
+    )
+    kill_conditions = [k.when for k in kills]
     tools: dict[str, _Tool] = {}
     for name, spec in manifest.tools.items():
         own = [
@@ -155,24 +167,15 @@ def compile_policy(manifest: Manifest) -> Policy:
             "cost": spec.cost,
         }
         rules = (*applicable, *own)
-        needs = bool(manifest.kill_switch.conditions) or any(
-            r.when.source != "true" for r in rules
-        )
-        needs = needs or any(r.key is not None for r in rates)
+        conditions = [r.when for r in rules] + [r.key for r in rates if r.key]
+        conditions += kill_conditions
+        needs_run = any("run" in cond.roots for cond in conditions)
         tools[name] = _Tool(
-            name, spec, _MODE_OUTCOME[spec.mode], rules, rates, ctx, needs
+            name, spec, _MODE_OUTCOME[spec.mode], rules, rates, ctx, needs_run
         )
-    kills = tuple(
-        _Kill(
-            path=f"kill_switch.conditions.{k.name}"
-            if k.name
-            else f"kill_switch.conditions[{i}]",
-            when=c.condition(k.when, ("kill_switch", "conditions", i, "when")),
-            reason=k.reason or f"kill condition {k.when!r} is true",
-        )
-        for i, k in enumerate(manifest.kill_switch.conditions)
-    )
     if c.problems:
+        order = ("rules", "tools", "kill_switch")  # the manifest's section order
+        c.problems.sort(key=lambda p: order.index(str(p.loc[0])))
         raise PolicyCompileError(c.problems)
     return Policy(manifest, tools, kills)
 
@@ -297,12 +300,12 @@ class Policy:
         return decision
 
     def _first_match(
-        self, tool: _Tool, activation: dict[str, Any] | None
+        self, tool: _Tool, activation: dict[str, Any]
     ) -> tuple[Outcome, str, str] | Decision:
         """The first rule whose condition holds, else the tool's mode."""
         for r in tool.rules:
             try:
-                matched = r.when.test(activation or {})
+                matched = r.when.test(activation)
             except ConditionError as exc:
                 reason = f"condition of {r.path} could not be evaluated ({exc}); denied"
                 return self._decision("deny", r.path, reason, tool.name)
@@ -317,7 +320,7 @@ class Policy:
         tool: _Tool,
         state: RunState,
         now: float,
-        activation: dict[str, Any] | None,
+        activation: dict[str, Any],
         args_sha256: str | None,
     ) -> Decision | None:
         ks = self._ks
@@ -381,11 +384,11 @@ class Policy:
         )
 
     def _kill_conditions(
-        self, name: str, activation: dict[str, Any] | None
+        self, name: str, activation: dict[str, Any]
     ) -> Decision | None:
         for k in self._kills:
             try:
-                fired = k.when.test(activation or {})
+                fired = k.when.test(activation)
             except ConditionError as exc:
                 reason = (
                     f"kill condition {k.path} could not be evaluated ({exc}); denied"
@@ -400,14 +403,14 @@ class Policy:
         tool: _Tool,
         state: RunState,
         now: float,
-        activation: dict[str, Any] | None,
+        activation: dict[str, Any],
     ) -> Decision | None:
         buckets = []
         for rate in tool.rates:
             key = ""
             if rate.key is not None:
                 try:
-                    key = str(rate.key.value(activation or {}))
+                    key = str(rate.key.value(activation))
                 except ConditionError as exc:
                     reason = f"rate key of {rate.path} could not be evaluated ({exc})"
                     return self._decision("deny", rate.path, reason, tool.name)
@@ -428,13 +431,9 @@ class Policy:
 
 def _activation(
     call: ToolCall, tool: _Tool, state: RunState, now: float
-) -> dict[str, Any] | None:
-    """The variables CEL sees, built only when some condition will read them."""
-    if not tool.needs_activation:
-        return None
-    return {
-        "args": call.args,
-        "run": state.snapshot(now),
-        "tool": tool.ctx,
-        "context": call.context,
-    }
+) -> dict[str, Any]:
+    """The variables CEL sees; the run snapshot only when a condition reads it."""
+    activation = {"args": call.args, "tool": tool.ctx, "context": call.context}
+    if tool.needs_run:
+        activation["run"] = state.snapshot(now)
+    return activation
