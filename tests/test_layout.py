@@ -34,7 +34,7 @@ PACKAGE_DIR = SRC / "enclosure"
 TESTS = ROOT / "tests"
 
 # Test files directly in tests/ that check the whole repository, not one module.
-REPOSITORY_LEVEL_TESTS = {"test_layout.py", "test_exports.py"}
+REPOSITORY_LEVEL_TESTS = {"test_layout.py", "test_exports.py", "test_examples.py"}
 
 # Test files allowed to have no source module of their own: "tests/...": "why".
 UNPAIRED_TESTS_ALLOWED: dict[str, str] = {}

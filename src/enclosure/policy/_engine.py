@@ -311,7 +311,7 @@ class Policy:
                 return self._decision("deny", r.path, reason, tool.name)
             if matched:
                 return r.then, r.path, r.reason
-        reason = f"tool {tool.name!r} is {tool.spec.mode} by default"
+        reason = f"no rule matched; tool {tool.name!r} has mode: {tool.spec.mode}"
         return tool.default, f"tools.{tool.name}.mode", reason
 
     def _kill_switch(
