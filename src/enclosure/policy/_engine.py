@@ -25,7 +25,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from enclosure._json import sha256_json
 from enclosure.errors import EnclosureError
 from enclosure.models import Decision, ToolCall
-from enclosure.policy._conditions import Condition, ConditionError, ConditionSyntaxError
+from enclosure.policy._conditions import (
+    Activation,
+    Condition,
+    ConditionError,
+    ConditionSyntaxError,
+)
 
 if TYPE_CHECKING:
     from enclosure.manifest import Manifest, Rule, ToolSpec
@@ -40,6 +45,10 @@ _MODE_OUTCOME: dict[str, Outcome] = {
     "approve": "approve",
     "deny": "deny",
 }
+
+
+_DECISION_CACHE = 4096
+"""Most distinct decisions kept for reuse."""
 
 
 class CompileProblem(NamedTuple):
@@ -84,8 +93,10 @@ class _Tool:
     rules: tuple[_Rule, ...]
     rates: tuple[_Rate, ...]
     ctx: dict[str, Any]
-    needs_run: bool
-    """Some condition reads ``run``, so the statistics snapshot is worth building."""
+    roots: frozenset[str]
+    """The variables its conditions (and the kill conditions) read."""
+    run_fields: frozenset[str] | None
+    """The ``run`` fields its conditions read (None: all of them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,9 +180,15 @@ def compile_policy(manifest: Manifest) -> Policy:
         rules = (*applicable, *own)
         conditions = [r.when for r in rules] + [r.key for r in rates if r.key]
         conditions += kill_conditions
-        needs_run = any("run" in cond.roots for cond in conditions)
+        roots = frozenset().union(*(cond.roots for cond in conditions))
+        run_fields: frozenset[str] | None = frozenset()
+        for cond in conditions:
+            if cond.run_fields is None or run_fields is None:
+                run_fields = None
+            else:
+                run_fields |= cond.run_fields
         tools[name] = _Tool(
-            name, spec, _MODE_OUTCOME[spec.mode], rules, rates, ctx, needs_run
+            name, spec, _MODE_OUTCOME[spec.mode], rules, rates, ctx, roots, run_fields
         )
     if c.problems:
         order = ("rules", "tools", "kill_switch")  # the manifest's section order
@@ -191,6 +208,7 @@ class Policy:
         self._tools = tools
         self._kills = kills
         self._ks = manifest.kill_switch
+        self._decisions: dict[tuple[str, str, str, str, float], Decision] = {}
 
     def tool_names(self) -> list[str]:
         """Names of the declared tools, in manifest order."""
@@ -199,15 +217,24 @@ class Policy:
     def _decision(
         self, outcome: Outcome, rule: str, reason: str, tool: str, cost: float = 0.0
     ) -> Decision:
-        # model_construct: every field is built here from trusted values.
-        return Decision.model_construct(
-            outcome=outcome,
-            rule=rule,
-            reason=reason,
-            tool=tool,
-            manifest_sha256=self.manifest_sha256,
-            cost=cost,
-        )
+        # Decisions are frozen, and most repeat exactly (same rule, same reason),
+        # so equal ones are built once and shared: building one costs ~5 µs.
+        key = (outcome, rule, reason, tool, cost)
+        decision = self._decisions.get(key)
+        if decision is None:
+            # model_construct: every field is built here from trusted values.
+            decision = Decision.model_construct(
+                outcome=outcome,
+                rule=rule,
+                reason=reason,
+                tool=tool,
+                manifest_sha256=self.manifest_sha256,
+                cost=cost,
+            )
+            if len(self._decisions) >= _DECISION_CACHE:
+                self._decisions.clear()  # dynamic reasons (rate limits) churn it
+            self._decisions[key] = decision
+        return decision
 
     def decide(
         self,
@@ -300,7 +327,7 @@ class Policy:
         return decision
 
     def _first_match(
-        self, tool: _Tool, activation: dict[str, Any]
+        self, tool: _Tool, activation: Activation
     ) -> tuple[Outcome, str, str] | Decision:
         """The first rule whose condition holds, else the tool's mode."""
         for r in tool.rules:
@@ -320,7 +347,7 @@ class Policy:
         tool: _Tool,
         state: RunState,
         now: float,
-        activation: dict[str, Any],
+        activation: Activation,
         args_sha256: str | None,
     ) -> Decision | None:
         ks = self._ks
@@ -371,11 +398,16 @@ class Policy:
             except (TypeError, ValueError):  # NaN or a non-JSON value: still a call
                 args_sha256 = sha256_json(repr(call.args))
         sig = f"{name}\0{args_sha256}"
-        recent = state.recent
+        recent, counts = state.recent, state.recent_counts
         while recent and recent[0][0] <= now - rc.window:
-            recent.popleft()
+            _, old = recent.popleft()
+            left = counts[old] - 1
+            if left:
+                counts[old] = left
+            else:
+                del counts[old]
         recent.append((now, sig))
-        same = sum(1 for _, s in recent if s == sig)
+        same = counts[sig] = counts.get(sig, 0) + 1
         if same <= rc.max:
             return None
         return (
@@ -383,9 +415,7 @@ class Policy:
             f"{rc.window:g}s (max {rc.max})"
         )
 
-    def _kill_conditions(
-        self, name: str, activation: dict[str, Any]
-    ) -> Decision | None:
+    def _kill_conditions(self, name: str, activation: Activation) -> Decision | None:
         for k in self._kills:
             try:
                 fired = k.when.test(activation)
@@ -403,7 +433,7 @@ class Policy:
         tool: _Tool,
         state: RunState,
         now: float,
-        activation: dict[str, Any],
+        activation: Activation,
     ) -> Decision | None:
         buckets = []
         for rate in tool.rates:
@@ -429,11 +459,16 @@ class Policy:
         return None
 
 
-def _activation(
-    call: ToolCall, tool: _Tool, state: RunState, now: float
-) -> dict[str, Any]:
-    """The variables CEL sees; the run snapshot only when a condition reads it."""
-    activation = {"args": call.args, "tool": tool.ctx, "context": call.context}
-    if tool.needs_run:
-        activation["run"] = state.snapshot(now)
-    return activation
+def _activation(call: ToolCall, tool: _Tool, state: RunState, now: float) -> Activation:
+    """The variables the tool's conditions read, and nothing else."""
+    values: dict[str, Any] = {}
+    roots = tool.roots
+    if "args" in roots:
+        values["args"] = call.args
+    if "context" in roots:
+        values["context"] = call.context
+    if "tool" in roots:
+        values["tool"] = tool.ctx
+    if "run" in roots:
+        values["run"] = state.snapshot(now, fields=tool.run_fields)
+    return Activation(values)

@@ -38,11 +38,25 @@ class RunState:
     windows: SlidingWindows = field(default_factory=SlidingWindows)
     recent: deque[tuple[float, str]] = field(default_factory=deque)
     """(time, signature) of recent calls, for the repeated-call limit."""
+    recent_counts: dict[str, int] = field(default_factory=dict)
+    """How often each signature occurs in ``recent``: counting is O(1)."""
     killed: str | None = None
     """Why the run was killed, once it has been."""
 
-    def snapshot(self, now: float) -> dict[str, Any]:
-        """The ``run`` variable CEL conditions see."""
+    def snapshot(
+        self, now: float, *, fields: frozenset[str] | None = None
+    ) -> dict[str, Any]:
+        """The ``run`` variable CEL conditions see.
+
+        ``fields`` keeps only the named entries: converting a value for CEL is
+        what costs, so conditions get only what they read (None: everything).
+        """
+        if fields is not None:
+            return {k: v for k, v in self._values(now, fields).items() if k in fields}
+        return self._values(now, None)
+
+    def _values(self, now: float, fields: frozenset[str] | None) -> dict[str, Any]:
+        wants_tools = fields is None or "tool_calls" in fields
         return {
             "id": self.run_id,
             "agent": self.agent,
@@ -57,5 +71,5 @@ class RunState:
             "consecutive_errors": self.consecutive_errors,
             "cost": self.cost,
             "elapsed_s": now - self.started,
-            "tool_calls": dict(self.tool_calls),
+            "tool_calls": dict(self.tool_calls) if wants_tools else {},
         }
