@@ -264,7 +264,9 @@ ROOMS: dict[str, Room] = {
     "enclosure.approvals": Room.SERVICES,
     "enclosure.identity": Room.SERVICES,
     "enclosure.router": Room.SERVICES,
-    "enclosure.audit": Room.EDGES,  # the writer (_store) and anything not listed above
+    # The decision log (_store) and its parts (_database, _schema, _event_store,
+    # _run_store, _approval_store), and anything else in audit/ not listed above.
+    "enclosure.audit": Room.EDGES,
     "enclosure.sandbox": Room.EDGES,
     "enclosure.proxy": Room.EDGES,
     "enclosure": Room.WIRING,  # the root package re-exports the facade

@@ -2,8 +2,10 @@
 
 Events (``_events``) are plain frozen models joined into one tagged union. The hash
 chain (``_chain``) and redaction (``_redact``) work on bytes and models only: they
-open no file, socket or clock. Only the decision log (``_store``) touches the
-database, and it turns every failure into ``AuditUnavailable`` so callers fail closed.
+open no file, socket or clock. Only the decision log (``_store``) and the parts it is
+composed of (``_database``, ``_schema``, ``_event_store``, ``_run_store``,
+``_approval_store``) touch the database, and they turn every failure into
+``AuditUnavailable`` so callers fail closed.
 
 Must not know: the policy engine (the run records its decisions here, never the other
 way round), the sandbox, the proxy, HTTP or the CLI.
@@ -19,6 +21,7 @@ from enclosure.audit._chain import (
     index_columns,
     verify_rows,
 )
+from enclosure.audit._event_store import Appended, StoredEvent
 from enclosure.audit._events import (
     AlertEvent,
     ApprovalEvent,
@@ -32,7 +35,8 @@ from enclosure.audit._events import (
     parse_event,
 )
 from enclosure.audit._redact import REDACTED, Redactor
-from enclosure.audit._store import Appended, DecisionLog, RunRecord, StoredEvent
+from enclosure.audit._run_store import RunRecord
+from enclosure.audit._store import DecisionLog
 
 __all__ = [
     "GENESIS",

@@ -13,7 +13,7 @@ the anchor and the anchor too; receipts held elsewhere (and later, signed
 checkpoints) are what catch that.
 
 This module is pure: it works on bytes, rows and models and never opens a file or a
-database. The decision log (``_store``) feeds it rows; tests feed it lists.
+database. The decision log (``_event_store``) feeds it rows; tests feed it lists.
 """
 
 from __future__ import annotations

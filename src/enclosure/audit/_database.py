@@ -1,0 +1,171 @@
+"""The audit database connection, and how its failures become ``AuditUnavailable``.
+
+``Database`` opens the engine a URL names and hands out guarded connections: any
+database, driver or OS error raised under ``guard`` becomes ``AuditUnavailable`` with
+a one-line message naming the database (never a value from the call), chained with
+``from``. The caller must then refuse to run the call it could not record.
+
+The URL decides the database. SQLite is the default; what only SQLite has (engine
+options, pragmas, error names) is confined to the section marked "SQLite only" so
+that PostgreSQL can follow.
+
+Must not know: the tables (``_schema``), events, runs or approvals.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.pool import StaticPool
+
+from enclosure.errors import AuditUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.pool import ConnectionPoolEntry
+
+__all__ = ["Database", "describe", "reason"]
+
+
+class Database:
+    """One audit database: its engine, its name in messages, and guarded access.
+
+    Args:
+        url: a SQLAlchemy database URL.
+        sync: SQLite ``synchronous`` level; other databases ignore it.
+
+    Raises:
+        AuditUnavailable: the URL is not valid, or its driver is not installed.
+    """
+
+    def __init__(self, url: str | sa.URL, sync: Literal["normal", "full"]) -> None:
+        self.where = "(invalid database URL)"  # as messages name it; see describe()
+        self.closed = False  # set by the owner on close: no connections from then on
+        self.dbapi_error: type[Exception] = OSError  # until the driver is known
+        with self.guard("open"):
+            parsed = sa.make_url(url)
+            self.where = describe(parsed)
+            self.engine: Engine = _make_engine(parsed, sync)
+            dbapi = self.engine.dialect.loaded_dbapi
+            self.dbapi_error = dbapi.Error
+            self.integrity_error: type[Exception] = dbapi.IntegrityError
+
+    def connect(self) -> Connection:
+        """A connection from the pool; ``AuditUnavailable`` once closed."""
+        self.check_open()
+        return self.engine.connect()
+
+    def begin(self) -> contextlib.AbstractContextManager[Connection]:
+        """A connection in a transaction that commits on leaving the block."""
+        self.check_open()
+        return self.engine.begin()
+
+    def check_open(self) -> None:
+        """Raise ``AuditUnavailable`` if the owner has closed the database."""
+        if self.closed:
+            raise self.closed_error()
+
+    def closed_error(self) -> AuditUnavailable:
+        """The error for any use after close."""
+        return AuditUnavailable(f"the decision log {self.where} is closed")
+
+    def unavailable(self, action: str, exc: BaseException) -> AuditUnavailable:
+        """The error for a failed ``action``, its reason drawn from ``exc``'s kind."""
+        return AuditUnavailable(
+            f"cannot {action} the decision log {self.where}: {reason(exc)}"
+        )
+
+    @contextlib.contextmanager
+    def guard(self, action: str) -> Iterator[None]:
+        """Translate every database, driver and OS error into ``AuditUnavailable``.
+
+        The message names the database and a reason drawn from the error's kind,
+        never the error's text: SQLAlchemy puts statements and parameters there.
+        """
+        try:
+            yield
+        except AuditUnavailable:
+            raise
+        except (
+            sa_exc.SQLAlchemyError,
+            OSError,
+            ImportError,
+            self.dbapi_error,
+        ) as exc:
+            raise self.unavailable(action, exc) from exc
+
+
+def describe(url: sa.URL) -> str:
+    """Name the database for messages: a file path, or the URL without password."""
+    if url.get_backend_name() == "sqlite":
+        return url.database or ":memory:"
+    return url.render_as_string(hide_password=True)
+
+
+# ---- SQLite only ------------------------------------------------------------------
+# Engine options, connection pragmas and error names that only SQLite has. Another
+# database needs its own entries here and nowhere else.
+
+_SQLITE_REASONS = {
+    "SQLITE_BUSY": "the database stayed locked by another writer",
+    "SQLITE_LOCKED": "the database is locked",
+    "SQLITE_FULL": "the disk (or the database size limit) is full",
+    "SQLITE_CANTOPEN": "the database file cannot be opened or created",
+    "SQLITE_NOTADB": "the file is not a database",
+    "SQLITE_CORRUPT": "the database file is corrupt",
+    "SQLITE_READONLY": "the database is read-only",
+    "SQLITE_IOERR": "a disk I/O error occurred",
+    "SQLITE_PERM": "permission denied",
+}
+
+
+def _make_engine(url: sa.URL, sync: Literal["normal", "full"]) -> Engine:
+    if url.get_backend_name() != "sqlite":
+        return sa.create_engine(url)
+    options: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+    if url.database in (None, "", ":memory:"):
+        options["poolclass"] = StaticPool  # one shared connection, or no database
+    engine = sa.create_engine(url, **options)
+    # busy_timeout first: switching to WAL needs a lock another process may hold.
+    pragmas = (
+        "PRAGMA busy_timeout=5000",
+        "PRAGMA journal_mode=WAL",
+        f"PRAGMA synchronous={sync.upper()}",
+        "PRAGMA foreign_keys=ON",
+    )
+
+    def set_pragmas(
+        dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry
+    ) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in pragmas:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    sa.event.listen(engine, "connect", set_pragmas)
+    return engine
+
+
+def reason(exc: BaseException) -> str:
+    """Say why the database failed from the error's kind, never from its text."""
+    cause = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    name = getattr(cause, "sqlite_errorname", None)
+    if isinstance(name, str):
+        found = _SQLITE_REASONS.get("_".join(name.split("_")[:2]))
+        if found is not None:
+            return found
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    if isinstance(cause, sa_exc.ArgumentError):
+        return "the database URL is not valid"
+    if isinstance(cause, ImportError):
+        return "the database driver is not installed"
+    return type(cause).__name__

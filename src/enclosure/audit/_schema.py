@@ -1,0 +1,201 @@
+"""The audit database's tables, their creation, and the statements compiled once.
+
+Four tables: ``events`` (the hash chain, with a few columns copied out of each body
+for queries), ``runs``, ``approvals`` and ``meta`` (the schema version and the
+anchor). Creating them is idempotent and safe when several processes open one
+database at once. The event insert and the anchor update are compiled once per
+dialect, so the append path can run them on a raw DBAPI cursor.
+
+Must not know: which database it runs on (``_database`` holds what is SQLite's
+alone), redaction, or the public ``DecisionLog`` API built on these tables.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from enclosure.audit._chain import GENESIS, IndexColumns
+from enclosure.errors import AuditUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy.engine import Dialect, Engine
+
+__all__ = [
+    "ANCHOR_OF",
+    "CHAIN_COLUMNS",
+    "NO_ANCHOR",
+    "SCHEMA_VERSION",
+    "approvals_table",
+    "compile_anchor",
+    "compile_insert",
+    "create_schema",
+    "events_table",
+    "meta_table",
+    "metadata",
+    "parse_anchor",
+    "runs_table",
+]
+
+SCHEMA_VERSION = "1"
+NO_ANCHOR = f"{0:020d}:{GENESIS}"
+"""The anchor of an empty log. Anchors are zero-padded ``seq:hash`` text, so that
+comparing them as text compares their ``seq``."""
+
+metadata = sa.MetaData()
+_SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # rowid alias in SQLite
+_RUN_STATUSES = "status IN ('running', 'completed', 'killed')"
+_APPROVAL_STATUSES = (
+    "status IN ('pending', 'approved', 'denied', 'expired', 'consumed')"
+)
+
+events_table = sa.Table(
+    "events",
+    metadata,
+    sa.Column("seq", _SEQ, primary_key=True, autoincrement=False),
+    sa.Column("ts", sa.Text, nullable=False),
+    sa.Column("run_id", sa.Text, nullable=False, index=True),
+    sa.Column("kind", sa.Text, nullable=False, index=True),
+    sa.Column("tool", sa.Text),
+    sa.Column("call_id", sa.Text),
+    sa.Column("outcome", sa.Text),
+    sa.Column("disposition", sa.Text),
+    sa.Column("cost", sa.Double),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.Text, nullable=False),
+    sa.Column("hash", sa.Text, nullable=False),
+)
+runs_table = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_id", sa.Text, primary_key=True),
+    sa.Column("agent", sa.Text, nullable=False),
+    sa.Column("task", sa.Text, nullable=False),
+    sa.Column("model", sa.Text),
+    sa.Column("prompt_version", sa.Text),
+    sa.Column("manifest_sha256", sa.Text, nullable=False),
+    sa.Column("started_by", sa.Text),
+    sa.Column("status", sa.Text, sa.CheckConstraint(_RUN_STATUSES), nullable=False),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("ended_at", sa.Double),
+    sa.Column("end_reason", sa.Text),
+)
+approvals_table = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("approval_id", sa.Text, primary_key=True),
+    sa.Column("run_id", sa.Text, nullable=False, index=True),
+    sa.Column("tool", sa.Text, nullable=False),
+    sa.Column("args", sa.Text, nullable=False),  # canonical JSON
+    sa.Column("binding_sha256", sa.Text, nullable=False),
+    sa.Column(
+        "status", sa.Text, sa.CheckConstraint(_APPROVAL_STATUSES), nullable=False
+    ),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("requested_at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+    sa.Column("requested_by", sa.Text),
+    sa.Column("decided_by", sa.Text),
+    sa.Column("decided_at", sa.Double),
+    sa.Column("decision_reason", sa.Text),
+)
+meta_table = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+_E = events_table.c
+CHAIN_COLUMNS = (_E.seq, _E.prev_hash, _E.hash, _E.body, *(
+    events_table.c[name] for name in IndexColumns._fields
+))  # fmt: skip
+"""What ``verify`` reads of each event: its place in the chain, body and columns."""
+ANCHOR_OF = sa.select(meta_table.c.value).where(meta_table.c.key == "anchor")
+
+
+def create_schema(engine: Engine, where: str) -> None:
+    """Create whatever tables and indexes are missing, and check the schema version.
+
+    Raises:
+        AuditUnavailable: the database has a schema version this one cannot read.
+    """
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            conn.execute(CreateTable(table, if_not_exists=True))
+            for index in sorted(table.indexes, key=lambda i: str(i.name)):
+                conn.execute(CreateIndex(index, if_not_exists=True))
+    version = _meta_default(engine, "schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        msg = (
+            f"the decision log {where} has schema version {version}, "
+            f"this Enclosure reads version {SCHEMA_VERSION}"
+        )
+        raise AuditUnavailable(msg)
+    _meta_default(engine, "anchor", NO_ANCHOR)
+
+
+def _meta_default(engine: Engine, key: str, default: str) -> str | None:
+    """Return the meta value under ``key``, first storing ``default`` if it has none."""
+    value_of = sa.select(meta_table.c.value).where(meta_table.c.key == key)
+    with engine.connect() as conn:
+        value = conn.execute(value_of).scalar()
+    if value is not None:
+        return str(value)
+    try:
+        with engine.begin() as conn:
+            conn.execute(meta_table.insert().values(key=key, value=default))
+    except sa_exc.IntegrityError:
+        pass  # another process stored it first; read what it stored
+    with engine.connect() as conn:
+        value = conn.execute(value_of).scalar()
+    return None if value is None else str(value)
+
+
+def compile_insert(dialect: Dialect) -> tuple[str, Callable[[tuple[Any, ...]], Any]]:
+    """Compile the event insert once for this dialect; return it and a param maker.
+
+    The param maker turns a row of values in column order into what the dialect's
+    DBAPI takes: the row itself when the statement is positional in that order.
+    """
+    compiled = events_table.insert().compile(dialect=dialect)
+    names = [column.name for column in events_table.c]
+    if compiled.positional and list(compiled.positiontup or ()) == names:
+        return str(compiled), _same
+    return str(compiled), lambda row: dict(zip(names, row, strict=True))
+
+
+def compile_anchor(dialect: Dialect) -> tuple[str, Callable[[dict[str, str]], Any]]:
+    """Compile the anchor update: zero-padded ``seq:hash`` text only ever grows."""
+    stmt = (
+        meta_table.update()
+        .where(meta_table.c.key == "anchor")
+        .where(meta_table.c.value < sa.bindparam("old_value"))
+        .values(value=sa.bindparam("new_value"))
+    )
+    compiled = stmt.compile(dialect=dialect)
+    names = list(compiled.positiontup or ()) if compiled.positional else None
+
+    def params(values: dict[str, str]) -> Any:
+        full = compiled.construct_params(values)  # adds the literal "anchor"
+        return full if names is None else tuple(full[name] for name in names)
+
+    return str(compiled), params
+
+
+def parse_anchor(stored: object) -> tuple[int, str] | None:
+    """Read the anchor's zero-padded ``seq:hash`` text; ``None`` if it is garbled."""
+    if not isinstance(stored, str) or len(stored) != len(NO_ANCHOR):
+        return None
+    seq, colon, digest = stored[:20], stored[20], stored[21:]
+    return (int(seq), digest) if seq.isdigit() and colon == ":" else None
+
+
+def _same(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return row
