@@ -9,12 +9,13 @@ import textwrap
 from typing import TYPE_CHECKING, Any
 
 from enclosure._enclosure import Enclosure
+from enclosure.audit import DecisionEvent, ValidatorResult
 from enclosure.manifest import Manifest, load_manifest_text
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["FakeClock", "make_enclosure", "manifest_from"]
+__all__ = ["FakeClock", "decision_event", "make_enclosure", "manifest_from"]
 
 
 class FakeClock:
@@ -55,3 +56,27 @@ def make_enclosure(
     return Enclosure(
         manifest_from(yaml_text), home=home, clock=clock or FakeClock(), **kwargs
     )
+
+
+def decision_event(n: int, **overrides: Any) -> DecisionEvent:
+    """A valid decision event for call ``n``; keywords replace any field."""
+    fields: dict[str, Any] = {
+        "run_id": "run-1",
+        "ts": f"2025-01-02T03:04:{n // 1000000:02d}.{n % 1000000:06d}Z",
+        "call_id": f"call-{n}",
+        "tool": "send_email",
+        "args": {"to": "a@example.com", "n": n},
+        "args_sha256": "a" * 64,
+        "context_sha256": "b" * 64,
+        "context_excerpt": "",
+        "agent": "mailer",
+        "validator": ValidatorResult(ok=True),
+        "outcome": "allow",
+        "rule": "tools.send_email.rules[0]",
+        "reason": "allowed",
+        "disposition": "dispatched",
+        "latency_us": 12,
+        "cost": 0.25,
+        "manifest_sha256": "c" * 64,
+    }
+    return DecisionEvent.model_validate(fields | overrides)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import pytest
 
-from enclosure.audit import DecisionEvent, DecisionLog, ResultEvent, ValidatorResult
+from enclosure.audit import DecisionEvent, DecisionLog, ResultEvent
+from enclosure.testing import decision_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -23,29 +24,6 @@ if TYPE_CHECKING:
 
 def _ts(n: int) -> str:
     return f"2025-01-02T03:04:{n // 1000000:02d}.{n % 1000000:06d}Z"
-
-
-def _decision(n: int, **overrides: Any) -> DecisionEvent:
-    fields: dict[str, Any] = {
-        "run_id": "run-1",
-        "ts": _ts(n),
-        "call_id": f"call-{n}",
-        "tool": "send_email",
-        "args": {"to": "a@example.com", "n": n},
-        "args_sha256": "a" * 64,
-        "context_sha256": "b" * 64,
-        "context_excerpt": "",
-        "agent": "mailer",
-        "validator": ValidatorResult(ok=True),
-        "outcome": "allow",
-        "rule": "tools.send_email.rules[0]",
-        "reason": "allowed",
-        "disposition": "dispatched",
-        "latency_us": 12,
-        "cost": 0.25,
-        "manifest_sha256": "c" * 64,
-    }
-    return DecisionEvent.model_validate(fields | overrides)
 
 
 def _result(
@@ -92,7 +70,7 @@ def ts() -> Callable[[int], str]:
 @pytest.fixture
 def decision() -> Callable[..., DecisionEvent]:
     """``decision(n, **overrides)``: the allowed call ``call-n`` of ``run-1``."""
-    return _decision
+    return decision_event
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 import hashlib
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -16,7 +15,6 @@ from enclosure.audit import (
     ResultEvent,
     RunEndedEvent,
     RunStartedEvent,
-    ValidatorResult,
     encode_event,
     event_hash,
     index_columns,
@@ -24,31 +22,12 @@ from enclosure.audit import (
     verify_rows,
 )
 from enclosure.models import ErrorInfo
+from enclosure.testing import decision_event
 
 TS = "2025-01-02T03:04:05.000006Z"
 
 
-def decision(n: int, **overrides: Any) -> DecisionEvent:
-    fields: dict[str, Any] = {
-        "run_id": "run-1",
-        "ts": TS,
-        "call_id": f"call-{n}",
-        "tool": "send_email",
-        "args": {"to": "a@example.com", "n": n},
-        "args_sha256": "a" * 64,
-        "context_sha256": "b" * 64,
-        "context_excerpt": "",
-        "agent": "mailer",
-        "validator": ValidatorResult(ok=True),
-        "outcome": "allow",
-        "rule": "tools.send_email.rules[0]",
-        "reason": "allowed",
-        "disposition": "dispatched",
-        "latency_us": 12,
-        "cost": 0.25,
-        "manifest_sha256": "c" * 64,
-    }
-    return DecisionEvent.model_validate(fields | overrides)
+decision = decision_event
 
 
 def one_of_each_kind() -> list[Event]:
