@@ -15,7 +15,6 @@ import json
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
 
 from enclosure._json import canonical_json
 from enclosure.approvals import Approval, ApprovalStatus
@@ -53,12 +52,7 @@ class ApprovalTable:
         row = approval.model_dump()
         row["args"] = canonical_json(self._redactor.redact(approval.args)).decode()
         row["reason"] = self._redactor.redact_text(approval.reason)
-        with self._db.guard("record an approval in"), self._db.begin() as conn:
-            try:
-                conn.execute(approvals_table.insert().values(row))
-            except sa_exc.IntegrityError as exc:
-                msg = f"approval {approval.approval_id!r} already exists"
-                raise UsageError(msg) from exc
+        self._db.insert_new(approvals_table, row, f"approval {approval.approval_id!r}")
 
     def get(self, approval_id: str) -> Approval:
         """One approval; ``E-APPROVAL-NOT-FOUND`` if unknown."""

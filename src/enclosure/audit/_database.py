@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import StaticPool
 
-from enclosure.errors import AuditUnavailable
+from enclosure.errors import AuditUnavailable, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -65,6 +65,20 @@ class Database:
         """A connection in a transaction that commits on leaving the block."""
         self.check_open()
         return self.engine.begin()
+
+    def insert_new(self, table: sa.Table, row: dict[str, Any], what: str) -> None:
+        """Insert a row whose key must be new, in its own transaction.
+
+        Raises:
+            UsageError: a row with that key exists (``what`` names it).
+            AuditUnavailable: the database cannot be written.
+        """
+        with self.guard(f"record {what} in"), self.begin() as conn:
+            try:
+                conn.execute(table.insert().values(row))
+            except sa_exc.IntegrityError as exc:
+                msg = f"{what} already exists"
+                raise UsageError(msg) from exc
 
     def check_open(self) -> None:
         """Raise ``AuditUnavailable`` if the owner has closed the database."""

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import exc as sa_exc
 
 from enclosure.audit._schema import events_table, runs_table
 from enclosure.errors import UsageError
@@ -93,12 +92,7 @@ class RunTable:
             "status": "running",
             "started_at": started_at,
         }
-        with self._db.guard("record a run in"), self._db.begin() as conn:
-            try:
-                conn.execute(runs_table.insert().values(row))
-            except sa_exc.IntegrityError as exc:
-                msg = f"run {run_id!r} already exists"
-                raise UsageError(msg) from exc
+        self._db.insert_new(runs_table, row, f"run {run_id!r}")
         return RunRecord.model_validate({**row, "ended_at": None, "end_reason": None})
 
     def end(
