@@ -119,8 +119,10 @@ class Enclosure:
         for name in manifest.redact.env:
             if value := os.environ.get(name):
                 self.redactor.add_secret(value)
+        self.home = Path(home) if home is not None else default_home()
+        """Where the decision log and the run quarantines live."""
         if log is None:
-            log = open_log(Path(home) if home is not None else None, self.redactor)
+            log = open_log(self.home, self.redactor)
         self.log = log
         self.approvals = ApprovalDesk(log, self.clock)
         self.kill_hooks: list[KillHook] = []

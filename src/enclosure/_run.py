@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 from enclosure._clock import iso
 from enclosure._json import canonical_json, sha256_hex, sha256_json
+from enclosure._workspace import Workspace
 from enclosure.approvals import Approval, binding_sha256
 from enclosure.audit import (
     AlertEvent,
@@ -32,6 +33,7 @@ from enclosure.errors import (
     ApprovalError,
     AuditUnavailable,
     EnclosureError,
+    RunKilled,
     UsageError,
 )
 from enclosure.models import CallResult, Decision, ErrorInfo, Receipt, ToolCall
@@ -99,6 +101,8 @@ class Run:
         self._lock = threading.RLock()
         self._kill_hooks: list[KillHook] = []
         self._parked: dict[str, ToolCall] = {}
+        self.workspace = Workspace(self)
+        """The run's sandbox and quarantine (created when first needed)."""
 
     def __repr__(self) -> str:
         return f"<Run {self.id} {self.agent!r} {self.status}>"
@@ -142,7 +146,9 @@ class Run:
         if isinstance(prepared, CallResult):
             return prepared
         try:
-            value = self._enc.router.execute(prepared.call)
+            value = self._enc.router.execute(
+                prepared.call, command=self.workspace.run_command
+            )
         except UsageError as exc:
             return self._finish(prepared, None, exc)
         except Exception as exc:  # noqa: BLE001 -- the tool boundary: any handler error becomes a coded, logged result
@@ -166,7 +172,9 @@ class Run:
         if isinstance(prepared, CallResult):
             return prepared
         try:
-            value = await self._enc.router.aexecute(prepared.call)
+            value = await self._enc.router.aexecute(
+                prepared.call, command=self.workspace.run_command
+            )
         except Exception as exc:  # noqa: BLE001 -- the tool boundary: any handler error becomes a coded, logged result
             return self._finish(prepared, None, exc)
         return self._finish(prepared, value, None)
@@ -190,15 +198,33 @@ class Run:
             call.tool, call.args, context=call.context, approval_id=approval_id
         )
 
+    def ensure_running(self) -> None:
+        """Raise unless the run can still act.
+
+        Raises:
+            RunKilled: the run was killed (``E-RUN-KILLED``).
+            UsageError: the run has ended (``E-RUN-ENDED``).
+        """
+        if self.status == "killed":
+            msg = f"run {self.id} was killed: {self.state.killed}"
+            raise RunKilled(msg)
+        if self.status != "running":
+            msg = f"run {self.id} has ended; start a new run"
+            raise UsageError(msg, code="E-RUN-ENDED")
+
     def kill(
         self, reason: str, *, rule: str = "manual", call_id: str | None = None
     ) -> None:
-        """Kill the run: every later call is refused and kill hooks fire once."""
+        """Kill the run: every later call is refused and kill hooks fire once.
+
+        A command running in the run's sandbox is killed at once, whole tree.
+        """
         with self._lock:
             if self.status != "running":
                 return
             self.status = "killed"
             self.state.killed = reason
+        self.workspace.kill()
         ts = iso(self._enc.clock.time())
         log = self._enc.log
         try:
@@ -216,6 +242,7 @@ class Run:
                     message=f"run {self.id} ({self.agent}) killed: {reason}",
                 )
             )
+            self._close_workspace()
             self._end_record("killed", reason)
         except AuditUnavailable:
             logger.exception("run %s killed but the kill could not be logged", self.id)
@@ -232,7 +259,17 @@ class Run:
             if self.status != "running":
                 return
             self.status = "completed"
+        self._close_workspace()
         self._end_record("completed", None)
+
+    def _close_workspace(self) -> None:
+        try:
+            self.workspace.close()
+        except AuditUnavailable:
+            raise
+        except (OSError, EnclosureError):
+            # The run still ends; the quarantine stays on disk for a later scan.
+            logger.exception("run %s: its sandbox or quarantine did not close", self.id)
 
     # ---- the call path ----------------------------------------------------------
 
@@ -335,7 +372,11 @@ class Run:
         disposition: Literal["executed", "failed"] = "failed" if error else "executed"
         with self._lock:
             enc.policy.record_result(self.state, ok=error is None, cost=decision.cost)
-        receipt_body = {"output_sha256": output_sha} if output_sha else None
+        receipt_body: dict[str, Any] | None = (
+            {"output_sha256": output_sha} if output_sha else None
+        )
+        if (sandbox := self.workspace.pop_receipt(call.call_id)) is not None:
+            receipt_body = {**(receipt_body or {}), "sandbox": sandbox}
         try:
             appended = enc.log.append(
                 ResultEvent(
@@ -372,6 +413,7 @@ class Run:
             event_hash=appended.hash,
             latency_us=handler_us,
             output_sha256=output_sha,
+            sandbox=sandbox,
         )
         return CallResult(
             status=disposition,

@@ -13,7 +13,9 @@ assert on ``.code``, never on message text.
     ├── RunKilled                   the run is over; nothing more will run in it
     ├── ToolFailed                  the tool's handler raised
     ├── ApprovalError (LookupError) an approval is unknown, used, expired or decided
-    └── AuditUnavailable (OSError)  the decision log cannot be written or read
+    ├── AuditUnavailable (OSError)  the decision log cannot be written or read
+    ├── SandboxUnavailable (OSError) no working sandbox, so nothing sandboxed runs
+    └── ArtifactError (ValueError)  an artifact cannot be promoted or rejected
 
 Errors an agent may see and retry (``CallRefused``) are kept apart from fatal ones
 (``RunKilled``, ``AuditUnavailable``).
@@ -26,12 +28,14 @@ from typing import ClassVar, NamedTuple
 __all__ = [
     "ApprovalError",
     "ApprovalPending",
+    "ArtifactError",
     "AuditUnavailable",
     "CallRefused",
     "EnclosureError",
     "ManifestError",
     "ManifestIssue",
     "RunKilled",
+    "SandboxUnavailable",
     "ToolDenied",
     "ToolFailed",
     "UsageError",
@@ -130,3 +134,19 @@ class AuditUnavailable(EnclosureError, OSError):
     """The decision log cannot be written or read, so nothing may run (fail closed)."""
 
     default_code = "E-AUDIT-UNAVAILABLE"
+
+
+class SandboxUnavailable(EnclosureError, OSError):
+    """No working sandbox: sandboxed actions are refused, never run unguarded.
+
+    Bubblewrap, user namespaces or libseccomp are missing, or bubblewrap could not
+    set up a mount; the message says how to fix it.
+    """
+
+    default_code = "E-SANDBOX-UNAVAILABLE"
+
+
+class ArtifactError(EnclosureError, ValueError):
+    """An artifact is unknown, already decided, changed since its scan, or blocked."""
+
+    default_code = "E-ARTIFACT-NOT-FOUND"

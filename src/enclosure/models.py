@@ -65,6 +65,8 @@ class Receipt(_Frozen):
     event_hash: str
     latency_us: int
     output_sha256: str | None = None
+    sandbox: JSONObject | None = None
+    """For a ``command`` tool: exit status, the limit that fired, output digest."""
 
 
 class CallResult(_Frozen):

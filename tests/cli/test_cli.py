@@ -12,7 +12,19 @@ import pytest
 from enclosure.cli import cli, main
 
 ENTRYPOINT = "from enclosure.cli import entrypoint; entrypoint()"
-COMMANDS = ["approvals", "audit", "check", "demo", "log", "runs", "schema"]
+COMMANDS = [
+    "approvals",
+    "artifacts",
+    "audit",
+    "check",
+    "demo",
+    "exec",
+    "log",
+    "prompt",
+    "run",
+    "runs",
+    "schema",
+]
 
 
 def one_coded_line(err: str, code: str) -> None:

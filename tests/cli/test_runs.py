@@ -267,3 +267,36 @@ def test_log_of_an_empty_home_prints_nothing_as_json(enclosure, empty_home):
     result = enclosure("--home", home, "log", "--json")
     assert result.status == 0
     assert result.out == ""
+
+
+def test_every_event_kind_can_be_filtered_on():
+    import typing  # noqa: PLC0415
+
+    from enclosure.audit import Event  # noqa: PLC0415
+    from enclosure.cli._runs import _KINDS  # noqa: PLC0415
+
+    union = typing.get_args(typing.get_args(Event)[0])
+    kinds = {cls.model_fields["kind"].default for cls in union}
+    assert kinds == set(_KINDS)
+
+
+def test_exec_events_show_their_exit_status(enclosure, home, tmp_path):
+    from enclosure._enclosure import open_log  # noqa: PLC0415
+    from enclosure.audit import ExecEvent  # noqa: PLC0415
+
+    log = open_log(home)
+    log.append(
+        ExecEvent(
+            run_id="run_x",
+            ts="2026-11-25T00:00:00.000000Z",
+            backend="bubblewrap",
+            argv=["sleep", "9"],
+            exit_code=-9,
+            limit="wall_time",
+            duration_ms=1.0,
+            output_sha256="0" * 64,
+        )
+    )
+    log.close()
+    done = enclosure("--home", home, "log", "--kind", "exec")
+    assert "exit -9, wall_time limit: sleep 9" in done.out

@@ -403,8 +403,6 @@ def test_bad_manifests_give_a_coded_issue_at_the_right_place(text, code, line, c
     [
         ("network", 3),
         ("credentials", 3),
-        ("filesystem", 3),
-        ("compute", 3),
         ("upstreams", 3),
     ],
 )

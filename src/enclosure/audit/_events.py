@@ -16,8 +16,10 @@ from enclosure.types import Disposition, JSONObject, Outcome, RunStatus
 __all__ = [
     "AlertEvent",
     "ApprovalEvent",
+    "ArtifactEvent",
     "DecisionEvent",
     "Event",
+    "ExecEvent",
     "KillEvent",
     "ResultEvent",
     "RunEndedEvent",
@@ -126,6 +128,38 @@ class ApprovalEvent(_Event):
     reason: str | None = None
 
 
+class ExecEvent(_Event):
+    """A command the enclosure ran in a sandbox (``enclosure exec``/``run``, tools)."""
+
+    kind: Literal["exec"] = "exec"
+    backend: str
+    """``bubblewrap``, or ``none`` when the manifest chose to run unsandboxed."""
+    argv: list[str]
+    exit_code: int
+    limit: str | None = None
+    """The cap that stopped the command, if one did."""
+    duration_ms: float
+    output_sha256: str
+    call_id: str | None = None
+
+
+class ArtifactEvent(_Event):
+    """A file a run left in quarantine: scanned, then promoted or rejected."""
+
+    kind: Literal["artifact"] = "artifact"
+    action: Literal["scanned", "promoted", "rejected"]
+    artifact_id: str
+    path: str
+    """Host path it would be promoted to."""
+    change: Literal["added", "modified", "deleted"]
+    sha256: str | None = None
+    """Content hash at scan time (None for a deletion)."""
+    findings: list[str] = Field(default_factory=list)
+    """Scanner findings by code, e.g. ``secret:AWS Access Key``, ``executable``."""
+    by: str | None = None
+    reason: str | None = None
+
+
 class RunEndedEvent(_Event):
     kind: Literal["run_ended"] = "run_ended"
     status: RunStatus
@@ -142,6 +176,8 @@ Event: TypeAlias = Annotated[
     | KillEvent
     | AlertEvent
     | ApprovalEvent
+    | ExecEvent
+    | ArtifactEvent
     | RunEndedEvent,
     Field(discriminator="kind"),
 ]

@@ -14,10 +14,13 @@ from pathlib import Path
 
 import click
 
+from enclosure.cli._agent import prompt, run
 from enclosure.cli._approvals import approvals
+from enclosure.cli._artifacts import artifacts
 from enclosure.cli._audit import audit
 from enclosure.cli._check import check, schema
 from enclosure.cli._demo import demo
+from enclosure.cli._exec import exec_command
 from enclosure.cli._runs import log, runs
 from enclosure.errors import EnclosureError, ManifestError
 
@@ -45,7 +48,19 @@ def cli(ctx: click.Context, home: Path) -> None:
     ctx.obj = {"home": home}
 
 
-for command in (check, schema, demo, runs, log, audit, approvals):
+for command in (
+    check,
+    schema,
+    demo,
+    runs,
+    log,
+    audit,
+    approvals,
+    exec_command,
+    run,
+    prompt,
+    artifacts,
+):
     cli.add_command(command)
 
 

@@ -17,7 +17,17 @@ if TYPE_CHECKING:
 
 __all__ = ["log", "runs"]
 
-_KINDS = ["run_started", "decision", "result", "kill", "alert", "approval", "run_ended"]
+_KINDS = [
+    "run_started",
+    "decision",
+    "result",
+    "kill",
+    "alert",
+    "approval",
+    "exec",
+    "artifact",
+    "run_ended",
+]
 _STYLE = {
     "allow": "green",
     "executed": "green",
@@ -149,6 +159,13 @@ def log(
     console().print(_events_table(events, title="Decision log"))
 
 
+def _exec_detail(ev: Any) -> str | None:
+    if ev.kind != "exec":
+        return None
+    stopped = f", {ev.limit} limit" if ev.limit else ""
+    return f"exit {ev.exit_code}{stopped}: {' '.join(ev.argv)}"
+
+
 def _event_json(e: StoredEvent) -> dict[str, Any]:
     return {"seq": e.seq, "hash": e.hash, **e.event.model_dump(mode="json")}
 
@@ -173,6 +190,8 @@ def _events_table(events: list[StoredEvent], *, title: str) -> Table:
             getattr(ev, "reason", None)
             or getattr(ev, "message", None)
             or (ev.error.message if getattr(ev, "error", None) else None)
+            or _exec_detail(ev)
+            or getattr(ev, "path", None)
             or ""
         )
         table.add_row(

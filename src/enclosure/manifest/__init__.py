@@ -6,6 +6,7 @@ any I/O beyond reading the one file it is asked to load.
 
 from typing import Any
 
+from enclosure.manifest._compute import ComputeSpec, FilesystemSpec, parse_size
 from enclosure.manifest._load import load_manifest, load_manifest_text, manifest_source
 from enclosure.manifest._models import (
     AgentSpec,
@@ -27,6 +28,8 @@ from enclosure.manifest._yaml import Position, SourceMap
 __all__ = [
     "AgentSpec",
     "ApprovalsSpec",
+    "ComputeSpec",
+    "FilesystemSpec",
     "GlobalRule",
     "KillCondition",
     "KillSwitch",
@@ -44,6 +47,7 @@ __all__ = [
     "manifest_source",
     "parse_duration",
     "parse_rate",
+    "parse_size",
 ]
 
 

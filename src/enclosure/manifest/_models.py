@@ -9,7 +9,7 @@ compiles them. This module must not know about CEL, storage or I/O.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -19,10 +19,12 @@ from pydantic import (
     PrivateAttr,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from enclosure._json import sha256_json
+from enclosure.manifest._compute import ComputeSpec, FilesystemSpec
 from enclosure.types import Effect, Mode, OnExceed, Outcome
 
 __all__ = [
@@ -206,6 +208,33 @@ class ToolSpec(_Strict):
     ] = Field(default_factory=list)
     on_exceed: OnExceed = "deny"
     cost: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    command: (
+        Annotated[
+            list[Annotated[str, Field(max_length=4096)]],
+            Field(min_length=1, max_length=256),
+        ]
+        | None
+    ) = None
+    """Run this argv in the sandbox instead of a Python handler. An element written
+    ``{name}`` is replaced by that argument's value (one element, never a shell
+    word); all arguments arrive as JSON on stdin."""
+
+    @field_validator("command")
+    @classmethod
+    def _check_command(cls, argv: list[str] | None) -> list[str] | None:
+        if argv is not None and not argv[0]:
+            raise PydanticCustomError("E-MANIFEST-VALUE", "command[0] is empty")
+        return argv
+
+    @model_validator(mode="after")
+    def _one_way_to_run(self) -> Self:
+        if self.command is not None and self.handler is not None:
+            raise PydanticCustomError(
+                "E-MANIFEST-VALUE",
+                "a tool has either a 'command' (run in the sandbox) or a 'handler' "
+                "(Python), not both",
+            )
+        return self
 
 
 class RepeatedCalls(_Strict):
@@ -250,8 +279,6 @@ class RedactSpec(_Strict):
 _LATER = {
     "network": "the egress proxy",
     "credentials": "the identity broker",
-    "filesystem": "the data layer",
-    "compute": "the sandbox runner",
     "upstreams": "the MCP gateway",
 }
 
@@ -268,10 +295,10 @@ class Manifest(_Strict):
     kill_switch: KillSwitch = Field(default_factory=KillSwitch)
     approvals: ApprovalsSpec = Field(default_factory=ApprovalsSpec)
     redact: RedactSpec = Field(default_factory=RedactSpec)
+    compute: ComputeSpec = Field(default_factory=ComputeSpec)
+    filesystem: FilesystemSpec = Field(default_factory=FilesystemSpec)
     network: Any = None
     credentials: Any = None
-    filesystem: Any = None
-    compute: Any = None
     upstreams: Any = None
 
     _source: Any = PrivateAttr(default=None)

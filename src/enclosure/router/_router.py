@@ -156,8 +156,8 @@ class ToolRouter:
         if simulator:
             route.simulator = fn
             return
-        if route.handler is not None:
-            msg = f"tool {name!r} already has a handler"
+        if route.handler is not None or route.spec.command is not None:
+            msg = f"tool {name!r} already has a handler (or runs a command)"
             raise UsageError(msg, code="E-TOOL-DUPLICATE")
         route.handler = fn
         self._build_validators(route)
@@ -181,22 +181,29 @@ class ToolRouter:
         route = self._routes[tool]
         return route.result.check(value)
 
-    def execute(self, call: ToolCall) -> Any:
+    def execute(
+        self, call: ToolCall, *, command: Callable[[ToolCall], Any] | None = None
+    ) -> Any:
         """Run the handler through the interceptors.
+
+        ``command`` runs tools declared with a ``command`` (the run passes its
+        sandbox runner); the router itself never starts a process.
 
         Raises:
             UsageError: no handler (``E-TOOL-NO-HANDLER``), or an async handler
                 called synchronously (``E-TOOL-ASYNC``).
             Exception: whatever the handler raises, unchanged.
         """
-        route = self._handler_route(call.tool)
+        route = self._handler_route(call.tool, command)
         if route.is_async:
             msg = f"tool {call.tool!r} has an async handler; use acall()"
             raise UsageError(msg, code="E-TOOL-ASYNC")
         handler = route.handler
-        assert handler is not None  # noqa: S101 -- _handler_route guarantees it
 
         def innermost(c: ToolCall) -> Any:
+            if handler is None:
+                assert command is not None  # noqa: S101 -- _handler_route checked
+                return command(c)
             return handler(**c.args)
 
         step: Next = innermost
@@ -204,16 +211,20 @@ class ToolRouter:
             step = _bind(interceptor, step)
         return step(call)
 
-    async def aexecute(self, call: ToolCall) -> Any:
+    async def aexecute(
+        self, call: ToolCall, *, command: Callable[[ToolCall], Any] | None = None
+    ) -> Any:
         """Run the handler (async, or sync in a worker thread) through interceptors."""
         import anyio.to_thread  # noqa: PLC0415 -- only async callers pay for it
 
-        route = self._handler_route(call.tool)
+        route = self._handler_route(call.tool, command)
         handler = route.handler
-        assert handler is not None  # noqa: S101 -- _handler_route guarantees it
         is_async = route.is_async
 
         async def innermost(c: ToolCall) -> Any:
+            if handler is None:
+                assert command is not None  # noqa: S101 -- _handler_route checked
+                return await anyio.to_thread.run_sync(lambda: command(c))
             if is_async:
                 return await handler(**c.args)
             return await anyio.to_thread.run_sync(lambda: handler(**c.args))
@@ -230,8 +241,15 @@ class ToolRouter:
             return route.simulator(**call.args)
         return {"simulated": True, "tool": call.tool, "would_call_with": call.args}
 
-    def _handler_route(self, name: str) -> Route:
+    def _handler_route(
+        self, name: str, command: Callable[[ToolCall], Any] | None
+    ) -> Route:
         route = self._routes.get(name)
+        if route is not None and route.spec.command is not None:
+            if command is None:
+                msg = f"tool {name!r} runs a command; call it through a run"
+                raise UsageError(msg, code="E-TOOL-NO-HANDLER")
+            return route
         if route is None or route.handler is None:
             msg = (
                 f"tool {name!r} has no handler: set 'handler: module:function' in the "

@@ -1,0 +1,233 @@
+"""A run's compute and data layers: its sandbox, its quarantine, its commands.
+
+Created the first time a run needs to execute something, so runs that only call
+Python tools never touch bubblewrap. Every command it runs is logged as an
+``ExecEvent``; when the run ends, the sandbox is torn down and what the run left
+in quarantine is scanned and logged as ``ArtifactEvent``s, awaiting promotion.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from typing import TYPE_CHECKING, Any
+
+from enclosure._clock import iso
+from enclosure._json import canonical_json
+from enclosure.audit import AlertEvent, ArtifactEvent, ExecEvent
+from enclosure.errors import SandboxUnavailable, ToolFailed
+from enclosure.sandbox import build_spec, open_sandbox, resolve_paths
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from enclosure._run import Run
+    from enclosure.artifacts import Quarantine
+    from enclosure.models import ToolCall
+    from enclosure.sandbox import ExecResult, Mount, Sandbox
+
+__all__ = ["Workspace", "render_command"]
+
+logger = logging.getLogger("enclosure")
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+STDERR_TAIL = 400
+
+
+def render_command(template: Sequence[str], args: Mapping[str, Any]) -> list[str]:
+    """Fill ``{name}`` placeholders from ``args``, each inside its own argv element.
+
+    Strings go in as they are; other values as JSON. Nothing is ever split into
+    words or seen by a shell.
+
+    Raises:
+        ToolFailed: a placeholder names an argument the call does not have
+            (``E-COMMAND-ARG``).
+
+    >>> render_command(["wc", "-l", "--", "{path}"], {"path": "a b.txt"})
+    ['wc', '-l', '--', 'a b.txt']
+    """
+
+    def fill(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in args:
+            msg = f"the command needs argument {name!r}, which the call did not pass"
+            raise ToolFailed(msg, code="E-COMMAND-ARG")
+        value = args[name]
+        return value if isinstance(value, str) else json.dumps(value)
+
+    return [_PLACEHOLDER.sub(fill, part) for part in template]
+
+
+class Workspace:
+    """The sandbox and quarantine of one run; thread-safe."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self._lock = threading.Lock()
+        self._sandbox: Sandbox | None = None
+        self._quarantine: Quarantine | None = None
+        self._receipts: dict[str, dict[str, Any]] = {}
+        self._closed = False
+
+    @property
+    def quarantine(self) -> Quarantine | None:
+        """The run's quarantine, once a sandbox was opened."""
+        return self._quarantine
+
+    def sandbox(self, *, extra: Sequence[Mount] = ()) -> Sandbox:
+        """The run's sandbox, created on first use (``extra`` mounts only then).
+
+        Raises:
+            SandboxUnavailable: no working sandbox; nothing will run.
+            UsageError: a ``filesystem`` path is unusable.
+        """
+        with self._lock:
+            if self._closed:
+                msg = f"run {self.run.id} is over; its sandbox is gone"
+                raise SandboxUnavailable(msg, code="E-SANDBOX-CLOSED")
+            if self._sandbox is None:
+                self._sandbox = self._open(extra)
+            return self._sandbox
+
+    def _open(self, extra: Sequence[Mount]) -> Sandbox:
+        from enclosure.artifacts import Quarantine  # noqa: PLC0415 -- on first use
+
+        enc = self.run._enc  # noqa: SLF001 -- wiring inside the facade
+        manifest = enc.manifest
+        _, write = resolve_paths(manifest)
+        quarantine = Quarantine.create(enc.home / "quarantine", self.run.id, write)
+        try:
+            spec = build_spec(manifest, writable=quarantine.mounts, extra=extra)
+            sandbox = open_sandbox(manifest, spec)
+        except BaseException:
+            quarantine.discard()
+            raise
+        self._quarantine = quarantine
+        if manifest.compute.backend == "none":
+            enc.log.append(
+                AlertEvent(
+                    run_id=self.run.id,
+                    ts=iso(enc.clock.time()),
+                    severity="warning",
+                    rule="compute.backend",
+                    message="commands of this run execute unsandboxed on the host "
+                    "(compute.backend: none in the manifest)",
+                )
+            )
+        return sandbox
+
+    def exec(
+        self,
+        cmd: Sequence[str],
+        *,
+        input: bytes | None = None,  # noqa: A002 -- subprocess's own name
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        call_id: str | None = None,
+        extra: Sequence[Mount] = (),
+    ) -> ExecResult:
+        """Run ``cmd`` in the run's sandbox and log an ``ExecEvent``.
+
+        Raises:
+            SandboxUnavailable: no working sandbox; nothing ran.
+            RunKilled: the run is not running (``E-RUN-KILLED``).
+            AuditUnavailable: the result could not be logged.
+        """
+        self.run.ensure_running()
+        sandbox = self.sandbox(extra=extra)
+        result = sandbox.exec_sync(cmd, input=input, cwd=cwd, env=env)
+        enc = self.run._enc  # noqa: SLF001 -- wiring inside the facade
+        enc.log.append(
+            ExecEvent(
+                run_id=self.run.id,
+                ts=iso(enc.clock.time()),
+                backend=sandbox.name,
+                argv=[enc.redactor.redact_text(a) for a in cmd][:64],
+                exit_code=result.exit_code,
+                limit=result.limit,
+                duration_ms=round(result.duration_s * 1000, 3),
+                output_sha256=result.output_sha256,
+                call_id=call_id,
+            )
+        )
+        return result
+
+    def run_command(self, call: ToolCall) -> Any:
+        """Execute a ``command`` tool: the handler the router calls for it.
+
+        Returns ``{"exit_code", "stdout", "stderr"}``, or stdout parsed as JSON
+        when the tool declares an ``output_schema``.
+
+        Raises:
+            ToolFailed: a limit stopped it (``E-SANDBOX-LIMIT``), it exited
+                non-zero (``E-COMMAND-FAILED``), or its output is not JSON when
+                JSON was declared (``E-COMMAND-OUTPUT``).
+        """
+        enc = self.run._enc  # noqa: SLF001 -- wiring inside the facade
+        spec = enc.manifest.tools[call.tool]
+        assert spec.command is not None  # noqa: S101 -- the router checked
+        argv = render_command(spec.command, call.args)
+        result = self.exec(argv, input=canonical_json(call.args), call_id=call.call_id)
+        with self._lock:
+            self._receipts[call.call_id] = result.summary()
+        stderr = enc.redactor.redact_text(result.text(stream="stderr"))
+        if result.limit is not None:
+            msg = f"the sandbox's {result.limit} limit stopped {call.tool!r}"
+            raise ToolFailed(msg, code="E-SANDBOX-LIMIT")
+        if result.exit_code != 0:
+            msg = (
+                f"{call.tool!r} exited with status {result.exit_code}: "
+                f"{stderr[-STDERR_TAIL:].strip()}"
+            )
+            raise ToolFailed(msg, code="E-COMMAND-FAILED")
+        if spec.output_schema is not None:
+            try:
+                return json.loads(result.stdout)
+            except ValueError:
+                msg = f"{call.tool!r} declares an output_schema but printed no JSON"
+                raise ToolFailed(msg, code="E-COMMAND-OUTPUT") from None
+        return {
+            "exit_code": result.exit_code,
+            "stdout": enc.redactor.redact_text(result.text()),
+            "stderr": stderr,
+        }
+
+    def pop_receipt(self, call_id: str) -> dict[str, Any] | None:
+        """The sandbox receipt (exit status, limit, output digest) of a command call."""
+        with self._lock:
+            return self._receipts.pop(call_id, None)
+
+    def kill(self) -> None:
+        """Kill whatever runs in the sandbox now; thread-safe, never blocks long."""
+        sandbox = self._sandbox
+        if sandbox is not None:
+            sandbox.kill()
+
+    def close(self) -> None:
+        """Tear down the sandbox, then scan the quarantine and log its artifacts."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            sandbox, quarantine = self._sandbox, self._quarantine
+        if sandbox is not None:
+            sandbox.cleanup()
+        if quarantine is None:
+            return
+        enc = self.run._enc  # noqa: SLF001 -- wiring inside the facade
+        for artifact in quarantine.scan():
+            enc.log.append(
+                ArtifactEvent(
+                    run_id=self.run.id,
+                    ts=iso(enc.clock.time()),
+                    action="scanned",
+                    artifact_id=artifact.id,
+                    path=str(artifact.path),
+                    change=artifact.change,
+                    sha256=artifact.sha256,
+                    findings=list(artifact.findings),
+                )
+            )

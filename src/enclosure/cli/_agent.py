@@ -1,0 +1,121 @@
+"""``enclosure run`` and ``enclosure prompt``: an agent program inside the enclosure."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from enclosure._enclosure import Enclosure
+from enclosure.agent import AgentSession, manifest_summary, system_prompt
+from enclosure.cli._common import home_of
+from enclosure.cli._exec import EXIT_LIMIT, input_mounts, killed_on_signal
+
+__all__ = ["prompt", "run"]
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option(
+    "--manifest",
+    "-m",
+    "manifest_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The permission manifest: its tools, rules, compute and filesystem.",
+)
+@click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A host folder or file to bind read-only at the same path (repeatable).",
+)
+@click.option("--task", default=None, help="What the run is for (logged).")
+@click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.pass_context
+def run(
+    ctx: click.Context,
+    manifest_path: Path,
+    inputs: tuple[Path, ...],
+    task: str | None,
+    cmd: tuple[str, ...],
+) -> int:
+    """Run an agent program inside the sandbox, its tools reachable over a socket.
+
+    CMD runs with no network; its only way out is the socket at $ENCLOSURE_SOCKET,
+    where `enclosure.client` (on its PYTHONPATH) lists and calls the manifest's
+    tools. Every call is decided and logged. The run id goes to stderr; the
+    program's output is printed when it ends, and its status is the exit status
+    (137 when a limit or the kill switch stopped it). Ctrl-C kills the run.
+    """
+    enc = Enclosure.load(manifest_path, home=home_of(ctx))
+    try:
+        session = AgentSession(
+            enc,
+            task=task or f"run: {' '.join(cmd)[:200]}",
+            inputs=input_mounts(inputs),
+        )
+        with session:
+            click.echo(f"enclosure: run {session.run.id}", err=True)
+            with killed_on_signal(session.run):
+                result = session.exec(list(cmd))
+        quarantine = session.run.workspace.quarantine
+        pending = len(quarantine.artifacts()) if quarantine is not None else 0
+    finally:
+        enc.close()
+    sys.stdout.buffer.write(result.stdout)
+    sys.stdout.flush()
+    sys.stderr.buffer.write(result.stderr)
+    if result.truncated:
+        click.echo("enclosure: output was cut at compute.output bytes", err=True)
+    if pending:
+        click.echo(
+            f"enclosure: {pending} artifact(s) in quarantine; review with: "
+            f"enclosure artifacts list {result.run_id}",
+            err=True,
+        )
+    if result.killed_reason is not None:
+        click.echo(
+            f"enclosure: E-RUN-KILLED: run {result.run_id} was killed: "
+            f"{result.killed_reason}",
+            err=True,
+        )
+        return EXIT_LIMIT
+    if result.limit is not None:
+        click.echo(
+            f"enclosure: E-SANDBOX-LIMIT: the {result.limit} limit stopped the agent",
+            err=True,
+        )
+        return EXIT_LIMIT
+    if result.exit_code < 0:
+        return 128 - result.exit_code
+    return result.exit_code
+
+
+@click.command()
+@click.argument(
+    "manifest_path",
+    metavar="MANIFEST",
+    type=click.Path(path_type=Path, dir_okay=False),
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a machine-readable summary (tools, limits, paths) instead.",
+)
+def prompt(manifest_path: Path, *, as_json: bool) -> None:
+    """Print a sandbox-aware system prompt generated from a manifest.
+
+    It tells the model which tools exist and how each is handled (live,
+    simulated, approval, off), the rules and limits, what it can read and write,
+    and that it has no network. Handlers are not imported and no log is opened.
+    """
+    manifest = Enclosure.check(manifest_path)
+    if as_json:
+        text = json.dumps(manifest_summary(manifest), indent=2, sort_keys=True)
+        click.echo(text)
+        return
+    click.echo(system_prompt(manifest), nl=False)

@@ -1,0 +1,7 @@
+"""Spin on the CPU forever, ignoring SIGXCPU."""
+
+import signal
+
+signal.signal(signal.SIGXCPU, signal.SIG_IGN)
+while True:
+    pass

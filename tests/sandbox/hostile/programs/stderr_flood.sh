@@ -1,0 +1,3 @@
+#!/bin/sh
+# Write to stderr without end.
+exec /usr/bin/yes "stderr flood" >&2

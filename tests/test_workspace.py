@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from enclosure._workspace import render_command
+from enclosure.errors import ToolFailed
+from enclosure.testing import make_enclosure
+
+pytestmark = pytest.mark.sandbox
+
+TOOLS = """
+agent: {name: cmd}
+compute: {wall_time: 5s, cpu: 2s, output: 4KiB}
+redact: {env: [WS_TEST_SECRET]}
+tools:
+  count:
+    effect: read
+    command: [wc, -c]
+  greet:
+    effect: read
+    command: [echo, "hello {name}"]
+    input_schema:
+      type: object
+      properties: {name: {type: string}}
+  stats:
+    effect: read
+    command: [sh, -c, 'printf "{\\"n\\": %s}" "$(wc -c)"']
+    output_schema:
+      type: object
+      properties: {n: {type: integer}}
+      required: [n]
+  fail:
+    command: [sh, -c, "echo broken >&2; exit 4"]
+  spin:
+    command: [python3, -c, "while True: pass"]
+  leak:
+    effect: read
+    command: [sh, -c, "echo $WS_TEST_SECRET"]
+  hang:
+    command: [sleep, "60"]
+"""
+
+
+def events(enc, kind):
+    return [e.event for e in enc.log.events(kinds=[kind])]
+
+
+def test_placeholders_fill_one_argv_element_each():
+    assert render_command(["a", "{x}", "--n={n}"], {"x": "1 2; rm", "n": 3}) == [
+        "a",
+        "1 2; rm",
+        "--n=3",
+    ]
+    with pytest.raises(ToolFailed) as info:
+        render_command(["{missing}"], {})
+    assert info.value.code == "E-COMMAND-ARG"
+
+
+def test_a_command_tool_runs_in_the_sandbox_with_a_receipt(tmp_path):
+    with make_enclosure(TOOLS, tmp_path) as enc, enc.start_run(task="t") as run:
+        result = run.call("greet", {"name": "Ada"})
+        assert result.status == "executed"
+        assert result.value["stdout"] == "hello Ada\n"
+        sandbox = result.receipt.sandbox
+        assert sandbox["exit_code"] == 0
+        assert sandbox["limit"] is None
+        assert len(sandbox["output_sha256"]) == 64
+        (execd,) = events(enc, "exec")
+        assert execd.call_id == result.receipt.call_id
+        assert execd.backend == "bubblewrap"
+        (res,) = events(enc, "result")
+        assert res.receipt["sandbox"]["output_sha256"] == sandbox["output_sha256"]
+
+
+def test_arguments_arrive_as_json_on_stdin_and_json_output_is_parsed(tmp_path):
+    with make_enclosure(TOOLS, tmp_path) as enc, enc.start_run(task="t") as run:
+        assert run.call("count", {"a": 1}).value["stdout"].strip() == "7"
+        assert run.call("stats", {"a": 1}).value == {"n": 7}
+
+
+def test_failures_and_limits_are_coded(tmp_path):
+    with make_enclosure(TOOLS, tmp_path) as enc, enc.start_run(task="t") as run:
+        failed = run.call("fail")
+        assert failed.status == "failed"
+        assert failed.error.code == "E-COMMAND-FAILED"
+        assert "broken" in failed.error.message
+        spun = run.call("spin")
+        assert spun.error.code == "E-SANDBOX-LIMIT"
+        assert spun.receipt.sandbox["limit"] == "cpu"
+        assert run.state.errors == 2
+
+
+def test_secrets_are_redacted_from_command_output(tmp_path, monkeypatch):
+    monkeypatch.setenv("WS_TEST_SECRET", "s3cr3t-value-123")
+    text = TOOLS.replace("compute: {", "compute: {env: [WS_TEST_SECRET], ")
+    with make_enclosure(text, tmp_path) as enc, enc.start_run(task="t") as run:
+        value = run.call("leak").value
+        assert "s3cr3t-value-123" not in value["stdout"]
+
+
+def test_killing_the_run_stops_a_running_command_at_once(tmp_path):
+    with make_enclosure(TOOLS, tmp_path) as enc:
+        run = enc.start_run(task="t")
+        results = []
+        worker = threading.Thread(target=lambda: results.append(run.call("hang")))
+        worker.start()
+        sandbox = run.workspace.sandbox()
+        assert sandbox.wait_running(timeout=10)
+        run.kill("operator pressed the kill switch")
+        worker.join(timeout=10)
+        assert not worker.is_alive()
+        assert results[0].status == "failed"
+        assert results[0].error.code == "E-SANDBOX-LIMIT"
+        assert run.call("greet", {"name": "x"}).status == "killed"
+
+
+def test_no_sandbox_means_the_call_fails_closed(tmp_path, monkeypatch):
+    from enclosure.sandbox import _bwrap  # noqa: PLC0415
+
+    monkeypatch.setattr(_bwrap, "_probed", {})
+    monkeypatch.setenv("ENCLOSURE_BWRAP", str(tmp_path / "no-bwrap"))
+    marker = tmp_path / "ran"
+    text = TOOLS + f"  touch:\n    command: [touch, '{marker}']\n"
+    with make_enclosure(text, tmp_path) as enc, enc.start_run(task="t") as run:
+        result = run.call("touch")
+        assert result.status == "failed"
+        assert result.error.code == "E-SANDBOX-UNAVAILABLE"
+    assert not marker.exists()
+
+
+def test_an_unsandboxed_backend_is_logged_as_a_warning(tmp_path):
+    text = TOOLS.replace("compute: {", "compute: {backend: none, ")
+    with make_enclosure(text, tmp_path) as enc, enc.start_run(task="t") as run:
+        assert run.call("greet", {"name": "x"}).ok
+        (alert,) = events(enc, "alert")
+        assert alert.severity == "warning"
+        assert alert.rule == "compute.backend"
+        assert events(enc, "exec")[0].backend == "none"
+
+
+def test_writes_stay_in_quarantine_and_are_scanned_at_run_end(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("original\n", encoding="utf-8")
+    text = f"""
+agent: {{name: w}}
+filesystem: {{write: ["{out}"]}}
+tools:
+  write:
+    command: [sh, -c, "echo changed > {out}/keep.txt; echo new > {out}/new.txt"]
+"""
+    with make_enclosure(text, tmp_path / "home") as enc:
+        with enc.start_run(task="t") as run:
+            assert run.call("write").ok
+            assert (out / "keep.txt").read_text(encoding="utf-8") == "original\n"
+            assert not (out / "new.txt").exists()
+        scanned = {e.path: e.change for e in events(enc, "artifact")}
+    assert scanned == {str(out / "keep.txt"): "modified", str(out / "new.txt"): "added"}
