@@ -11,30 +11,19 @@ import click
 from enclosure._enclosure import Enclosure
 from enclosure.agent import AgentSession, manifest_summary, system_prompt
 from enclosure.cli._common import home_of
-from enclosure.cli._exec import EXIT_LIMIT, input_mounts, killed_on_signal
+from enclosure.cli._exec import (
+    EXIT_LIMIT,
+    input_mounts,
+    killed_on_signal,
+    sandboxed_command,
+)
 
 __all__ = ["prompt", "run"]
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
-@click.option(
-    "--manifest",
-    "-m",
-    "manifest_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    required=True,
-    help="The permission manifest: its tools, rules, compute and filesystem.",
+@sandboxed_command(
+    "run", "The permission manifest: its tools, rules, compute and filesystem."
 )
-@click.option(
-    "--input",
-    "inputs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="A host folder or file to bind read-only at the same path (repeatable).",
-)
-@click.option("--task", default=None, help="What the run is for (logged).")
-@click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
-@click.pass_context
 def run(
     ctx: click.Context,
     manifest_path: Path,

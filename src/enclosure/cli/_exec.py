@@ -7,7 +7,7 @@ import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,11 +17,11 @@ from enclosure.errors import UsageError
 from enclosure.sandbox import Mount
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from enclosure._run import Run
 
-__all__ = ["exec_command", "killed_on_signal"]
+__all__ = ["exec_command", "input_mounts", "killed_on_signal", "sandboxed_command"]
 
 EXIT_LIMIT = 137
 
@@ -58,25 +58,46 @@ def input_mounts(inputs: tuple[Path, ...]) -> list[Mount]:
     return mounts
 
 
-@click.command("exec", context_settings={"ignore_unknown_options": True})
-@click.option(
-    "--manifest",
-    "-m",
-    "manifest_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    required=True,
-    help="The permission manifest (its compute and filesystem sections apply).",
+def sandboxed_command(
+    name: str, manifest_help: str
+) -> Callable[[Callable[..., Any]], click.Command]:
+    """The options ``exec`` and ``run`` share: manifest, inputs, task, CMD."""
+
+    def wrap(fn: Callable[..., Any]) -> click.Command:
+        decorators: list[Callable[[Any], Any]] = [
+            click.command(name, context_settings={"ignore_unknown_options": True}),
+            click.option(
+                "--manifest",
+                "-m",
+                "manifest_path",
+                type=click.Path(path_type=Path, dir_okay=False),
+                required=True,
+                help=manifest_help,
+            ),
+            click.option(
+                "--input",
+                "inputs",
+                multiple=True,
+                type=click.Path(path_type=Path),
+                help="A host folder or file to bind read-only at the same path "
+                "(repeatable).",
+            ),
+            click.option("--task", default=None, help="What the run is for (logged)."),
+            click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED),
+            click.pass_context,
+        ]
+        made: Any = fn
+        for decorate in reversed(decorators):
+            made = decorate(made)
+        assert isinstance(made, click.Command)  # noqa: S101 -- click.command is outermost
+        return made
+
+    return wrap
+
+
+@sandboxed_command(
+    "exec", "The permission manifest (its compute and filesystem sections apply)."
 )
-@click.option(
-    "--input",
-    "inputs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="A host folder or file to bind read-only at the same path (repeatable).",
-)
-@click.option("--task", default=None, help="What the run is for (logged).")
-@click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
-@click.pass_context
 def exec_command(
     ctx: click.Context,
     manifest_path: Path,
