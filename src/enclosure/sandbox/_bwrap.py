@@ -259,6 +259,10 @@ class BwrapSandbox(ProcessSandbox):
                     group.add(child)
                 os.write(block_w, b"1")
                 self._mark_started(active)
+        except ProcessLookupError:
+            # bwrap died during setup (a bind source it cannot reach): nothing
+            # ran; its stderr, read below by the watcher, says why.
+            return active
         except OSError as exc:
             self._abandon(active)
             msg = f"cannot apply sandbox limits: {exc}"
