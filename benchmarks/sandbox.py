@@ -17,15 +17,16 @@ Variants, each timed with ``time.perf_counter_ns`` around one whole command:
   a seccomp memfd, a pooled cgroup, the ``--info-fd``/``--block-fd`` handshake
   that moves the child into the cgroup before it runs, the watcher loop, the
   cgroup counters before and after.
-* ``api_nocg``: ``api`` on a second sandbox made with ``ENCLOSURE_CGROUPS=off``
-  (rlimits only): what the per-command cgroup costs.
+* ``bwrap_nocg``, ``api_nocg``: the baseline and ``api`` for a second sandbox made
+  with ``ENCLOSURE_CGROUPS=off`` (rlimits only; run as root, the backend then
+  starts bwrap as uid 65534, and the baseline does too): what the per-command
+  cgroup costs.
 * ``api_logged``: ``run.workspace.exec(["true"])``, the run's path: the same plus
   the ``ExecEvent`` appended to the SQLite decision log.
 * ``cli``: ``enclosure --home H exec --manifest M -- true`` as a subprocess: a new
   interpreter, the imports, the ``Enclosure``, a run and its end.
-* ``py_host``, ``py_bwrap``, ``py_api``, ``py_api_nocg``: ``python3 -c pass`` on
-  the host, with the baseline argv, and through the API with and without
-  cgroups: a command that does some work.
+* ``py_host``, ``py_bwrap``, ``py_api``: ``python3 -c pass`` on the host, with the
+  baseline argv, and through the API: a command that does some work.
 
 The variants are interleaved: every round runs each once, in a freshly shuffled
 (seeded) order, so drift (another process taking a core, the page cache) falls on
@@ -78,6 +79,19 @@ WARMUP = 10
 BREAKDOWN_CALLS = 200
 TARGET_RATIO = 1.25
 SEED = 20261125
+VARIANTS = (
+    "bwrap_min",
+    "bwrap",
+    "bwrap_seccomp",
+    "api",
+    "api_logged",
+    "bwrap_nocg",
+    "api_nocg",
+    "cli",
+    "py_host",
+    "py_bwrap",
+    "py_api",
+)
 
 MANIFEST = """\
 version: 1
@@ -145,6 +159,8 @@ class Bench:
         self.env = dict(self.spec.env)
         self.drop = _drop(self.sandbox.uid)
         self.true_argv = self.sandbox.argv(["true"])
+        self.nocg_argv = self.sandbox_nocg.argv(["true"])
+        self.drop_nocg = _drop(self.sandbox_nocg.uid)
         self.py_argv = self.sandbox.argv(["python3", "-c", "pass"])
         python = shutil.which("python3", path=self.env["PATH"]) or "python3"
         self.py_host_argv = [python, "-c", "pass"]
@@ -168,15 +184,15 @@ class Bench:
         self.sandbox.cleanup()
         self.sandbox_nocg.cleanup()
 
-    def spawn(self, argv: list[str], *, env: dict[str, str] | None = None) -> None:
+    def spawn(self, argv: list[str], *, drop: dict[str, Any] | None = None) -> None:
         """``subprocess.run`` as the backend starts bwrap; must exit 0."""
         done = subprocess.run(  # noqa: S603 -- argv built above, never a shell
             argv,
             stdin=subprocess.DEVNULL,
             capture_output=True,
-            env=self.env if env is None else env,
+            env=self.env,
             check=False,
-            **self.drop,
+            **(self.drop if drop is None else drop),
         )
         if done.returncode != 0:
             msg = f"{argv[-3:]} exited {done.returncode}: {done.stderr[-300:]!r}"
@@ -240,13 +256,13 @@ class Bench:
             "bwrap": lambda: self.spawn(self.true_argv),
             "bwrap_seccomp": self.seccomp(self.true_argv),
             "api": self.api(["true"]),
+            "bwrap_nocg": lambda: self.spawn(self.nocg_argv, drop=self.drop_nocg),
             "api_nocg": self.api(["true"], cgroups=False),
             "api_logged": self.api_logged,
             "cli": self.cli,
             "py_host": lambda: self.spawn(self.py_host_argv),
             "py_bwrap": lambda: self.spawn(self.py_argv),
             "py_api": self.api(["python3", "-c", "pass"]),
-            "py_api_nocg": self.api(["python3", "-c", "pass"], cgroups=False),
         }
 
 
@@ -312,6 +328,8 @@ class Step(NamedTuple):
     mean_us: float
     median_us: float
     p95_us: float
+    over_1ms: float
+    """Share of calls in which the step took more than a millisecond."""
 
 
 def breakdown(bench: Bench, calls: int) -> dict[str, Step]:
@@ -382,6 +400,7 @@ def breakdown(bench: Bench, calls: int) -> dict[str, Step]:
             sum(ns) / calls / 1000,
             ordered[len(ordered) // 2] / 1000,
             ordered[max(1, math.ceil(0.95 * len(ordered))) - 1] / 1000,
+            sum(n > 1_000_000 for n in ns) / calls,
         )
     return steps
 
@@ -441,21 +460,23 @@ def main() -> None:
             if opts.profile:
                 print(profile_api(bench, BREAKDOWN_CALLS))
             uid, cgroups = bench.sandbox.uid, bench.sandbox.cgroups
+            nocg_uid = bench.sandbox_nocg.uid
             version = bwrap_version(bench.sandbox.bwrap)
         finally:
             bench.close()
 
-    stats = {name: summarize(ns) for name, ns in times.items()}
+    stats = {name: summarize(times[name]) for name in VARIANTS if times.get(name)}
     base, api = stats["bwrap"], stats["api"]
     ratio = api.median_ms / base.median_ms
     ratio_seccomp = api.median_ms / stats["bwrap_seccomp"].median_ms
     py_ratio = stats["py_api"].median_ms / stats["py_bwrap"].median_ms
-    nocg_ratio = stats["api_nocg"].median_ms / base.median_ms
+    nocg_ratio = stats["api_nocg"].median_ms / stats["bwrap_nocg"].median_ms
     passed = ratio <= TARGET_RATIO
 
     print(
         f"bubblewrap {version}; sandbox uid {uid if uid is not None else 'unchanged'}; "
-        f"cgroups {'on' if cgroups else 'off'}; {opts.rounds} rounds "
+        f"cgroups {'on' if cgroups else 'off'} (the nocg sandbox's uid: {nocg_uid}); "
+        f"{opts.rounds} rounds "
         f"({opts.cli_rounds} with the CLI) after {opts.warmup} warm-up rounds"
     )
     print(f"{'variant':<15}{'n':>5}{'median ms':>11}{'p95 ms':>9}{'min ms':>9}")
@@ -463,7 +484,7 @@ def main() -> None:
         print(f"{name:<15}{s.n:>5}{s.median_ms:>11.2f}{s.p95_ms:>9.2f}{s.min_ms:>9.2f}")
     print(
         f"api / bwrap (medians): {ratio:.3f}x; api / bwrap_seccomp: "
-        f"{ratio_seccomp:.3f}x; api_nocg / bwrap: {nocg_ratio:.3f}x; "
+        f"{ratio_seccomp:.3f}x; api_nocg / bwrap_nocg: {nocg_ratio:.3f}x; "
         f"py_api / py_bwrap: {py_ratio:.3f}x"
     )
     print(f"target api <= {TARGET_RATIO} x bwrap: {'PASS' if passed else 'FAIL'}")
@@ -472,11 +493,12 @@ def main() -> None:
             f"inside exec_sync(['true']), {BREAKDOWN_CALLS} calls, each after a "
             "bwrap run (us per exec_sync):"
         )
-        print(f"  {'step':<36}{'runs':>6}{'mean':>9}{'median':>9}{'p95':>9}")
+        head = f"{'runs':>6}{'mean':>9}{'median':>9}{'p95':>9}{'>1ms':>7}"
+        print(f"  {'step':<36}{head}")
         for label, st in steps.items():
             print(
                 f"  {label:<36}{st.calls:>6.2f}{st.mean_us:>9.1f}"
-                f"{st.median_us:>9.1f}{st.p95_us:>9.1f}"
+                f"{st.median_us:>9.1f}{st.p95_us:>9.1f}{st.over_1ms:>7.0%}"
             )
 
     figures: dict[str, Any] = {"benchmark": "sandbox", "rounds": opts.rounds}
@@ -488,13 +510,17 @@ def main() -> None:
         "api_over_bwrap": round(ratio, 3),
         "api_over_bwrap_p95": round(api.p95_ms / base.p95_ms, 3),
         "api_over_bwrap_seccomp": round(ratio_seccomp, 3),
-        "api_nocg_over_bwrap": round(nocg_ratio, 3),
+        "api_nocg_over_bwrap_nocg": round(nocg_ratio, 3),
+        "sandbox_nocg_uid": nocg_uid,
         "py_api_over_py_bwrap": round(py_ratio, 3),
         "target_api_le_1_25x_bwrap": passed,
         "breakdown_median_us": {
             k.strip(): round(v.median_us, 1) for k, v in steps.items()
         },
         "breakdown_p95_us": {k.strip(): round(v.p95_us, 1) for k, v in steps.items()},
+        "breakdown_share_over_1ms": {
+            k.strip(): round(v.over_1ms, 3) for k, v in steps.items()
+        },
         "sandbox_uid": uid,
         "cgroups": cgroups,
         "bwrap_version": version,
