@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -15,6 +14,7 @@ from enclosure.cli._exec import (
     EXIT_LIMIT,
     input_mounts,
     killed_on_signal,
+    print_outcome,
     sandboxed_command,
 )
 
@@ -54,33 +54,25 @@ def run(
         pending = len(quarantine.artifacts()) if quarantine is not None else 0
     finally:
         enc.close()
-    sys.stdout.buffer.write(result.stdout)
-    sys.stdout.flush()
-    sys.stderr.buffer.write(result.stderr)
-    if result.truncated:
-        click.echo("enclosure: output was cut at compute.output bytes", err=True)
-    if pending:
-        click.echo(
-            f"enclosure: {pending} artifact(s) in quarantine; review with: "
-            f"enclosure artifacts list {result.run_id}",
-            err=True,
-        )
-    if result.killed_reason is not None:
+    killed = result.killed_reason is not None
+    status = print_outcome(
+        stdout=result.stdout,
+        stderr=result.stderr,
+        truncated=result.truncated,
+        pending=pending,
+        run_id=result.run_id,
+        limit=None if killed else result.limit,
+        exit_code=result.exit_code,
+        what="the agent",
+    )
+    if killed:
         click.echo(
             f"enclosure: E-RUN-KILLED: run {result.run_id} was killed: "
             f"{result.killed_reason}",
             err=True,
         )
         return EXIT_LIMIT
-    if result.limit is not None:
-        click.echo(
-            f"enclosure: E-SANDBOX-LIMIT: the {result.limit} limit stopped the agent",
-            err=True,
-        )
-        return EXIT_LIMIT
-    if result.exit_code < 0:
-        return 128 - result.exit_code
-    return result.exit_code
+    return status
 
 
 @click.command()

@@ -21,7 +21,13 @@ if TYPE_CHECKING:
 
     from enclosure._run import Run
 
-__all__ = ["exec_command", "input_mounts", "killed_on_signal", "sandboxed_command"]
+__all__ = [
+    "exec_command",
+    "input_mounts",
+    "killed_on_signal",
+    "print_outcome",
+    "sandboxed_command",
+]
 
 EXIT_LIMIT = 137
 
@@ -121,21 +127,44 @@ def exec_command(
         pending = len(quarantine.artifacts()) if quarantine is not None else 0
     finally:
         enc.close()
-    sys.stdout.buffer.write(result.stdout)
+    return print_outcome(
+        stdout=result.stdout,
+        stderr=result.stderr,
+        truncated=result.stdout_truncated or result.stderr_truncated,
+        pending=pending,
+        run_id=run.id,
+        limit=result.limit,
+        exit_code=result.exit_code,
+        what="the command",
+    )
+
+
+def print_outcome(
+    *,
+    stdout: bytes,
+    stderr: bytes,
+    truncated: bool,
+    pending: int,
+    run_id: str,
+    limit: str | None,
+    exit_code: int,
+    what: str,
+) -> int:
+    """Print a finished sandboxed program's output and notes; return the exit status."""
+    sys.stdout.buffer.write(stdout)
     sys.stdout.flush()
-    sys.stderr.buffer.write(result.stderr)
-    if result.stdout_truncated or result.stderr_truncated:
+    sys.stderr.buffer.write(stderr)
+    if truncated:
         click.echo("enclosure: output was cut at compute.output bytes", err=True)
     if pending:
         click.echo(
             f"enclosure: {pending} artifact(s) in quarantine; review with: "
-            f"enclosure artifacts list {run.id}",
+            f"enclosure artifacts list {run_id}",
             err=True,
         )
-    if result.limit is not None:
+    if limit is not None:
         click.echo(
-            f"enclosure: E-SANDBOX-LIMIT: the {result.limit} limit stopped the command",
-            err=True,
+            f"enclosure: E-SANDBOX-LIMIT: the {limit} limit stopped {what}", err=True
         )
         return EXIT_LIMIT
-    return result.exit_code
+    return exit_code

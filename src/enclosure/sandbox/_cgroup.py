@@ -140,10 +140,13 @@ class CgroupPool:
         return group
 
     def release(self, group: Group) -> None:
-        """Return a group whose processes are all gone; a busy one is dropped."""
-        if group.pids():
-            group.kill_all()
-            return
+        """Return a group for reuse once everything in it has been SIGKILLed.
+
+        Right after bwrap exits, the pid namespace's last processes are often
+        still being reaped; they are killed already (SIGKILL cannot be caught),
+        so the group is reused rather than dropped and recreated each time.
+        """
+        group.kill_all()
         with self._lock:
             self._idle.append(group)
 
