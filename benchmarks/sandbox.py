@@ -14,9 +14,13 @@ Variants, each timed with ``time.perf_counter_ns`` around one whole command:
   made before the clock starts). What the API adds on top of this is our Python
   and the cgroup bookkeeping, nothing bubblewrap does.
 * ``api``: ``BwrapSandbox.exec_sync(["true"])`` on a warm sandbox in this process:
-  a seccomp memfd, a pooled cgroup, the ``--info-fd``/``--block-fd`` handshake
-  that moves the child into the cgroup before it runs, the watcher loop, the
-  cgroup counters before and after.
+  the command's ``exec`` line handed to the sandbox's spare launcher (a shell
+  already waiting in its cgroup, see ``sandbox/_spare.py``), the ``--info-fd``
+  handshake, the watcher loop, the cgroup counters before and after, and the
+  next spare's fork (its cgroup move happens in the background).
+* ``api_fresh``: the same on a sandbox made with ``spares=False``: bwrap is
+  forked per command and its child moved into a pooled cgroup while bwrap waits
+  on ``--block-fd`` (the design before spares).
 * ``bwrap_nocg``, ``api_nocg``: the baseline and ``api`` for a second sandbox made
   with ``ENCLOSURE_CGROUPS=off`` (rlimits only; run as root, the backend then
   starts bwrap as uid 65534, and the baseline does too): what the per-command
@@ -27,6 +31,11 @@ Variants, each timed with ``time.perf_counter_ns`` around one whole command:
   interpreter, the imports, the ``Enclosure``, a run and its end.
 * ``py_host``, ``py_bwrap``, ``py_api``: ``python3 -c pass`` on the host, with the
   baseline argv, and through the API: a command that does some work.
+
+After each command the spare launchers are left to get ready *untimed*, so
+one variant's background work does not land in the next one's time; ``--burst``
+then measures the opposite case, commands back to back: N consecutive ``api``
+calls against N consecutive baseline runs, per call.
 
 The variants are interleaved: every round runs each once, in a freshly shuffled
 (seeded) order, so drift (another process taking a core, the page cache) falls on
@@ -46,6 +55,7 @@ longer has are left out. The last line printed is a JSON object with the figures
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import json
@@ -77,6 +87,8 @@ ROUNDS = 200
 CLI_ROUNDS = 40
 WARMUP = 10
 BREAKDOWN_CALLS = 200
+BURST = 10
+BURST_REPS = 20
 TARGET_RATIO = 1.25
 SEED = 20261125
 VARIANTS = (
@@ -84,6 +96,7 @@ VARIANTS = (
     "bwrap",
     "bwrap_seccomp",
     "api",
+    "api_fresh",
     "api_logged",
     "bwrap_nocg",
     "api_nocg",
@@ -156,6 +169,7 @@ class Bench:
         self.spec = build_spec(manifest)
         self.sandbox = BwrapSandbox(self.spec)
         self.sandbox_nocg = _without_cgroups(self.spec)
+        self.sandbox_fresh = BwrapSandbox(self.spec, spares=False)
         self.env = dict(self.spec.env)
         self.drop = _drop(self.sandbox.uid)
         self.true_argv = self.sandbox.argv(["true"])
@@ -183,6 +197,22 @@ class Bench:
         self.enc.close()
         self.sandbox.cleanup()
         self.sandbox_nocg.cleanup()
+        self.sandbox_fresh.cleanup()
+
+    def settle(self) -> None:
+        """Untimed: wait for every next spare; reap the baselines' bwrap pid 1s.
+
+        The backend made this process a child subreaper, so the pid 1 that a
+        bare ``bwrap`` leaves behind comes here; nothing else runs now.
+        """
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        sandboxes = [self.sandbox, self.sandbox_nocg, self.run.workspace.sandbox()]
+        for sandbox in sandboxes:
+            spare = getattr(sandbox, "_spare", None)
+            if spare is not None:
+                spare.wait()
 
     def spawn(self, argv: list[str], *, drop: dict[str, Any] | None = None) -> None:
         """``subprocess.run`` as the backend starts bwrap; must exit 0."""
@@ -224,8 +254,12 @@ class Bench:
 
         return run
 
-    def api(self, cmd: list[str], *, cgroups: bool = True) -> Callable[[], None]:
+    def api(
+        self, cmd: list[str], *, cgroups: bool = True, spares: bool = True
+    ) -> Callable[[], None]:
         sandbox = self.sandbox if cgroups else self.sandbox_nocg
+        if not spares:
+            sandbox = self.sandbox_fresh
 
         def run() -> None:
             r = sandbox.exec_sync(cmd)
@@ -256,6 +290,7 @@ class Bench:
             "bwrap": lambda: self.spawn(self.true_argv),
             "bwrap_seccomp": self.seccomp(self.true_argv),
             "api": self.api(["true"]),
+            "api_fresh": self.api(["true"], spares=False),
             "bwrap_nocg": lambda: self.spawn(self.nocg_argv, drop=self.drop_nocg),
             "api_nocg": self.api(["true"], cgroups=False),
             "api_logged": self.api_logged,
@@ -295,15 +330,35 @@ def measure(
             elapsed = bench.untimed_ns or time.perf_counter_ns() - t0
             if r >= 0:
                 times[name].append(elapsed)
+            bench.settle()
+    return times
+
+
+def burst(bench: Bench, length: int, reps: int) -> dict[str, list[int]]:
+    """Per-call ns of ``length`` back-to-back calls, ``reps`` times per variant."""
+    variants = {
+        "burst_bwrap": lambda: bench.spawn(bench.true_argv),
+        "burst_api": bench.api(["true"]),
+        "burst_api_fresh": bench.api(["true"], spares=False),
+    }
+    times: dict[str, list[int]] = defaultdict(list)
+    for _ in range(reps):
+        for name, run in variants.items():
+            bench.settle()
+            t0 = time.perf_counter_ns()
+            for _ in range(length):
+                run()
+            times[name].append((time.perf_counter_ns() - t0) // length)
     return times
 
 
 # ---- where the API's time goes ------------------------------------------------------
 
-_P, _C, _B = (
+_P, _C, _B, _S = (
     "enclosure.sandbox._process",
     "enclosure.sandbox._cgroup",
     "enclosure.sandbox._bwrap",
+    "enclosure.sandbox._spare",
 )
 _STEPS = (
     # (label, "module:Owner.attribute"); steps nest as the labels are indented
@@ -311,10 +366,13 @@ _STEPS = (
     ("  CgroupPool.acquire", f"{_C}:CgroupPool.acquire"),
     ("  Group.counters (every call)", f"{_C}:Group.counters"),
     ("  _start (launch + handshake)", f"{_B}:BwrapSandbox._start"),
-    ("    seccomp_memfd", f"{_B}:seccomp_memfd"),
-    ("    Popen (fork + exec bwrap)", "subprocess:Popen"),
+    ("    Spare.wait (until moved)", f"{_S}:Spare.wait"),
+    ("    Spare.launch (exec line)", f"{_S}:Spare.launch"),
     ("    _read_child_pid (bwrap setup)", f"{_B}:_read_child_pid"),
-    ("    Group.add", f"{_C}:Group.add"),
+    ("    _refill (next spare)", f"{_B}:BwrapSandbox._refill"),
+    ("    seccomp_memfd", f"{_B}:seccomp_memfd"),
+    ("    Popen (any thread)", "subprocess:Popen"),
+    ("    Group.add (any thread)", f"{_C}:Group.add"),
     ("  _watch (until output EOF)", f"{_P}:ProcessSandbox._watch"),
     ("    _check_usage", f"{_P}:ProcessSandbox._check_usage"),
     ("  Group.kill_all", f"{_C}:Group.kill_all"),
@@ -383,6 +441,7 @@ def breakdown(bench: Bench, calls: int) -> dict[str, Step]:
     try:
         for _ in range(calls):
             bench.spawn(bench.true_argv)
+            bench.settle()
             acc.clear()
             counts.clear()
             api()
@@ -445,6 +504,14 @@ def _options() -> argparse.Namespace:
     parser.add_argument(
         "--profile", action="store_true", help="also print a cProfile of API calls"
     )
+    parser.add_argument(
+        "--burst",
+        type=int,
+        default=BURST,
+        metavar="N",
+        help="back-to-back calls per burst (0: skip the burst measurement)",
+    )
+    parser.add_argument("--burst-reps", type=int, default=BURST_REPS)
     return parser.parse_args()
 
 
@@ -456,6 +523,8 @@ def main() -> None:
         bench = Bench(home)
         try:
             times = measure(bench, opts.rounds, opts.cli_rounds, opts.warmup, opts.seed)
+            if opts.burst > 0:
+                times |= burst(bench, opts.burst, opts.burst_reps)
             steps = breakdown(bench, BREAKDOWN_CALLS) if opts.breakdown else {}
             if opts.profile:
                 print(profile_api(bench, BREAKDOWN_CALLS))
@@ -465,12 +534,17 @@ def main() -> None:
         finally:
             bench.close()
 
-    stats = {name: summarize(times[name]) for name in VARIANTS if times.get(name)}
+    names = (*VARIANTS, "burst_bwrap", "burst_api", "burst_api_fresh")
+    stats = {name: summarize(times[name]) for name in names if times.get(name)}
     base, api = stats["bwrap"], stats["api"]
     ratio = api.median_ms / base.median_ms
     ratio_seccomp = api.median_ms / stats["bwrap_seccomp"].median_ms
     py_ratio = stats["py_api"].median_ms / stats["py_bwrap"].median_ms
     nocg_ratio = stats["api_nocg"].median_ms / stats["bwrap_nocg"].median_ms
+    fresh_ratio = stats["api_fresh"].median_ms / base.median_ms
+    burst_ratio = None
+    if "burst_api" in stats:
+        burst_ratio = stats["burst_api"].median_ms / stats["burst_bwrap"].median_ms
     passed = ratio <= TARGET_RATIO
 
     print(
@@ -485,8 +559,13 @@ def main() -> None:
     print(
         f"api / bwrap (medians): {ratio:.3f}x; api / bwrap_seccomp: "
         f"{ratio_seccomp:.3f}x; api_nocg / bwrap_nocg: {nocg_ratio:.3f}x; "
-        f"py_api / py_bwrap: {py_ratio:.3f}x"
+        f"py_api / py_bwrap: {py_ratio:.3f}x; api_fresh / bwrap: {fresh_ratio:.3f}x"
     )
+    if burst_ratio is not None:
+        print(
+            f"back to back ({opts.burst} calls x {opts.burst_reps}, ms per call): "
+            f"burst_api / burst_bwrap: {burst_ratio:.3f}x"
+        )
     print(f"target api <= {TARGET_RATIO} x bwrap: {'PASS' if passed else 'FAIL'}")
     if steps:
         print(
@@ -513,6 +592,10 @@ def main() -> None:
         "api_nocg_over_bwrap_nocg": round(nocg_ratio, 3),
         "sandbox_nocg_uid": nocg_uid,
         "py_api_over_py_bwrap": round(py_ratio, 3),
+        "api_fresh_over_bwrap": round(fresh_ratio, 3),
+        "burst_api_over_burst_bwrap": (
+            round(burst_ratio, 3) if burst_ratio is not None else None
+        ),
         "target_api_le_1_25x_bwrap": passed,
         "breakdown_median_us": {
             k.strip(): round(v.median_us, 1) for k, v in steps.items()

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import TYPE_CHECKING
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -10,9 +11,6 @@ from enclosure.errors import SandboxUnavailable
 from enclosure.manifest import ComputeSpec
 from enclosure.sandbox import BwrapSandbox, Mount, SandboxSpec, find_bwrap
 from enclosure.sandbox import _bwrap as bwrap_module
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 
 def fake_bwrap(tmp_path: Path, body: str) -> Path:
@@ -149,3 +147,68 @@ def test_a_cleaned_up_sandbox_refuses_to_run(make_sandbox):
 def test_exec_needs_a_command(make_sandbox):
     with pytest.raises(ValueError, match="command"):
         make_sandbox().exec_sync([])
+
+
+def zombie_children() -> list[str]:
+    """Our own children that have exited and nobody reaped."""
+    me = str(os.getpid())
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "status").read_text(encoding="utf-8")
+        except OSError:
+            continue
+        status = dict(
+            line.split(":\t", 1) for line in text.splitlines() if ":\t" in line
+        )
+        if status.get("PPid") == me and status.get("State", "").startswith("Z"):
+            found.append(f"{entry.name} {status.get('Name')}")
+    return found
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("spares", [True, False], ids=["spares", "fresh"])
+def test_many_commands_leave_no_zombie_and_no_pid_behind(spares):
+    # bwrap exits before reaping its pid 1; unreaped, each command would keep a
+    # pid of its cgroup, and with a cap of 4 the fifth command could not fork.
+    sandbox = BwrapSandbox(SandboxSpec(ComputeSpec(processes=4)), spares=spares)
+    try:
+        for i in range(12):
+            r = sandbox.exec_sync(["sh", "-c", "true | true"])
+            assert r.ok, (i, r)
+        assert zombie_children() == []
+        if sandbox.cgroups:
+            spare = (
+                sandbox._spare.group
+                if sandbox._spare and sandbox._spare.wait()
+                else None
+            )
+            for group in sandbox._pool._idle:
+                if group is not spare:
+                    pids = (
+                        group.dirs["pids"]
+                        if "pids" in group.dirs
+                        else group.dirs["unified"]
+                    )
+                    assert (pids / "pids.current").read_text().strip() == "0"
+    finally:
+        sandbox.cleanup()
+
+
+@pytest.mark.sandbox
+def test_a_killed_command_leaves_no_zombie(make_sandbox):
+    sandbox = make_sandbox()
+    done = threading.Event()
+
+    def kill_when_running() -> None:
+        assert sandbox.wait_running(10)
+        sandbox.kill()
+        done.set()
+
+    threading.Thread(target=kill_when_running).start()
+    r = sandbox.exec_sync(["sh", "-c", "sleep 60 & sleep 60; wait"])
+    assert done.wait(10)
+    assert r.limit == "killed"
+    assert zombie_children() == []

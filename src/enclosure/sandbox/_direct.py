@@ -18,8 +18,6 @@ from enclosure.sandbox._process import Active, ProcessSandbox
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from enclosure.sandbox._cgroup import Group
-
 __all__ = ["DirectRunner"]
 
 
@@ -34,10 +32,11 @@ class DirectRunner(ProcessSandbox):
         *,
         cwd: str | None,
         env: Mapping[str, str] | None,
-        group: Group | None,
         stdin: bytes | None,
     ) -> Active:
         argv = [*self._rlimits(), *cmd]
+        group = self._acquire_group()
+        before = group.counters() if group is not None else None
         try:
             proc = subprocess.Popen(  # noqa: S603 -- argv, never a shell
                 argv,
@@ -49,13 +48,14 @@ class DirectRunner(ProcessSandbox):
                 env={**self.spec.env, **(env or {})},
             )
         except OSError as exc:
+            self._release_group(group)
             msg = f"cannot start {cmd[0]!r}: {exc}"
             raise SandboxUnavailable(msg) from None
         if group is not None:
             # On failure the caps fall back to the rlimits already in force.
             with contextlib.suppress(OSError):
                 group.add(proc.pid)
-        active = Active(proc, group)
+        active = Active(proc, group, before)
         self._register(active)
         self._mark_started(active)
         return active

@@ -37,13 +37,20 @@ class Active:
     """One running command, so ``kill()`` can reach it from another thread."""
 
     def __init__(
-        self, proc: subprocess.Popen[bytes], group: Group | None, cpu_start_ns: int = 0
+        self,
+        proc: subprocess.Popen[bytes],
+        group: Group | None,
+        before: Counters | None = None,
     ) -> None:
         self.proc = proc
         self.group = group
+        self.before = before
+        """The group's counters just before the command was let go."""
         self.limit: LimitName | None = None
+        self.child: int | None = None
+        """The backend's inner process (bwrap's pid 1), when it reports one."""
         self.started = False
-        self.cpu_start_ns = cpu_start_ns
+        self.cpu_start_ns = before.cpu_ns if before is not None else 0
         self.wake_r, self.wake_w = os.pipe()
 
     def stop(self, limit: LimitName) -> None:
@@ -85,14 +92,33 @@ class ProcessSandbox(Sandbox):
         *,
         cwd: str | None,
         env: Mapping[str, str] | None,
-        group: Group | None,
         stdin: bytes | None,
     ) -> Active:
         """Launch ``cmd`` confined, registered in ``self._active``.
 
+        The backend takes its cgroup from ``_acquire_group`` and reads the
+        group's counters (``Active.before``) before the command may run.
+
         Raises:
-            SandboxUnavailable: it could not be launched confined; nothing runs.
+            SandboxUnavailable: it could not be launched confined; nothing runs
+                and the group, if any, is back in the pool.
         """
+
+    def _acquire_group(self, *, extra_processes: int = 0) -> Group | None:
+        """A pooled cgroup with this spec's caps, or None without cgroups.
+
+        ``extra_processes`` makes room for launcher processes the backend puts
+        in the group besides the command's own tree.
+        """
+        c = self.spec.compute
+        return self._pool.acquire(
+            memory=c.memory, processes=c.processes + extra_processes
+        )
+
+    def _release_group(self, group: Group | None) -> None:
+        if group is not None:
+            group.kill_all()
+            self._pool.release(group)
 
     def _register(self, active: Active) -> None:
         with self._lock:
@@ -117,6 +143,10 @@ class ProcessSandbox(Sandbox):
         del returncode, stderr
         return None
 
+    def _reap(self, active: Active) -> None:
+        """Backend hook: collect what the command left behind once it has exited."""
+        del active
+
     def _abandon(self, active: Active) -> None:
         """Kill and forget a command that could not be started confined."""
         active.stop("killed")
@@ -124,6 +154,8 @@ class ProcessSandbox(Sandbox):
         with self._lock:
             self._active.discard(active)
         active.close()
+        self._reap(active)
+        self._release_group(active.group)
 
     def exec_sync(
         self,
@@ -144,10 +176,8 @@ class ProcessSandbox(Sandbox):
         compute = self.spec.compute
         wall = min(timeout or compute.wall_time, compute.wall_time)
         started = time.monotonic()
-        group = self._pool.acquire(memory=compute.memory, processes=compute.processes)
-        before = group.counters() if group else None
-        active = self._start(cmd, cwd=cwd, env=env, group=group, stdin=input)
-        active.cpu_start_ns = before.cpu_ns if before is not None else 0
+        active = self._start(cmd, cwd=cwd, env=env, stdin=input)
+        group, before = active.group, active.before
         try:
             stdout, stderr, truncated = self._watch(active, input, started + wall)
             returncode = active.proc.wait()
@@ -159,8 +189,8 @@ class ProcessSandbox(Sandbox):
             active.close()
             if group is not None:
                 after = group.counters()
-                group.kill_all()
-                self._pool.release(group)
+            self._reap(active)
+            self._release_group(group)
         problem = self._setup_problem(returncode, stderr)
         if problem and active.limit is None:
             raise SandboxUnavailable(problem)

@@ -407,6 +407,26 @@ async def unicode_arguments_pass_through(h: Harness) -> None:
     _expect(r.ok and r.text().splitlines() == args, _show(r))
 
 
+async def shell_syntax_in_arguments_is_inert(h: Harness) -> None:
+    """Quotes, ``$(…)``, globs, newlines and redirections arrive as plain bytes."""
+    args = [
+        "$(touch /tmp/pwned)", "`id`", "a'b\"c", "x\ny\n", "*", "; exit 7",
+        "--", "-", "", " lead", "trail ", "> /tmp/x", "$HOME", "\\", "99<&-",
+    ]  # fmt: skip
+    env = {"INJECT": "$(id); `id` 'q'\nline2", "EMPTY": ""}
+    script = (
+        'printf "%s\\0" "$@"; printf "%s\\0" "$INJECT" "$EMPTY"; '
+        "for f in /tmp/pwned /tmp/x; do [ -e $f ] && printf %s $f; done; true"
+    )
+    with h.sandbox() as sb:
+        r = await _exec(sb, ["sh", "-c", script, "sh", *args], env=env)
+    _expect(r.ok, _show(r))
+    *values, listing = r.stdout.split(b"\0")
+    got = [v.decode() for v in values]
+    _expect(got == [*args, env["INJECT"], ""], f"arguments changed: {got!r}")
+    _expect(listing == b"", f"a command ran from an argument: it made {listing!r}")
+
+
 async def concurrent_execs_on_one_sandbox_work(h: Harness) -> None:
     """Commands of one sandbox run side by side: two meet on FIFOs, six echo."""
     ping, pong = str(h.rw / "ping"), str(h.rw / "pong")
@@ -527,6 +547,7 @@ CHECKS: tuple[Check, ...] = (
     unknown_command_is_a_nonzero_exit_not_an_exception,
     output_just_under_the_cap_arrives_intact,
     unicode_arguments_pass_through,
+    shell_syntax_in_arguments_is_inert,
     concurrent_execs_on_one_sandbox_work,
     cleanup_is_idempotent_and_final,
 )

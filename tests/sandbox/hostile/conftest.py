@@ -602,9 +602,13 @@ def _processes_with(marker: str) -> list[int]:
 
 
 def _group_pids(run: Run) -> set[int]:
+    """Processes in the sandbox's cgroups, but the idle spare launcher's own."""
+    spare = run.sandbox._spare
+    idle = spare.group if spare is not None and spare.wait() else None
     return {
         int(pid)
         for group in run.sandbox._pool._all
+        if group is not idle
         for folder in group.dirs.values()
         for pid in _read(folder / "cgroup.procs").split()
     }
