@@ -124,7 +124,7 @@ BAD = {
         13,
     ),
     "unenforced-section": (
-        "agent: {name: a}\nnetwork: {allow: []}\n",
+        "agent: {name: a}\nupstreams: {allow: []}\n",
         "E-MANIFEST-UNSUPPORTED",
         2,
         1,

@@ -23,17 +23,30 @@ from enclosure.manifest._models import (
     parse_duration,
     parse_rate,
 )
+from enclosure.manifest._network import (
+    AGENT,
+    CredentialSpec,
+    Injection,
+    NetworkRule,
+    NetworkSpec,
+    host_matches,
+)
 from enclosure.manifest._yaml import Position, SourceMap
 
 __all__ = [
+    "AGENT",
     "AgentSpec",
     "ApprovalsSpec",
     "ComputeSpec",
+    "CredentialSpec",
     "FilesystemSpec",
     "GlobalRule",
+    "Injection",
     "KillCondition",
     "KillSwitch",
     "Manifest",
+    "NetworkRule",
+    "NetworkSpec",
     "Position",
     "RateLimit",
     "RedactSpec",
@@ -41,6 +54,7 @@ __all__ = [
     "Rule",
     "SourceMap",
     "ToolSpec",
+    "host_matches",
     "json_schema",
     "load_manifest",
     "load_manifest_text",

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from enclosure.errors import ManifestError, ManifestIssue
 from enclosure.manifest._models import Manifest
+from enclosure.manifest._network import AGENT
 from enclosure.manifest._yaml import MAX_BYTES, SourceMap, parse_yaml
 
 __all__ = ["load_manifest", "load_manifest_text", "manifest_source"]
@@ -83,6 +84,50 @@ def _reference_issues(manifest: Manifest, source: SourceMap) -> list[ManifestIss
                         ("rules", i, "tools", j),
                     )
                 )
+    issues += _network_issues(manifest, source)
+    return issues
+
+
+def _network_issues(manifest: Manifest, source: SourceMap) -> list[ManifestIssue]:
+    """Principals and credentials named by network rules and credentials exist."""
+    known = set(manifest.tools) | {AGENT}
+    issues = []
+
+    def principals(names: list[str], at: tuple[str | int, ...], what: str) -> None:
+        for j, name in enumerate(names):
+            if name not in known:
+                issues.append(
+                    source.issue(
+                        "E-MANIFEST-UNKNOWN-TOOL",
+                        f"{what} names {name!r}, which is neither a tool in 'tools' "
+                        f"nor {AGENT!r}",
+                        (*at, "tools", j),
+                    )
+                )
+
+    for i, rule in enumerate(manifest.network.rules):
+        principals(rule.tools, ("network", "rules", i), "network rule")
+        if rule.credential is not None and rule.credential not in manifest.credentials:
+            issues.append(
+                source.issue(
+                    "E-MANIFEST-UNKNOWN-CREDENTIAL",
+                    f"network rule names credential {rule.credential!r}, which is "
+                    "not declared in 'credentials'",
+                    ("network", "rules", i, "credential"),
+                )
+            )
+    names = [manifest.network.rule_name(i) for i in range(len(manifest.network.rules))]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            issues.append(
+                source.issue(
+                    "E-MANIFEST-VALUE",
+                    f"two network rules are named {name!r}",
+                    ("network", "rules", i, "name"),
+                )
+            )
+    for cred_name, cred in manifest.credentials.items():
+        principals(cred.tools, ("credentials", cred_name), "credential")
     return issues
 
 

@@ -25,6 +25,7 @@ from pydantic_core import PydanticCustomError
 
 from enclosure._json import sha256_json
 from enclosure.manifest._compute import ComputeSpec, FilesystemSpec
+from enclosure.manifest._network import CredentialSpec, NetworkSpec
 from enclosure.types import Effect, Mode, OnExceed, Outcome
 
 __all__ = [
@@ -277,8 +278,6 @@ class RedactSpec(_Strict):
 
 
 _LATER = {
-    "network": "the egress proxy",
-    "credentials": "the identity broker",
     "upstreams": "the MCP gateway",
 }
 
@@ -297,8 +296,10 @@ class Manifest(_Strict):
     redact: RedactSpec = Field(default_factory=RedactSpec)
     compute: ComputeSpec = Field(default_factory=ComputeSpec)
     filesystem: FilesystemSpec = Field(default_factory=FilesystemSpec)
-    network: Any = None
-    credentials: Any = None
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
+    credentials: dict[Annotated[str, Field(pattern=NAME_PATTERN)], CredentialSpec] = (
+        Field(default_factory=dict)
+    )
     upstreams: Any = None
 
     _source: Any = PrivateAttr(default=None)
