@@ -15,7 +15,9 @@ assert on ``.code``, never on message text.
     ├── ApprovalError (LookupError) an approval is unknown, used, expired or decided
     ├── AuditUnavailable (OSError)  the decision log cannot be written or read
     ├── SandboxUnavailable (OSError) no working sandbox, so nothing sandboxed runs
-    └── ArtifactError (ValueError)  an artifact cannot be promoted or rejected
+    ├── ArtifactError (ValueError)  an artifact cannot be promoted or rejected
+    ├── EgressRefused               the egress proxy refused a request (403/429/...)
+    └── CredentialError             a credential could not be issued or was misused
 
 Errors an agent may see and retry (``CallRefused``) are kept apart from fatal ones
 (``RunKilled``, ``AuditUnavailable``).
@@ -31,6 +33,8 @@ __all__ = [
     "ArtifactError",
     "AuditUnavailable",
     "CallRefused",
+    "CredentialError",
+    "EgressRefused",
     "EnclosureError",
     "ManifestError",
     "ManifestIssue",
@@ -150,3 +154,34 @@ class ArtifactError(EnclosureError, ValueError):
     """An artifact is unknown, already decided, changed since its scan, or blocked."""
 
     default_code = "E-ARTIFACT-NOT-FOUND"
+
+
+class EgressRefused(EnclosureError):
+    """The egress proxy refused a request: no rule, a rate limit, SSRF, a size cap.
+
+    ``status`` is the HTTP status the sandboxed client got; ``rule`` names the
+    network rule that decided, when one did.
+    """
+
+    default_code = "E-EGRESS-DENIED"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int = 403,
+        rule: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.status = status
+        self.rule = rule
+
+
+class CredentialError(EnclosureError):
+    """A credential's source failed, or a principal outside its scope asked for it.
+
+    The message never contains the secret.
+    """
+
+    default_code = "E-CREDENTIAL-UNAVAILABLE"

@@ -48,7 +48,7 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _METHOD = re.compile(r"^[A-Z]{1,16}$")
 _HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
 _MAX_NAME = 253
-_SOURCE = re.compile(r"^(env|file|command|plugin):(.+)$", re.DOTALL)
+_SOURCE = re.compile(r"^(env|file|command|plugin|token):(.+)$", re.DOTALL)
 
 
 class _Strict(BaseModel):
@@ -224,8 +224,9 @@ class CredentialSpec(_Strict):
     """A secret the identity broker fetches just in time and the proxy injects."""
 
     source: str
-    """``env:NAME``, ``file:/path``, ``command:argv…`` (stdout, trimmed) or
-    ``plugin:module:object`` (a ``SecretSource``)."""
+    """``env:NAME``, ``file:/path``, ``command:argv…`` (stdout, trimmed),
+    ``plugin:module:object`` (a ``SecretSource``), or ``token:AUDIENCE`` (a
+    run-scoped token the broker mints per request)."""
     inject: Injection
     ttl: Seconds = 900.0
     """How long a fetched secret is reused before it is fetched again."""
@@ -242,13 +243,13 @@ class CredentialSpec(_Strict):
         if m is None or not m.group(2).strip():
             raise PydanticCustomError(
                 "E-MANIFEST-VALUE",
-                "credential source must be env:NAME, file:PATH, command:ARGV or "
-                "plugin:module:object",
+                "credential source must be env:NAME, file:PATH, command:ARGV, "
+                "plugin:module:object or token:AUDIENCE",
             )
         return value
 
     @property
-    def kind(self) -> Literal["env", "file", "command", "plugin"]:
+    def kind(self) -> Literal["env", "file", "command", "plugin", "token"]:
         m = _SOURCE.match(self.source)
         assert m is not None  # noqa: S101 -- validated
         return m.group(1)  # type: ignore[return-value]
