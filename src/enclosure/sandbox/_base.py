@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Self
+from typing import TYPE_CHECKING, Literal, Self, TypeAlias
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -21,7 +22,10 @@ if TYPE_CHECKING:
 
     from enclosure.manifest import ComputeSpec
 
-__all__ = ["ExecResult", "LimitName", "Mount", "Sandbox", "SandboxSpec"]
+__all__ = ["ExecResult", "LimitName", "Mount", "Sandbox", "SandboxSpec", "StartHook"]
+
+StartHook: TypeAlias = Callable[[int], Callable[[], None] | None]
+"""Called with the pid of a sandbox's first process before the command runs."""
 
 LimitName = Literal[
     "wall_time", "cpu", "memory", "processes", "output", "file_size", "disk", "killed"
@@ -116,6 +120,7 @@ class Sandbox(ABC):
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        on_start: StartHook | None = None,
     ) -> ExecResult:
         """Run ``cmd`` to completion inside the sandbox.
 
@@ -125,6 +130,11 @@ class Sandbox(ABC):
             cwd: working directory inside the sandbox.
             env: variables added to the spec's environment for this command.
             timeout: wall seconds, at most the manifest's ``wall_time``.
+            on_start: called with the host pid of the sandbox's first process
+                once its namespaces exist and before the command runs (the
+                egress proxy attaches to its network namespace here); what it
+                returns is called when the command is over. If it raises,
+                nothing runs. Backends without namespaces never call it.
 
         Raises:
             SandboxUnavailable: the sandbox cannot be set up; nothing ran.
@@ -138,12 +148,15 @@ class Sandbox(ABC):
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 -- a cap passed on, not a wait
+        on_start: StartHook | None = None,
     ) -> ExecResult:
         """``exec_sync`` in a worker thread; cancelling it kills the command."""
         import anyio  # noqa: PLC0415 -- only async callers pay for it
 
         def work() -> ExecResult:
-            return self.exec_sync(cmd, input=input, cwd=cwd, env=env, timeout=timeout)
+            return self.exec_sync(
+                cmd, input=input, cwd=cwd, env=env, timeout=timeout, on_start=on_start
+            )
 
         try:
             return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)

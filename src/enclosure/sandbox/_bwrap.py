@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from enclosure.errors import SandboxUnavailable
-from enclosure.sandbox._process import Active, ProcessSandbox
+from enclosure.sandbox._process import Active, ProcessSandbox, StartHook
 from enclosure.sandbox._seccomp import seccomp_memfd
 from enclosure.sandbox._spare import SHELL, Spare, scriptable, shell_exec_line
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from enclosure.sandbox._base import SandboxSpec
 
@@ -232,6 +232,7 @@ class BwrapSandbox(ProcessSandbox):
         cwd: str | None,
         env: Mapping[str, str] | None,
         stdin: bytes | None,
+        on_start: StartHook | None = None,
     ) -> Active:
         full_env = {**self.spec.env, **(env or {})}
         with self._lock:
@@ -240,11 +241,13 @@ class BwrapSandbox(ProcessSandbox):
         try:
             if spare is not None:
                 if scriptable(cmd, full_env):
-                    active = self._start_spare(spare, cmd, cwd, full_env, stdin)
+                    active = self._start_spare(
+                        spare, cmd, cwd, full_env, stdin, on_start
+                    )
                 else:
                     spare.discard()
             if active is None:
-                active = self._start_fresh(cmd, cwd, full_env, stdin)
+                active = self._start_fresh(cmd, cwd, full_env, stdin, on_start)
         finally:
             self._refill()
         return active
@@ -256,6 +259,7 @@ class BwrapSandbox(ProcessSandbox):
         cwd: str | None,
         env: Mapping[str, str],
         stdin: bytes | None,
+        on_start: StartHook | None,
     ) -> Active | None:
         """Run ``cmd`` through a ready spare; None when the spare is unusable."""
         if not spare.wait():
@@ -263,17 +267,23 @@ class BwrapSandbox(ProcessSandbox):
             return None
         assert spare.proc is not None  # noqa: S101 -- wait() said so
         proc, group = spare.proc, spare.group
-        (info_r,), (info_w, seccomp_fd) = spare.parent_fds, spare.child_fds
+        (info_r, block_w), (info_w, seccomp_fd, block_r) = (
+            spare.parent_fds,
+            spare.child_fds,
+        )
         setenv = [w for k, v in sorted(env.items()) for w in ("--setenv", k, v)]
+        block = ["--block-fd", str(block_r)] if on_start is not None else []
         argv = [
             self.bwrap, "--clearenv", *setenv,
             *self._base,
             "--seccomp", str(seccomp_fd),
             "--info-fd", str(info_w),
+            *block,
             "--chdir", cwd or self.spec.cwd,
             "--", *self._rlimits(), *cmd,
         ]  # fmt: skip
-        line = shell_exec_line(argv, close=(spare.script_r,), null_stdin=stdin is None)
+        close = (spare.script_r,) if block else (spare.script_r, block_r)
+        line = shell_exec_line(argv, close=close, null_stdin=stdin is None)
         before = group.counters() if group is not None else None
         if stdin is None and proc.stdin is not None:
             proc.stdin.close()
@@ -289,7 +299,12 @@ class BwrapSandbox(ProcessSandbox):
             active.close()
             spare.discard()
             return None
-        return self._handshake(active, info_r, None)
+        try:
+            return self._handshake(
+                active, info_r, block_w if block else None, on_start, move=False
+            )
+        finally:
+            os.close(block_w)
 
     def _start_fresh(
         self,
@@ -297,6 +312,7 @@ class BwrapSandbox(ProcessSandbox):
         cwd: str | None,
         env: Mapping[str, str],
         stdin: bytes | None,
+        on_start: StartHook | None,
     ) -> Active:
         """Start bwrap now and move its child into a cgroup before it may run."""
         group = self._acquire_group()
@@ -340,24 +356,37 @@ class BwrapSandbox(ProcessSandbox):
         active = Active(proc, group, before)
         self._register(active)
         try:
-            return self._handshake(active, info_r, block_w)
+            return self._handshake(active, info_r, block_w, on_start, move=True)
         finally:
             os.close(block_w)
 
-    def _handshake(self, active: Active, info_r: int, block_w: int | None) -> Active:
-        """Wait for bwrap's child pid; with ``block_w``, cap the child, then let it go.
+    def _handshake(
+        self,
+        active: Active,
+        info_r: int,
+        block_w: int | None,
+        on_start: StartHook | None,
+        *,
+        move: bool,
+    ) -> Active:
+        """Wait for bwrap's child pid; prepare it while bwrap waits on ``block_w``.
+
+        With ``move``, the child goes into the command's cgroup; ``on_start`` is
+        called with its pid (the network attaches there). Then it may run.
 
         Raises:
             SandboxUnavailable: bwrap could not set the sandbox up, or the caps
-                could not be applied; nothing runs.
+                or the network could not be applied; nothing runs.
         """
         try:
             child = _read_child_pid(info_r)
             active.child = child
             if child is not None:
                 if block_w is not None:
-                    if active.group is not None:
+                    if move and active.group is not None:
                         active.group.add(child)
+                    if on_start is not None:
+                        active.on_end = self._attach(active, on_start, child)
                     os.write(block_w, b"1")
                 self._mark_started(active)
         except ProcessLookupError:
@@ -381,6 +410,17 @@ class BwrapSandbox(ProcessSandbox):
             raise SandboxUnavailable(msg)
         return active
 
+    def _attach(
+        self, active: Active, on_start: StartHook, child: int
+    ) -> Callable[[], None] | None:
+        """Run ``on_start`` for a child that waits on ``--block-fd``; fail closed."""
+        try:
+            return on_start(child)
+        except Exception as exc:  # noqa: BLE001 -- any failure must stop the command
+            self._abandon(active)
+            msg = f"cannot attach the sandbox's network: {exc}"
+            raise SandboxUnavailable(msg) from None
+
     # --- spares -------------------------------------------------------------------
 
     def _refill(self) -> None:
@@ -392,9 +432,10 @@ class BwrapSandbox(ProcessSandbox):
                 return
             seccomp_fd = seccomp_memfd()
             info_r, info_w = os.pipe()
+            block_r, block_w = os.pipe()
             self._spare = Spare(
-                child_fds=(info_w, seccomp_fd),
-                parent_fds=(info_r,),
+                child_fds=(info_w, seccomp_fd, block_r),
+                parent_fds=(info_r, block_w),
                 acquire=lambda: self._acquire_group(extra_processes=1),
                 release=self._release_group,
                 uid=self.uid,

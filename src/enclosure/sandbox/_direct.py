@@ -16,6 +16,9 @@ from enclosure.errors import SandboxUnavailable
 from enclosure.sandbox._process import Active, ProcessSandbox
 
 if TYPE_CHECKING:
+    from enclosure.sandbox._base import StartHook
+
+if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 __all__ = ["DirectRunner"]
@@ -33,7 +36,9 @@ class DirectRunner(ProcessSandbox):
         cwd: str | None,
         env: Mapping[str, str] | None,
         stdin: bytes | None,
+        on_start: StartHook | None = None,
     ) -> Active:
+        del on_start  # no namespaces: the host's network, as documented
         argv = [*self._rlimits(), *cmd]
         group = self._acquire_group()
         before = group.counters() if group is not None else None

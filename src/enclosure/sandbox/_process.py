@@ -20,17 +20,23 @@ from abc import abstractmethod
 from typing import TYPE_CHECKING
 
 from enclosure.errors import SandboxUnavailable
-from enclosure.sandbox._base import ExecResult, LimitName, Sandbox, SandboxSpec
+from enclosure.sandbox._base import (
+    ExecResult,
+    LimitName,
+    Sandbox,
+    SandboxSpec,
+    StartHook,
+)
 from enclosure.sandbox._cgroup import CgroupPool, Group
 
 if TYPE_CHECKING:
     import subprocess
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from pathlib import Path
 
     from enclosure.sandbox._cgroup import Counters
 
-__all__ = ["Active", "ProcessSandbox"]
+__all__ = ["Active", "ProcessSandbox", "StartHook"]
 
 
 class Active:
@@ -49,6 +55,8 @@ class Active:
         self.limit: LimitName | None = None
         self.child: int | None = None
         """The backend's inner process (bwrap's pid 1), when it reports one."""
+        self.on_end: Callable[[], None] | None = None
+        """What the ``on_start`` hook asked to run once the command is over."""
         self.started = False
         self.cpu_start_ns = before.cpu_ns if before is not None else 0
         self.wake_r, self.wake_w = os.pipe()
@@ -93,6 +101,7 @@ class ProcessSandbox(Sandbox):
         cwd: str | None,
         env: Mapping[str, str] | None,
         stdin: bytes | None,
+        on_start: StartHook | None = None,
     ) -> Active:
         """Launch ``cmd`` confined, registered in ``self._active``.
 
@@ -151,11 +160,17 @@ class ProcessSandbox(Sandbox):
         """Kill and forget a command that could not be started confined."""
         active.stop("killed")
         active.proc.wait()
+        for pipe in (active.proc.stdin, active.proc.stdout, active.proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
         with self._lock:
             self._active.discard(active)
         active.close()
         self._reap(active)
         self._release_group(active.group)
+        if active.on_end is not None:
+            active.on_end()
 
     def exec_sync(
         self,
@@ -165,6 +180,7 @@ class ProcessSandbox(Sandbox):
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        on_start: StartHook | None = None,
     ) -> ExecResult:
         """Run ``cmd`` inside; see ``Sandbox.exec_sync``."""
         if self._closed:
@@ -176,7 +192,7 @@ class ProcessSandbox(Sandbox):
         compute = self.spec.compute
         wall = min(timeout or compute.wall_time, compute.wall_time)
         started = time.monotonic()
-        active = self._start(cmd, cwd=cwd, env=env, stdin=input)
+        active = self._start(cmd, cwd=cwd, env=env, stdin=input, on_start=on_start)
         group, before = active.group, active.before
         try:
             stdout, stderr, truncated = self._watch(active, input, started + wall)
@@ -191,6 +207,8 @@ class ProcessSandbox(Sandbox):
                 after = group.counters()
             self._reap(active)
             self._release_group(group)
+            if active.on_end is not None:
+                active.on_end()
         problem = self._setup_problem(returncode, stderr)
         if problem and active.limit is None:
             raise SandboxUnavailable(problem)

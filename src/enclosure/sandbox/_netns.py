@@ -1,0 +1,151 @@
+"""A listening socket inside a sandbox's own network namespace, made from outside.
+
+A sandbox has a network namespace of its own with nothing but loopback in it.
+To give it exactly one way out, the egress proxy, we create a TCP socket *in that
+namespace* (a socket belongs to the namespace it was created in, for life),
+bind it to ``127.0.0.1:PORT`` there, and hand it to the proxy, which runs here
+on the host. No process runs inside for it, and no other address exists inside.
+
+``setns`` into a network namespace needs ``CAP_SYS_ADMIN`` both over the
+namespace (we own its user namespace) and in our own user namespace (root has
+it). With it, a short-lived thread switches namespace, makes the socket and ends
+(a thread's namespace dies with it). Without it, a forked child first joins the
+user namespace that owns the network namespace (``NS_GET_USERNS``; allowed: we
+own it; a forked child is single-threaded, which ``setns`` into a user namespace
+requires), then the network namespace, and sends the socket back over a
+socketpair.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import os
+import socket
+import threading
+
+__all__ = ["listen_in_netns"]
+
+_CLONE_NEWNET = 0x40000000
+_CLONE_NEWUSER = 0x10000000
+_NS_GET_USERNS = 0xB701  # _IO(0xb7, 0x1), Linux 4.9
+_BACKLOG = 128
+
+
+def _setns(fd: int, kind: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, kind) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def _listener(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(_BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def listen_in_netns(pid: int, port: int, *, fork: bool | None = None) -> socket.socket:
+    """A socket listening on ``127.0.0.1:port`` in the network namespace of ``pid``.
+
+    Args:
+        pid: a process of the sandbox (bwrap's pid 1).
+        port: the port inside the sandbox.
+        fork: force the forked-child way (True) or the thread way (False);
+            by default the thread way when this process may ``setns`` itself.
+
+    Raises:
+        OSError: the namespace is gone or may not be entered.
+    """
+    if fork is None:
+        fork = not _may_setns()
+    if fork:
+        return _via_child(pid, port)
+    return _via_thread(pid, port)
+
+
+def _may_setns() -> bool:
+    # CAP_SYS_ADMIN (bit 21) in our effective set.
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:  # noqa: PTH123
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) & (1 << 21))
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+def _via_thread(pid: int, port: int) -> socket.socket:
+    box: dict[str, object] = {}
+    netns = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+
+    def work() -> None:
+        try:
+            _setns(netns, _CLONE_NEWNET)
+            box["sock"] = _listener(port)
+        except OSError as exc:
+            box["error"] = exc
+
+    try:
+        thread = threading.Thread(target=work, name="sandbox-netns")
+        thread.start()
+        thread.join()
+    finally:
+        os.close(netns)
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    sock = box["sock"]
+    assert isinstance(sock, socket.socket)  # noqa: S101 -- set by work()
+    return sock
+
+
+def _via_child(pid: int, port: int) -> socket.socket:
+    netns = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        # The user namespace that owns the network namespace, not the process's
+        # current one: bwrap nests a second user namespace during its setup.
+        userns = fcntl.ioctl(netns, _NS_GET_USERNS)
+    except OSError:
+        os.close(netns)
+        raise
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        child = os.fork()
+        if child == 0:  # pragma: no cover -- runs in the child, which only exits
+            status = 1
+            try:
+                _setns(userns, _CLONE_NEWUSER)
+                _setns(netns, _CLONE_NEWNET)
+                sock = _listener(port)
+                socket.send_fds(theirs, [b"ok"], [sock.fileno()])
+                status = 0
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    theirs.send(f"error {exc.errno} {exc.strerror}".encode())
+            finally:
+                os._exit(status)
+        theirs.close()
+        msg, fds, _, _ = socket.recv_fds(ours, 256, 1)
+        os.waitpid(child, 0)
+    finally:
+        ours.close()
+        theirs.close()
+        os.close(userns)
+        os.close(netns)
+    if not fds:
+        text = msg.decode(errors="replace")
+        parts = text.split(" ", 2)
+        if len(parts) == 3 and parts[1].isdigit():  # noqa: PLR2004 -- "error N text"
+            raise OSError(int(parts[1]), parts[2])
+        raise OSError(
+            f"could not listen in the sandbox's network: {text or 'no answer'}"
+        )
+    return socket.socket(fileno=fds[0])

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+
+from enclosure.errors import SandboxUnavailable
+from enclosure.manifest import ComputeSpec
+from enclosure.sandbox import BwrapSandbox, Mount, SandboxSpec
+from enclosure.sandbox._netns import listen_in_netns
+
+ENV = {"PATH": "/usr/bin:/bin"}
+REPLY = b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+
+
+def answer_once(sock: socket.socket, seen: list[bytes]) -> threading.Thread:
+    def serve() -> None:
+        conn, _ = sock.accept()
+        with conn:
+            seen.append(conn.recv(4096))
+            conn.sendall(REPLY)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.fixture(params=[True, False], ids=["spares", "fresh"])
+def sandbox(request, tmp_path):
+    sb = BwrapSandbox(
+        SandboxSpec(
+            ComputeSpec(wall_time=20),
+            mounts=(Mount(tmp_path, "/out", writable=True),),
+            env=ENV,
+        ),
+        spares=request.param,
+    )
+    yield sb
+    sb.cleanup()
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("fork", [False, True], ids=["thread", "forked-child"])
+def test_a_socket_made_in_the_sandbox_namespace_is_its_only_way_out(sandbox, fork):
+    seen: list[bytes] = []
+    pids: list[int] = []
+
+    def attach(pid: int):
+        pids.append(pid)
+        sock = listen_in_netns(pid, 3128, fork=fork)
+        answer_once(sock, seen)
+        return sock.close
+
+    r = sandbox.exec_sync(
+        ["curl", "-sS", "--max-time", "10", "http://127.0.0.1:3128/hi"],
+        on_start=attach,
+    )
+    assert (r.exit_code, r.stdout) == (0, b"hello"), r
+    assert seen[0].startswith(b"GET /hi HTTP/1.1")
+    # The socket lived in the sandbox's namespace, not on the host's loopback.
+    host = socket.socket()
+    try:
+        assert host.connect_ex(("127.0.0.1", 3128)) != 0 or not seen[1:]
+    finally:
+        host.close()
+    # Without the hook, the next command has no way out at all.
+    r = sandbox.exec_sync(["curl", "-sS", "--max-time", "5", "http://127.0.0.1:3128/"])
+    assert r.exit_code == 7, r  # could not connect
+
+
+@pytest.mark.sandbox
+def test_the_hook_runs_before_the_command_and_its_cleanup_after(sandbox):
+    order: list[str] = []
+
+    def attach(pid: int):
+        order.append(f"attach {pid > 0}")
+        return lambda: order.append("detach")
+
+    r = sandbox.exec_sync(["sh", "-c", "echo ran"], on_start=attach)
+    order.append(f"result {r.stdout.decode().strip()}")
+    assert order == ["attach True", "detach", "result ran"]
+
+
+@pytest.mark.sandbox
+def test_a_hook_that_fails_refuses_the_command_before_it_runs(sandbox, tmp_path):
+    def attach(pid: int):
+        raise OSError("no namespace for you")
+
+    with pytest.raises(SandboxUnavailable) as info:
+        sandbox.exec_sync(["sh", "-c", "echo x > /out/ran"], on_start=attach)
+    assert "no namespace for you" in info.value.message
+    assert not (tmp_path / "ran").exists()
+    assert sandbox.exec_sync(["true"]).ok  # the sandbox itself still works
+
+
+def test_a_process_that_is_gone_has_no_namespace_to_listen_in():
+    with pytest.raises(FileNotFoundError):
+        listen_in_netns(2**22 + 12345, 3128, fork=False)
+    with pytest.raises(FileNotFoundError):
+        listen_in_netns(2**22 + 12345, 3128, fork=True)
