@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -29,7 +30,7 @@ GITHUB = {
 }
 
 
-def policy(*rules: dict, clock: FakeClock | None = None) -> NetworkPolicy:
+def policy(*rules: dict[str, Any], clock: FakeClock | None = None) -> NetworkPolicy:
     spec = NetworkSpec.model_validate({"rules": list(rules)})
     return NetworkPolicy(spec, clock=clock or FakeClock())
 
@@ -71,7 +72,8 @@ def test_an_allowed_request_names_its_rule():
 
 
 @pytest.mark.parametrize(
-    "host", ["API.GitHub.com", "api.github.com.", " api.github.com ", "[api.github.com]"]
+    "host",
+    ["API.GitHub.com", "api.github.com.", " api.github.com ", "[api.github.com]"],
 )
 def test_hosts_are_normalised_before_matching(host):
     assert get(policy(GITHUB), "/repos/x", host=host).allowed
@@ -401,7 +403,10 @@ def test_a_credential_is_not_sent_over_plain_http_to_a_public_host():
     verdict = get(policy(API), host="api.example.com", scheme="http", port=443)
     assert not verdict.allowed
     assert verdict.code == "E-EGRESS-DENIED"
-    assert verdict.reason == "rule 'api' injects credential 'key' over https only, not http"
+    assert (
+        verdict.reason
+        == "rule 'api' injects credential 'key' over https only, not http"
+    )
 
 
 def test_a_credential_may_go_over_plain_http_to_a_private_service():
@@ -419,7 +424,10 @@ def test_connect_to_a_host_only_rule_is_a_plain_tunnel():
     p = policy({"name": "pypi", "host": "pypi.org"})
     verdict = p.connect(TOOL, "pypi.org", 443)
     assert verdict == Verdict(
-        allowed=True, rule="pypi", reason="rule 'pypi' allows pypi.org:443", code="allowed"
+        allowed=True,
+        rule="pypi",
+        reason="rule 'pypi' allows pypi.org:443",
+        code="allowed",
     )
 
 
@@ -514,6 +522,15 @@ def test_rates_count_per_rule():
     assert get(p, host="api.example.com", method="POST").allowed
     assert get(p, host="api.example.com").code == "E-EGRESS-RATE"
     assert get(p, host="api.example.com", method="POST").code == "E-EGRESS-RATE"
+
+
+def test_rules_sharing_a_name_keep_separate_rates():
+    p = policy(
+        {**LIMITED, "rate": "1/minute", "methods": ["GET"]},
+        {**LIMITED, "rate": "1/minute", "methods": ["POST"]},
+    )
+    assert get(p, host="api.example.com").allowed
+    assert get(p, host="api.example.com", method="POST").allowed
 
 
 def test_a_denied_request_does_not_use_the_rate():

@@ -184,6 +184,8 @@ def _who(who: Principal) -> str:
 @dataclass(frozen=True, slots=True)
 class _Rule:
     name: str
+    key: str
+    """The rate bucket's name: by position, since two rules may share a name."""
     spec: NetworkRule
     globs: tuple[re.Pattern[str], ...]
     rate: tuple[int, float] | None
@@ -229,6 +231,7 @@ class NetworkPolicy:
         self._rules = tuple(
             _Rule(
                 name=spec.rule_name(i),
+                key=f"network.rules[{i}]",
                 spec=rule,
                 globs=tuple(glob_pattern(p) for p in rule.paths),
                 rate=parse_rate(rule.rate) if rule.rate else None,
@@ -359,7 +362,7 @@ class NetworkPolicy:
         if rule.rate is None:
             return None
         limit, window_s = rule.rate
-        bucket = (rule.name, who.run_id)
+        bucket = (rule.key, who.run_id)
         with self._lock:
             now = self._clock.monotonic()
             check = self._windows.check(bucket, limit, window_s, now)

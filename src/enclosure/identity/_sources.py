@@ -183,7 +183,7 @@ def _command(name: str, target: str) -> CommandSource:
         raise CredentialError(
             f"credential {name}: command cannot be split: {exc}"
         ) from exc
-    if not argv:
+    if not argv or not argv[0]:
         raise CredentialError(f"credential {name}: command is empty")
     return CommandSource(argv)
 

@@ -154,8 +154,10 @@ class Sandbox(ABC):
         import anyio  # noqa: PLC0415 -- only async callers pay for it
 
         def work() -> ExecResult:
+            # Passed only when given: a backend without namespaces need not know it.
+            extra = {} if on_start is None else {"on_start": on_start}
             return self.exec_sync(
-                cmd, input=input, cwd=cwd, env=env, timeout=timeout, on_start=on_start
+                cmd, input=input, cwd=cwd, env=env, timeout=timeout, **extra
             )
 
         try:
