@@ -258,6 +258,7 @@ ROOMS: dict[str, Room] = {
     "enclosure.types": Room.FOUNDATION,
     "enclosure.models": Room.FOUNDATION,
     "enclosure._json": Room.FOUNDATION,
+    "enclosure._clock": Room.FOUNDATION,  # stdlib only: the real Clock, timestamps
     "enclosure.client": Room.FOUNDATION,  # stdlib only: it runs inside the sandbox
     "enclosure.manifest": Room.CONFIGURATION,
     "enclosure.policy": Room.PURE_CORE,
@@ -275,6 +276,7 @@ ROOMS: dict[str, Room] = {
     "enclosure.sandbox": Room.EDGES,
     "enclosure.artifacts": Room.EDGES,
     "enclosure.proxy": Room.EDGES,
+    "enclosure.egress": Room.EDGES,  # STYLE.md's proxy/: the egress proxy
     "enclosure": Room.WIRING,  # the root package re-exports the facade
     "enclosure._enclosure": Room.WIRING,
     "enclosure._run": Room.WIRING,
@@ -296,6 +298,8 @@ FORBIDDEN_EDGES = [
     ("enclosure.policy", "enclosure.audit", "policy returns a Decision, never logs"),
     ("enclosure.sandbox", "enclosure.proxy", "wired together by the facade"),
     ("enclosure.proxy", "enclosure.sandbox", "wired together by the facade"),
+    ("enclosure.sandbox", "enclosure.egress", "wired together by the facade"),
+    ("enclosure.egress", "enclosure.sandbox", "wired together by the facade"),
 ]
 
 # Only the CLI itself and `python -m enclosure` may import the CLI.

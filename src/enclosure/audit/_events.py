@@ -160,6 +160,42 @@ class ArtifactEvent(_Event):
     reason: str | None = None
 
 
+class EgressEvent(_Event):
+    """One request (or CONNECT tunnel) through the run's egress proxy.
+
+    Refusals are decisions too: ``outcome`` is ``denied`` and ``rule``/``reason``
+    say why. Secrets are never here: ``credential`` is the name of the one the
+    proxy injected, and heads and bodies (only with ``network.log_bodies``) are
+    logged after redaction.
+    """
+
+    kind: Literal["egress"] = "egress"
+    principal: str
+    """The tool that made the request, or ``agent``."""
+    call_id: str | None = None
+    method: str
+    scheme: str
+    """``http``, ``https`` (TLS terminated by the proxy) or ``tunnel``."""
+    host: str
+    port: int
+    path: str
+    status: int
+    outcome: Literal["allowed", "denied", "error"]
+    rule: str | None = None
+    reason: str = ""
+    code: str = ""
+    address: str | None = None
+    """The IP address the proxy connected to (after its SSRF check)."""
+    credential: str | None = None
+    bytes_up: int = 0
+    bytes_down: int = 0
+    duration_ms: float = 0.0
+    request_headers: dict[str, str] | None = None
+    response_headers: dict[str, str] | None = None
+    request_body: str | None = None
+    response_body: str | None = None
+
+
 class RunEndedEvent(_Event):
     kind: Literal["run_ended"] = "run_ended"
     status: RunStatus
@@ -178,6 +214,7 @@ Event: TypeAlias = Annotated[
     | ApprovalEvent
     | ExecEvent
     | ArtifactEvent
+    | EgressEvent
     | RunEndedEvent,
     Field(discriminator="kind"),
 ]

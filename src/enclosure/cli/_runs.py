@@ -26,10 +26,13 @@ _KINDS = [
     "approval",
     "exec",
     "artifact",
+    "egress",
     "run_ended",
 ]
 _STYLE = {
     "allow": "green",
+    "allowed": "green",
+    "denied": "red",
     "executed": "green",
     "simulate": "cyan",
     "simulated": "cyan",
@@ -166,6 +169,14 @@ def _exec_detail(ev: Any) -> str | None:
     return f"exit {ev.exit_code}{stopped}: {' '.join(ev.argv)}"
 
 
+def _egress_detail(ev: Any) -> str | None:
+    if ev.kind != "egress":
+        return None
+    target = f"{ev.method} {ev.scheme}://{ev.host}:{ev.port}{ev.path}"
+    why = f" ({ev.reason})" if ev.outcome != "allowed" and ev.reason else ""
+    return f"{ev.status} {target}{why}"
+
+
 def _event_json(e: StoredEvent) -> dict[str, Any]:
     return {"seq": e.seq, "hash": e.hash, **e.event.model_dump(mode="json")}
 
@@ -187,7 +198,8 @@ def _events_table(events: list[StoredEvent], *, title: str) -> Table:
     for e in events:
         ev: Any = e.event
         detail = (
-            getattr(ev, "reason", None)
+            _egress_detail(ev)
+            or getattr(ev, "reason", None)
             or getattr(ev, "message", None)
             or (ev.error.message if getattr(ev, "error", None) else None)
             or _exec_detail(ev)
@@ -199,10 +211,15 @@ def _events_table(events: list[StoredEvent], *, title: str) -> Table:
             ev.ts[11:23],
             ev.run_id,
             ev.kind,
-            getattr(ev, "tool", None) or "",
+            getattr(ev, "tool", None) or getattr(ev, "principal", None) or "",
             _styled(getattr(ev, "outcome", None) or getattr(ev, "action", None)),
-            _styled(getattr(ev, "disposition", None) or getattr(ev, "status", None)),
+            _styled(getattr(ev, "disposition", None) or _status(ev)),
             getattr(ev, "rule", None) or "",
             detail[:120],
         )
     return table
+
+
+def _status(ev: Any) -> str | None:
+    status = getattr(ev, "status", None)
+    return None if status is None else str(status)
