@@ -8,6 +8,7 @@ in quarantine is scanned and logged as ``ArtifactEvent``s, awaiting promotion.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -18,11 +19,13 @@ from enclosure._clock import iso
 from enclosure._json import canonical_json
 from enclosure.audit import AlertEvent, ArtifactEvent, ExecEvent
 from enclosure.errors import SandboxUnavailable, ToolFailed
+from enclosure.manifest import AGENT
 from enclosure.sandbox import build_spec, open_sandbox, resolve_paths
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from enclosure._egress import RunEgress
     from enclosure._run import Run
     from enclosure.artifacts import Quarantine
     from enclosure.models import ToolCall
@@ -69,8 +72,14 @@ class Workspace:
         self._lock = threading.Lock()
         self._sandbox: Sandbox | None = None
         self._quarantine: Quarantine | None = None
+        self._egress: RunEgress | None = None
         self._receipts: dict[str, dict[str, Any]] = {}
         self._closed = False
+
+    @property
+    def egress(self) -> RunEgress | None:
+        """The run's egress proxy, once a sandbox with network rules was opened."""
+        return self._egress
 
     @property
     def quarantine(self) -> Quarantine | None:
@@ -99,13 +108,24 @@ class Workspace:
         manifest = enc.manifest
         _, write = resolve_paths(manifest)
         quarantine = Quarantine.create(enc.home / "quarantine", self.run.id, write)
+        egress = None
         try:
+            if manifest.network.rules and manifest.compute.backend != "none":
+                from enclosure._egress import RunEgress  # noqa: PLC0415 -- when used
+
+                egress = RunEgress(self.run)
+                extra = (*extra, egress.mount)
             spec = build_spec(manifest, writable=quarantine.mounts, extra=extra)
+            if egress is not None:
+                spec = dataclasses.replace(spec, env={**spec.env, **egress.env})
             sandbox = open_sandbox(manifest, spec)
         except BaseException:
             quarantine.discard()
+            if egress is not None:
+                egress.close()
             raise
         self._quarantine = quarantine
+        self._egress = egress
         if manifest.compute.backend == "none":
             enc.log.append(
                 AlertEvent(
@@ -128,8 +148,12 @@ class Workspace:
         env: Mapping[str, str] | None = None,
         call_id: str | None = None,
         extra: Sequence[Mount] = (),
+        principal: str = AGENT,
     ) -> ExecResult:
         """Run ``cmd`` in the run's sandbox and log an ``ExecEvent``.
+
+        ``principal`` (a tool name, or ``agent``) and ``call_id`` are whom the
+        command's network requests are attributed to and checked against.
 
         Raises:
             SandboxUnavailable: no working sandbox; nothing ran.
@@ -138,7 +162,14 @@ class Workspace:
         """
         self.run.ensure_running()
         sandbox = self.sandbox(extra=extra)
-        result = sandbox.exec_sync(cmd, input=input, cwd=cwd, env=env)
+        egress = self._egress
+        hook = egress.hook(principal, call_id) if egress is not None else None
+        if hook is None:
+            result = sandbox.exec_sync(cmd, input=input, cwd=cwd, env=env)
+        else:
+            result = sandbox.exec_sync(
+                cmd, input=input, cwd=cwd, env=env, on_start=hook
+            )
         enc = self.run._enc  # noqa: SLF001 -- wiring inside the facade
         enc.log.append(
             ExecEvent(
@@ -170,7 +201,12 @@ class Workspace:
         spec = enc.manifest.tools[call.tool]
         assert spec.command is not None  # noqa: S101 -- the router checked
         argv = render_command(spec.command, call.args)
-        result = self.exec(argv, input=canonical_json(call.args), call_id=call.call_id)
+        result = self.exec(
+            argv,
+            input=canonical_json(call.args),
+            call_id=call.call_id,
+            principal=call.tool,
+        )
         with self._lock:
             self._receipts[call.call_id] = result.summary()
         stderr = enc.redactor.redact_text(result.text(stream="stderr"))
@@ -202,9 +238,11 @@ class Workspace:
 
     def kill(self) -> None:
         """Kill whatever runs in the sandbox now; thread-safe, never blocks long."""
-        sandbox = self._sandbox
+        sandbox, egress = self._sandbox, self._egress
         if sandbox is not None:
             sandbox.kill()
+        if egress is not None:
+            egress.kill()
 
     def close(self) -> None:
         """Tear down the sandbox, then scan the quarantine and log its artifacts."""
@@ -215,6 +253,8 @@ class Workspace:
             sandbox, quarantine = self._sandbox, self._quarantine
         if sandbox is not None:
             sandbox.cleanup()
+        if self._egress is not None:
+            self._egress.close()
         if quarantine is None:
             return
         enc = self.run._enc  # noqa: SLF001 -- wiring inside the facade

@@ -18,6 +18,7 @@ assert on ``.code``, never on message text.
     ├── ArtifactError (ValueError)  an artifact cannot be promoted or rejected
     ├── EgressRefused               the egress proxy refused a request (403/429/...)
     └── CredentialError             a credential could not be issued or was misused
+        └── TokenRefused            a run token is bad, expired, revoked or out of scope
 
 Errors an agent may see and retry (``CallRefused``) are kept apart from fatal ones
 (``RunKilled``, ``AuditUnavailable``).

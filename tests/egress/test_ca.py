@@ -64,8 +64,9 @@ def test_ca_certificate_is_a_p256_ca_limited_to_signing_leaves(ca):
     cert = x509.load_pem_x509_certificate(ca.cert_pem)
     assert ca.cert_pem.count(b"BEGIN CERTIFICATE") == 1
     assert b"PRIVATE KEY" not in ca.cert_pem
-    assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
-    assert isinstance(cert.public_key().curve, ec.SECP256R1)
+    key = cert.public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    assert isinstance(key.curve, ec.SECP256R1)
     assert isinstance(cert.signature_hash_algorithm, hashes.SHA256)
     basic = cert.extensions.get_extension_for_class(x509.BasicConstraints)
     assert basic.critical
@@ -96,7 +97,9 @@ def test_leaf_is_a_short_lived_server_certificate_chained_to_the_ca(ca):
     )
     root = x509.load_pem_x509_certificate(ca.cert_pem)
     leaf.verify_directly_issued_by(root)
-    assert isinstance(leaf.public_key().curve, ec.SECP256R1)
+    key = leaf.public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    assert isinstance(key.curve, ec.SECP256R1)
     assert isinstance(leaf.signature_hash_algorithm, hashes.SHA256)
     extensions = leaf.extensions
     assert not extensions.get_extension_for_class(x509.BasicConstraints).value.ca

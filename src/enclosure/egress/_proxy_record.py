@@ -36,6 +36,7 @@ _SENSITIVE = frozenset(
     {b"authorization", b"proxy-authorization", b"cookie", b"set-cookie"}
 )
 
+
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
     """One request (or CONNECT tunnel) through the proxy, for the audit log.
@@ -77,8 +78,11 @@ class RequestRecord:
 
 
 class BodySample:
-    """The first ``limit`` bytes of a body, plus a margin so stripping sees whole
-    secrets at the cut."""
+    """The first ``limit`` bytes of a body for a record.
+
+    A margin beyond ``limit`` is kept so that stripping sees a secret whole
+    even where the cut falls inside it.
+    """
 
     __slots__ = ("_limit", "_margin", "_parts", "_size")
 
@@ -117,14 +121,13 @@ def logged_headers(
     return out
 
 
-def hold_for(secrets: Iterable[str]) -> int:
-    """How many trailing bytes a stream must hold back to catch any secret form.
+def hold_for(forms: Iterable[str]) -> int:
+    """How many trailing bytes a stream holds back to catch a secret form.
 
-    Covers the raw value, its base64 (4/3) and URL-encoded (3x) forms, and
-    base64 of ``user:secret`` for basic auth, with room for the user name.
+    ``forms`` is what the broker strips (every encoding of every value), so the
+    longest of them, cut by a read boundary, is still seen whole next time.
     """
-    longest = max((len(s.encode()) for s in secrets), default=0)
-    return 4 * longest + 256 if longest else 0
+    return max((len(f.encode()) for f in forms), default=0) + 16
 
 
 class StreamStripper:
@@ -181,7 +184,12 @@ class Draft:
 
     def fail(self, status: int, code: str, reason: str, outcome: str) -> None:
         """The exchange ended in a refusal or an error."""
-        self.status, self.code, self.reason, self.outcome = status, code, reason, outcome
+        self.status, self.code, self.reason, self.outcome = (
+            status,
+            code,
+            reason,
+            outcome,
+        )
 
     def finish(self, strip: Callable[[bytes], bytes] | None) -> RequestRecord:
         """The frozen record; samples stripped with ``strip`` one last time."""

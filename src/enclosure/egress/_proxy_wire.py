@@ -22,14 +22,18 @@ from enclosure.errors import EgressRefused
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from enclosure.egress._rules import Verdict
+
 __all__ = [
     "BAD_REQUEST",
     "CLOSED",
+    "RATE",
     "RESPONSE_TOO_LARGE",
     "TIMEOUT",
     "TOO_LARGE",
     "UNSUPPORTED",
     "UPSTREAM",
+    "PolicyRefused",
     "Target",
     "bad_request",
     "body_length",
@@ -49,6 +53,7 @@ RESPONSE_TOO_LARGE = "E-EGRESS-RESPONSE-TOO-LARGE"
 UPSTREAM = "E-EGRESS-UPSTREAM"
 TIMEOUT = "E-EGRESS-TIMEOUT"
 UNSUPPORTED = "E-EGRESS-UNSUPPORTED"
+RATE = "E-EGRESS-RATE"
 CLOSED = "E-EGRESS-CLOSED"
 """Records only: the proxy cut the connection (binding or proxy closed)."""
 
@@ -69,6 +74,20 @@ _HOP_BY_HOP = frozenset(
     }
 )
 _SHOWN = 200
+
+
+class PolicyRefused(EgressRefused):
+    """The network policy said no: 403, or 429 with a ``Retry-After``."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        rate = verdict.code == RATE
+        super().__init__(
+            verdict.reason,
+            code=verdict.code,
+            status=429 if rate else 403,
+            rule=verdict.rule,
+        )
+        self.retry_after_s = verdict.retry_after_s if rate else None
 
 
 def bad_request(reason: str) -> EgressRefused:
@@ -212,7 +231,11 @@ def clean_headers(
     the framing of what it sends.
     """
     headers = list(headers)
-    named = _connection_tokens(headers) if any(n == b"connection" for n, _ in headers) else ()
+    named = (
+        _connection_tokens(headers)
+        if any(n == b"connection" for n, _ in headers)
+        else ()
+    )
     return [
         (name, value)
         for name, value in headers

@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote, quote_plus, unquote_plus
 
+from enclosure._clock import SystemClock
 from enclosure.errors import CredentialError
 from enclosure.identity._sources import SecretSource, TokenSource, load_source
-from enclosure.identity._tokens import Requester, RunTokens, system_clock
+from enclosure.identity._tokens import Requester, RunTokens
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -67,22 +68,21 @@ class Secret:
 
 
 def _base64_forms(raw: bytes) -> set[bytes]:
-    """Standard and URL-safe base64, padded or not, at each of the 3 alignments.
+    """Standard and URL-safe base64, padded or not, and at each of the 3 alignments.
 
     Inside a longer base64 text (a JSON body, a JWT payload) the secret may start
-    at any byte offset; for offsets 1 and 2 only the characters that depend on the
-    secret's bytes alone are kept.
+    at any byte offset, and whatever follows changes its last character; so for
+    each offset only the characters made of the secret's bits alone are kept.
     """
-    forms: set[bytes] = set()
+    std = base64.b64encode(raw)
+    forms = {std, std.rstrip(b"=")}
     for offset in range(3):
         encoded = base64.b64encode(b"\0" * offset + raw)
-        first = -(-8 * offset // 6)  # first char made only of secret bits
-        last = 8 * (offset + len(raw)) // 6  # chars before this one are whole
-        core = encoded[first:last] if offset else encoded
-        for form in (core, core.rstrip(b"=")):
-            forms.add(form)
-            forms.add(form.translate(bytes.maketrans(b"+/", b"-_")))
-    return forms
+        first = -(-8 * offset // 6)  # the first character made only of secret bits
+        last = 8 * (offset + len(raw)) // 6  # characters before this one are whole
+        forms.add(encoded[first:last])
+    urlsafe = bytes.maketrans(b"+/", b"-_")
+    return forms | {form.translate(urlsafe) for form in forms}
 
 
 def _percent_forms(value: str) -> set[bytes]:
@@ -125,12 +125,14 @@ def _with_query(target: str, param: str, value: str) -> str:
 class _Redactor:
     """Values and their forms -> ``[REDACTED:name]``.
 
-    Each new value replaces the snapshot (pattern and names) as a whole, so
-    ``strip`` reads one consistent pair without taking the broker's lock.
+    Each new value replaces the snapshot (pattern, names, forms longest first) as
+    a whole, so ``strip`` and ``secrets`` read one consistent state without the
+    broker's lock and without sorting on every call.
     """
 
     def __init__(self) -> None:
         self.snapshot: tuple[re.Pattern[bytes] | None, dict[bytes, str]] = (None, {})
+        self.ordered: tuple[str, ...] = ()
 
     def add(self, name: str, forms: set[bytes]) -> None:
         names = self.snapshot[1]
@@ -141,6 +143,7 @@ class _Redactor:
         ordered = sorted(names, key=len, reverse=True)
         pattern = re.compile(b"|".join(re.escape(f) for f in ordered))
         self.snapshot = (pattern, names)
+        self.ordered = tuple(f.decode() for f in ordered)
 
 
 class CredentialBroker:
@@ -164,7 +167,7 @@ class CredentialBroker:
         tokens: RunTokens | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self._clock = clock or system_clock()
+        self._clock: Clock = clock or SystemClock()
         self._specs = dict(credentials)
         self._sources: dict[str, SecretSource] = {
             name: load_source(spec, name=name) for name, spec in self._specs.items()
@@ -202,9 +205,8 @@ class CredentialBroker:
                 code=_SCOPE,
             )
         source = self._sources[name]
-        token = isinstance(source, TokenSource)
         key: _CacheKey = (name, who.run_id)
-        if token:
+        if isinstance(source, TokenSource):  # one per principal, call and host
             key = (*key, who.name, who.call_id, host.lower())
         with self._fetching[name]:
             with self._lock:
@@ -263,8 +265,7 @@ class CredentialBroker:
 
     def secrets(self) -> list[str]:
         """Every materialised value and its encoded forms, longest first, for logs."""
-        forms = list(self._redactor.snapshot[1])
-        return [f.decode() for f in sorted(forms, key=len, reverse=True)]
+        return list(self._redactor.ordered)
 
     def revoke_run(self, run_id: str) -> None:
         """End a run: forget its cached secrets, refuse it more, revoke its tokens."""

@@ -16,13 +16,13 @@ from __future__ import annotations
 import math
 import secrets
 import threading
-import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
+from enclosure._clock import SystemClock
 from enclosure.errors import CredentialError, UsageError
 from enclosure.manifest import host_matches
 
@@ -88,19 +88,6 @@ class TokenRefused(CredentialError):
         self.reason = self.message
 
 
-class _SystemTime:
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def time(self) -> float:
-        return time.time()
-
-
-def system_clock() -> Clock:
-    """The real clock, for callers that were not handed one."""
-    return _SystemTime()
-
-
 def _never(_run: str) -> bool:
     return False
 
@@ -131,7 +118,7 @@ class RunTokens:
         self._key_bytes = secrets.token_bytes(_MIN_KEY) if key is None else bytes(key)
         self._key = _import_key(self._key_bytes)
         self.issuer = issuer
-        self._clock = clock or system_clock()
+        self._clock: Clock = clock or SystemClock()
         self._revoked: set[str] = set()
         self._lock = threading.Lock()
 
@@ -308,7 +295,7 @@ def verify_token(  # noqa: PLR0913 -- every check is a keyword a caller may need
     """
     claims = _decode(token, _import_key(key))
     _check_shape(claims, issuer)
-    now = (clock or system_clock()).time()
+    now = (clock or SystemClock()).time()
     if now >= claims["exp"] + leeway_s:
         ago = now - claims["exp"]
         raise TokenRefused(_EXPIRED, f"token expired {ago:.0f} s ago")

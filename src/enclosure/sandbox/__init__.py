@@ -4,7 +4,14 @@ Room: an edge. It may start processes and touch cgroups; it must not know the
 policy, the router or the decision log (the run calls in; nothing here calls out).
 """
 
-from enclosure.sandbox._base import ExecResult, LimitName, Mount, Sandbox, SandboxSpec
+from enclosure.sandbox._base import (
+    ExecResult,
+    LimitName,
+    Mount,
+    Sandbox,
+    SandboxSpec,
+    StartHook,
+)
 from enclosure.sandbox._bwrap import BwrapSandbox, find_bwrap
 from enclosure.sandbox._seccomp import DENIED_SYSCALLS
 from enclosure.sandbox._spec import (
@@ -22,6 +29,7 @@ __all__ = [
     "Mount",
     "Sandbox",
     "SandboxSpec",
+    "StartHook",
     "build_spec",
     "find_bwrap",
     "manifest_dir",
