@@ -12,6 +12,7 @@ ends or is killed, open connections are cut and run-scoped credentials revoked.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -173,30 +174,16 @@ class RunEgress:
                 if secret not in self._known:
                     self._known.add(secret)
                     enc.redactor.add_secret(secret)
+        fields = dataclasses.asdict(rec)
+        who = fields.pop("principal")
+        fields["path"] = enc.redactor.redact_text(rec.path)
+        fields["reason"] = enc.redactor.redact_text(rec.reason)
         enc.log.append(
             EgressEvent(
                 run_id=self.run.id,
                 ts=iso(enc.clock.time()),
-                principal=rec.principal.name,
-                call_id=rec.principal.call_id,
-                method=rec.method,
-                scheme=rec.scheme,
-                host=rec.host,
-                port=rec.port,
-                path=enc.redactor.redact_text(rec.path),
-                status=rec.status,
-                outcome=rec.outcome,  # type: ignore[arg-type]
-                rule=rec.rule,
-                reason=enc.redactor.redact_text(rec.reason),
-                code=rec.code,
-                address=rec.address,
-                credential=rec.credential,
-                bytes_up=rec.bytes_up,
-                bytes_down=rec.bytes_down,
-                duration_ms=rec.duration_ms,
-                request_headers=rec.request_headers,
-                response_headers=rec.response_headers,
-                request_body=rec.request_body,
-                response_body=rec.response_body,
+                principal=who["name"],
+                call_id=who["call_id"],
+                **fields,
             )
         )
