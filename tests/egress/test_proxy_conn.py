@@ -7,6 +7,7 @@ run CA, and the proxy checks the origin against ``upstream_ca``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.client
 import json
@@ -16,9 +17,11 @@ import socket
 import ssl
 import subprocess
 
+import h11
 import pytest
 
-from enclosure.egress._proxy_conn import CLIENT_TLS, ClientConnection
+from enclosure.egress._proxy_conn import CLIENT_TLS, ClientConnection, _copy
+from enclosure.egress._proxy_record import Draft
 from enclosure.egress._rules import Principal
 from enclosure.identity import CredentialBroker
 from enclosure.manifest import CredentialSpec
@@ -227,6 +230,36 @@ def _with_credential(tls_origin, origin_ca, make_proxy, monkeypatch):
     )
 
 
+def test_inspected_tunnels_share_a_pooled_upstream_and_inject_every_time(
+    tls_origin, origin_ca, make_proxy, monkeypatch
+):
+    proxied = _with_credential(tls_origin, origin_ca, make_proxy, monkeypatch)
+    for i in range(2):  # a new CONNECT, and a new TLS session with the client, each
+        conn = proxied.tunnel("api.test", tls_origin.port)
+        response, data = _request(conn, "GET", "/", headers={"Authorization": "x"})
+        conn.close()
+        assert response.status == 200
+        assert SECRET.encode() not in data
+        proxied.records.wait(i + 1)  # emitted once the upstream is back in the pool
+    assert [s.connection for s in tls_origin.seen] == [1, 1]
+    assert [s.headers["authorization"] for s in tls_origin.seen] == [
+        f"Bearer {SECRET}"
+    ] * 2
+
+
+def test_a_plain_tunnels_upstream_is_never_pooled(tls_origin, make_proxy):
+    proxied = make_proxy([_rule(tls_origin)])
+    for _ in range(2):
+        conn = proxied.tunnel(
+            "api.test", tls_origin.port, cadata=tls_origin.tls.cert_pem
+        )
+        assert _request(conn, "GET", "/")[0].status == 200
+        conn.close()
+    proxied.records.wait(2)
+    assert [s.connection for s in tls_origin.seen] == [1, 2]
+    assert len(proxied.proxy._ctx.pool) == 0
+
+
 def test_a_compressed_echo_cannot_carry_the_secret_back(
     tls_origin, origin_ca, make_proxy, monkeypatch
 ):
@@ -406,3 +439,42 @@ def test_client_connection_is_what_a_binding_serves(make_proxy):
     (connection,) = proxied.binding._connections
     assert isinstance(connection, ClientConnection)
     conn.close()
+
+
+class _Ended:
+    """A source at end of stream, as ``_copy`` reads one."""
+
+    def __init__(self):
+        self.conn = h11.Connection(h11.SERVER)
+        self.reader = asyncio.StreamReader()
+        self.reader.feed_eof()
+
+
+class _ClosingWriter:
+    """A writer whose transport the other direction already aborted; its
+    ``write_eof`` raises as uvloop's does."""
+
+    def is_closing(self):
+        return True
+
+    def can_write_eof(self):
+        return True
+
+    def write_eof(self):
+        raise RuntimeError("Cannot call write_eof() after close()")
+
+
+def test_a_tunnel_direction_does_not_half_close_an_aborted_transport():
+    class Dst:
+        writer = _ClosingWriter()
+
+    ended = set()
+
+    async def main():
+        async with asyncio.timeout(5) as deadline:
+            await _copy(
+                _Ended(), Dst(), deadline, 5.0, Draft(None, "CONNECT", "tunnel"), ended
+            )
+
+    asyncio.run(main())
+    assert ended == {True}

@@ -20,6 +20,7 @@ import pytest
 from enclosure.egress._ca import RunCA, upstream_context
 from enclosure.egress._proxy_http import Exchange
 from enclosure.egress._proxy_peer import Context, Dialer, Peer, Slot
+from enclosure.egress._proxy_pool import Pool
 from enclosure.egress._rules import NetworkPolicy, Principal
 from enclosure.manifest import NetworkSpec
 from enclosure.testing import FakeClock
@@ -454,6 +455,7 @@ def test_an_exchange_serves_one_request_and_emits_one_record(origin):
         ),
         emit=records.append,
         executor=ThreadPoolExecutor(1),
+        pool=Pool(FakeClock()),
     )
 
     async def main():
@@ -464,12 +466,14 @@ def test_an_exchange_serves_one_request_and_emits_one_record(origin):
             f"GET http://api.test:{origin.port}/x HTTP/1.1\r\nHost: z\r\n\r\n".encode()
         )
         request = await client.next_event(5)
-        slot = Slot()
+        slot = Slot(ctx.pool, "binding")
         exchange = Exchange(ctx, Principal("r", "agent"), client, slot, request, None)
         keep = await exchange.run()
         near.settimeout(0.0)
         answer = await asyncio.get_running_loop().sock_recv(near, 65536)
-        slot.abort()
+        assert slot.upstream is None  # back in the pool, clean
+        assert len(ctx.pool) == 1
+        ctx.pool.close()
         writer.close()
         near.close()
         return keep, answer

@@ -9,10 +9,12 @@ import pytest
 
 from enclosure.egress._ca import RunCA, upstream_context
 from enclosure.egress._proxy_peer import Context, Dialer, Peer, Slot, Upstream
+from enclosure.egress._proxy_pool import Pool
 from enclosure.egress._rules import Principal
 from enclosure.errors import EgressRefused
 from enclosure.identity import CredentialBroker
 from enclosure.manifest import CredentialSpec, NetworkSpec
+from enclosure.testing import FakeClock
 
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
 
@@ -79,30 +81,86 @@ def test_writes_wait_for_a_flush_and_leave_together():
     _run(main())
 
 
-def test_a_slot_reuses_only_a_live_upstream_for_the_same_origin():
+def test_a_slot_takes_from_the_pool_only_a_clean_upstream_for_the_same_origin():
     async def main():
         (reader, writer), (_, far_writer), _ = await _pair()
         upstream = Upstream(("http", "a.test", 80), LOOPBACK, reader, writer)
         assert not upstream.public
-        slot = Slot()
-        slot.put(upstream)
+        pool = Pool(FakeClock())
+        slot = Slot(pool, "binding-1")
         key = ("http", "a.test", 80)
-        assert slot.reuse(key, allow_private=True) is upstream
-        assert slot.reuse(("http", "b.test", 80), allow_private=True) is None
-        assert slot.upstream is None  # the other origin's connection was closed
+        assert slot.take(key, allow_private=True) is None  # nothing pooled yet
+        slot.put(upstream)
+        slot.release()
+        assert (slot.upstream, len(pool)) == (None, 1)
+        assert slot.take(("http", "b.test", 80), allow_private=True) is None
+        assert slot.take(key, allow_private=True) is upstream
+        assert (slot.upstream, len(pool)) == (upstream, 0)
+        slot.abort()
+        assert slot.upstream is None
         assert writer.is_closing()
         far_writer.close()
 
     _run(main())
 
 
-def test_a_slot_does_not_reuse_a_private_upstream_for_a_public_only_rule():
+def test_a_private_upstream_is_not_taken_for_a_public_only_rule():
     async def main():
         (reader, writer), (_, far_writer), _ = await _pair()
-        slot = Slot()
-        slot.put(Upstream(("http", "a.test", 80), LOOPBACK, reader, writer))
-        assert slot.reuse(("http", "a.test", 80), allow_private=False) is None
+        upstream = Upstream(("http", "a.test", 80), LOOPBACK, reader, writer)
+        key = ("http", "a.test", 80)
+        assert upstream.reusable_for(key, allow_private=True)
+        assert not upstream.reusable_for(key, allow_private=False)
+        pool = Pool(FakeClock())
+        slot = Slot(pool, "binding-1")
+        slot.put(upstream)
+        slot.release()
+        assert slot.take(key, allow_private=False) is None
+        assert len(pool) == 1  # still clean: kept for a rule that allows it
+        assert not writer.is_closing()
+        pool.close()
         far_writer.close()
+
+    _run(main())
+
+
+def test_an_upstream_is_clean_only_when_idle_fully_read_and_open():
+    async def main():
+        (reader, writer), (far_reader, far_writer), _ = await _pair()
+        upstream = Upstream(("http", "a.test", 80), LOOPBACK, reader, writer)
+        assert upstream.clean()
+        upstream.write(h11.Request(method="GET", target="/", headers=[("host", "a")]))
+        upstream.write(h11.EndOfMessage())
+        assert not upstream.clean()  # mid-exchange
+        await upstream.flush()
+        await far_reader.readuntil(b"\r\n\r\n")
+        far_writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        assert isinstance(await upstream.next_event(5), h11.Response)
+        assert upstream.received > 0
+        assert isinstance(await upstream.next_event(5), h11.Data)
+        assert isinstance(upstream.poll(), h11.EndOfMessage)
+        assert upstream.next_cycle()
+        assert upstream.clean()
+        # The origin speaks while idle (a 408 before it closes): not clean.
+        far_writer.write(b"HTTP/1.1 408 Request Timeout\r\n\r\n")
+        await far_writer.drain()
+        await reader._wait_for_data("test")  # asyncio's own wait for bytes
+        assert not upstream.clean()
+        upstream.abort()
+        far_writer.close()
+
+    _run(main())
+
+
+def test_an_upstream_the_origin_closed_is_not_clean():
+    async def main():
+        (reader, writer), (_, far_writer), _ = await _pair()
+        upstream = Upstream(("http", "a.test", 80), LOOPBACK, reader, writer)
+        far_writer.close()
+        await reader.read()  # end of stream, nothing before it
+        assert reader.at_eof()
+        assert not upstream.clean()
+        upstream.abort()
 
     _run(main())
 
@@ -207,6 +265,7 @@ def test_the_context_strips_only_once_a_secret_is_known(monkeypatch):
         dialer=None,
         emit=print,
         executor=None,
+        pool=None,
     )
     assert ctx.strip() is None  # nothing to strip: the fast path
     broker.materialise("k", Principal("run-1", "agent"), host="api.test")

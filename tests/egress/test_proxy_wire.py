@@ -30,8 +30,13 @@ from enclosure.errors import EgressRefused
         (b"HTTP://API.Test.:8080", Target("http", "api.test", 8080, "/")),
         (b"http://api.test?q", Target("http", "api.test", 80, "/?q")),
         (b"https://api.test/x#frag", Target("https", "api.test", 443, "/x")),
-        (b"http://[::1]:81/", Target("http", "::1", 81, "/")),
-        (b"http://127.0.0.1/", Target("http", "127.0.0.1", 80, "/")),
+        (b"http://[::1]:81/", Target("http", "::1", 81, "/", literal=True)),
+        (b"http://127.0.0.1/", Target("http", "127.0.0.1", 80, "/", literal=True)),
+        (
+            b"http://[FE80::1%25ETH0]/",  # as normalise_host has it: all lower case
+            Target("http", "fe80::1%25eth0", 80, "/", literal=True),
+        ),
+        (b"http://01.2.3.4/", Target("http", "01.2.3.4", 80, "/")),  # _ssrf refuses
     ],
 )
 def test_absolute_targets_parse(raw, expected):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ipaddress
 import threading
 from typing import Any
 
@@ -11,7 +12,9 @@ from enclosure.egress._rules import (
     NetworkPolicy,
     Principal,
     Verdict,
+    _shown,
     glob_pattern,
+    host_ip,
     normalise_host,
     normalise_path,
 )
@@ -135,6 +138,62 @@ def test_normalise_host(host, expected):
 
 
 # --- principals ----------------------------------------------------------------------
+
+
+def _reference_ip(host):
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "::1",
+        "::ffff:127.0.0.1",
+        "fe80::1%eth0",
+        "2001:db8::1",
+        "api.example.com",
+        "",
+        ".",
+        "1.2.3",
+        "01.2.3.4",
+        "1.2.3.4.5",
+        "0x7f.0.0.1",
+        "\u0661.1.1.1",  # an Arabic-Indic digit: isdigit(), but no address
+        "\u00b2.1.1.1",  # a superscript two, likewise
+        "a:b",
+    ],
+)
+def test_host_ip_agrees_with_ipaddress(host):
+    assert host_ip(host) == _reference_ip(host)
+
+
+@given(st.text(alphabet="0123456789abcdef.:%x\u0661 ", max_size=24))
+@settings(max_examples=500)
+def test_host_ip_agrees_with_ipaddress_everywhere(host):
+    assert host_ip(host) == _reference_ip(host)
+
+
+@pytest.mark.parametrize(
+    ("host", "literal"),
+    [("api.github.com", False), ("127.0.0.1", True), ("2001:db8::1", True)],
+)
+def test_a_host_normalised_by_the_caller_is_decided_the_same(host, literal):
+    p = policy(GITHUB, {"host": "127.0.0.1"}, {"host": "2001:db8::1"})
+    for path in ("/repos/x", "/admin"):
+        asked = p.request(TOOL, "GET", host, 443, path, scheme="https")
+        told = p.request(TOOL, "GET", host, 443, path, scheme="https", literal=literal)
+        assert asked == told
+
+
+@given(st.text(max_size=250))
+def test_shown_text_is_the_same_on_the_fast_path(text):
+    slow = "".join(c if c.isprintable() and not c.isspace() else "?" for c in text)
+    slow = slow if len(slow) <= 200 else slow[:199] + "…"
+    assert _shown(text) == slow
 
 
 def test_a_rule_without_tools_admits_everyone():

@@ -9,8 +9,9 @@ of one binding at once, which is how a killed run loses its network mid-request.
 
 The HTTP work lives in ``_proxy_conn`` (a client connection, CONNECT tunnels and
 TLS interception), ``_proxy_http`` (one request), ``_proxy_peer`` (h11 over
-streams and SSRF-checked dialling), ``_proxy_wire`` (parsing, refusals) and
-``_proxy_record`` (records and redaction).
+streams and SSRF-checked dialling), ``_proxy_pool`` (idle upstream connections,
+per binding), ``_proxy_wire`` (parsing, refusals) and ``_proxy_record`` (records
+and redaction).
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ import socket
 import threading
 from typing import TYPE_CHECKING
 
+from enclosure._clock import SystemClock
 from enclosure.egress._ca import upstream_context
 from enclosure.egress._proxy_conn import ClientConnection
 from enclosure.egress._proxy_peer import READ_SIZE, Context, Dialer
+from enclosure.egress._proxy_pool import Pool
 from enclosure.egress._proxy_record import RequestRecord
 from enclosure.egress._rules import NetworkPolicy
 from enclosure.egress._ssrf import SystemResolver
@@ -78,7 +81,8 @@ class Binding:
         """Stop accepting and cut every open connection of this binding, now.
 
         Clients see their connection reset; each request in flight is recorded
-        with ``E-EGRESS-CLOSED``. Idempotent, callable from any thread.
+        with ``E-EGRESS-CLOSED``. The binding's idle pooled upstream connections
+        are closed too. Idempotent, callable from any thread.
         """
         self._proxy._call(self._close_now)  # noqa: SLF001 -- the proxy's own helper
 
@@ -88,6 +92,9 @@ class Binding:
             self._server.close()
         for connection in list(self._connections):
             connection.abort()
+        # Idle upstreams that served this binding go too: simpler than proving
+        # each clean, and no other binding may use them anyway.
+        self._proxy._ctx.pool.close_owner(self)  # noqa: SLF001 -- the proxy's pool
         self._proxy._bindings.discard(self)  # noqa: SLF001 -- the proxy's registry
 
     async def _accept(
@@ -100,7 +107,13 @@ class Binding:
             writer.get_extra_info("socket").setsockopt(
                 socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
             )
-        connection = ClientConnection(self._proxy._ctx, self.who, reader, writer)  # noqa: SLF001
+        connection = ClientConnection(
+            self._proxy._ctx,  # noqa: SLF001 -- the proxy's shared parts
+            self.who,
+            reader,
+            writer,
+            owner=self,
+        )
         self._connections.add(connection)
         try:
             await connection.run()
@@ -126,7 +139,8 @@ class EgressProxy:
         resolver: resolves upstream names; the system resolver when None.
         upstream_ca: a CA bundle to verify upstreams with instead of the system's
             (tests).
-        clock: for rate limits; the system clock when None.
+        clock: for rate limits and for how long idle upstream connections are
+            kept; the system clock when None.
     """
 
     def __init__(
@@ -140,6 +154,7 @@ class EgressProxy:
         upstream_ca: str | None = None,
         clock: Clock | None = None,
     ) -> None:
+        clock = clock or SystemClock()
         policy = NetworkPolicy(spec, clock=clock)
         self.spec = spec
         self.record_errors = 0
@@ -161,6 +176,7 @@ class EgressProxy:
             ),
             emit=self._emit,
             executor=self._executor,
+            pool=Pool(clock),
         )
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -286,6 +302,7 @@ class EgressProxy:
     def _close_bindings(self) -> None:
         for binding in list(self._bindings):
             binding._close_now()  # noqa: SLF001 -- the proxy's own bindings
+        self._ctx.pool.close()
 
     def _emit(self, record: RequestRecord) -> None:
         try:

@@ -30,6 +30,8 @@ from enclosure.egress._proxy_wire import (
 from enclosure.errors import EgressRefused
 
 if TYPE_CHECKING:
+    from collections.abc import Hashable
+
     from enclosure.egress._proxy_peer import Context, Upstream
     from enclosure.egress._rules import Principal, Verdict
 
@@ -43,7 +45,11 @@ _CLOSE_S = 5.0
 
 
 class ClientConnection:
-    """Serves one accepted client socket until it closes, idles out or is cut."""
+    """Serves one accepted client socket until it closes, idles out or is cut.
+
+    ``owner`` is the binding that accepted it: upstream connections are pooled
+    per owner, never shared with another binding.
+    """
 
     def __init__(
         self,
@@ -51,11 +57,13 @@ class ClientConnection:
         who: Principal,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
+        *,
+        owner: Hashable,
     ) -> None:
         self.ctx = ctx
         self.who = who
         self.client = Peer(h11.SERVER, reader, writer)
-        self.slot = Slot()
+        self.slot = Slot(ctx.pool, owner)
         self.task = asyncio.current_task()
         self.cut = False
         self.ended: set[bool] = set()
@@ -271,7 +279,9 @@ async def _copy(
             dst.writer.write(data)
             await dst.writer.drain()
         ended.add(up)
-        if dst.writer.can_write_eof():
+        # The other direction may have failed and aborted both transports; a
+        # closing transport's write_eof raises (RuntimeError under uvloop).
+        if not dst.writer.is_closing() and dst.writer.can_write_eof():
             dst.writer.write_eof()
     except OSError:  # one side failed: end both directions
         src.abort()

@@ -3,10 +3,13 @@
 An ``Exchange`` serves one request read from the client: an absolute-form
 request on a plain connection, or an origin-form one inside an inspected tunnel.
 It asks the network policy, refuses with a JSON body when the answer is no,
-injects the credential the deciding rule names, connects to the SSRF-checked
-address (or reuses the client connection's upstream for the same origin),
-streams the body each way under the size caps, strips every materialised secret
-from what comes back, and emits exactly one ``RequestRecord``.
+injects the credential the deciding rule names, takes an idle connection to the
+origin from the binding's pool or connects to the SSRF-checked address, streams
+the body each way under the size caps, strips every materialised secret from
+what comes back, puts a clean connection back in the pool, and emits exactly one
+``RequestRecord``. A request that can be replayed (an idempotent method, no
+body) and fails on a pooled connection before any byte of a response (the
+origin closed it as it was taken) is sent once more on a fresh connection.
 
 Everything runs on the proxy's event loop; the only thread hop is the credential
 broker's ``materialise`` (a source may run a command for seconds).
@@ -55,6 +58,8 @@ if TYPE_CHECKING:
 __all__ = ["Exchange"]
 
 _SCOPE_CODES = frozenset({"E-CREDENTIAL-SCOPE", "E-CREDENTIAL-REVOKED"})
+_IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
+"""RFC 9110 9.2.2: methods whose request may be sent twice to the same effect."""
 _DEFAULT_PROTOCOL_ERROR = "malformed HTTP/1.1"
 
 
@@ -76,22 +81,31 @@ class _UpstreamErrors:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc is None:
+            return
+        refused = self.translate(exc)
+        if refused is not None:
+            raise refused from exc
+
+    def translate(self, exc: BaseException | None) -> EgressRefused | None:
+        """The refusal for ``exc``, or None when it is not an upstream failure."""
         if isinstance(exc, TimeoutError):
-            raise EgressRefused(
+            return EgressRefused(
                 f"{self._what} sent nothing for {self._idle:g} s",
                 code=TIMEOUT,
                 status=504,
-            ) from exc
+            )
         if isinstance(exc, h11.ProtocolError):
             # h11 quotes the offending bytes, which may echo an injected secret.
-            raise EgressRefused(
+            return EgressRefused(
                 f"{self._what} broke HTTP/1.1", code=UPSTREAM, status=502
-            ) from exc
+            )
         if isinstance(exc, OSError):
             why = exc.strerror or type(exc).__name__
-            raise EgressRefused(
+            return EgressRefused(
                 f"{self._what} failed: {why}", code=UPSTREAM, status=502
-            ) from exc
+            )
+        return None
 
 
 class Exchange:
@@ -101,7 +115,7 @@ class Exchange:
         ctx: the proxy's shared parts.
         who: the binding's principal.
         client: the client connection (h11 server role).
-        slot: the client connection's upstream, reused for the same origin.
+        slot: holds the upstream while the request uses it; the way to the pool.
         request: the request head h11 just read.
         tunnel: ``(host, port)`` inside an inspected CONNECT, else None.
     """
@@ -131,6 +145,8 @@ class Exchange:
         self.responded: int | None = None
         """``client.sent`` when the response head was written, if it was."""
         self.upstream_used = False
+        self.reused = False
+        """The upstream came from the pool (and no retry has replaced it)."""
         self.idle = ctx.spec.idle_timeout
 
     async def run(self) -> bool:
@@ -161,6 +177,8 @@ class Exchange:
     async def _failed(self, exc: EgressRefused) -> bool:
         if self.upstream_used:
             self.slot.abort()
+        else:  # taken or dialled but never written to: still clean
+            self.slot.release()
         if self.responded is not None and self.client.sent > self.responded:
             # Too late for a refusal: cut, so the client sees the response fail.
             self.draft.fail(self.draft.status, exc.code, exc.message, "error")
@@ -196,6 +214,7 @@ class Exchange:
             target.port,
             target.target,
             scheme=target.scheme,
+            literal=target.literal,
         )
         draft.rule, draft.reason, draft.code = (
             verdict.rule,
@@ -237,8 +256,17 @@ class Exchange:
             headers.append((b"accept-encoding", b"identity"))
         if self.client.conn.they_are_waiting_for_100_continue:
             self.client.write(h11.InformationalResponse(status_code=100, headers=[]))
-        await self._send_request(upstream, headers, origin, cap)
-        await self._relay(upstream)
+        errors = _UpstreamErrors(f"the upstream {draft.host}:{draft.port}", self.idle)
+        with errors:
+            head = h11.Request(
+                method=request.method, target=origin.encode(), headers=headers
+            )
+        await self._send_request(upstream, head, cap)
+        replayable = length == 0 and request.method in _IDEMPOTENT
+        upstream, response = await self._answer(
+            upstream, head, target, verdict, errors, replayable=replayable
+        )
+        await self._relay(upstream, response, errors)
 
     async def _inject(
         self,
@@ -270,38 +298,38 @@ class Exchange:
         return broker.apply(secret, headers, origin)
 
     async def _upstream(self, target: Target, verdict: Verdict) -> Upstream:
+        """A pooled connection this request may use, else a fresh one; held."""
         key = (target.scheme, target.host, target.port)
-        draft, dialer = self.draft, self.ctx.dialer
-        upstream = self.slot.reuse(key, allow_private=verdict.allow_private)
+        upstream = self.slot.take(key, allow_private=verdict.allow_private)
         if upstream is None:
-            addresses = await dialer.check(
-                target.host,
-                target.port,
-                allow_private=verdict.allow_private,
-                rule=verdict.rule,
-            )
-            draft.address = str(addresses[0])
-            upstream = await dialer.open(*key, addresses)
-            self.slot.put(upstream)
-        draft.address = str(upstream.address)
+            return await self._dial(target, verdict)
+        self.reused = True
+        self.draft.address = upstream.shown
+        return upstream
+
+    async def _dial(self, target: Target, verdict: Verdict) -> Upstream:
+        """Resolve and check once, connect to a checked address; held in the slot."""
+        draft, dialer = self.draft, self.ctx.dialer
+        addresses = await dialer.check(
+            target.host,
+            target.port,
+            allow_private=verdict.allow_private,
+            rule=verdict.rule,
+        )
+        draft.address = str(addresses[0])
+        upstream = await dialer.open(target.scheme, target.host, target.port, addresses)
+        self.slot.put(upstream)
+        draft.address = upstream.shown
         return upstream
 
     async def _send_request(
-        self,
-        upstream: Upstream,
-        headers: list[tuple[bytes, bytes]],
-        origin: str,
-        cap: int,
+        self, upstream: Upstream, head: h11.Request, cap: int
     ) -> None:
         draft, client = self.draft, self.client
         errors = _UpstreamErrors(f"the upstream {draft.host}:{draft.port}", self.idle)
         self.upstream_used = True
         with errors:
-            upstream.write(
-                h11.Request(
-                    method=self.request.method, target=origin.encode(), headers=headers
-                )
-            )
+            upstream.write(head)
         sample = draft.request_sample
         while True:
             event = client.poll()
@@ -329,6 +357,45 @@ class Exchange:
             else:  # pragma: no cover -- h11 raises before anything else
                 raise h11.RemoteProtocolError(_DEFAULT_PROTOCOL_ERROR)
 
+    async def _answer(
+        self,
+        upstream: Upstream,
+        head: h11.Request,
+        target: Target,
+        verdict: Verdict,
+        errors: _UpstreamErrors,
+        *,
+        replayable: bool,
+    ) -> tuple[Upstream, h11.Response]:
+        """The response head, and the upstream it came over.
+
+        A pooled connection the origin closed just as it was taken fails before
+        any byte of a response: a replayable request then goes once more over a
+        fresh connection (checked and dialled as any new one is). A timeout is
+        not retried: the origin may be working on the request.
+        """
+        received = upstream.received
+        try:
+            return upstream, await self._response_head(upstream)
+        except (OSError, h11.ProtocolError) as exc:
+            stale = (
+                self.reused
+                and replayable
+                and upstream.received == received
+                and not isinstance(exc, TimeoutError)
+            )
+            if not stale:
+                refused = errors.translate(exc)
+                assert refused is not None  # noqa: S101 -- both kinds translate
+                raise refused from exc
+        self.reused = False
+        self.slot.abort()
+        upstream = await self._dial(target, verdict)
+        with errors:
+            upstream.write(head)
+            upstream.write(h11.EndOfMessage())
+            return upstream, await self._response_head(upstream)
+
     async def _response_head(self, upstream: Upstream) -> h11.Response:
         while True:
             event = await upstream.next_event(self.idle)
@@ -351,11 +418,10 @@ class Exchange:
                     rule=self.draft.rule,
                 )
 
-    async def _relay(self, upstream: Upstream) -> None:
+    async def _relay(
+        self, upstream: Upstream, response: h11.Response, errors: _UpstreamErrors
+    ) -> None:
         draft, client, ctx = self.draft, self.client, self.ctx
-        errors = _UpstreamErrors(f"the upstream {draft.host}:{draft.port}", self.idle)
-        with errors:
-            response = await self._response_head(upstream)
         self._check_response_length(response)
         strip = ctx.strip()
         bodiless = self.request.method == b"HEAD" or response.status_code in {204, 304}
@@ -383,7 +449,9 @@ class Exchange:
         )
         self.responded = client.sent
         await self._relay_body(upstream, errors, strip)
-        if not upstream.next_cycle():
+        if upstream.next_cycle():
+            self.slot.release()  # to the pool, when clean
+        else:
             self.slot.abort()
 
     async def _relay_body(

@@ -5,10 +5,11 @@ the server role) or an ``Upstream`` (the proxy plays the client role). A
 ``Dialer`` turns a host into an ``Upstream`` the only safe way: the name is
 resolved once and every answer checked (``_ssrf``), and the proxy connects to
 one of exactly those addresses, in order (TLS with SNI and verification for the
-host name). A ``Slot`` keeps the last upstream of a client connection for
-keep-alive reuse, and is what a binding close aborts. ``Context`` is what all
-connections of a proxy share; ``refuse`` answers a client with the proxy's JSON
-refusal.
+host name). A ``Slot`` holds the upstream a client connection is using: taken
+from the proxy's ``Pool`` of idle connections or freshly dialled, put back when
+its exchange ends clean, and aborted by a binding close. ``Context`` is what
+all connections of a proxy share; ``refuse`` answers a client with the proxy's
+JSON refusal.
 """
 
 from __future__ import annotations
@@ -33,11 +34,12 @@ from enclosure.egress._ssrf import checked_address, refusal
 from enclosure.errors import EgressRefused
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Hashable
     from concurrent.futures import Executor
     from ipaddress import IPv4Address, IPv6Address
 
     from enclosure.egress._ca import RunCA
+    from enclosure.egress._proxy_pool import Pool
     from enclosure.egress._proxy_record import Draft, RequestRecord
     from enclosure.egress._rules import NetworkPolicy
     from enclosure.egress._ssrf import Resolver
@@ -61,7 +63,7 @@ class Peer:
     peer), so a response head and a small body leave in one packet.
     """
 
-    __slots__ = ("conn", "pending", "reader", "sent", "writer")
+    __slots__ = ("conn", "pending", "reader", "received", "sent", "writer")
 
     def __init__(
         self,
@@ -73,6 +75,8 @@ class Peer:
         self.pending: list[bytes] = []
         self.sent = 0
         """Bytes handed to the transport so far."""
+        self.received = 0
+        """Bytes read from the peer so far."""
         self.reader = reader
         self.writer = writer
 
@@ -99,6 +103,7 @@ class Peer:
                 await self.flush()
             async with asyncio.timeout(idle_s):
                 data = await self.reader.read(READ_SIZE)
+            self.received += len(data)
             conn.receive_data(data)
 
     def write(self, event: Any) -> None:
@@ -142,7 +147,7 @@ class Peer:
 class Upstream(Peer):
     """A connection to an origin, for one (scheme, host, port)."""
 
-    __slots__ = ("address", "key", "public")
+    __slots__ = ("address", "key", "public", "shown")
 
     def __init__(
         self,
@@ -154,44 +159,79 @@ class Upstream(Peer):
         super().__init__(h11.CLIENT, reader, writer)
         self.key = key
         self.address = address
+        self.shown = str(address)
+        """The address as records show it."""
         self.public = refusal(address) is None
 
-    def reusable_for(self, key: tuple[str, str, int], *, allow_private: bool) -> bool:
-        """Whether the next request may go over this connection, as it is now."""
+    def clean(self) -> bool:
+        """Whether a request may be sent now: idle both ways, nothing unread, open.
+
+        Bytes the origin sent while idle (a 408 before it closes, say) make a
+        connection unclean: the next response would not be the next request's.
+        """
         conn = self.conn
+        if conn.our_state is not h11.IDLE or conn.their_state is not h11.IDLE:
+            return False
+        unread, closed = conn.trailing_data
+        reader = self.reader
         return (
-            key == self.key
-            and (allow_private or self.public)
-            and conn.our_state is h11.IDLE
-            and conn.their_state is h11.IDLE
-            and not self.reader.at_eof()
+            not unread
+            and not closed
+            # asyncio has no public peek; at_eof() is False while bytes wait.
+            and not getattr(reader, "_buffer", None)
+            and not reader.at_eof()
+            and reader.exception() is None
             and not self.writer.is_closing()
         )
 
+    def reusable_for(self, key: tuple[str, str, int], *, allow_private: bool) -> bool:
+        """Whether the next request may go over this connection, as it is now.
+
+        Same origin, an address the request's verdict may reach, and clean.
+        """
+        return key == self.key and (allow_private or self.public) and self.clean()
+
 
 class Slot:
-    """The one upstream a client connection holds: reused, replaced or aborted."""
+    """The upstream one client connection is using, and its way to the pool.
 
-    __slots__ = ("upstream",)
+    An upstream sits here from the moment a request takes or dials it until its
+    exchange ends: then ``release`` puts it back in the pool (when clean) or
+    ``abort`` closes it. A binding close aborts what is here; the pool closes
+    the binding's idle ones.
 
-    def __init__(self) -> None:
+    Args:
+        pool: the proxy's idle connections.
+        owner: the binding the client connection belongs to; pool entries are
+            never shared between owners.
+    """
+
+    __slots__ = ("owner", "pool", "upstream")
+
+    def __init__(self, pool: Pool, owner: Hashable) -> None:
+        self.pool = pool
+        self.owner = owner
         self.upstream: Upstream | None = None
 
-    def reuse(
+    def take(
         self, key: tuple[str, str, int], *, allow_private: bool
     ) -> Upstream | None:
-        """The held upstream if it can serve ``key`` now; else close it, None."""
-        upstream = self.upstream
-        if upstream is not None and upstream.reusable_for(
-            key, allow_private=allow_private
-        ):
-            return upstream
-        self.abort()
-        return None
+        """An idle pooled connection that may carry this request, held here; or None."""
+        self.release()
+        upstream = self.pool.take(self.owner, key, allow_private=allow_private)
+        self.upstream = upstream
+        return upstream
 
     def put(self, upstream: Upstream) -> None:
+        """Hold a freshly dialled upstream (whatever was held is closed)."""
         self.abort()
         self.upstream = upstream
+
+    def release(self) -> None:
+        """Give the held upstream back to the pool, or close it if it is not clean."""
+        upstream, self.upstream = self.upstream, None
+        if upstream is not None and not self.pool.put(self.owner, upstream):
+            upstream.abort()
 
     def abort(self) -> None:
         """Close the held upstream now.
@@ -336,6 +376,8 @@ class Context:
     emit: Callable[[RequestRecord], None]
     executor: Executor
     """Runs ``broker.materialise`` off the event loop."""
+    pool: Pool
+    """Idle upstream connections, for the next request of the same binding."""
 
     def strip(self) -> Callable[[bytes], bytes] | None:
         """The broker's ``strip`` once any secret is known; None (no work) before."""

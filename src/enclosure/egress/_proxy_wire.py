@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import h11
 
-from enclosure.egress._rules import normalise_host
+from enclosure.egress._rules import host_ip
 from enclosure.errors import EgressRefused
 
 if TYPE_CHECKING:
@@ -110,6 +110,8 @@ class Target(NamedTuple):
     port: int
     target: str
     """Origin-form, query included (``/a/b?c``): the request line upstream."""
+    literal: bool = False
+    """The host is an IP address, not a name."""
 
     @property
     def path(self) -> str:
@@ -137,20 +139,29 @@ def parse_authority(text: str, default_port: int | None) -> tuple[str, int]:
         EgressRefused: ``E-EGRESS-BAD-REQUEST`` for anything else, or a missing
             port when ``default_port`` is None (CONNECT).
     """
+    host, port, _ = _authority(text, default_port)
+    return host, port
+
+
+def _authority(text: str, default_port: int | None) -> tuple[str, int, bool]:
+    """``parse_authority``, and whether the host is an IP literal (parsed once)."""
     port_text: str | None
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
     if text.startswith("["):
         close = text.find("]")
         host, rest = text[1:close], text[close + 1 :]
         if close < 0 or (rest and not rest.startswith(":")):
             raise bad_request(f"bad authority {_shown(text.encode())}")
         port_text = rest[1:] if rest else None
-        try:
-            ipaddress.IPv6Address(host)
+        try:  # lower case as normalise_host does (a scope id keeps it)
+            address = ipaddress.IPv6Address(host.lower())
         except ValueError:
             raise bad_request(f"bad IPv6 address {_shown(host.encode())}") from None
     else:
         host, sep, port_text = text.partition(":")
         port_text = port_text if sep else None
+        host = host.strip().lower().rstrip(".")  # as normalise_host does
+        address = host_ip(host)
     if port_text is None:
         if default_port is None:
             raise bad_request("CONNECT needs host:port")
@@ -159,17 +170,18 @@ def parse_authority(text: str, default_port: int | None) -> tuple[str, int]:
         port = int(port_text)
     else:
         raise bad_request(f"bad port in {_shown(text.encode())}")
-    host = normalise_host(host)
-    if ":" not in host and (len(host) > _MAX_NAME or not _NAME.fullmatch(host)):
+    if address is not None:
+        return str(address), port, True
+    if len(host) > _MAX_NAME or not _NAME.fullmatch(host):
         raise bad_request(f"bad host {_shown(host.encode())}")
-    return host, port
+    return host, port, False
 
 
 def parse_absolute(raw: bytes) -> Target:
     """An absolute-form target (``http://host[:port]/path?query``).
 
     >>> parse_absolute(b"http://API.test:8080/a?b=1#frag")
-    Target(scheme='http', host='api.test', port=8080, target='/a?b=1')
+    Target(scheme='http', host='api.test', port=8080, target='/a?b=1', literal=False)
 
     Raises:
         EgressRefused: ``E-EGRESS-BAD-REQUEST``: origin-form on a plain
@@ -193,8 +205,9 @@ def parse_absolute(raw: bytes) -> Target:
     authority, tail = rest[:end], rest[end:].partition("#")[0]
     if "@" in authority:
         raise bad_request("user info in the request target is not accepted")
-    host, port = parse_authority(authority, _DEFAULT_PORT[scheme])
-    return Target(scheme, host, port, tail if tail.startswith("/") else "/" + tail)
+    host, port, literal = _authority(authority, _DEFAULT_PORT[scheme])
+    path = tail if tail.startswith("/") else "/" + tail
+    return Target(scheme, host, port, path, literal)
 
 
 def parse_origin(raw: bytes, scheme: str, host: str, port: int) -> Target:
@@ -209,7 +222,8 @@ def parse_origin(raw: bytes, scheme: str, host: str, port: int) -> Target:
             f"inside a tunnel to {host}:{port} send origin-form targets (/path), "
             f"not {_shown(raw)}"
         )
-    return Target(scheme, host, port, text.partition("#")[0])
+    literal = host_ip(host) is not None
+    return Target(scheme, host, port, text.partition("#")[0], literal)
 
 
 def _connection_tokens(headers: Iterable[tuple[bytes, bytes]]) -> set[bytes]:

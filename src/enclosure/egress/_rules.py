@@ -33,7 +33,7 @@ from enclosure.manifest import AGENT, host_matches, parse_rate
 from enclosure.policy import SlidingWindows
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
 
     from enclosure.manifest import NetworkRule, NetworkSpec
     from enclosure.types import Clock
@@ -43,6 +43,7 @@ __all__ = [
     "Principal",
     "Verdict",
     "glob_pattern",
+    "host_ip",
     "normalise_host",
     "normalise_path",
 ]
@@ -92,6 +93,25 @@ class Verdict:
     """``E-EGRESS-RATE`` only: seconds until the rule's window has room again."""
 
 
+def host_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a bare host (no brackets) spells, or None for a name.
+
+    Names are told apart without an exception: ``ipaddress`` reads only digits
+    and dots as IPv4, and nothing without a colon as IPv6.
+
+    >>> host_ip("2001:db8::1")
+    IPv6Address('2001:db8::1')
+    >>> host_ip("api.example.com") is None
+    True
+    """
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return None
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
 def normalise_host(host: str) -> str:
     """Lower case, no trailing dot, no brackets; IP literals in canonical form.
 
@@ -101,13 +121,14 @@ def normalise_host(host: str) -> str:
     host = host.strip().lower().rstrip(".")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        return host
+    address = host_ip(host)
+    return host if address is None else str(address)
 
 
 def _decode_unreserved(text: str) -> str:
+    if "%" not in text:  # the common case: nothing is escaped
+        return text
+
     def one(m: re.Match[str]) -> str:
         char = chr(int(m[1], 16))
         return char if char in _UNRESERVED else m[0].upper()
@@ -173,6 +194,10 @@ def glob_pattern(glob: str) -> re.Pattern[str]:
 
 def _shown(text: str) -> str:
     """A client-supplied host or path, safe to put in a one-line reason."""
+    # Every whitespace character but the space is unprintable: one C-speed test
+    # covers the usual text, the loop the rest.
+    if len(text) <= _SHOWN and text.isprintable() and " " not in text:
+        return text
     text = "".join(c if c.isprintable() and not c.isspace() else "?" for c in text)
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
 
@@ -189,6 +214,9 @@ class _Rule:
     spec: NetworkRule
     globs: tuple[re.Pattern[str], ...]
     rate: tuple[int, float] | None
+    methods: frozenset[str]
+    """Empty: any method."""
+    ports: frozenset[int]
 
     def reaches(self, host: str, *, literal: bool) -> bool:
         # A wildcard never matches an IP literal: *.0.0.1 must not open 127.0.0.1.
@@ -235,16 +263,19 @@ class NetworkPolicy:
                 spec=rule,
                 globs=tuple(glob_pattern(p) for p in rule.paths),
                 rate=parse_rate(rule.rate) if rule.rate else None,
+                methods=frozenset(rule.methods),
+                ports=frozenset(rule.ports),
             )
             for i, rule in enumerate(spec.rules)
         )
+        self._literals = frozenset(r.host for r in spec.rules if r.is_ip)
+        """The IP-literal hosts rules name (normalised by the manifest)."""
         self._windows = SlidingWindows()
         self._lock = threading.Lock()
 
     def is_literal_allowed(self, host: str) -> bool:
         """Whether some rule names the IP address ``host`` (the SSRF check asks)."""
-        host = normalise_host(host)
-        return any(r.spec.is_ip and r.spec.host == host for r in self._rules)
+        return normalise_host(host) in self._literals
 
     def connect(self, who: Principal, host: str, port: int) -> Verdict:
         """Decide a CONNECT tunnel to ``host:port``.
@@ -255,7 +286,7 @@ class NetworkPolicy:
         first matching rule's rate counts this tunnel as one request.
         """
         host = normalise_host(host)
-        found = self._match(who, host, port)
+        found = self._match(who, host, port, literal=host_ip(host) is not None)
         if isinstance(found, Verdict):
             return found
         first = found[0]
@@ -280,6 +311,7 @@ class NetworkPolicy:
         path: str,
         *,
         scheme: str,
+        literal: bool | None = None,
     ) -> Verdict:
         """Decide one HTTP request (plain, or inside an inspected tunnel).
 
@@ -287,10 +319,18 @@ class NetworkPolicy:
         deciding rule's rate counts the request. A rule with a credential allows
         plain ``http`` only when it also allows private addresses: a secret is
         not sent in clear text across the internet.
+
+        ``literal`` says whether ``host`` is an IP literal when the caller has
+        normalised the host already (``parse_authority`` has); when None, the
+        host is normalised here.
         """
-        host = normalise_host(host)
+        if literal is None:
+            host = normalise_host(host)
+            literal = host_ip(host) is not None
         normal = normalise_path(path)
-        found = self._match(who, host, port, method=method, path=(path, normal))
+        found = self._match(
+            who, host, port, literal=literal, method=method, path=(path, normal)
+        )
         if isinstance(found, Verdict):
             return found
         rule = found[0]
@@ -318,44 +358,40 @@ class NetworkPolicy:
         host: str,
         port: int,
         *,
+        literal: bool,
         method: str | None = None,
         path: tuple[str, str | None] | None = None,
     ) -> list[_Rule] | Verdict:
-        """Every rule passing each check in turn, or the denial at the first failure."""
-        literal = _is_ip(host)
+        """Every rule passing each check in turn, or the denial at the first failure.
+
+        The checks, in order: host, principal, port, then method and path when
+        given. A denial names the first rule that passed the checks before.
+        """
         rules = [r for r in self._rules if r.reaches(host, literal=literal)]
         if not rules:
             return _deny(None, f"no rule allows host {_shown(host)}")
-        checks: list[tuple[Callable[[_Rule], bool], Callable[[list[_Rule]], str]]] = [
-            (
-                lambda r: r.admits(who),
-                lambda _: f"no rule lets {_who(who)} reach {_shown(host)}",
-            ),
-            (
-                lambda r: port in r.spec.ports,
-                lambda rs: _allow(
-                    rs, "port ", (p for r in rs for p in r.spec.ports), str(port)
-                ),
-            ),
-        ]
-        if method is not None:
-            checks.append(
-                (
-                    lambda r: not r.spec.methods or method in r.spec.methods,
-                    lambda rs: _allow(
-                        rs, "", (m for r in rs for m in r.spec.methods), _shown(method)
-                    ),
-                )
+        passing = [r for r in rules if r.admits(who)]
+        if not passing:
+            return _deny(
+                rules[0].name, f"no rule lets {_who(who)} reach {_shown(host)}"
             )
+        rules, passing = passing, [r for r in passing if port in r.ports]
+        if not passing:
+            ports = (p for r in rules for p in r.spec.ports)
+            return _deny(rules[0].name, _allow(rules, "port ", ports, str(port)))
+        if method is not None:
+            rules = passing
+            passing = [r for r in rules if not r.methods or method in r.methods]
+            if not passing:
+                methods = (m for r in rules for m in r.spec.methods)
+                denial = _allow(rules, "", methods, _shown(method))
+                return _deny(rules[0].name, denial)
         if path is not None:
             raw, normal = path
-            checks.append((lambda r: r.path_ok(normal), _path_denial(raw, normal)))
-        for passes, denial in checks:
-            passing = [r for r in rules if passes(r)]
+            rules, passing = passing, [r for r in passing if r.path_ok(normal)]
             if not passing:
-                return _deny(rules[0].name, denial(rules))
-            rules = passing
-        return rules
+                return _deny(rules[0].name, _path_denial(rules, raw, normal))
+        return passing
 
     def _over_rate(self, who: Principal, rule: _Rule, unit: str) -> Verdict | None:
         """Count one use of ``rule`` by this run, or say why it is over its rate."""
@@ -379,23 +415,12 @@ class NetworkPolicy:
         )
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _path_denial(raw: str, normal: str | None) -> Callable[[list[_Rule]], str]:
-    def denial(rules: list[_Rule]) -> str:
-        if normal is None:
-            return (
-                f"path {_shown(raw)} is not normalised (it holds %2F, %5C or a "
-                f"backslash, or does not start with /), so rule '{rules[0].name}' "
-                "cannot check it"
-            )
-        globs = (p for r in rules for p in r.spec.paths)
-        return _allow(rules, "paths ", globs, _shown(normal))
-
-    return denial
+def _path_denial(rules: list[_Rule], raw: str, normal: str | None) -> str:
+    if normal is None:
+        return (
+            f"path {_shown(raw)} is not normalised (it holds %2F, %5C or a "
+            f"backslash, or does not start with /), so rule '{rules[0].name}' "
+            "cannot check it"
+        )
+    globs = (p for r in rules for p in r.spec.paths)
+    return _allow(rules, "paths ", globs, _shown(normal))

@@ -56,11 +56,13 @@ class DirectRunner(ProcessSandbox):
             self._release_group(group)
             msg = f"cannot start {cmd[0]!r}: {exc}"
             raise SandboxUnavailable(msg) from None
+        # Registered before anything else: the program already runs, and a
+        # kill() from now on must find it (a cgroup move can take milliseconds).
+        active = Active(proc, group, before)
+        self._register(active)
         if group is not None:
             # On failure the caps fall back to the rlimits already in force.
             with contextlib.suppress(OSError):
                 group.add(proc.pid)
-        active = Active(proc, group, before)
-        self._register(active)
         self._mark_started(active)
         return active
