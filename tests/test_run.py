@@ -480,3 +480,40 @@ def test_every_call_is_one_decision_event_and_the_chain_verifies(enc: Enclosure)
     ]
     assert len({d.call_id for d in decisions(enc)}) == 4
     assert enc.verify().ok
+
+
+def test_a_per_call_handler_runs_instead_of_the_registered_one(enc: Enclosure):
+    seen: list[str] = []
+
+    def framework_tool(key: str) -> str:
+        seen.append(key)
+        return f"framework says {key}"
+
+    with enc.start_run(task="t") as run:
+        result = run.call("lookup", {"key": "k"}, handler=framework_tool)
+        denied = run.call(
+            "send_email", {"to": "x@evil.example"}, handler=framework_tool
+        )
+    assert result.value == "framework says k"
+    assert seen == ["k"]  # the denied call never reached it
+    assert denied.status == "blocked"
+    assert [d.tool for d in decisions(enc)] == ["lookup", "send_email"]
+
+
+def test_a_per_call_handler_works_for_undeclared_handlers_and_async(tmp_path: Path):
+    enc = make_enclosure(
+        "agent: {name: a}\ntools:\n  noted: {effect: read}\n", tmp_path
+    )
+
+    async def framework_tool(text: str) -> str:
+        return text.upper()
+
+    with enc.start_run(task="t") as run:
+        sync = run.call("noted", {"text": "a"}, handler=framework_tool)
+        result = anyio.run(
+            lambda: run.acall("noted", {"text": "b"}, handler=framework_tool)
+        )
+    assert sync.status == "failed"
+    assert sync.error is not None
+    assert sync.error.code == "E-TOOL-ASYNC"
+    assert result.value == "B"

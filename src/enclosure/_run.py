@@ -127,6 +127,7 @@ class Run:
         *,
         context: JSONObject | None = None,
         approval_id: str | None = None,
+        handler: Callable[..., Any] | None = None,
     ) -> CallResult:
         """Propose one call; it is validated, decided, logged and then acted on.
 
@@ -135,6 +136,9 @@ class Run:
             args: its arguments.
             context: what led to the call (visible to conditions as ``context``).
             approval_id: an approval a human granted for exactly this call.
+            handler: runs the call instead of the tool's registered handler (an
+                integration passes the framework's own tool function); the call
+                is decided and logged exactly the same way.
 
         Returns:
             A ``CallResult`` for every outcome; ``.unwrap()`` raises the coded error.
@@ -147,7 +151,7 @@ class Run:
             return prepared
         try:
             value = self._enc.router.execute(
-                prepared.call, command=self.workspace.run_command
+                prepared.call, command=self.workspace.run_command, handler=handler
             )
         except UsageError as exc:
             return self._finish(prepared, None, exc)
@@ -162,6 +166,7 @@ class Run:
         *,
         context: JSONObject | None = None,
         approval_id: str | None = None,
+        handler: Callable[..., Any] | None = None,
     ) -> CallResult:
         """``call`` for async code; same arguments, result and errors.
 
@@ -173,7 +178,7 @@ class Run:
             return prepared
         try:
             value = await self._enc.router.aexecute(
-                prepared.call, command=self.workspace.run_command
+                prepared.call, command=self.workspace.run_command, handler=handler
             )
         except Exception as exc:  # noqa: BLE001 -- the tool boundary: any handler error becomes a coded, logged result
             return self._finish(prepared, None, exc)
