@@ -5,7 +5,7 @@ import pytest
 from enclosure import Enclosure
 from enclosure._enclosure import default_home, open_log
 from enclosure.errors import ManifestError, UsageError
-from enclosure.testing import make_enclosure
+from enclosure.testing import FakeClock, make_enclosure
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -99,3 +99,68 @@ def test_decisions_carry_the_manifest_hash(tmp_path: Path):
     result = enc.start_run(task="x").call("t")
     assert result.decision.manifest_sha256 == enc.manifest.sha256
     assert enc.log.get_run(result.receipt.run_id).manifest_sha256 == enc.manifest.sha256  # type: ignore[union-attr]
+
+
+# --- resume_run: one run, several processes -------------------------------------------
+
+RESUMABLE = """
+agent: {name: a}
+tools:
+  push:
+    rate: 3/minute
+    on_exceed: kill
+  look: {effect: read}
+"""
+
+
+def test_resume_run_rebuilds_rate_windows_from_the_log(tmp_path: Path):
+    clock = FakeClock()
+    first = make_enclosure(RESUMABLE, tmp_path, clock=clock)
+    run = first.start_run(task="t", run_id="run_fixed")
+    for n in range(2):
+        assert run.propose("push", {"n": n}).status == "dispatched"
+    first.log.close()  # the process ends; its run stays open in the log
+
+    second = make_enclosure(RESUMABLE, tmp_path, clock=clock)
+    again = second.resume_run("run_fixed")
+    assert (again.state.calls, again.state.tool_calls) == (2, {"push": 2})
+    assert again.propose("push", {"n": 2}).status == "dispatched"
+    assert again.propose("push", {"n": 3}).status == "killed"
+    second.log.close()
+
+    third = make_enclosure(RESUMABLE, tmp_path, clock=clock)
+    killed = third.resume_run("run_fixed")
+    assert killed.status == "killed"
+    assert killed.propose("look", {}).decision.rule == "run.killed"
+    third.close()
+
+
+def test_resumed_windows_slide_with_the_clock(tmp_path: Path):
+    clock = FakeClock()
+    first = make_enclosure(RESUMABLE, tmp_path, clock=clock)
+    run = first.start_run(task="t", run_id="run_fixed")
+    for n in range(3):
+        run.propose("push", {"n": n})
+    first.log.close()
+    clock.advance(61)
+    second = make_enclosure(RESUMABLE, tmp_path, clock=clock)
+    assert second.resume_run("run_fixed").propose("push", {}).status == "dispatched"
+    second.close()
+
+
+def test_resume_run_of_an_unknown_id_is_a_coded_error(tmp_path: Path):
+    enc = make_enclosure(RESUMABLE, tmp_path)
+    with pytest.raises(UsageError) as exc:
+        enc.resume_run("run_nope")
+    assert exc.value.code == "E-RUN-UNKNOWN"
+    run = enc.start_run(task="t")
+    assert enc.resume_run(run.id) is run
+    enc.close()
+
+
+def test_start_run_refuses_a_taken_run_id(tmp_path: Path):
+    enc = make_enclosure(RESUMABLE, tmp_path)
+    enc.start_run(task="t", run_id="run_fixed")
+    with pytest.raises(UsageError):
+        enc.start_run(task="t", run_id="run_fixed")
+    enc.close()

@@ -37,3 +37,42 @@ def test_quickstart_agent_shows_each_outcome(tmp_path: Path):
         "blocked",
     ]
     assert done.stdout.splitlines()[-1] == "audit intact: True"
+
+
+def test_openai_agents_example_stops_the_runaway_loop(tmp_path: Path):
+    env = {**os.environ, "ENCLOSURE_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "openai_agents" / "agent.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "send_email was refused" in done.stdout
+    assert "refunded 240 on A-1" in done.stdout
+    assert sum("model reads: sent to" in line for line in lines) == 3
+    assert lines[-2].startswith("Runner.run stopped: E-RUN-KILLED")
+    assert lines[-1] == "audit intact: True"
+
+
+def test_pydantic_ai_example_approves_once_and_stops_the_runaway_loop(tmp_path: Path):
+    env = {**os.environ, "ENCLOSURE_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "pydantic_ai" / "agent.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "(denied): [enclosure] send_email was refused" in done.stdout
+    assert "needs approval: refund" in done.stdout
+    assert sum("refunded 240 on A-1" in line for line in lines) == 1
+    assert sum("sent to ana@customers.example" in line for line in lines) == 3
+    assert lines[-2] == "Agent.run stopped: E-RUN-KILLED"
+    assert lines[-1] == "audit intact: True"

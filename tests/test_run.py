@@ -480,3 +480,104 @@ def test_every_call_is_one_decision_event_and_the_chain_verifies(enc: Enclosure)
     ]
     assert len({d.call_id for d in decisions(enc)}) == 4
     assert enc.verify().ok
+
+
+def test_a_per_call_handler_runs_instead_of_the_registered_one(enc: Enclosure):
+    seen: list[str] = []
+
+    def framework_tool(key: str) -> str:
+        seen.append(key)
+        return f"framework says {key}"
+
+    with enc.start_run(task="t") as run:
+        result = run.call("lookup", {"key": "k"}, handler=framework_tool)
+        denied = run.call(
+            "send_email", {"to": "x@evil.example"}, handler=framework_tool
+        )
+    assert result.value == "framework says k"
+    assert seen == ["k"]  # the denied call never reached it
+    assert denied.status == "blocked"
+    assert [d.tool for d in decisions(enc)] == ["lookup", "send_email"]
+
+
+def test_a_per_call_handler_works_for_undeclared_handlers_and_async(tmp_path: Path):
+    enc = make_enclosure(
+        "agent: {name: a}\ntools:\n  noted: {effect: read}\n", tmp_path
+    )
+
+    async def framework_tool(text: str) -> str:
+        return text.upper()
+
+    with enc.start_run(task="t") as run:
+        sync = run.call("noted", {"text": "a"}, handler=framework_tool)
+        result = anyio.run(
+            lambda: run.acall("noted", {"text": "b"}, handler=framework_tool)
+        )
+    assert sync.status == "failed"
+    assert sync.error is not None
+    assert sync.error.code == "E-TOOL-ASYNC"
+    assert result.value == "B"
+
+
+# --- propose / record_result: calls the caller runs itself ---------------------------
+
+SELF_RUN = """
+agent: {name: a}
+tools:
+  edit:
+    cost: 0.5
+    rules:
+      - when: "args.path == '/etc/passwd'"
+        then: deny
+        reason: not that file
+      - when: "args.path == 'ask'"
+        then: approve
+"""
+
+
+def test_propose_logs_the_decision_and_record_result_closes_it(tmp_path: Path):
+    enc = make_enclosure(SELF_RUN, tmp_path)
+    run = enc.start_run(task="t")
+    proposed = run.propose("edit", {"path": "a.py"})
+    assert proposed.status == "dispatched"
+    assert proposed.receipt is not None
+    call_id = proposed.receipt.call_id
+    assert run.open_call("edit", {"path": "a.py"}) == call_id
+    assert run.open_call("edit", {"path": "b.py"}) is None
+    done = run.record_result(call_id, value={"ok": True})
+    assert done.status == "executed"
+    assert run.open_call("edit", {"path": "a.py"}) is None
+    [decision] = [e.event for e in enc.log.events(kinds=["decision"])]
+    [result] = [e.event for e in enc.log.events(kinds=["result"])]
+    assert isinstance(decision, DecisionEvent)
+    assert isinstance(result, ResultEvent)
+    assert (decision.disposition, result.call_id) == ("dispatched", decision.call_id)
+    assert (result.disposition, result.cost) == ("executed", 0.5)
+    enc.close()
+
+
+def test_record_result_of_a_failed_call_and_of_an_unknown_one(tmp_path: Path):
+    enc = make_enclosure(SELF_RUN, tmp_path)
+    run = enc.start_run(task="t")
+    call_id = run.propose("edit", {"path": "a.py"}).receipt.call_id
+    failed = run.record_result(call_id, error="disk full")
+    assert failed.status == "failed"
+    assert failed.error is not None
+    assert "disk full" in failed.error.message
+    with pytest.raises(UsageError) as exc:
+        run.record_result(call_id)
+    assert exc.value.code == "E-CALL-UNKNOWN"
+    enc.close()
+
+
+def test_propose_refuses_and_parks_as_call_does(tmp_path: Path):
+    enc = make_enclosure(SELF_RUN, tmp_path)
+    run = enc.start_run(task="t")
+    assert run.propose("edit", {"path": "/etc/passwd"}).status == "blocked"
+    parked = run.propose("edit", {"path": "ask"})
+    assert parked.status == "pending"
+    # a human let it run elsewhere (a coding agent's own prompt): its result is kept
+    call_id = run.open_call("edit", {"path": "ask"})
+    assert call_id is not None
+    assert run.record_result(call_id).status == "executed"
+    enc.close()

@@ -180,13 +180,18 @@ class Enclosure:
         model: str | None = None,
         prompt_version: str | None = None,
         started_by: str | None = None,
+        run_id: str | None = None,
     ) -> Run:
         """Start a run; every call made through it is decided and logged.
 
+        ``run_id`` names it (an integration derives one from its own session id,
+        so later processes can ``resume_run`` it); default a random ``run_...``.
+
         Raises:
             AuditUnavailable: the run cannot be recorded, so it does not start.
+            UsageError: ``run_id`` is taken.
         """
-        run_id = "run_" + secrets.token_hex(8)
+        run_id = run_id or "run_" + secrets.token_hex(8)
         agent = agent or self.manifest.agent.name
         now = self.clock.time()
         self.log.create_run(
@@ -219,6 +224,44 @@ class Enclosure:
             model=model,
             prompt_version=prompt_version,
             started_by=started_by,
+        )
+        self._runs[run_id] = run
+        return run
+
+    def resume_run(self, run_id: str) -> Run:
+        """A run started earlier, maybe by another process, its state rebuilt.
+
+        The counters, rate windows, kill switch and open calls come back from the
+        run's record and its decision and result events (``Run.restore``), so
+        limits hold across processes that each handle some of the run's calls
+        (a coding agent's hooks). Two processes must not decide calls of one run
+        at the same time: the caller serialises them (the hook takes a file lock).
+
+        Raises:
+            UsageError: no such run in the log (``E-RUN-UNKNOWN``).
+            AuditUnavailable: the log cannot be read.
+        """
+        if run_id in self._runs:
+            return self._runs[run_id]
+        record = self.log.get_run(run_id)
+        if record is None:
+            msg = f"run {run_id!r} is not in the decision log"
+            raise UsageError(msg, code="E-RUN-UNKNOWN")
+        run = Run(
+            self,
+            run_id=run_id,
+            agent=record.agent,
+            task=record.task,
+            model=record.model,
+            prompt_version=record.prompt_version,
+            started_by=record.started_by,
+        )
+        events = self.log.events(run_id=run_id, kinds=("decision", "result"))
+        run.restore(
+            record.status,
+            record.end_reason,
+            record.started_at,
+            (stored.event for stored in events),
         )
         self._runs[run_id] = run
         return run

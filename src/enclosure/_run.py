@@ -12,8 +12,9 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 from enclosure._clock import iso
@@ -22,6 +23,7 @@ from enclosure._workspace import Workspace
 from enclosure.approvals import Approval, binding_sha256
 from enclosure.audit import (
     AlertEvent,
+    Appended,
     ApprovalEvent,
     DecisionEvent,
     KillEvent,
@@ -34,6 +36,7 @@ from enclosure.errors import (
     AuditUnavailable,
     EnclosureError,
     RunKilled,
+    ToolFailed,
     UsageError,
 )
 from enclosure.models import CallResult, Decision, ErrorInfo, Receipt, ToolCall
@@ -41,6 +44,7 @@ from enclosure.policy import RunState
 
 if TYPE_CHECKING:
     from enclosure._enclosure import Enclosure
+    from enclosure.audit import Event
     from enclosure.types import Disposition, JSONObject, RunStatus
 
 __all__ = ["KillHook", "Run"]
@@ -73,6 +77,8 @@ class _Prepared:
     decision: Decision
     args_sha256: str
     started_ns: int
+    appended: Appended | None = None
+    """Where its ``dispatched`` decision event sits in the log."""
 
 
 class Run:
@@ -101,6 +107,8 @@ class Run:
         self._lock = threading.RLock()
         self._kill_hooks: list[KillHook] = []
         self._parked: dict[str, ToolCall] = {}
+        self._open: dict[str, _Prepared] = {}
+        """Calls ``propose`` let through (or parked) whose result is not logged yet."""
         self.workspace = Workspace(self)
         """The run's sandbox and quarantine (created when first needed)."""
 
@@ -127,6 +135,7 @@ class Run:
         *,
         context: JSONObject | None = None,
         approval_id: str | None = None,
+        handler: Callable[..., Any] | None = None,
     ) -> CallResult:
         """Propose one call; it is validated, decided, logged and then acted on.
 
@@ -135,6 +144,9 @@ class Run:
             args: its arguments.
             context: what led to the call (visible to conditions as ``context``).
             approval_id: an approval a human granted for exactly this call.
+            handler: runs the call instead of the tool's registered handler (an
+                integration passes the framework's own tool function); the call
+                is decided and logged exactly the same way.
 
         Returns:
             A ``CallResult`` for every outcome; ``.unwrap()`` raises the coded error.
@@ -147,7 +159,7 @@ class Run:
             return prepared
         try:
             value = self._enc.router.execute(
-                prepared.call, command=self.workspace.run_command
+                prepared.call, command=self.workspace.run_command, handler=handler
             )
         except UsageError as exc:
             return self._finish(prepared, None, exc)
@@ -162,6 +174,7 @@ class Run:
         *,
         context: JSONObject | None = None,
         approval_id: str | None = None,
+        handler: Callable[..., Any] | None = None,
     ) -> CallResult:
         """``call`` for async code; same arguments, result and errors.
 
@@ -173,11 +186,146 @@ class Run:
             return prepared
         try:
             value = await self._enc.router.aexecute(
-                prepared.call, command=self.workspace.run_command
+                prepared.call, command=self.workspace.run_command, handler=handler
             )
         except Exception as exc:  # noqa: BLE001 -- the tool boundary: any handler error becomes a coded, logged result
             return self._finish(prepared, None, exc)
         return self._finish(prepared, value, None)
+
+    def propose(
+        self,
+        tool: str,
+        args: JSONObject | None = None,
+        *,
+        context: JSONObject | None = None,
+        approval_id: str | None = None,
+    ) -> CallResult:
+        """Decide and log a call that the caller runs itself, such as a coding agent.
+
+        Everything happens as in ``call`` except running the tool: an allowed
+        call comes back with status ``dispatched`` (its decision is on record) and
+        the caller reports what became of it with ``record_result``, from this
+        process or, after ``Enclosure.resume_run``, from another one.
+
+        Raises:
+            UsageError: the run has ended (``E-RUN-ENDED``).
+        """
+        prepared = self._prepare(tool, args, context, approval_id)
+        if isinstance(prepared, CallResult):
+            if prepared.status == "pending" and prepared.receipt is not None:
+                # A human may let it run outside the enclosure (a coding agent's
+                # own prompt): its result is then recorded against this call.
+                self._remember(prepared.receipt, prepared.decision)
+            return prepared
+        self._open[prepared.call.call_id] = prepared
+        appended = prepared.appended
+        return CallResult(
+            status="dispatched",
+            decision=prepared.decision,
+            receipt=Receipt(
+                call_id=prepared.call.call_id,
+                run_id=self.id,
+                tool=tool,
+                args_sha256=prepared.args_sha256,
+                disposition="dispatched",
+                event_seq=appended.seq if appended else 0,
+                event_hash=appended.hash if appended else "",
+                latency_us=(time.perf_counter_ns() - prepared.started_ns) // 1000,
+            ),
+        )
+
+    def open_call(self, tool: str, args: JSONObject) -> str | None:
+        """The oldest proposed call to ``tool`` with exactly ``args`` and no result."""
+        try:
+            args_sha = sha256_json(args)
+        except (TypeError, ValueError):
+            return None
+        with self._lock:
+            for call_id, prepared in self._open.items():
+                if prepared.call.tool == tool and prepared.args_sha256 == args_sha:
+                    return call_id
+        return None
+
+    def record_result(
+        self, call_id: str, *, value: Any = None, error: str | None = None
+    ) -> CallResult:
+        """Log what became of a call ``propose`` let through: its ``result`` event.
+
+        Args:
+            call_id: the call's id (``result.receipt.call_id`` or ``open_call``).
+            value: what the tool returned; only its digest is logged.
+            error: why the tool failed, if it did.
+
+        Raises:
+            UsageError: no open call has this id here (``E-CALL-UNKNOWN``).
+        """
+        with self._lock:
+            prepared = self._open.pop(call_id, None)
+        if prepared is None:
+            msg = f"run {self.id} has no open call {call_id!r} waiting for a result"
+            raise UsageError(msg, code="E-CALL-UNKNOWN")
+        exc = None if error is None else ToolFailed(error)
+        return self._finish(prepared, value, exc)
+
+    def _remember(self, receipt: Receipt, decision: Decision) -> None:
+        call = ToolCall.model_construct(
+            tool=receipt.tool, args={}, context={}, call_id=receipt.call_id
+        )
+        self._open[receipt.call_id] = _Prepared(
+            call, decision, receipt.args_sha256, time.perf_counter_ns()
+        )
+
+    def restore(
+        self,
+        status: RunStatus,
+        killed: str | None,
+        started_at: float,
+        events: Iterable[Event],
+    ) -> None:
+        """Rebuild this run's state from its record and its logged events.
+
+        ``Enclosure.resume_run`` calls it for a run another process started: the
+        counters, rate windows and repeated-call signatures of the kill switch
+        come back as the decisions left them (see ``Policy.recount``), and calls
+        let through without a result yet can still get one. Event times move
+        onto this process's monotonic clock through the wall clock.
+        """
+        enc, state = self._enc, self.state
+        mono, wall = enc.clock.monotonic(), enc.clock.time()
+        self.status = status
+        state.killed = killed if status == "killed" else None
+        state.started = mono - (wall - started_at)
+        for event in events:
+            at = mono - (wall - datetime.fromisoformat(event.ts).timestamp())
+            if isinstance(event, DecisionEvent):
+                call = ToolCall.model_construct(
+                    tool=event.tool, args=event.args, context={}, call_id=event.call_id
+                )
+                enc.policy.recount(
+                    call,
+                    state,
+                    at,
+                    outcome=event.outcome,
+                    args_sha256=event.args_sha256,
+                )
+                if event.disposition == "simulated":
+                    state.simulated += 1
+                if event.disposition in ("dispatched", "pending"):
+                    decision = Decision.model_construct(
+                        outcome=event.outcome,
+                        rule=event.rule,
+                        reason=event.reason,
+                        tool=event.tool,
+                        manifest_sha256=event.manifest_sha256,
+                        cost=event.cost,
+                    )
+                    self._open[event.call_id] = _Prepared(
+                        call, decision, event.args_sha256, time.perf_counter_ns()
+                    )
+            elif isinstance(event, ResultEvent):
+                self._open.pop(event.call_id, None)
+                ok = event.disposition == "executed"
+                enc.policy.record_result(state, ok=ok, cost=event.cost)
 
     def resume(self, approval_id: str) -> CallResult:
         """Run a call parked for approval in this process, once it is approved.
@@ -484,11 +632,15 @@ class _Record:
                 if refused is not None:
                     return refused
             used = approval_id if self.decision.via_approval else None
-            self.enc.log.append(self._event("dispatched", approval_id=used))
+            appended = self.enc.log.append(self._event("dispatched", approval_id=used))
         except AuditUnavailable as exc:
             return self._unlogged(exc)
         return _Prepared(
-            self.call, self.decision, self.args_sha256, time.perf_counter_ns()
+            self.call,
+            self.decision,
+            self.args_sha256,
+            time.perf_counter_ns(),
+            appended,
         )
 
     def _event(

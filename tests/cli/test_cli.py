@@ -19,6 +19,7 @@ COMMANDS = [
     "check",
     "demo",
     "exec",
+    "hook",
     "log",
     "prompt",
     "run",

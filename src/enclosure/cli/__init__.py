@@ -21,6 +21,7 @@ from enclosure.cli._audit import audit
 from enclosure.cli._check import check, schema
 from enclosure.cli._demo import demo
 from enclosure.cli._exec import exec_command
+from enclosure.cli._hook import hook_group
 from enclosure.cli._runs import log, runs
 from enclosure.errors import EnclosureError, ManifestError
 
@@ -60,6 +61,7 @@ for command in (
     run,
     prompt,
     artifacts,
+    hook_group,
 ):
     cli.add_command(command)
 

@@ -272,6 +272,47 @@ class Policy:
             state.killed = decision.reason
         return decision
 
+    def recount(
+        self,
+        call: ToolCall,
+        state: RunState,
+        now: float,
+        *,
+        outcome: Outcome,
+        args_sha256: str,
+    ) -> None:
+        """Count into ``state`` a call decided earlier, as ``decide`` counted it.
+
+        Rebuilds a run's state from its decision log in another process: no rule
+        is evaluated again, the recorded ``outcome`` says what the call used up
+        (its rate windows for allow and simulate, its repeated-call signature).
+        Keyed rate limits take their key from the logged arguments, which are
+        redacted and cut: a key read from a secret or a very long string may
+        count in another bucket than it did.
+        """
+        state.calls += 1
+        state.tool_calls[call.tool] = state.tool_calls.get(call.tool, 0) + 1
+        if outcome == "deny":
+            state.denials += 1
+        elif outcome == "approve":
+            state.pending += 1
+        tool = self._tools.get(call.tool)
+        if tool is None or tool.default == "deny":
+            return
+        if self._ks.repeated_calls is not None:
+            self._repeated(call, tool.name, state, now, args_sha256)
+        if outcome not in ("allow", "simulate"):
+            return
+        activation = _activation(call, tool, state, now)
+        for rate in tool.rates:
+            key = ""
+            if rate.key is not None:
+                try:
+                    key = str(rate.key.value(activation))
+                except ConditionError:
+                    continue  # decide denied such a call; it used no window
+            state.windows.hit((rate.path, key), now)
+
     def record_result(self, state: RunState, *, ok: bool, cost: float) -> None:
         """Count what a live or simulated call did, for the kill switch."""
         if ok:

@@ -182,23 +182,29 @@ class ToolRouter:
         return route.result.check(value)
 
     def execute(
-        self, call: ToolCall, *, command: Callable[[ToolCall], Any] | None = None
+        self,
+        call: ToolCall,
+        *,
+        command: Callable[[ToolCall], Any] | None = None,
+        handler: Callable[..., Any] | None = None,
     ) -> Any:
         """Run the handler through the interceptors.
 
         ``command`` runs tools declared with a ``command`` (the run passes its
-        sandbox runner); the router itself never starts a process.
+        sandbox runner); the router itself never starts a process. ``handler``
+        replaces the registered handler for this one call (a framework's own
+        tool function, guarded by an integration); a ``command`` tool ignores it.
 
         Raises:
             UsageError: no handler (``E-TOOL-NO-HANDLER``), or an async handler
                 called synchronously (``E-TOOL-ASYNC``).
             Exception: whatever the handler raises, unchanged.
         """
-        route = self._handler_route(call.tool, command)
-        if route.is_async:
+        route = self._handler_route(call.tool, command, handler)
+        handler = handler if route.spec.command is None and handler else route.handler
+        if inspect.iscoroutinefunction(handler):
             msg = f"tool {call.tool!r} has an async handler; use acall()"
             raise UsageError(msg, code="E-TOOL-ASYNC")
-        handler = route.handler
 
         def innermost(c: ToolCall) -> Any:
             if handler is None:
@@ -212,14 +218,18 @@ class ToolRouter:
         return step(call)
 
     async def aexecute(
-        self, call: ToolCall, *, command: Callable[[ToolCall], Any] | None = None
+        self,
+        call: ToolCall,
+        *,
+        command: Callable[[ToolCall], Any] | None = None,
+        handler: Callable[..., Any] | None = None,
     ) -> Any:
         """Run the handler (async, or sync in a worker thread) through interceptors."""
         import anyio.to_thread  # noqa: PLC0415 -- only async callers pay for it
 
-        route = self._handler_route(call.tool, command)
-        handler = route.handler
-        is_async = route.is_async
+        route = self._handler_route(call.tool, command, handler)
+        handler = handler if route.spec.command is None and handler else route.handler
+        is_async = inspect.iscoroutinefunction(handler)
 
         async def innermost(c: ToolCall) -> Any:
             if handler is None:
@@ -242,13 +252,18 @@ class ToolRouter:
         return {"simulated": True, "tool": call.tool, "would_call_with": call.args}
 
     def _handler_route(
-        self, name: str, command: Callable[[ToolCall], Any] | None
+        self,
+        name: str,
+        command: Callable[[ToolCall], Any] | None,
+        handler: Callable[..., Any] | None = None,
     ) -> Route:
         route = self._routes.get(name)
         if route is not None and route.spec.command is not None:
             if command is None:
                 msg = f"tool {name!r} runs a command; call it through a run"
                 raise UsageError(msg, code="E-TOOL-NO-HANDLER")
+            return route
+        if route is not None and handler is not None:
             return route
         if route is None or route.handler is None:
             msg = (

@@ -1,0 +1,416 @@
+"""Claude Code hooks and the Claude Agent SDK's ``can_use_tool``: one decision each.
+
+Claude Code starts one hook process per tool call, so this module imports only the
+standard library and the enclosure at import time (the Agent SDK only inside
+``can_use_tool``), and the run lives in the decision log, not in memory:
+
+- **Tools.** The manifest tool is named exactly as Claude's tool (``Bash``,
+  ``Read``, ``Write``, ``Edit``, ``MultiEdit``, ``Glob``, ``Grep``, ``WebFetch``,
+  ``WebSearch``, ``Task``, ..., and ``mcp__server__tool`` for MCP tools); its
+  ``args`` are the event's ``tool_input`` unchanged (``args.command``,
+  ``args.file_path``, ``args.url``, ...). A tool the manifest does not declare is
+  denied. Conditions also see ``context``: ``cwd``, ``project_dir``, ``home``,
+  ``session_id``, ``permission_mode``, ``tool_use_id`` and, for Bash, ``argv``
+  (the command split into words, for rules such as "rm -rf outside the project").
+- **Runs.** The session id is the run (``run_id_for``): every hook process resumes
+  it from the log (``Enclosure.resume_run``) under a file lock, so rate limits,
+  the kill switch and approvals hold across processes.
+- **Outcomes** (``PreToolUse``): allow → ``allow``; deny → ``deny`` with the reason
+  Claude reads; approve → ``ask`` (Claude Code asks the human; the enclosure's
+  approval stays pending, and one granted with ``enclosure approvals approve``
+  lets the same call through next time); simulate → ``deny`` saying the call was
+  simulated and not run (a coding agent's tools cannot be simulated, and letting
+  them run would not be a simulation); kill → ``deny`` with ``continue: false``
+  and a ``stopReason``, so Claude Code stops. ``PostToolUse`` (and
+  ``PostToolUseFailure``) record the call's ``result`` event.
+- **Fail closed.** Malformed or oversized input, a missing manifest, an unknown
+  tool, an unreadable log or any bug answers ``deny`` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from enclosure.errors import EnclosureError, ManifestError, UsageError
+from enclosure.integrations._common import model_text, require
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterator
+
+    from enclosure import Enclosure, Run
+    from enclosure.models import CallResult
+    from enclosure.types import JSONObject
+
+__all__ = [
+    "BUILTIN_TOOLS",
+    "MAX_EVENT_BYTES",
+    "Verdict",
+    "can_use_tool",
+    "decide",
+    "handle_event",
+    "hook",
+    "main",
+    "run_id_for",
+    "settings",
+]
+
+MAX_EVENT_BYTES = 1 << 20
+"""Largest hook event read from stdin; a bigger one is denied."""
+
+BUILTIN_TOOLS = (
+    "Bash",
+    "BashOutput",
+    "Edit",
+    "Glob",
+    "Grep",
+    "KillShell",
+    "MultiEdit",
+    "NotebookEdit",
+    "Read",
+    "Task",
+    "TodoWrite",
+    "WebFetch",
+    "WebSearch",
+    "Write",
+)
+"""Claude Code's built-in tools; each is the manifest tool of the same name."""
+
+Permission = Literal["allow", "deny", "ask"]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the enclosure answers for one tool call, in Claude's terms."""
+
+    permission: Permission
+    reason: str
+    stop: bool = False
+    """The run was killed: the agent must stop, not just skip this call."""
+    result: CallResult | None = None
+
+
+def run_id_for(session_id: str) -> str:
+    """The run a Claude Code session maps to: the same in every hook process."""
+    return "run_cc_" + hashlib.sha256(session_id.encode("utf-8")).hexdigest()[:20]
+
+
+def decide(
+    run: Run,
+    tool: str,
+    tool_input: JSONObject,
+    *,
+    context: JSONObject | None = None,
+) -> Verdict:
+    """Decide one call by Claude (hook or SDK) and log it; the caller runs the tool.
+
+    An approval a human granted for exactly this call (same run, tool and
+    arguments) is used, once.
+
+    Raises:
+        UsageError: the run has ended (``E-RUN-ENDED``).
+        AuditUnavailable: the log cannot be read (writes fail closed in the run).
+    """
+    approval_id = _granted(run, tool, tool_input)
+    result = run.propose(tool, tool_input, context=context, approval_id=approval_id)
+    d = result.decision
+    if result.status == "dispatched":
+        return Verdict("allow", f"[enclosure] allowed ({d.rule})", result=result)
+    if result.status == "pending":
+        reason = (
+            f"[enclosure] {tool} needs a human's approval: {d.reason}. Approve it "
+            f"here, or with `enclosure approvals approve {result.approval_id}`."
+        )
+        return Verdict("ask", reason, result=result)
+    if result.status == "simulated":
+        reason = (
+            f"[enclosure] {tool} is in simulate mode, so it was not run "
+            f"({d.rule}); preview: {json.dumps(result.value, default=str)[:500]}"
+        )
+        return Verdict("deny", reason, result=result)
+    return Verdict(
+        "deny", model_text(result), stop=result.status == "killed", result=result
+    )
+
+
+def _granted(run: Run, tool: str, tool_input: JSONObject) -> str | None:
+    from enclosure.approvals import binding_sha256  # noqa: PLC0415 -- hook cold start
+
+    try:
+        binding = binding_sha256(run.id, tool, tool_input)
+    except (TypeError, ValueError):
+        return None
+    log = run._enc.log  # noqa: SLF001 -- the run's own log
+    for approval in log.list_approvals(status="approved", run_id=run.id):
+        if approval.binding_sha256 == binding:
+            return approval.approval_id
+    return None
+
+
+# --- the hook -------------------------------------------------------------------
+
+
+class _BadEvent(ValueError):
+    """The hook's input cannot be a Claude Code event."""
+
+
+def _parse(raw: bytes) -> dict[str, Any]:
+    if len(raw) > MAX_EVENT_BYTES:
+        msg = f"hook input is larger than {MAX_EVENT_BYTES} bytes"
+        raise _BadEvent(msg)
+    try:
+        event = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        msg = f"hook input is not JSON ({type(exc).__name__})"
+        raise _BadEvent(msg) from None
+    if not isinstance(event, dict):
+        msg = "hook input is not a JSON object"
+        raise _BadEvent(msg)
+    for key in ("session_id", "hook_event_name"):
+        value = event.get(key)
+        if not isinstance(value, str) or not value or len(value) > 256:  # noqa: PLR2004 -- ids are short
+            msg = f"hook input has no valid {key!r}"
+            raise _BadEvent(msg)
+    return event
+
+
+def _check_tool(event: dict[str, Any]) -> None:
+    if event["hook_event_name"] in ("PreToolUse", "PostToolUse", "PostToolUseFailure"):
+        if not isinstance(event.get("tool_name"), str) or not event["tool_name"]:
+            msg = "hook input has no valid 'tool_name'"
+            raise _BadEvent(msg)
+        if not isinstance(event.get("tool_input"), dict):
+            msg = "hook input's 'tool_input' is not an object"
+            raise _BadEvent(msg)
+
+
+def _context(event: dict[str, Any]) -> JSONObject:
+    cwd = str(event.get("cwd") or Path.cwd())
+    context: JSONObject = {
+        "agent": "claude-code",
+        "session_id": event["session_id"],
+        "cwd": cwd,
+        "project_dir": os.environ.get("CLAUDE_PROJECT_DIR") or cwd,
+        "home": str(Path.home()),
+        "permission_mode": str(event.get("permission_mode") or ""),
+        "tool_use_id": str(event.get("tool_use_id") or ""),
+        "argv": [],
+    }
+    command = event["tool_input"].get("command")
+    if isinstance(command, str):
+        try:
+            argv = shlex.split(command, comments=True)
+        except ValueError:  # unbalanced quotes: words are still words
+            argv = command.split()
+        context["argv"] = argv
+    return context
+
+
+def _pre(verdict: Verdict) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": verdict.permission,
+            "permissionDecisionReason": verdict.reason,
+        }
+    }
+    if verdict.stop:
+        answer["continue"] = False
+        answer["stopReason"] = verdict.reason
+    return answer
+
+
+def _deny(reason: str) -> dict[str, Any]:
+    return _pre(Verdict("deny", "[enclosure] " + " ".join(reason.split())[:500]))
+
+
+@contextlib.contextmanager
+def _locked(home: Path, run_id: str) -> Iterator[None]:
+    """One hook process at a time decides calls of one run (parallel tool calls)."""
+    folder = home / "locks"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(folder / f"{run_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _run_for(enc: Enclosure, session_id: str) -> Run:
+    run_id = run_id_for(session_id)
+    try:
+        return enc.resume_run(run_id)
+    except UsageError as exc:
+        if exc.code != "E-RUN-UNKNOWN":
+            raise
+    return enc.start_run(
+        task=f"claude-code session {session_id}",
+        started_by="claude-code",
+        run_id=run_id,
+    )
+
+
+def handle_event(enc: Enclosure, event: dict[str, Any]) -> dict[str, Any]:
+    """Answer one parsed hook event for ``enc``; the caller holds the run's lock.
+
+    Raises:
+        EnclosureError: the run has ended or the log cannot be used.
+    """
+    name = event["hook_event_name"]
+    if name not in ("PreToolUse", "PostToolUse", "PostToolUseFailure"):
+        return {}
+    run = _run_for(enc, event["session_id"])
+    tool, tool_input = event["tool_name"], event["tool_input"]
+    if name == "PreToolUse":
+        return _pre(decide(run, tool, tool_input, context=_context(event)))
+    call_id = run.open_call(tool, tool_input)
+    if call_id is not None:
+        if name == "PostToolUse":
+            run.record_result(call_id, value=event.get("tool_response"))
+        else:
+            error = str(event.get("error") or "the tool failed")
+            run.record_result(call_id, error=error[:500])
+    return {}
+
+
+def hook(raw: bytes, manifest: Path, home: Path | None = None) -> dict[str, Any]:
+    """The whole hook: one event's bytes in, the JSON to print out; never raises.
+
+    Every failure answers ``deny`` for a ``PreToolUse`` (and nothing otherwise),
+    with a one-line reason: fail closed.
+    """
+    pre = True
+    try:
+        event = _parse(raw)
+        pre = event["hook_event_name"] == "PreToolUse"
+        _check_tool(event)
+        from enclosure._enclosure import (  # noqa: PLC0415 -- parsed first: cold start
+            Enclosure,
+            default_home,
+        )
+
+        home = home or default_home()
+        enc = Enclosure.load(manifest, home=home)
+        try:
+            with _locked(home, run_id_for(event["session_id"])):
+                return handle_event(enc, event)
+        finally:
+            enc.log.close()  # not enc.close(): that would end the session's run
+    except _BadEvent as exc:
+        return _deny(str(exc)) if pre else {}
+    except ManifestError as exc:
+        first = exc.issues[0].format() if exc.issues else str(exc)
+        return _deny(f"manifest {manifest}: {first}") if pre else {}
+    except EnclosureError as exc:
+        return _deny(f"{exc.code}: {exc.message}") if pre else {}
+    except OSError as exc:  # the lock file under the home
+        return _deny(f"E-HOOK-IO: {exc.strerror or exc}") if pre else {}
+    except Exception as exc:  # the hook's top level: a bug denies, in one line
+        if os.environ.get("ENCLOSURE_DEBUG"):
+            raise
+        return _deny(f"E-INTERNAL: unexpected {type(exc).__name__}") if pre else {}
+
+
+def settings(manifest: Path, home: Path | None = None) -> dict[str, Any]:
+    """The ``settings.json`` snippet that puts the hook in front of every tool."""
+    argv = [sys.executable, "-m", "enclosure.integrations.claude_code"]
+    argv += ["--manifest", str(manifest.resolve())]
+    if home is not None:
+        argv += ["--home", str(home.resolve())]
+    entry = [
+        {
+            "matcher": "*",
+            "hooks": [{"type": "command", "command": shlex.join(argv), "timeout": 30}],
+        }
+    ]
+    events = ("PreToolUse", "PostToolUse", "PostToolUseFailure")
+    return {"hooks": dict.fromkeys(events, entry)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m enclosure.integrations.claude_code --manifest M [--home H]``.
+
+    The light entry point (no click, no CLI): what ``settings`` puts in
+    ``settings.json``. ``--print-settings`` prints that snippet instead.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    manifest: Path | None = None
+    home: Path | None = None
+    print_settings = "--print-settings" in args
+    for flag in ("--manifest", "--home"):
+        if flag in args:
+            at = args.index(flag)
+            value = Path(args[at + 1]) if at + 1 < len(args) else None
+            if flag == "--manifest":
+                manifest = value
+            else:
+                home = value
+    env_home = os.environ.get("ENCLOSURE_HOME")
+    home = home or (Path(env_home) if env_home else None)
+    if print_settings and manifest is not None:
+        answer = settings(manifest, home)
+    elif manifest is None:
+        answer = _deny("the hook needs --manifest PATH")
+    else:
+        answer = hook(sys.stdin.buffer.read(MAX_EVENT_BYTES + 1), manifest, home)
+    sys.stdout.write(json.dumps(answer, indent=2 if print_settings else None) + "\n")
+    return 0
+
+
+# --- the Claude Agent SDK ----------------------------------------------------------
+
+
+def can_use_tool(
+    run_or_enc: Run | Enclosure,
+) -> Callable[[str, dict[str, Any], Any], Awaitable[Any]]:
+    """A ``can_use_tool`` callback for ``ClaudeAgentOptions``, backed by ``decide``.
+
+    Given an ``Enclosure``, the first call starts one run for the callback. allow →
+    ``PermissionResultAllow``; deny, simulate and a pending approval →
+    ``PermissionResultDeny`` with the reason (the callback is the human prompt, so
+    there is no one further to ask: approve the pending call with ``enclosure
+    approvals approve`` and the same call then goes through); kill →
+    ``PermissionResultDeny(interrupt=True)``, which stops the agent.
+
+    Raises:
+        UsageError: ``claude-agent-sdk`` is not installed (``E-INTEGRATION-MISSING``).
+    """
+    sdk = require("claude_agent_sdk")
+    runs: list[Run] = []
+
+    def current() -> Run:
+        from enclosure._run import Run  # noqa: PLC0415 -- at runtime only here
+
+        if isinstance(run_or_enc, Run):
+            return run_or_enc
+        if not runs:
+            runs.append(run_or_enc.start_run(task="claude agent sdk session"))
+        return runs[0]
+
+    async def callback(tool: str, tool_input: dict[str, Any], ctx: Any) -> Any:
+        context: JSONObject = {
+            "agent": "claude-agent-sdk",
+            "tool_use_id": str(getattr(ctx, "tool_use_id", None) or ""),
+        }
+        try:
+            verdict = decide(current(), tool, tool_input, context=context)
+        except EnclosureError as exc:
+            return sdk.PermissionResultDeny(message=f"[enclosure] {exc.message}")
+        if verdict.permission == "allow":
+            return sdk.PermissionResultAllow()
+        return sdk.PermissionResultDeny(message=verdict.reason, interrupt=verdict.stop)
+
+    return callback
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,598 @@
+"""LangChain / LangGraph: the enclosure in front of every tool an agent calls.
+
+Three doors onto one decision path (``Run.call`` with the framework's own tool call
+as the handler, so a tool runs only when the enclosure allows it):
+
+- ``EnclosureMiddleware(run)``: agent middleware for ``create_agent``; it wraps
+  every tool call (``wrap_tool_call`` / ``awrap_tool_call``);
+- ``guard_tool_node(run, tools)``: a LangGraph ``ToolNode`` whose calls go through
+  the same wrapper, for hand-built graphs;
+- ``guard_tool(run, tool)``: one guarded ``BaseTool``, for any other caller.
+
+What each outcome becomes, in LangChain's own terms: allow runs the tool and
+returns its own ``ToolMessage``; deny and a failed tool become a ``ToolMessage``
+with ``status="error"`` and the enclosure's one-line reason; simulate returns the
+simulated value as the message content; approve pauses the graph with LangGraph's
+``interrupt()``, with the payload and decisions of LangChain's
+``HumanInTheLoopMiddleware`` (approve / reject / edit), resumed with
+``Command(resume=...)``; kill raises ``GraphRunKilled`` (a ``RunKilled``), which
+ends the graph run.
+
+LangGraph re-runs an interrupted task from its start on resume, so the calls
+parked for approval are remembered per tool call (in this process): the replay
+finds its parked call instead of proposing it again, and each proposal stays one
+decision event. The module is imported only when the user imports it; a missing
+extra raises ``E-INTEGRATION-MISSING`` with the install command.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from enclosure.errors import ApprovalError, RunKilled, UsageError
+from enclosure.integrations._common import model_text, require
+
+try:
+    from langchain.agents.middleware import AgentMiddleware, ToolCallRequest
+    from langchain_core.messages import ToolMessage
+    from langchain_core.runnables import RunnableConfig  # noqa: TC002 -- BaseTool reads _run's hints
+    from langchain_core.tools import BaseTool, ToolException
+    from langgraph.errors import GraphBubbleUp
+    from langgraph.prebuilt import ToolNode
+    from langgraph.types import Command, interrupt
+except ImportError:  # pragma: no cover -- the extra is installed wherever tests run
+    require("langchain.agents.middleware")
+    require("langgraph.prebuilt")
+    raise
+
+if TYPE_CHECKING:
+    from enclosure._run import Run
+    from enclosure.models import CallResult
+    from enclosure.types import JSONObject
+
+__all__ = ["EnclosureMiddleware", "GraphRunKilled", "guard_tool", "guard_tool_node"]
+
+Handler = Callable[[ToolCallRequest], "ToolMessage | Command[Any]"]
+AsyncHandler = Callable[[ToolCallRequest], "Awaitable[ToolMessage | Command[Any]]"]
+ContextFn = Callable[[ToolCallRequest], "JSONObject"]
+
+DECISIONS = ["approve", "edit", "reject"]
+"""What a reviewer may answer; ``respond`` is not offered: the tool's result must
+come from the tool (or its simulator), decided and logged."""
+
+_UNSET: Any = object()
+
+
+class GraphRunKilled(RunKilled, GraphBubbleUp):
+    """The run was killed, so the graph run ends (``E-RUN-KILLED``).
+
+    It is the core's ``RunKilled`` (``except RunKilled`` catches it) and also a
+    LangGraph ``GraphBubbleUp``, so no ``ToolNode(handle_tool_errors=...)``,
+    retry policy or error handler can turn the kill into a message the model
+    reads and then carries on from.
+    """
+
+
+class ToolReportedError(Exception):
+    """The framework ran the tool and answered with an error ``ToolMessage``.
+
+    Raised inside the handler so the enclosure records the call as failed (it
+    counts toward ``max_consecutive_errors``); the model still reads the
+    framework's own message.
+    """
+
+
+@dataclass(slots=True)
+class _Step:
+    """One proposal of a tool call to the enclosure, and what running it gave."""
+
+    args: dict[str, Any]
+    approval_id: str | None = None
+    out: Any = _UNSET
+    """What the framework's own tool call returned (a ToolMessage, a Command)."""
+    bubble: BaseException | None = None
+    """A LangGraph control-flow exception (an interrupt inside the tool) to re-raise."""
+
+
+@dataclass(slots=True)
+class _Final:
+    """How a tool call ended: the last result, or a reviewer's rejection."""
+
+    result: CallResult | None
+    step: _Step
+    edited: bool = False
+    rejected: str | None = None
+
+
+class _Gate:
+    """The decision path shared by the middleware, the ToolNode and ``guard_tool``.
+
+    ``flow`` is a generator so the sync and async doors share it: it yields each
+    proposal, is sent the ``CallResult``, asks the human through ``interrupt()``
+    in between, and returns how the call ended.
+    """
+
+    def __init__(self, run: Run, *, reviewer: str, description_prefix: str) -> None:
+        self.run = run
+        self.reviewer = reviewer
+        self.description_prefix = description_prefix
+        self._parked: dict[str, list[CallResult]] = {}
+
+    def flow(
+        self, name: str, args: dict[str, Any], key: str
+    ) -> Generator[_Step, CallResult, _Final]:
+        step = _Step(args)
+        edited = False
+        asked = 0
+        parked = self._parked.get(key) if self._parked else None
+        while True:
+            if parked is not None and asked < len(parked):
+                result = parked[asked]  # LangGraph replays the task after a resume
+            else:
+                result = yield step
+            if result.status != "pending":
+                self._parked.pop(key, None)
+                return _Final(result, step, edited=edited)
+            if parked is None:
+                parked = self._parked.setdefault(key, [])
+            if asked == len(parked):
+                parked.append(result)
+            asked += 1
+            decision = self._ask(name, step.args, result, key)
+            approval_id = result.approval_id or ""
+            kind = decision["type"]
+            by = str(decision.get("by") or self.reviewer)
+            if kind == "approve":
+                self._approve(approval_id, by)
+                step = _Step(step.args, approval_id=approval_id)
+            elif kind == "reject":
+                reason = str(decision.get("message") or "").strip()
+                self._deny(approval_id, by, reason or "rejected by the reviewer")
+                self._parked.pop(key, None)
+                return _Final(None, step, edited=edited, rejected=reason)
+            else:
+                new = _edited_args(name, decision)
+                self._deny(approval_id, by, "edited by the reviewer; decided anew")
+                step, edited = _Step(new), True
+
+    def _ask(
+        self, name: str, args: dict[str, Any], result: CallResult, key: str
+    ) -> dict[str, Any]:
+        d = result.decision
+        description = (
+            f"{self.description_prefix}\n\nTool: {name}\nArgs: {args}\n"
+            f"Reason: {d.reason} (rule {d.rule}); approval {result.approval_id}"
+        )
+        answer = interrupt(
+            {
+                "action_requests": [
+                    {"name": name, "args": args, "description": description}
+                ],
+                "review_configs": [
+                    {"action_name": name, "allowed_decisions": list(DECISIONS)}
+                ],
+                "enclosure": {
+                    "run_id": self.run.id,
+                    "approval_id": result.approval_id,
+                    "rule": d.rule,
+                    "reason": d.reason,
+                    "tool_call": key,
+                },
+            }
+        )
+        return _one_decision(answer)
+
+    def _approve(self, approval_id: str, by: str) -> None:
+        try:
+            self.run._enc.approvals.approve(approval_id, by=by)  # noqa: SLF001 -- the run's own enclosure
+        except ApprovalError as exc:
+            # Decided elsewhere (or replayed), or expired: the core's single-use
+            # check on the next call settles it and the model reads why.
+            if exc.code not in ("E-APPROVAL-DECIDED", "E-APPROVAL-EXPIRED"):
+                raise
+
+    def _deny(self, approval_id: str, by: str, reason: str) -> None:
+        try:
+            self.run._enc.approvals.deny(approval_id, by=by, reason=reason)  # noqa: SLF001 -- the run's own enclosure
+        except ApprovalError as exc:
+            if exc.code not in ("E-APPROVAL-DECIDED", "E-APPROVAL-EXPIRED"):
+                raise
+
+
+def _one_decision(answer: Any) -> dict[str, Any]:
+    """A decision from a ``HITLResponse`` (``{"decisions": [d]}``) or a bare ``d``."""
+    if isinstance(answer, dict) and "decisions" in answer:
+        decisions = answer["decisions"]
+        if isinstance(decisions, list) and len(decisions) == 1:
+            answer = decisions[0]
+    if isinstance(answer, dict) and answer.get("type") in DECISIONS:
+        return answer
+    msg = (
+        "resume an enclosure approval with Command(resume={'decisions': [d]}) where "
+        f"d is one of {DECISIONS} (edit with 'edited_action'); got {answer!r}"
+    )
+    raise UsageError(msg, code="E-LANGCHAIN-DECISION")
+
+
+def _edited_args(name: str, decision: dict[str, Any]) -> dict[str, Any]:
+    action = decision.get("edited_action")
+    if not isinstance(action, dict) or not isinstance(action.get("args"), dict):
+        msg = "an edit decision needs 'edited_action': {'name': ..., 'args': {...}}"
+        raise UsageError(msg, code="E-LANGCHAIN-DECISION")
+    if action.get("name", name) != name:
+        msg = (
+            f"an edit may change the arguments of {name!r}, not the tool "
+            f"({action.get('name')!r}); reject it and let the model call that tool"
+        )
+        raise UsageError(msg, code="E-LANGCHAIN-EDIT-TOOL")
+    args: dict[str, Any] = action["args"]
+    return args
+
+
+def _content(value: Any) -> str:
+    """A value as message content: text stays text, anything else is JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=str)
+
+
+def _killed(result: CallResult) -> GraphRunKilled:
+    d = result.decision
+    code = result.error.code if result.error else None
+    return GraphRunKilled(f"{model_text(result)} (rule {d.rule})", code=code)
+
+
+def _rejected_text(name: str, reason: str | None) -> str:
+    why = f": {reason}" if reason else ""
+    return (
+        f"[enclosure] a human reviewer rejected {name}{why}. It was not run; do not "
+        "retry it unless the user asks."
+    )
+
+
+def _edit_notice(args: dict[str, Any]) -> str:
+    return (
+        "[enclosure] a human reviewer edited this call before it ran; it ran with "
+        f"arguments {json.dumps(args, default=str)}."
+    )
+
+
+# ---- the middleware and the ToolNode ----------------------------------------------
+
+
+def _value_of(out: Any) -> Any:
+    """What the enclosure records as the tool's result (the message content)."""
+    if isinstance(out, ToolMessage):
+        if out.status == "error":
+            raise ToolReportedError(str(out.content))
+        return out.content
+    return None  # a Command: its state update is the graph's business
+
+
+class EnclosureMiddleware(AgentMiddleware[Any, Any, Any]):
+    """Agent middleware that puts ``run`` in front of every tool call.
+
+    >>> agent = create_agent(model, tools, middleware=[EnclosureMiddleware(run)],
+    ...                      checkpointer=InMemorySaver())       # doctest: +SKIP
+
+    List it first, so it wraps other tool-call middleware (retries, error
+    handling). A checkpointer is needed for approvals (``interrupt()``).
+    """
+
+    def __init__(
+        self,
+        run: Run,
+        *,
+        reviewer: str = "langgraph-reviewer",
+        context: ContextFn | None = None,
+        description_prefix: str = "The enclosure needs a human's approval",
+    ) -> None:
+        """Guard every tool call of an agent with ``run``.
+
+        Args:
+            run: the run every call is decided and logged in.
+            reviewer: who decides approvals answered through ``Command(resume=...)``
+                (a decision may name its own with a ``by`` key); it may not be the
+                run's ``started_by`` (``E-APPROVAL-SELF``).
+            context: builds a call's ``context`` (visible to manifest conditions)
+                from the ``ToolCallRequest``, e.g. where the task came from.
+            description_prefix: the first line of the reviewer's description.
+        """
+        super().__init__()
+        self.run = run
+        self._context = context
+        self._gate = _Gate(
+            run, reviewer=reviewer, description_prefix=description_prefix
+        )
+
+    def before_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:  # noqa: ARG002 -- the hook's signature
+        """Stop before the next model call once the run is killed.
+
+        A kill raised by a tool call already ends the graph run; this also stops
+        it when the run was killed from outside, or when a ``ToolNode`` with
+        ``handle_tool_errors=True`` turned the kill into a message.
+
+        Raises:
+            GraphRunKilled: the run was killed.
+        """
+        if self.run.status == "killed":
+            msg = f"run {self.run.id} was killed: {self.run.state.killed}"
+            raise GraphRunKilled(msg)
+        return None
+
+    async def abefore_model(
+        self,
+        state: Any,
+        runtime: Any,
+    ) -> dict[str, Any] | None:
+        """``before_model`` for async graphs."""
+        return self.before_model(state, runtime)
+
+    def wrap_tool_call(
+        self, request: ToolCallRequest, handler: Handler
+    ) -> ToolMessage | Command[Any]:
+        """Decide, log and (if allowed) run one tool call.
+
+        Raises:
+            GraphRunKilled: the run is killed; the graph run ends.
+        """
+        call = request.tool_call
+        name = call["name"]
+        flow = self._gate.flow(name, call["args"], call["id"] or name)
+        context = self._context(request) if self._context is not None else None
+        try:
+            step = next(flow)
+            while True:
+                result = self.run.call(
+                    name,
+                    step.args,
+                    context=context,
+                    approval_id=step.approval_id,
+                    handler=_sync_executor(request, handler, step),
+                )
+                if step.bubble is not None:
+                    raise step.bubble
+                step = flow.send(result)
+        except StopIteration as stop:
+            return _message(stop.value, request)
+
+    async def awrap_tool_call(
+        self, request: ToolCallRequest, handler: AsyncHandler
+    ) -> ToolMessage | Command[Any]:
+        """``wrap_tool_call`` for async graphs (``ainvoke``, ``astream``).
+
+        Raises:
+            GraphRunKilled: the run is killed; the graph run ends.
+        """
+        call = request.tool_call
+        name = call["name"]
+        flow = self._gate.flow(name, call["args"], call["id"] or name)
+        context = self._context(request) if self._context is not None else None
+        try:
+            step = next(flow)
+            while True:
+                result = await self.run.acall(
+                    name,
+                    step.args,
+                    context=context,
+                    approval_id=step.approval_id,
+                    handler=_async_executor(request, handler, step),
+                )
+                if step.bubble is not None:
+                    raise step.bubble
+                step = flow.send(result)
+        except StopIteration as stop:
+            return _message(stop.value, request)
+
+
+def _request_for(request: ToolCallRequest, args: dict[str, Any]) -> ToolCallRequest:
+    call = request.tool_call
+    if args is call["args"] or args == call["args"]:
+        return request
+    return request.override(tool_call={**call, "args": args})
+
+
+def _sync_executor(
+    request: ToolCallRequest, handler: Handler, step: _Step
+) -> Callable[..., Any]:
+    def execute(**args: Any) -> Any:
+        try:
+            step.out = handler(_request_for(request, args))
+        except GraphBubbleUp as exc:
+            step.bubble = exc
+            raise
+        return _value_of(step.out)
+
+    return execute
+
+
+def _async_executor(
+    request: ToolCallRequest, handler: AsyncHandler, step: _Step
+) -> Callable[..., Awaitable[Any]]:
+    async def execute(**args: Any) -> Any:
+        try:
+            step.out = await handler(_request_for(request, args))
+        except GraphBubbleUp as exc:
+            step.bubble = exc
+            raise
+        return _value_of(step.out)
+
+    return execute
+
+
+def _message(final: _Final, request: ToolCallRequest) -> ToolMessage | Command[Any]:
+    call = request.tool_call
+    name, call_id = call["name"], call["id"] or ""
+    result, out = final.result, final.step.out
+    if result is None:
+        text = _rejected_text(name, final.rejected)
+        return ToolMessage(text, name=name, tool_call_id=call_id, status="error")
+    status = result.status
+    if status == "killed":
+        raise _killed(result)
+    if status == "executed" and out is not _UNSET:
+        if final.edited and isinstance(out, ToolMessage):
+            return _with_notice(out, final.step.args)
+        return out  # type: ignore[no-any-return]  # the framework's own message
+    if status == "failed" and isinstance(out, ToolMessage):
+        return out  # the tool's own error message, recorded as failed
+    if status in ("executed", "simulated"):
+        content = _content(result.value)
+        return ToolMessage(content, name=name, tool_call_id=call_id)
+    text = model_text(result)
+    return ToolMessage(text, name=name, tool_call_id=call_id, status="error")
+
+
+def _with_notice(message: ToolMessage, args: dict[str, Any]) -> ToolMessage:
+    notice = _edit_notice(args)
+    content = message.content
+    if isinstance(content, str):
+        new: Any = f"{notice}\n\n{content}" if content else notice
+    else:
+        new = [{"type": "text", "text": notice}, *content]
+    return message.model_copy(update={"content": new})
+
+
+def guard_tool_node(
+    run: Run,
+    tools: ToolNode | Sequence[BaseTool | Callable[..., Any]],
+    **options: Any,
+) -> ToolNode:
+    """A LangGraph ``ToolNode`` whose every call goes through ``run``.
+
+    Args:
+        run: the run every call is decided and logged in.
+        tools: the tools, or an existing ``ToolNode`` (its tools and name are
+            kept; pass its other options again).
+        **options: ``EnclosureMiddleware`` keywords (``reviewer``, ``context``,
+            ``description_prefix``), the rest go to ``ToolNode``.
+
+    Returns:
+        A new ``ToolNode``; use it in place of the unguarded one.
+    """
+    keys = ("reviewer", "context", "description_prefix")
+    mine = {k: options.pop(k) for k in keys if k in options}
+    guard = EnclosureMiddleware(run, **mine)
+    if isinstance(tools, ToolNode):
+        options.setdefault("name", tools.name)
+        tools = list(tools.tools_by_name.values())
+    return ToolNode(
+        tools,
+        wrap_tool_call=guard.wrap_tool_call,
+        awrap_tool_call=guard.awrap_tool_call,
+        **options,
+    )
+
+
+# ---- one BaseTool -----------------------------------------------------------------
+
+
+def _call_fields(tool: BaseTool) -> frozenset[str]:
+    """The arguments the model fills in (injected ones excluded)."""
+    schema = tool.tool_call_schema
+    if isinstance(schema, dict):
+        return frozenset(schema.get("properties", {}))
+    fields: dict[str, Any] | None = getattr(schema, "model_fields", None)
+    if fields is None:  # a pydantic.v1 schema
+        fields = getattr(schema, "__fields__", {})
+    return frozenset(fields or ())
+
+
+class _GuardedTool(BaseTool):
+    """A ``BaseTool`` that proposes each call to the enclosure before running it."""
+
+    inner: BaseTool
+    gate: Any
+    call_fields: frozenset[str]
+
+    def _split(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        args = {k: v for k, v in kwargs.items() if k in self.call_fields}
+        injected = {k: v for k, v in kwargs.items() if k not in self.call_fields}
+        return args, injected
+
+    def _run(self, config: RunnableConfig, **kwargs: Any) -> Any:
+        args, injected = self._split(kwargs)
+        flow = self.gate.flow(self.name, args, _key(self.name, args))
+        inner = self.inner
+        try:
+            step = next(flow)
+            while True:
+                result = self.gate.run.call(
+                    self.name,
+                    step.args,
+                    approval_id=step.approval_id,
+                    handler=lambda **a: inner.invoke({**a, **injected}, config),
+                )
+                step = flow.send(result)
+        except StopIteration as stop:
+            return _tool_value(stop.value, self.name)
+
+    async def _arun(self, config: RunnableConfig, **kwargs: Any) -> Any:
+        args, injected = self._split(kwargs)
+        flow = self.gate.flow(self.name, args, _key(self.name, args))
+        inner = self.inner
+
+        async def execute(**a: Any) -> Any:
+            return await inner.ainvoke({**a, **injected}, config)
+
+        try:
+            step = next(flow)
+            while True:
+                result = await self.gate.run.acall(
+                    self.name, step.args, approval_id=step.approval_id, handler=execute
+                )
+                step = flow.send(result)
+        except StopIteration as stop:
+            return _tool_value(stop.value, self.name)
+
+
+def _key(name: str, args: dict[str, Any]) -> str:
+    return f"{name}:{json.dumps(args, sort_keys=True, default=str)}"
+
+
+def _tool_value(final: _Final, name: str) -> Any:
+    """The tool's return value, or a ``ToolException`` the framework shows the model."""
+    result = final.result
+    if result is None:
+        raise ToolException(_rejected_text(name, final.rejected))
+    if result.status == "killed":
+        raise _killed(result)
+    if result.status in ("executed", "simulated"):
+        return result.value
+    raise ToolException(model_text(result))
+
+
+def guard_tool(
+    run: Run,
+    tool: BaseTool,
+    *,
+    reviewer: str = "langgraph-reviewer",
+    description_prefix: str = "The enclosure needs a human's approval",
+) -> BaseTool:
+    """One ``BaseTool`` whose every call goes through ``run``.
+
+    Same name, description and argument schema as ``tool``. Deny, a failed tool
+    and a rejection raise ``ToolException`` (``handle_tool_error`` is on, so the
+    model reads the reason as an error ``ToolMessage``); approve calls
+    ``interrupt()`` and so needs a LangGraph graph with a checkpointer; kill
+    raises ``RunKilled``. A ``content_and_artifact`` tool returns its content only.
+
+    Returns:
+        The guarded tool; give it to the agent in place of ``tool``.
+    """
+    gate = _Gate(run, reviewer=reviewer, description_prefix=description_prefix)
+    return _GuardedTool(
+        name=tool.name,
+        description=tool.description,
+        args_schema=tool.args_schema,
+        return_direct=tool.return_direct,
+        tags=tool.tags,
+        metadata=tool.metadata,
+        handle_tool_error=True,
+        inner=tool,
+        gate=gate,
+        call_fields=_call_fields(tool),
+    )

@@ -1,0 +1,617 @@
+"""The LangChain / LangGraph integration, driven through the real agent loop.
+
+``create_agent`` runs offline with LangChain's own ``GenericFakeChatModel`` (taught to
+accept ``bind_tools`` and to remember what it was shown), scripted to emit tool calls.
+"""
+
+import itertools
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from langchain.agents import create_agent
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.tools import BaseTool, tool
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.prebuilt import ToolNode, tools_condition
+from langgraph.types import Command
+from pydantic import Field
+
+from enclosure import Enclosure
+from enclosure.audit import DecisionEvent, ResultEvent
+from enclosure.errors import RunKilled, UsageError
+from enclosure.integrations.langchain import (
+    EnclosureMiddleware,
+    guard_tool,
+    guard_tool_node,
+)
+from enclosure.testing import FakeClock, make_enclosure
+
+MANIFEST = """
+agent: {name: helper}
+tools:
+  lookup:
+    effect: read
+  send_email:
+    rules:
+      - when: "!args.to.endsWith('@customers.example')"
+        then: deny
+        reason: customers only
+    rate: 3/minute
+    on_exceed: kill
+  refund:
+    rules:
+      - when: "args.amount > 100"
+        then: approve
+        reason: large refunds need a human
+  draft:
+    mode: simulate
+  broken: {}
+approvals:
+  ttl: 10m
+"""
+
+THREAD = {"configurable": {"thread_id": "t1"}}
+
+
+class ScriptedModel(GenericFakeChatModel):
+    """LangChain's fake chat model, scripted, recording every prompt it gets."""
+
+    seen: list[list[BaseMessage]] = Field(default_factory=list)
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> "ScriptedModel":
+        return self
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any):
+        self.seen.append(list(messages))
+        return super()._generate(messages, *args, **kwargs)
+
+    def tool_results(self) -> list[ToolMessage]:
+        return [m for m in self.seen[-1] if isinstance(m, ToolMessage)]
+
+
+def calls(*proposed: tuple[str, dict[str, Any]], start: int = 0) -> AIMessage:
+    return AIMessage(
+        content="",
+        tool_calls=[
+            {"name": name, "args": args, "id": f"call_{start + i}"}
+            for i, (name, args) in enumerate(proposed)
+        ],
+    )
+
+
+def script(*turns: AIMessage) -> ScriptedModel:
+    return ScriptedModel(messages=iter([*turns, AIMessage(content="done")]))
+
+
+@pytest.fixture
+def ran() -> list[tuple[str, dict[str, Any]]]:
+    return []
+
+
+@pytest.fixture
+def tools(ran: list[tuple[str, dict[str, Any]]]) -> list[BaseTool]:
+    @tool
+    def lookup(key: str) -> str:
+        """Look a key up."""
+        ran.append(("lookup", {"key": key}))
+        return f"value of {key}"
+
+    @tool
+    def send_email(to: str, body: str = "") -> str:
+        """Send an email."""
+        ran.append(("send_email", {"to": to}))
+        return f"sent to {to}"
+
+    @tool
+    def refund(amount: float) -> str:
+        """Refund an amount."""
+        ran.append(("refund", {"amount": amount}))
+        return f"refunded {amount}"
+
+    @tool
+    def draft(text: str) -> str:
+        """Draft a text."""
+        ran.append(("draft", {"text": text}))  # pragma: no cover -- simulated only
+        return "live result must not happen"  # pragma: no cover
+
+    @tool
+    def broken() -> str:
+        """Always fails."""
+        msg = "upstream exploded"
+        raise RuntimeError(msg)
+
+    return [lookup, send_email, refund, draft, broken]
+
+
+@pytest.fixture
+def enc(tmp_path: Path) -> Enclosure:
+    return make_enclosure(MANIFEST, tmp_path, clock=FakeClock())
+
+
+def decisions(enc: Enclosure) -> list[DecisionEvent]:
+    return [
+        e.event
+        for e in enc.log.events(kinds=["decision"])
+        if isinstance(e.event, DecisionEvent)
+    ]
+
+
+def results(enc: Enclosure) -> list[ResultEvent]:
+    return [
+        e.event
+        for e in enc.log.events(kinds=["result"])
+        if isinstance(e.event, ResultEvent)
+    ]
+
+
+def agent_for(model: ScriptedModel, tools: list[BaseTool], run, **kwargs) -> Any:
+    return create_agent(
+        model=model,
+        tools=tools,
+        middleware=[EnclosureMiddleware(run, **kwargs)],
+        checkpointer=InMemorySaver(),
+    )
+
+
+def ask(agent: Any, text: str = "go") -> dict[str, Any]:
+    return agent.invoke({"messages": [HumanMessage(text)]}, THREAD)
+
+
+# ---- each outcome through create_agent ---------------------------------------------
+
+
+def test_allowed_call_runs_the_tool_and_is_one_logged_decision(enc, tools, ran):
+    run = enc.start_run(task="t")
+    model = script(calls(("lookup", {"key": "k"})))
+    ask(agent_for(model, tools, run))
+    assert ran == [("lookup", {"key": "k"})]
+    [msg] = model.tool_results()
+    assert (msg.content, msg.status, msg.tool_call_id) == (
+        "value of k",
+        "success",
+        "call_0",
+    )
+    [d] = decisions(enc)
+    assert (d.tool, d.outcome, d.rule, d.disposition) == (
+        "lookup",
+        "allow",
+        "tools.lookup.mode",
+        "dispatched",
+    )
+    assert d.args == {"key": "k"}
+    assert len(d.args_sha256) == 64
+    assert d.run_id == run.id
+    [r] = results(enc)
+    assert (r.call_id, r.disposition) == (d.call_id, "executed")
+    assert enc.verify().ok
+
+
+def test_denied_call_never_runs_and_the_model_reads_why(enc, tools, ran):
+    run = enc.start_run(task="t")
+    model = script(calls(("send_email", {"to": "x@evil.example"})))
+    ask(agent_for(model, tools, run))
+    assert ran == []
+    [msg] = model.tool_results()
+    assert msg.status == "error"
+    assert msg.tool_call_id == "call_0"
+    assert "customers only" in str(msg.content)
+    assert "tools.send_email.rules[0]" in str(msg.content)
+    [d] = decisions(enc)
+    assert (d.outcome, d.rule, d.disposition) == (
+        "deny",
+        "tools.send_email.rules[0]",
+        "blocked",
+    )
+
+
+def test_undeclared_tool_is_refused(enc, ran):
+    @tool
+    def wipe_disk() -> str:
+        """Not in the manifest."""
+        ran.append(("wipe_disk", {}))  # pragma: no cover -- denied
+        return "gone"  # pragma: no cover
+
+    run = enc.start_run(task="t")
+    model = script(calls(("wipe_disk", {})))
+    ask(agent_for(model, [wipe_disk], run))
+    assert ran == []
+    [msg] = model.tool_results()
+    assert msg.status == "error"
+    [d] = decisions(enc)
+    assert (d.outcome, d.rule) == ("deny", "default-deny")
+
+
+def test_simulated_call_returns_the_simulated_value_without_running(enc, tools, ran):
+    run = enc.start_run(task="t")
+    model = script(calls(("draft", {"text": "hi"})))
+    ask(agent_for(model, tools, run))
+    assert ran == []
+    [msg] = model.tool_results()
+    assert msg.status == "success"
+    assert '"simulated": true' in str(msg.content)
+    assert '"would_call_with": {"text": "hi"}' in str(msg.content)
+    [d] = decisions(enc)
+    assert (d.outcome, d.disposition) == ("simulate", "simulated")
+
+
+def test_failing_tool_is_logged_as_failed_and_the_model_reads_the_code(enc, tools):
+    run = enc.start_run(task="t")
+    model = script(calls(("broken", {})))
+    ask(agent_for(model, tools, run))
+    [msg] = model.tool_results()
+    assert msg.status == "error"
+    assert "E-TOOL-FAILED" in str(msg.content)
+    assert "upstream exploded" in str(msg.content)
+    [r] = results(enc)
+    assert r.disposition == "failed"
+    assert r.error is not None
+    assert r.error.code == "E-TOOL-FAILED"
+
+
+def test_tool_arguments_the_framework_rejects_count_as_failed(enc, tools, ran):
+    run = enc.start_run(task="t")
+    model = script(calls(("lookup", {"key": ["not", "text"]})))
+    ask(agent_for(model, tools, run))
+    assert ran == []
+    [msg] = model.tool_results()
+    assert msg.status == "error"
+    assert "lookup" in str(msg.content)  # the framework's own validation message
+    [r] = results(enc)
+    assert r.disposition == "failed"
+
+
+# ---- approvals: interrupt and Command(resume=...) ----------------------------------
+
+
+def test_approval_interrupts_with_the_human_in_the_loop_payload(enc, tools, ran):
+    run = enc.start_run(task="t")
+    agent = agent_for(script(calls(("refund", {"amount": 500}))), tools, run)
+    out = ask(agent)
+    assert ran == []
+    [pending] = out["__interrupt__"]
+    value = pending.value
+    [action] = value["action_requests"]
+    assert (action["name"], action["args"]) == ("refund", {"amount": 500})
+    assert "large refunds need a human" in action["description"]
+    assert value["review_configs"] == [
+        {"action_name": "refund", "allowed_decisions": ["approve", "edit", "reject"]}
+    ]
+    [approval] = enc.approvals.list(status="pending")
+    assert value["enclosure"]["approval_id"] == approval.approval_id
+    assert value["enclosure"]["rule"] == "tools.refund.rules[0]"
+    [d] = decisions(enc)
+    assert (d.outcome, d.disposition) == ("approve", "pending")
+
+
+def test_approve_decision_runs_the_call_once_with_its_exact_arguments(enc, tools, ran):
+    run = enc.start_run(task="t", started_by="service")
+    model = script(calls(("refund", {"amount": 500})))
+    agent = agent_for(model, tools, run, reviewer="alice")
+    ask(agent)
+    agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), THREAD)
+    assert ran == [("refund", {"amount": 500})]
+    [msg] = model.tool_results()
+    assert (msg.content, msg.status) == ("refunded 500.0", "success")
+    [approval] = enc.approvals.list()
+    assert (approval.status, approval.decided_by) == ("consumed", "alice")
+    # the proposal (pending) and the approved call; the replay adds nothing
+    assert [(d.outcome, d.disposition) for d in decisions(enc)] == [
+        ("approve", "pending"),
+        ("allow", "dispatched"),
+    ]
+    assert decisions(enc)[1].approval_id == approval.approval_id
+
+
+def test_a_bare_decision_resumes_too_and_may_name_its_reviewer(enc, tools, ran):
+    run = enc.start_run(task="t")
+    agent = agent_for(script(calls(("refund", {"amount": 500}))), tools, run)
+    ask(agent)
+    agent.invoke(Command(resume={"type": "approve", "by": "bob"}), THREAD)
+    assert ran == [("refund", {"amount": 500})]
+    [approval] = enc.approvals.list()
+    assert approval.decided_by == "bob"
+
+
+def test_reject_decision_denies_the_approval_and_tells_the_model(enc, tools, ran):
+    run = enc.start_run(task="t")
+    model = script(calls(("refund", {"amount": 500})))
+    agent = agent_for(model, tools, run)
+    ask(agent)
+    reject = {"type": "reject", "message": "not this customer"}
+    agent.invoke(Command(resume={"decisions": [reject]}), THREAD)
+    assert ran == []
+    [msg] = model.tool_results()
+    assert msg.status == "error"
+    assert "rejected refund: not this customer" in str(msg.content)
+    [approval] = enc.approvals.list()
+    assert (approval.status, approval.decision_reason) == (
+        "denied",
+        "not this customer",
+    )
+    assert len(decisions(enc)) == 1
+
+
+def test_edit_goes_through_policy_again_as_a_new_call(enc, tools, ran):
+    run = enc.start_run(task="t")
+    model = script(calls(("refund", {"amount": 500})))
+    agent = agent_for(model, tools, run)
+    ask(agent)
+    edit = {"type": "edit", "edited_action": {"name": "refund", "args": {"amount": 50}}}
+    agent.invoke(Command(resume={"decisions": [edit]}), THREAD)
+    assert ran == [("refund", {"amount": 50})]
+    [msg] = model.tool_results()
+    assert "edited this call" in str(msg.content)
+    assert "refunded 50" in str(msg.content)
+    [approval] = enc.approvals.list()
+    assert approval.status == "denied"
+    assert [(d.args, d.outcome) for d in decisions(enc)] == [
+        ({"amount": 500}, "approve"),
+        ({"amount": 50}, "allow"),
+    ]
+
+
+def test_an_edit_that_still_needs_approval_asks_again(enc, tools, ran):
+    run = enc.start_run(task="t")
+    agent = agent_for(script(calls(("refund", {"amount": 500}))), tools, run)
+    ask(agent)
+    edit = {
+        "type": "edit",
+        "edited_action": {"name": "refund", "args": {"amount": 200}},
+    }
+    out = agent.invoke(Command(resume={"decisions": [edit]}), THREAD)
+    [again] = out["__interrupt__"]
+    assert again.value["action_requests"][0]["args"] == {"amount": 200}
+    assert ran == []
+    agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), THREAD)
+    assert ran == [("refund", {"amount": 200})]
+    assert [(d.args, d.disposition) for d in decisions(enc)] == [
+        ({"amount": 500}, "pending"),
+        ({"amount": 200}, "pending"),
+        ({"amount": 200}, "dispatched"),
+    ]
+    assert sorted(a.status for a in enc.approvals.list()) == ["consumed", "denied"]
+
+
+def test_an_edit_may_not_switch_tools(enc, tools, ran):
+    run = enc.start_run(task="t")
+    agent = agent_for(script(calls(("refund", {"amount": 500}))), tools, run)
+    ask(agent)
+    edit = {"type": "edit", "edited_action": {"name": "lookup", "args": {"key": "k"}}}
+    with pytest.raises(UsageError) as exc:
+        agent.invoke(Command(resume={"decisions": [edit]}), THREAD)
+    assert exc.value.code == "E-LANGCHAIN-EDIT-TOOL"
+    assert ran == []
+
+
+@pytest.mark.parametrize(
+    "answer", ["yes", {"decisions": []}, {"type": "respond", "message": "hi"}]
+)
+def test_an_unreadable_decision_is_a_usage_error(enc, tools, ran, answer):
+    run = enc.start_run(task="t")
+    agent = agent_for(script(calls(("refund", {"amount": 500}))), tools, run)
+    ask(agent)
+    with pytest.raises(UsageError) as exc:
+        agent.invoke(Command(resume=answer), THREAD)
+    assert exc.value.code == "E-LANGCHAIN-DECISION"
+    assert ran == []
+
+
+def test_an_approval_decided_elsewhere_is_honoured_on_resume(enc, tools, ran):
+    run = enc.start_run(task="t")
+    agent = agent_for(script(calls(("refund", {"amount": 500}))), tools, run)
+    ask(agent)
+    [approval] = enc.approvals.list()
+    enc.approvals.deny(approval.approval_id, by="carol", reason="no")
+    agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), THREAD)
+    assert ran == []
+    assert decisions(enc)[-1].outcome == "deny"
+
+
+# ---- kill -------------------------------------------------------------------------
+
+
+def runaway() -> Iterator[AIMessage]:
+    for n in itertools.count():
+        yield calls(("send_email", {"to": "a@customers.example"}), start=n)
+
+
+def test_runaway_loop_sends_three_emails_then_the_graph_run_ends(enc, tools, ran):
+    run = enc.start_run(task="loop")
+    model = ScriptedModel(messages=runaway())
+    with pytest.raises(RunKilled) as exc:
+        ask(agent_for(model, tools, run))
+    assert exc.value.code == "E-RUN-KILLED"
+    assert "tools.send_email.rate[0]" in exc.value.message
+    assert ran == [("send_email", {"to": "a@customers.example"})] * 3
+    assert len(model.seen) == 4  # three emails, then the fourth call is the kill
+    assert run.status == "killed"
+    assert [d.outcome for d in decisions(enc)] == ["allow"] * 3 + ["kill"]
+
+
+def test_a_run_killed_from_outside_stops_before_the_next_model_call(enc, tools):
+    run = enc.start_run(task="t")
+    model = script(calls(("lookup", {"key": "k"})))
+    run.kill("operator pressed stop")
+    with pytest.raises(RunKilled):
+        ask(agent_for(model, tools, run))
+    assert model.seen == []
+
+
+def test_a_kill_swallowed_by_tool_error_handling_still_ends_the_run(enc, tools, ran):
+    run = enc.start_run(task="loop")
+    model = ScriptedModel(messages=runaway())
+    node = guard_tool_node(run, tools, handle_tool_errors=True)
+    graph = chat_graph(model, node)
+    with pytest.raises(RunKilled):
+        graph.invoke({"messages": [HumanMessage("go")]}, THREAD)
+    assert len(ran) == 3
+
+
+# ---- async ------------------------------------------------------------------------
+
+
+def test_async_agent_runs_allowed_calls_and_approvals(enc, tools, ran):
+    run = enc.start_run(task="t")
+    model = script(calls(("lookup", {"key": "k"}), ("refund", {"amount": 500})))
+    agent = agent_for(model, tools, run)
+
+    async def main() -> None:
+        with anyio.fail_after(5):
+            out = await agent.ainvoke({"messages": [HumanMessage("go")]}, THREAD)
+            assert len(out["__interrupt__"]) == 1
+            approve = Command(resume={"decisions": [{"type": "approve"}]})
+            await agent.ainvoke(approve, THREAD)
+
+    anyio.run(main)
+    assert sorted(ran) == [("lookup", {"key": "k"}), ("refund", {"amount": 500})]
+    assert [m.status for m in model.tool_results()] == ["success", "success"]
+
+
+def test_async_kill_ends_the_graph_run(enc, tools, ran):
+    run = enc.start_run(task="loop")
+    agent = agent_for(ScriptedModel(messages=runaway()), tools, run)
+
+    async def main() -> None:
+        with anyio.fail_after(5):
+            await agent.ainvoke({"messages": [HumanMessage("go")]}, THREAD)
+
+    with pytest.raises(RunKilled):
+        anyio.run(main)
+    assert len(ran) == 3
+
+
+# ---- ToolNode and BaseTool --------------------------------------------------------
+
+
+def chat_graph(model: ScriptedModel, node: ToolNode) -> Any:
+    def agent(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    graph = StateGraph(MessagesState)
+    graph.add_node("agent", agent)
+    graph.add_node("tools", node)
+    graph.add_edge(START, "agent")
+    graph.add_conditional_edges("agent", tools_condition, ["tools", END])
+    graph.add_edge("tools", "agent")
+    return graph.compile(checkpointer=InMemorySaver())
+
+
+def test_guarded_tool_node_decides_every_call(enc, tools, ran):
+    run = enc.start_run(task="t")
+    model = script(
+        calls(("lookup", {"key": "k"}), ("send_email", {"to": "x@evil.example"}))
+    )
+    node = guard_tool_node(run, ToolNode(tools, name="tools"))
+    chat_graph(model, node).invoke({"messages": [HumanMessage("go")]}, THREAD)
+    assert ran == [("lookup", {"key": "k"})]
+    assert [m.status for m in model.tool_results()] == ["success", "error"]
+    assert {(d.tool, d.outcome) for d in decisions(enc)} == {
+        ("lookup", "allow"),
+        ("send_email", "deny"),
+    }
+
+
+def test_guarded_tool_node_asks_a_human_through_interrupt(enc, tools, ran):
+    run = enc.start_run(task="t")
+    model = script(calls(("refund", {"amount": 500})))
+    graph = chat_graph(model, guard_tool_node(run, tools))
+    out = graph.invoke({"messages": [HumanMessage("go")]}, THREAD)
+    assert out["__interrupt__"][0].value["action_requests"][0]["name"] == "refund"
+    graph.invoke(Command(resume={"decisions": [{"type": "approve"}]}), THREAD)
+    assert ran == [("refund", {"amount": 500})]
+
+
+def test_guarded_base_tool_keeps_its_schema_and_refuses_with_a_tool_error(
+    enc, tools, ran
+):
+    run = enc.start_run(task="t")
+    guarded = [guard_tool(run, t) for t in tools]
+    assert [g.name for g in guarded] == [t.name for t in tools]
+    assert guarded[1].tool_call_schema.model_json_schema() == (
+        tools[1].tool_call_schema.model_json_schema()
+    )
+    model = script(
+        calls(
+            ("lookup", {"key": "k"}),
+            ("send_email", {"to": "x@evil.example"}),
+            ("draft", {"text": "hi"}),
+        )
+    )
+    create_agent(model=model, tools=guarded, checkpointer=InMemorySaver()).invoke(
+        {"messages": [HumanMessage("go")]}, THREAD
+    )
+    assert ran == [("lookup", {"key": "k"})]
+    lookup, email, draft = model.tool_results()
+    assert (lookup.content, lookup.status) == ("value of k", "success")
+    assert email.status == "error"
+    assert "customers only" in str(email.content)
+    assert "would_call_with" in str(draft.content)
+    assert len(decisions(enc)) == 3
+
+
+def test_guarded_base_tool_approval_and_rejection(enc, tools, ran):
+    run = enc.start_run(task="t")
+    guarded = [guard_tool(run, t) for t in tools]
+    model = script(
+        calls(("refund", {"amount": 500})), calls(("refund", {"amount": 900}), start=1)
+    )
+    agent = create_agent(model=model, tools=guarded, checkpointer=InMemorySaver())
+    ask(agent)
+    agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), THREAD)
+    assert ran == [("refund", {"amount": 500})]
+    reject = {"type": "reject", "message": "too much"}
+    agent.invoke(Command(resume={"decisions": [reject]}), THREAD)
+    assert ran == [("refund", {"amount": 500})]
+    approved, rejected = model.tool_results()
+    assert approved.content == "refunded 500.0"
+    assert rejected.status == "error"
+    assert "too much" in str(rejected.content)
+
+
+def test_guarded_base_tool_invoked_directly(enc, tools, ran):
+    run = enc.start_run(task="t")
+    lookup = guard_tool(run, tools[0])
+    assert lookup.invoke({"key": "k"}) == "value of k"
+
+    async def main() -> Any:
+        with anyio.fail_after(5):
+            return await lookup.ainvoke({"key": "j"})
+
+    assert anyio.run(main) == "value of j"
+    assert ran == [("lookup", {"key": "k"}), ("lookup", {"key": "j"})]
+
+
+def test_guarded_base_tool_kill_raises(enc, tools, ran):
+    run = enc.start_run(task="loop")
+    send = guard_tool(run, tools[1])
+    for _ in range(3):
+        send.invoke({"to": "a@customers.example"})
+    with pytest.raises(RunKilled):
+        send.invoke({"to": "a@customers.example"})
+    assert len(ran) == 3
+
+
+def test_the_example_agent_runs_offline():
+    example = Path(__file__).resolve().parents[2] / "examples" / "langchain"
+    done = subprocess.run(
+        [sys.executable, str(example / "agent.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(":")[:2] for line in lines[-4:-1]] == [
+        ["lookup_order", " success"],
+        ["send_email", " error"],
+        ["refund", " success"],
+    ]
+    assert lines[-1] == "audit intact: True"

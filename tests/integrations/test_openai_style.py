@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import pytest
+from openai.types.chat import ChatCompletionMessageToolCall
+from openai.types.responses import ResponseFunctionToolCall
+
+from enclosure.audit import DecisionEvent
+from enclosure.errors import ApprovalPending, RunKilled, ToolDenied
+from enclosure.integrations.openai_style import dispatch, guard
+from enclosure.testing import make_enclosure
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from enclosure import Enclosure
+
+MANIFEST = """
+agent: {name: billing}
+tools:
+  lookup: {effect: read}
+  send_email:
+    rules:
+      - when: "!args.to.endsWith('@customers.example')"
+        then: deny
+        reason: customers only
+    rate: 3/minute
+    on_exceed: kill
+  refund:
+    rules:
+      - when: "args.amount > 100"
+        then: approve
+        reason: large refunds need a human
+  draft: {mode: simulate}
+"""
+
+
+@pytest.fixture
+def enc(tmp_path: Path) -> Enclosure:
+    return make_enclosure(MANIFEST, tmp_path)
+
+
+sent: list[str] = []
+
+
+def send_email(to: str, body: str = "") -> dict[str, str]:
+    sent.append(to)
+    return {"id": f"m{len(sent)}"}
+
+
+def lookup(key: str) -> str:
+    return f"value of {key}"
+
+
+def refund(amount: float) -> float:
+    return amount
+
+
+def draft(text: str) -> str:
+    return "never runs live"
+
+
+TOOLS = {f.__name__: f for f in (send_email, lookup, refund, draft)}
+
+
+def decisions(enc: Enclosure) -> list[DecisionEvent]:
+    return [
+        e.event
+        for e in enc.log.events(kinds=["decision"])
+        if isinstance(e.event, DecisionEvent)
+    ]
+
+
+@pytest.fixture(autouse=True)
+def clear_sent():
+    sent.clear()
+
+
+def chat_call(i: int, name: str, **args: Any) -> dict[str, Any]:
+    return {
+        "id": f"call_{i}",
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(args)},
+    }
+
+
+def test_a_guarded_function_runs_when_allowed_and_raises_when_refused(enc):
+    with enc.start_run(task="t") as run:
+        guarded = guard(run, send_email)
+        assert guarded("a@customers.example", body="hi") == {"id": "m1"}
+        with pytest.raises(ToolDenied) as denied:
+            guarded(to="x@evil.example")
+        with pytest.raises(ApprovalPending):
+            guard(run, refund)(500)
+        assert guard(run, refund)(5) == 5
+    assert denied.value.code
+    assert sent == ["a@customers.example"]
+    assert [(d.tool, d.outcome) for d in decisions(enc)] == [
+        ("send_email", "allow"),
+        ("send_email", "deny"),
+        ("refund", "approve"),
+        ("refund", "allow"),
+    ]
+
+
+def test_a_guarded_async_function_is_awaited(enc):
+    async def lookup_async(key: str) -> str:
+        return key.upper()
+
+    with enc.start_run(task="t") as run:
+        guarded = guard(run, lookup_async, name="lookup")
+        assert anyio.run(guarded, "k") == "K"
+
+
+def test_dispatch_answers_chat_completions_tool_calls_in_order(enc):
+    calls = [
+        chat_call(1, "lookup", key="k"),
+        chat_call(2, "send_email", to="x@evil.example"),
+        chat_call(3, "refund", amount=500),
+        chat_call(4, "draft", text="hello"),
+        {"id": "call_5", "function": {"name": "lookup", "arguments": "{not json"}},
+        chat_call(6, "unknown_tool"),
+    ]
+    with enc.start_run(task="t") as run:
+        out = dispatch(run, calls, tools=TOOLS)
+    assert [m["tool_call_id"] for m in out] == [f"call_{i}" for i in range(1, 7)]
+    assert all(m["role"] == "tool" for m in out)
+    texts = [m["content"] for m in out]
+    assert texts[0] == "value of k"
+    assert "refused: customers only" in texts[1]
+    assert "needs a human's approval" in texts[2]
+    assert "simulated" in texts[3]
+    assert "not valid JSON" in texts[4]
+    assert "refused" in texts[5]
+    assert sent == []
+
+
+def test_dispatch_takes_the_openai_sdk_objects_and_responses_items(enc):
+    chat = ChatCompletionMessageToolCall(
+        id="call_a",
+        type="function",
+        function={"name": "lookup", "arguments": '{"key": "x"}'},
+    )
+    responses = ResponseFunctionToolCall(
+        type="function_call", call_id="fc_1", name="lookup", arguments='{"key": "y"}'
+    )
+    with enc.start_run(task="t") as run:
+        (a,) = dispatch(run, [chat], tools=TOOLS)
+        (b,) = dispatch(run, [responses], tools=TOOLS)
+    assert a == {"role": "tool", "tool_call_id": "call_a", "content": "value of x"}
+    assert b == {
+        "type": "function_call_output",
+        "call_id": "fc_1",
+        "output": "value of y",
+    }
+
+
+def test_a_runaway_loop_sends_three_emails_and_then_stops(enc):
+    def loop(run) -> int:
+        for i in range(4000):
+            try:
+                dispatch(run, [chat_call(i, "send_email", to="a@customers.example")])
+            except RunKilled:
+                return i
+        return -1
+
+    with enc.start_run(task="t") as run:
+        enc.tool("send_email")(send_email)
+        stopped_at = loop(run)
+        assert run.status == "killed"
+    assert stopped_at == 3
+    assert len(sent) == 3
