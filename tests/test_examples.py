@@ -9,6 +9,20 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*/enclosure.yaml"))
 
 
+def run_example(name: str, home: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``examples/NAME/agent.py`` with its own home; it must exit 0."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / name / "agent.py")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ENCLOSURE_HOME": str(home)},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def test_every_example_manifest_checks_clean():
     assert EXAMPLES
     for path in EXAMPLES:
@@ -16,16 +30,7 @@ def test_every_example_manifest_checks_clean():
 
 
 def test_quickstart_agent_shows_each_outcome(tmp_path: Path):
-    env = {**os.environ, "ENCLOSURE_HOME": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "quickstart" / "agent.py")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_example("quickstart", tmp_path)
     statuses = [line.split()[1] for line in done.stdout.splitlines()[:-1]]
     assert statuses == [
         "executed",
@@ -40,16 +45,7 @@ def test_quickstart_agent_shows_each_outcome(tmp_path: Path):
 
 
 def test_openai_agents_example_stops_the_runaway_loop(tmp_path: Path):
-    env = {**os.environ, "ENCLOSURE_HOME": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "openai_agents" / "agent.py")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_example("openai_agents", tmp_path)
     lines = done.stdout.splitlines()
     assert "send_email was refused" in done.stdout
     assert "refunded 240 on A-1" in done.stdout
@@ -59,16 +55,7 @@ def test_openai_agents_example_stops_the_runaway_loop(tmp_path: Path):
 
 
 def test_pydantic_ai_example_approves_once_and_stops_the_runaway_loop(tmp_path: Path):
-    env = {**os.environ, "ENCLOSURE_HOME": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "pydantic_ai" / "agent.py")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_example("pydantic_ai", tmp_path)
     lines = done.stdout.splitlines()
     assert "(denied): [enclosure] send_email was refused" in done.stdout
     assert "needs approval: refund" in done.stdout
