@@ -42,9 +42,13 @@ Out of process, ``--hook-runs`` rounds each start, in a shuffled order:
 * ``python``: ``python -c pass`` with this interpreter (the venv's, the one the
   ``enclosure`` script and the hook settings name): the floor of any hook.
 * ``hook``: ``enclosure --home H hook claude-code --manifest M`` with a
-  ``PreToolUse`` ``Bash`` event on stdin, as Claude Code starts it.
+  ``PreToolUse`` ``Bash`` event on stdin, as Claude Code starts it. The home's
+  decision server is running (started before the timing, as the first hook of a
+  session starts it), so this is the hook as every call after the first sees it.
 * ``hook_module``: ``python -m enclosure.integrations.claude_code --manifest M
-  --home H``, the command ``--print-settings`` installs (no click, no CLI).
+  --home H``, the command ``--print-settings`` installs, also through the server.
+* ``hook_cold``: ``enclosure ... hook claude-code --no-server ...``: everything
+  loaded and decided in the hook process, as the first event of a home is.
 * ``import``: ``python -c "from enclosure._enclosure import Enclosure"``, the
   imports a hook cannot avoid, for the breakdown.
 
@@ -99,7 +103,7 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from enclosure import Enclosure
-from enclosure.integrations import claude_code
+from enclosure.integrations import _hook_client, claude_code
 from enclosure.integrations.langchain import EnclosureMiddleware
 from enclosure.integrations.openai_agents import guard_tools
 from enclosure.integrations.pydantic_ai import EnclosureToolset
@@ -119,7 +123,14 @@ SEED = 20261125
 TARGET_ADDED_US = 300.0
 TARGET_HOOK_MS = 150.0
 FRAMEWORKS = ("langchain", "openai_agents", "pydantic_ai", "core")
-HOOK_VARIANTS = ("python", "hook", "hook_module", "import", "hook_inprocess")
+HOOK_VARIANTS = (
+    "python",
+    "hook",
+    "hook_module",
+    "hook_cold",
+    "import",
+    "hook_inprocess",
+)
 ROOT = Path(__file__).resolve().parents[1]
 HOOK_MANIFEST = ROOT / "examples" / "claude-code" / "enclosure.yaml"
 SESSION = "bench-session"
@@ -435,6 +446,7 @@ class Hook:
         self.argv = {
             "python": [py, "-c", "pass"],
             "hook": [str(script), "--home", str(self.home), *hook],
+            "hook_cold": [str(script), "--home", str(self.home), *hook, "--no-server"],
             "hook_module": [
                 py,
                 *module,
@@ -491,7 +503,8 @@ class Hook:
 
     def importtime(self) -> dict[str, float]:
         """Untimed: ``-X importtime`` of the hook module: ms per third-party package."""
-        argv = [sys.executable, "-X", "importtime", *self.argv["hook_module"][1:]]
+        module = [*self.argv["hook_module"][1:], "--no-server"]
+        argv = [sys.executable, "-X", "importtime", *module]
         done = subprocess.run(  # noqa: S603 -- argv built above
             argv,
             input=self.event(),
@@ -537,12 +550,19 @@ def measure_hook(
     hook = Hook(tmp, manifest)
     variants = list(HOOK_VARIANTS)
     times: dict[str, list[float]] = {v: [] for v in variants}
-    for k in range(HOOK_WARMUP + runs):
-        rng.shuffle(variants)
-        for variant in variants:
-            elapsed = hook.once(variant)
-            if k >= HOOK_WARMUP:
-                times[variant].append(elapsed / 1e6)
+    hook.home.mkdir(parents=True, exist_ok=True)
+    if not _hook_client.spawn_server(str(hook.home), str(manifest), wait=True):
+        msg = "the hook's decision server did not start"
+        raise RuntimeError(msg)
+    try:
+        for k in range(HOOK_WARMUP + runs):
+            rng.shuffle(variants)
+            for variant in variants:
+                elapsed = hook.once(variant)
+                if k >= HOOK_WARMUP:
+                    times[variant].append(elapsed / 1e6)
+    finally:
+        _hook_client.stop_server(str(hook.home))
     return times, hook.importtime()
 
 

@@ -2,14 +2,23 @@
 
 Tests marked ``slow`` run only with --runslow; tests marked ``sandbox`` skip
 themselves (with the reason) where bubblewrap or user namespaces are missing.
+``hook_servers`` starts real Claude Code hook decision servers and stops them after.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import select
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 @functools.cache
@@ -51,3 +60,83 @@ def pytest_collection_modifyitems(
                 # not pass by skipping every boundary test.
                 pytest.fail(f"ENCLOSURE_REQUIRE_SANDBOX=1 but: {problem}")
             item.add_marker(pytest.mark.skip(reason=f"no sandbox here: {problem}"))
+
+
+def wait_for_exit(pid: int, timeout: float = 30.0) -> bool:
+    """Wait on the process's pidfd, without polling; ``True`` once it has exited.
+
+    A child of this process (a server ``spawn_server`` started) is reaped.
+    """
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        if not poller.poll(timeout * 1000):
+            return False
+    finally:
+        os.close(fd)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    return True
+
+
+class HookServers:
+    """Claude Code hook decision servers of the homes a test uses."""
+
+    exited = staticmethod(wait_for_exit)
+
+    def __init__(self) -> None:
+        self.homes: list[Path] = []
+
+    def watch(self, home: Path) -> Path:
+        """Stop any server of ``home`` when the test ends."""
+        self.homes.append(home)
+        return home
+
+    def start(self, home: Path, manifest: Path | None = None) -> int:
+        """A listening server for ``home``; its pid."""
+        from enclosure.integrations._hook_client import spawn_server  # noqa: PLC0415
+
+        home.mkdir(parents=True, exist_ok=True)
+        self.watch(home)
+        assert spawn_server(str(home), str(manifest) if manifest else None, wait=True)
+        (pid,) = self.pids(home)
+        return pid
+
+    @staticmethod
+    def pids(home: Path) -> list[int]:
+        """The live (not zombie) server processes of ``home``."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if (
+                b"enclosure.integrations._hookd" in argv
+                and os.fsencode(home) in argv
+                and state != "Z"
+            ):
+                found.append(int(entry.name))
+        return found
+
+    def stop_all(self) -> None:
+        for home in self.homes:
+            for pid in self.pids(home):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+                assert wait_for_exit(pid), f"the decision server {pid} did not exit"
+
+
+@pytest.fixture
+def hook_servers() -> Iterator[HookServers]:
+    """Start and watch hook decision servers; all are stopped after the test."""
+    servers = HookServers()
+    yield servers
+    servers.stop_all()

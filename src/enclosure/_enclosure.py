@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 
 from enclosure._clock import SystemClock, iso
 from enclosure._desk import ApprovalDesk
+from enclosure._home import default_home
 from enclosure._run import KillHook, Run
 from enclosure.audit import DecisionLog, Redactor, RunStartedEvent, VerifyReport
 from enclosure.errors import ManifestError, UsageError
@@ -27,11 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["Enclosure", "default_home", "open_log"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def default_home() -> Path:
-    """``$ENCLOSURE_HOME``, or ``./.enclosure``: where the decision log lives."""
-    return Path(os.environ.get("ENCLOSURE_HOME") or ".enclosure")
 
 
 def _sync_mode() -> Literal["normal", "full"]:
@@ -228,8 +224,12 @@ class Enclosure:
         self._runs[run_id] = run
         return run
 
-    def resume_run(self, run_id: str) -> Run:
+    def resume_run(self, run_id: str, *, fresh: bool = False) -> Run:
         """A run started earlier, maybe by another process, its state rebuilt.
+
+        A run this object already holds is returned as it is, unless ``fresh``:
+        then it is rebuilt from the log, for a long-lived process (the hook's
+        decision server) whose runs other processes move on between calls.
 
         The counters, rate windows, kill switch and open calls come back from the
         run's record and its decision and result events (``Run.restore``), so
@@ -241,8 +241,9 @@ class Enclosure:
             UsageError: no such run in the log (``E-RUN-UNKNOWN``).
             AuditUnavailable: the log cannot be read.
         """
-        if run_id in self._runs:
+        if run_id in self._runs and not fresh:
             return self._runs[run_id]
+        self._runs.pop(run_id, None)
         record = self.log.get_run(run_id)
         if record is None:
             msg = f"run {run_id!r} is not in the decision log"

@@ -6,11 +6,26 @@ import json
 import subprocess
 import sys
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 
-from enclosure.cli import cli, main
+from enclosure.cli import (
+    _agent,
+    _approvals,
+    _artifacts,
+    _audit,
+    _check,
+    _demo,
+    _exec,
+    _hook,
+    _runs,
+    cli,
+    hook_argv,
+    main,
+)
 
+ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = "from enclosure.cli import entrypoint; entrypoint()"
 COMMANDS = [
     "approvals",
@@ -181,3 +196,82 @@ def test_the_console_script_exits_with_mains_status_and_no_traceback(tmp_path):
     good = run_process("--version")
     assert good.returncode == 0
     assert version("enclosure") in good.stdout
+
+
+def test_each_command_module_registers_its_commands():
+    commands = [
+        _agent.run,
+        _agent.prompt,
+        _approvals.approvals,
+        _artifacts.artifacts,
+        _audit.audit,
+        _check.check,
+        _check.schema,
+        _demo.demo,
+        _exec.exec_command,
+        _hook.hook_group,
+        _runs.runs,
+        _runs.log,
+    ]
+    assert sorted(c.name for c in commands) == COMMANDS
+    for command in commands:
+        assert cli.commands[command.name] is command
+
+
+# --- the console script's fast path for the Claude Code hook -----------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["hook", "claude-code", "--manifest", "m.yaml"], ("m.yaml", None)),
+        (["hook", "claude-code", "-m", "m.yaml"], ("m.yaml", None)),
+        (["hook", "claude-code", "--manifest=m.yaml"], ("m.yaml", None)),
+        (["--home", "h", "hook", "claude-code", "-m", "m"], ("m", "h")),
+        (["--home=h", "hook", "claude-code", "-m", "m"], ("m", "h")),
+        (["hook", "claude-code", "-m", "m", "--print-settings"], None),
+        (["hook", "claude-code", "--no-server", "-m", "m"], None),
+        (["hook", "claude-code", "--help"], None),
+        (["hook", "claude-code"], None),
+        (["hook", "claude-code", "--manifest="], None),
+        (["hook", "claude-code", "-m", ""], None),
+        (["hook", "other", "-m", "m"], None),
+        (["--home", "h", "runs"], None),
+        (["--verbose", "hook", "claude-code", "-m", "m"], None),
+        ([], None),
+    ],
+)
+def test_only_the_plain_hook_call_takes_the_fast_path(argv, expected):
+    assert hook_argv(argv) == expected
+
+
+def test_the_fast_path_loads_neither_click_nor_the_enclosure(tmp_path, hook_servers):
+    example = ROOT / "examples" / "claude-code" / "enclosure.yaml"
+    home = tmp_path / "home"
+    hook_servers.start(home, example)
+    argv = ["enclosure", "--home", str(home), "hook", "claude-code", "-m", str(example)]
+    probe = (
+        "import atexit, sys\n"
+        f"sys.argv = {argv!r}\n"
+        "heavy = {'click', 'pydantic', 'sqlalchemy', 'cel', 'yaml', 'rich'}\n"
+        "atexit.register(lambda: sys.stderr.write(repr(sorted(heavy & {\n"
+        "    m.split('.')[0] for m in sys.modules}))))\n" + ENTRYPOINT
+    )
+    event = {
+        "session_id": "s-1",
+        "cwd": str(tmp_path),
+        "hook_event_name": "PreToolUse",
+        "tool_name": "Bash",
+        "tool_input": {"command": "ls"},
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        input=json.dumps(event).encode(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["hookSpecificOutput"]["permissionDecision"] == "allow"
+    assert done.stderr == b"[]"

@@ -1,105 +1,67 @@
 """The ``enclosure`` command line: one module per command group.
 
-Must not be imported by anything in ``src/``. ``main()`` is the only catch-all: every
-error leaves as one line, ``enclosure: CODE: message``, with a stable exit status
-(2 for bad input, 1 for a failed check, 70 for a bug).
+Must not be imported by anything in ``src/``. ``entrypoint`` is the console
+script. It answers ``enclosure [--home H] hook claude-code --manifest M`` without
+loading click or the other commands: Claude Code starts that once per tool call,
+so its start-up is the hook's latency. Everything else goes to ``main()``.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import click
+if TYPE_CHECKING:
+    from enclosure.cli._main import cli, main
 
-from enclosure.cli._agent import prompt, run
-from enclosure.cli._approvals import approvals
-from enclosure.cli._artifacts import artifacts
-from enclosure.cli._audit import audit
-from enclosure.cli._check import check, schema
-from enclosure.cli._demo import demo
-from enclosure.cli._exec import exec_command
-from enclosure.cli._hook import hook_group
-from enclosure.cli._runs import log, runs
-from enclosure.errors import EnclosureError, ManifestError
-
-__all__ = ["cli", "entrypoint", "main"]
-
-EXIT_BAD_INPUT = 2
-EXIT_INTERNAL = 70
+__all__ = ["cli", "entrypoint", "hook_argv", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--home",
-    # Not file_okay=False: a home that is a file is the decision log's problem
-    # (E-AUDIT-UNAVAILABLE), and commands that never open the log must not fail.
-    type=click.Path(path_type=Path),
-    envvar="ENCLOSURE_HOME",
-    default=".enclosure",
-    show_default=True,
-    help="Directory holding the decision log (enclosure.db).",
-)
-@click.version_option(package_name="enclosure")
-@click.pass_context
-def cli(ctx: click.Context, home: Path) -> None:
-    """Enclosure: limit what an AI agent can do before it does it."""
-    ctx.obj = {"home": home}
+def __getattr__(name: str) -> Any:
+    if name in ("cli", "main"):
+        from enclosure.cli import _main  # noqa: PLC0415 -- loaded on first use
+
+        return getattr(_main, name)
+    msg = f"module 'enclosure.cli' has no attribute {name!r}"
+    raise AttributeError(msg)
 
 
-for command in (
-    check,
-    schema,
-    demo,
-    runs,
-    log,
-    audit,
-    approvals,
-    exec_command,
-    run,
-    prompt,
-    artifacts,
-    hook_group,
-):
-    cli.add_command(command)
+def hook_argv(argv: list[str]) -> tuple[str, str | None] | None:
+    """``(manifest, home)`` when ``argv`` is exactly a hook call, else ``None``.
 
-
-def _fail(code: str, message: str, status: int) -> int:
-    click.echo(f"enclosure: {code}: {' '.join(message.split())}", err=True)
-    return status
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit status; never lets a traceback out."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    try:
-        result = cli.main(args=argv, prog_name="enclosure", standalone_mode=False)
-    except ManifestError as exc:
-        for issue in exc.issues:
-            click.echo(issue.format(), err=True)
-        return EXIT_BAD_INPUT
-    except EnclosureError as exc:
-        return _fail(exc.code, exc.message, EXIT_BAD_INPUT)
-    except click.exceptions.Abort:
-        return _fail("E-ABORTED", "aborted", 130)
-    except click.ClickException as exc:
-        return _fail("E-USAGE", exc.format_message(), EXIT_BAD_INPUT)
-    except KeyboardInterrupt:
-        return _fail("E-ABORTED", "interrupted", 130)
-    except Exception as exc:  # the top-level catch-all: a bug, reported in one line
-        if os.environ.get("ENCLOSURE_DEBUG"):
-            raise
-        logging.getLogger("enclosure").debug("unexpected error", exc_info=True)
-        return _fail(
-            "E-INTERNAL",
-            f"unexpected {type(exc).__name__}; rerun with ENCLOSURE_DEBUG=1 to see it",
-            EXIT_INTERNAL,
-        )
-    return result if isinstance(result, int) else 0
+    Only the plain forms are recognised; anything else (``--help``,
+    ``--print-settings``, ``--no-server``, a typo) takes the full CLI, which
+    gives the same answer or the usual error.
+    """
+    home: str | None = None
+    rest = argv
+    if len(rest) >= 2 and rest[0] == "--home":  # noqa: PLR2004
+        home, rest = rest[1], rest[2:]
+    elif rest and rest[0].startswith("--home="):
+        home, rest = rest[0].removeprefix("--home="), rest[1:]
+    if rest[:2] != ["hook", "claude-code"]:
+        return None
+    options = rest[2:]
+    if len(options) == 2 and options[0] in ("--manifest", "-m") and options[1]:  # noqa: PLR2004
+        return options[1], home or None
+    if len(options) == 1 and options[0].startswith("--manifest="):
+        manifest = options[0].removeprefix("--manifest=")
+        return (manifest, home or None) if manifest else None
+    return None
 
 
 def entrypoint() -> None:
     """Console-script entry point."""
+    fast = hook_argv(sys.argv[1:])
+    if fast is not None:
+        from enclosure.integrations._hook_client import (  # noqa: PLC0415
+            MAX_EVENT_BYTES,
+            answer,
+        )
+
+        raw = sys.stdin.buffer.read(MAX_EVENT_BYTES + 1)
+        sys.stdout.write(answer(raw, fast[0], fast[1]) + "\n")
+        sys.exit(0)
+    from enclosure.cli._main import main  # noqa: PLC0415
+
     sys.exit(main())

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import click
 
-from enclosure.integrations.claude_code import MAX_EVENT_BYTES, hook, settings
+from enclosure.integrations._hook_client import MAX_EVENT_BYTES, answer
+from enclosure.integrations.claude_code import settings
 
 __all__ = ["hook_group"]
 
@@ -38,12 +39,24 @@ def hook_group() -> None:
     is_flag=True,
     help="Print the settings.json snippet that installs this hook, and exit.",
 )
+@click.option(
+    "--no-server",
+    is_flag=True,
+    help="Decide in this process; do not use or start the home's decision server.",
+)
 @click.pass_context
-def claude_code(ctx: click.Context, manifest: Path, *, print_settings: bool) -> None:
-    """Answer a Claude Code PreToolUse/PostToolUse event read from stdin."""
+def claude_code(
+    ctx: click.Context, manifest: Path, *, print_settings: bool, no_server: bool
+) -> None:
+    """Answer a Claude Code PreToolUse/PostToolUse event read from stdin.
+
+    The first event of a home starts a decision server that keeps the enclosure
+    loaded (``HOME/hook.sock``, gone after 10 idle minutes); later events are
+    decided by it, the same way, in a few milliseconds.
+    """
     home: Path = ctx.obj["home"]
     if print_settings:
         click.echo(json.dumps(settings(manifest, home), indent=2))
         return
-    answer = hook(sys.stdin.buffer.read(MAX_EVENT_BYTES + 1), manifest, home)
-    click.echo(json.dumps(answer))
+    raw = sys.stdin.buffer.read(MAX_EVENT_BYTES + 1)
+    click.echo(answer(raw, manifest, home, server=not no_server))

@@ -40,11 +40,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from enclosure._home import default_home
 from enclosure.errors import EnclosureError, ManifestError, UsageError
 from enclosure.integrations._common import model_text, require
+from enclosure.integrations._hook_client import MAX_EVENT_BYTES, answer
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterator
+    from collections.abc import Awaitable, Callable, Iterable, Iterator
 
     from enclosure import Enclosure, Run
     from enclosure.models import CallResult
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BUILTIN_TOOLS",
     "MAX_EVENT_BYTES",
+    "EnclosureCache",
     "Verdict",
     "can_use_tool",
     "decide",
@@ -62,9 +65,6 @@ __all__ = [
     "run_id_for",
     "settings",
 ]
-
-MAX_EVENT_BYTES = 1 << 20
-"""Largest hook event read from stdin; a bigger one is denied."""
 
 BUILTIN_TOOLS = (
     "Bash",
@@ -248,7 +248,8 @@ def _locked(home: Path, run_id: str) -> Iterator[None]:
 def _run_for(enc: Enclosure, session_id: str) -> Run:
     run_id = run_id_for(session_id)
     try:
-        return enc.resume_run(run_id)
+        # Always from the log: other processes decide calls of this run too.
+        return enc.resume_run(run_id, fresh=True)
     except UsageError as exc:
         if exc.code != "E-RUN-UNKNOWN":
             raise
@@ -282,29 +283,85 @@ def handle_event(enc: Enclosure, event: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def hook(raw: bytes, manifest: Path, home: Path | None = None) -> dict[str, Any]:
+class EnclosureCache:
+    """Enclosures kept loaded by a process that answers many events (``_hookd``).
+
+    One per (manifest, home); it is loaded again when the manifest's bytes, or
+    the environment it read (``redact.env`` values, ``ENCLOSURE_DB_SYNC``),
+    change, and dropped after any failure that may have left it unusable.
+    """
+
+    def __init__(self, limit: int = 8) -> None:
+        self._limit = limit
+        self._loaded: dict[tuple[Path, Path], tuple[str, Enclosure]] = {}
+
+    @staticmethod
+    def _stamp(data: bytes, names: Iterable[str]) -> str:
+        digest = hashlib.sha256(data)
+        for name in ("ENCLOSURE_DB_SYNC", *names):
+            digest.update(f"\0{name}={os.environ.get(name)}".encode())
+        return digest.hexdigest()
+
+    def get(self, manifest: Path, home: Path) -> Enclosure:
+        """The enclosure for ``manifest`` as it is now.
+
+        Raises:
+            ManifestError: as ``Enclosure.load``.
+            AuditUnavailable: the log cannot be opened.
+        """
+        from enclosure._enclosure import Enclosure  # noqa: PLC0415 -- cold start
+
+        key = (manifest, home)
+        try:
+            data = manifest.read_bytes()
+        except OSError:
+            self.discard(manifest, home)
+            return Enclosure.load(manifest, home=home)  # raises the coded error
+        held = self._loaded.get(key)
+        if held is not None:
+            stamp, enc = held
+            if stamp == self._stamp(data, enc.manifest.redact.env):
+                return enc
+            self.discard(manifest, home)
+        enc = Enclosure.load(manifest, home=home)
+        if len(self._loaded) >= self._limit:
+            self.discard(*next(iter(self._loaded)))
+        self._loaded[key] = (self._stamp(data, enc.manifest.redact.env), enc)
+        return enc
+
+    def discard(self, manifest: Path, home: Path) -> None:
+        """Forget (and close the log of) one loaded enclosure."""
+        held = self._loaded.pop((manifest, home), None)
+        if held is not None:
+            with contextlib.suppress(Exception):
+                held[1].log.close()  # not enc.close(): that would end the runs
+
+    def close(self) -> None:
+        """Forget them all."""
+        for key in list(self._loaded):
+            self.discard(*key)
+
+
+def hook(
+    raw: bytes,
+    manifest: Path,
+    home: Path | None = None,
+    *,
+    cache: EnclosureCache | None = None,
+) -> dict[str, Any]:
     """The whole hook: one event's bytes in, the JSON to print out; never raises.
 
     Every failure answers ``deny`` for a ``PreToolUse`` (and nothing otherwise),
-    with a one-line reason: fail closed.
+    with a one-line reason: fail closed. With a ``cache`` the enclosure stays
+    loaded for the next event (the decision server); without, it is loaded for
+    this event and its log closed after.
     """
     pre = True
     try:
         event = _parse(raw)
         pre = event["hook_event_name"] == "PreToolUse"
         _check_tool(event)
-        from enclosure._enclosure import (  # noqa: PLC0415 -- parsed first: cold start
-            Enclosure,
-            default_home,
-        )
-
-        home = home or default_home()
-        enc = Enclosure.load(manifest, home=home)
-        try:
-            with _locked(home, run_id_for(event["session_id"])):
-                return handle_event(enc, event)
-        finally:
-            enc.log.close()  # not enc.close(): that would end the session's run
+        return _answer(event, manifest, home, cache)
     except _BadEvent as exc:
         return _deny(str(exc)) if pre else {}
     except ManifestError as exc:
@@ -318,6 +375,31 @@ def hook(raw: bytes, manifest: Path, home: Path | None = None) -> dict[str, Any]
         if os.environ.get("ENCLOSURE_DEBUG"):
             raise
         return _deny(f"E-INTERNAL: unexpected {type(exc).__name__}") if pre else {}
+
+
+def _answer(
+    event: dict[str, Any],
+    manifest: Path,
+    home: Path | None,
+    cache: EnclosureCache | None,
+) -> dict[str, Any]:
+    from enclosure._enclosure import Enclosure  # noqa: PLC0415 -- cold start
+
+    home = home or default_home()
+    if cache is None:
+        enc = Enclosure.load(manifest, home=home)
+    else:
+        enc = cache.get(manifest, home)
+    try:
+        with _locked(home, run_id_for(event["session_id"])):
+            return handle_event(enc, event)
+    except Exception as exc:
+        if cache is not None and not isinstance(exc, UsageError):
+            cache.discard(manifest, home)  # it may be broken: load afresh next time
+        raise
+    finally:
+        if cache is None:
+            enc.log.close()  # not enc.close(): that would end the session's run
 
 
 def settings(manifest: Path, home: Path | None = None) -> dict[str, Any]:
@@ -341,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
 
     The light entry point (no click, no CLI): what ``settings`` puts in
     ``settings.json``. ``--print-settings`` prints that snippet instead.
+    ``--no-server`` decides in this process, as ``ENCLOSURE_HOOK_SERVER=off``.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     manifest: Path | None = None
@@ -354,15 +437,14 @@ def main(argv: list[str] | None = None) -> int:
                 manifest = value
             else:
                 home = value
-    env_home = os.environ.get("ENCLOSURE_HOME")
-    home = home or (Path(env_home) if env_home else None)
     if print_settings and manifest is not None:
-        answer = settings(manifest, home)
+        text = json.dumps(settings(manifest, home), indent=2)
     elif manifest is None:
-        answer = _deny("the hook needs --manifest PATH")
+        text = json.dumps(_deny("the hook needs --manifest PATH"))
     else:
-        answer = hook(sys.stdin.buffer.read(MAX_EVENT_BYTES + 1), manifest, home)
-    sys.stdout.write(json.dumps(answer, indent=2 if print_settings else None) + "\n")
+        raw = sys.stdin.buffer.read(MAX_EVENT_BYTES + 1)
+        text = answer(raw, manifest, home, server="--no-server" not in args)
+    sys.stdout.write(text + "\n")
     return 0
 
 
