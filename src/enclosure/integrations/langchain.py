@@ -308,28 +308,36 @@ class EnclosureMiddleware(AgentMiddleware[Any, Any, Any]):
             run, reviewer=reviewer, description_prefix=description_prefix
         )
 
-    def before_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:  # noqa: ARG002 -- the hook's signature
+    def _check_alive(self) -> None:
+        if self.run.status == "killed":
+            msg = f"run {self.run.id} was killed: {self.run.state.killed}"
+            raise GraphRunKilled(msg)
+
+    def wrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
         """Stop before the next model call once the run is killed.
 
         A kill raised by a tool call already ends the graph run; this also stops
         it when the run was killed from outside, or when a ``ToolNode`` with
-        ``handle_tool_errors=True`` turned the kill into a message.
+        ``handle_tool_errors=True`` turned the kill into a message. It wraps the
+        model call rather than adding a ``before_model`` node, which would cost
+        the graph a step per turn.
 
         Raises:
             GraphRunKilled: the run was killed.
         """
-        if self.run.status == "killed":
-            msg = f"run {self.run.id} was killed: {self.run.state.killed}"
-            raise GraphRunKilled(msg)
-        return None
+        self._check_alive()
+        return handler(request)
 
-    async def abefore_model(
-        self,
-        state: Any,
-        runtime: Any,
-    ) -> dict[str, Any] | None:
-        """``before_model`` for async graphs."""
-        return self.before_model(state, runtime)
+    async def awrap_model_call(
+        self, request: Any, handler: Callable[[Any], Awaitable[Any]]
+    ) -> Any:
+        """``wrap_model_call`` for async graphs.
+
+        Raises:
+            GraphRunKilled: the run was killed.
+        """
+        self._check_alive()
+        return await handler(request)
 
     def wrap_tool_call(
         self, request: ToolCallRequest, handler: Handler
