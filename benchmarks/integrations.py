@@ -62,6 +62,11 @@ answer must be ``allow``. Each variant is timed with ``time.perf_counter_ns`` ar
 the whole ``subprocess.run``. Once, untimed, ``python -X importtime`` of the hook
 module shows which imports take the time.
 
+Each framework also runs with a do-nothing wrapper of the same kind (a middleware
+with the same two hooks, a ``FunctionTool`` whose ``on_invoke_tool`` calls on, a
+``WrapperToolset``): "wrap floor" is what that alone adds, the part of "added"
+that is the framework's own cost of letting anything wrap a tool call.
+
 Targets (PASS/FAIL; the script does not fail): the median added time per tool
 call <= 300 us for each framework; ``hook`` median <= 150 ms. The last line
 printed is a JSON object with the figures.
@@ -71,6 +76,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import math
 import os
@@ -86,6 +92,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from agents import Agent, RunConfig, Runner, function_tool
 from agents.testing import ScriptedModel, assistant_message, function_call
 from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -101,8 +108,10 @@ from pydantic_ai.messages import (
     ToolReturnPart,
 )
 from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.toolsets import WrapperToolset
 
 from enclosure import Enclosure
+from enclosure._run import Run
 from enclosure.integrations import _hook_client, claude_code
 from enclosure.integrations.langchain import EnclosureMiddleware
 from enclosure.integrations.openai_agents import guard_tools
@@ -111,8 +120,6 @@ from enclosure.manifest import load_manifest_text
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
-
-    from enclosure._run import Run
 
 CALLS = 10
 ROUNDS = 100
@@ -152,6 +159,10 @@ tools:
 kill_switch:
   max_calls: 100000000
 """
+
+
+PASSTHROUGH = "passthrough"
+"""In place of a run: the framework's own wrapper that does nothing but call on."""
 
 
 class Stats(NamedTuple):
@@ -216,9 +227,23 @@ def lc_lookup(key: str) -> str:
 lc_lookup.name = "lookup"
 
 
-def langchain_once(run: Run | None, n: int) -> tuple[int, int]:
+class PassMiddleware(AgentMiddleware[Any, Any, Any]):
+    """The same two hooks as ``EnclosureMiddleware``, doing nothing."""
+
+    def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
+        return handler(request)
+
+    def wrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
+        return handler(request)
+
+
+def langchain_once(run: Run | str | None, n: int) -> tuple[int, int]:
     """One agent run of ``n`` calls: (ns, tool results the model read)."""
-    middleware = [EnclosureMiddleware(run)] if run is not None else []
+    middleware: list[Any] = []
+    if run == PASSTHROUGH:
+        middleware = [PassMiddleware()]
+    elif isinstance(run, Run):
+        middleware = [EnclosureMiddleware(run)]
     agent = create_agent(ScriptedChat(calls=n), [lc_lookup], middleware=middleware)
     inputs = {"messages": [{"role": "user", "content": "go"}]}
     t0 = time.perf_counter_ns()
@@ -243,13 +268,24 @@ async def oa_lookup(key: str) -> str:
 NO_TRACING = RunConfig(tracing_disabled=True)
 
 
-async def openai_agents_once(run: Run | None, n: int) -> tuple[int, int]:
+async def _oa_pass(ctx: Any, raw: str) -> Any:
+    return await oa_lookup.on_invoke_tool(ctx, raw)
+
+
+OA_PASS = dataclasses.replace(oa_lookup, on_invoke_tool=_oa_pass)
+
+
+async def openai_agents_once(run: Run | str | None, n: int) -> tuple[int, int]:
     steps: list[Any] = [
         [function_call("lookup", {"key": f"k{i}"}, call_id=f"call_{i}")]
         for i in range(n)
     ]
     steps.append([assistant_message("done")])
-    tools = guard_tools(run, [oa_lookup]) if run is not None else [oa_lookup]
+    tools: list[Any] = [oa_lookup]
+    if run == PASSTHROUGH:
+        tools = [OA_PASS]
+    elif isinstance(run, Run):
+        tools = guard_tools(run, [oa_lookup])
     agent = Agent(name="bench", model=ScriptedModel(steps), tools=tools)
     t0 = time.perf_counter_ns()
     result = await Runner.run(agent, "go", run_config=NO_TRACING, max_turns=n + 5)
@@ -296,14 +332,27 @@ async def pa_lookup(key: str) -> str:
 _PYDANTIC_AGENTS: dict[int, PydanticAgent[None, str]] = {}
 
 
-async def pydantic_ai_once(run: Run | None, n: int) -> tuple[int, int]:
+class PassToolset(WrapperToolset[None]):
+    """A wrapper toolset that calls on, as ``EnclosureToolset`` does when allowed."""
+
+    async def call_tool(
+        self, name: str, tool_args: dict[str, Any], ctx: Any, tool: Any
+    ) -> Any:
+        return await self.wrapped.call_tool(name, tool_args, ctx, tool)
+
+
+async def pydantic_ai_once(run: Run | str | None, n: int) -> tuple[int, int]:
     agent = _PYDANTIC_AGENTS.get(n)
     if agent is None:
         agent = PydanticAgent(FunctionModel(_pydantic_respond(n)))
         _PYDANTIC_AGENTS[n] = agent
-    toolset = EnclosureToolset(run, PYDANTIC_TOOLS) if run is not None else None
+    toolset: Any = PYDANTIC_TOOLS
+    if run == PASSTHROUGH:
+        toolset = PassToolset(PYDANTIC_TOOLS)
+    elif isinstance(run, Run):
+        toolset = EnclosureToolset(run, PYDANTIC_TOOLS)
     t0 = time.perf_counter_ns()
-    result = await agent.run("go", toolsets=[toolset or PYDANTIC_TOOLS])
+    result = await agent.run("go", toolsets=[toolset])
     elapsed = time.perf_counter_ns() - t0
     read = [
         p
@@ -321,9 +370,9 @@ async def pydantic_ai_once(run: Run | None, n: int) -> tuple[int, int]:
 # ---- the core, for reference -------------------------------------------------------
 
 
-def core_once(run: Run | None, n: int) -> tuple[int, int]:
+def core_once(run: Run | str | None, n: int) -> tuple[int, int]:
     fn = lookup_value
-    if run is None:
+    if not isinstance(run, Run):
         t0 = time.perf_counter_ns()
         for i in range(n):
             fn(key=f"k{i}")
@@ -336,17 +385,17 @@ def core_once(run: Run | None, n: int) -> tuple[int, int]:
 
 
 def _sync(
-    fn: Callable[[Run | None, int], Awaitable[tuple[int, int]]],
-) -> Callable[[Run | None, int], tuple[int, int]]:
+    fn: Callable[[Run | str | None, int], Awaitable[tuple[int, int]]],
+) -> Callable[[Run | str | None, int], tuple[int, int]]:
     """An async variant as a sync one: a new event loop, outside the timed span."""
 
-    def once(run: Run | None, n: int) -> tuple[int, int]:
+    def once(run: Run | str | None, n: int) -> tuple[int, int]:
         return asyncio.run(fn(run, n))  # type: ignore[arg-type]
 
     return once
 
 
-RUNNERS: dict[str, Callable[[Run | None, int], tuple[int, int]]] = {
+RUNNERS: dict[str, Callable[[Run | str | None, int], tuple[int, int]]] = {
     "langchain": langchain_once,
     "openai_agents": _sync(openai_agents_once),
     "pydantic_ai": _sync(pydantic_ai_once),
@@ -358,6 +407,8 @@ class InProcess(NamedTuple):
     added_us: dict[str, list[float]]
     bare_us: dict[str, list[float]]
     guarded_us: dict[str, list[float]]
+    floor_us: dict[str, list[float]]
+    """What the framework's own do-nothing wrapper adds (passthrough - bare)."""
     calls_logged: int
 
 
@@ -369,14 +420,18 @@ def measure_in_process(
     added: dict[str, list[float]] = {f: [] for f in FRAMEWORKS}
     bare_us: dict[str, list[float]] = {f: [] for f in FRAMEWORKS}
     guarded_us: dict[str, list[float]] = {f: [] for f in FRAMEWORKS}
+    floor_us: dict[str, list[float]] = {f: [] for f in FRAMEWORKS}
     guarded_calls = 0
-    jobs = [(f, g) for f in FRAMEWORKS for g in (False, True)]
+    jobs = [(f, m) for f in FRAMEWORKS for m in ("bare", PASSTHROUGH, "guarded")]
     for k in range(warmup + rounds):
         rng.shuffle(jobs)
-        times: dict[tuple[str, bool], int] = {}
-        for framework, guarded in jobs:
+        times: dict[tuple[str, str], int] = {}
+        for framework, mode in jobs:
+            guarded = mode == "guarded"
             run = enc.start_run(task=f"{framework} round {k}") if guarded else None
-            elapsed, made = RUNNERS[framework](run, n)
+            elapsed, made = RUNNERS[framework](
+                run or (PASSTHROUGH if mode == PASSTHROUGH else None), n
+            )
             if run is not None:
                 executed = run.state.executed
                 run.end()
@@ -387,20 +442,21 @@ def measure_in_process(
             elif made != n:
                 msg = f"{framework} (bare): {made} calls made of {n}"
                 raise RuntimeError(msg)
-            times[framework, guarded] = elapsed
+            times[framework, mode] = elapsed
         if k < warmup:
             continue
         for f in FRAMEWORKS:
-            b, g = times[f, False] / 1e3, times[f, True] / 1e3
+            b, g = times[f, "bare"] / 1e3, times[f, "guarded"] / 1e3
             bare_us[f].append(b / n)
             guarded_us[f].append(g / n)
             added[f].append((g - b) / n)
+            floor_us[f].append((times[f, PASSTHROUGH] / 1e3 - b) / n)
     logged = len(enc.log.events(kinds=["result"]))
     enc.close()
     if logged < guarded_calls:
         msg = f"only {logged} result events for {guarded_calls} guarded calls"
         raise RuntimeError(msg)
-    return InProcess(added, bare_us, guarded_us, logged)
+    return InProcess(added, bare_us, guarded_us, floor_us, logged)
 
 
 # ---- the Claude Code hook ----------------------------------------------------------
@@ -616,6 +672,7 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear report
     added = {f: summarize(inproc.added_us[f]) for f in FRAMEWORKS}
     bare = {f: summarize(inproc.bare_us[f]) for f in FRAMEWORKS}
     guarded = {f: summarize(inproc.guarded_us[f]) for f in FRAMEWORKS}
+    floor = {f: summarize(inproc.floor_us[f]) for f in FRAMEWORKS}
     hooks = {v: summarize(t) for v, t in hook_times.items()}
     passed = {f: added[f].median <= TARGET_ADDED_US for f in FRAMEWORKS}
     hook_med = hooks["hook"].median if "hook" in hooks else None
@@ -628,13 +685,17 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear report
     )
     print(
         f"{'framework':<15}{'bare us/call':>13}{'guarded us/call':>16}"
-        f"{'added median':>13}{'added p95':>11}{'added min':>11}"
+        f"{'added median':>13}{'added p95':>11}{'wrap floor':>11}"
     )
     for f in FRAMEWORKS:
         print(
             f"{f:<15}{bare[f].median:>13.1f}{guarded[f].median:>16.1f}"
-            f"{added[f].median:>13.1f}{added[f].p95:>11.1f}{added[f].min:>11.1f}"
+            f"{added[f].median:>13.1f}{added[f].p95:>11.1f}{floor[f].median:>11.1f}"
         )
+    print(
+        "wrap floor: median of what the framework's own do-nothing wrapper of the "
+        "same kind adds (passthrough - bare)"
+    )
     print()
     if hook_missing is not None:
         print(f"hook: not measured: {hook_missing}")
@@ -660,6 +721,7 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear report
         figures[f"{f}_added_p95_us"] = _r(added[f].p95)
         figures[f"{f}_bare_us"] = _r(bare[f].median)
         figures[f"{f}_guarded_us"] = _r(guarded[f].median)
+        figures[f"{f}_wrap_floor_us"] = _r(floor[f].median)
     for v in HOOK_VARIANTS:
         s = hooks.get(v)
         key = {"hook": "hook", "python": "python_startup"}.get(v, v)
