@@ -590,6 +590,7 @@ class Run:
         enc.log.end_run(
             self.id, status=status, ended_at=enc.clock.time(), reason=reason
         )
+        enc.log.checkpoint(self.id)  # every run ends under a signed tree head
 
 
 class _Record:

@@ -35,7 +35,8 @@ class RunRecord(BaseModel):
     count decisions with disposition ``blocked``, ``simulated`` and ``pending``.
     ``cost`` sums the ``cost`` of result events plus simulated decisions: a live
     call's cost is on both its decision (projected) and its result (incurred), so
-    only the result counts; blocked and pending calls cost nothing.
+    only the result counts; blocked and pending calls cost nothing. Model usage
+    events (tokens priced by the manifest's price table) add their cost too.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -157,7 +158,11 @@ def _counts(run_ids: list[str]) -> sa.Select[Any]:
     def count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
         return sa.func.count().filter(condition)
 
-    charged = (_E.kind == "result") | (decision & (_E.disposition == "simulated"))
+    charged = (
+        (_E.kind == "result")
+        | (_E.kind == "usage")
+        | (decision & (_E.disposition == "simulated"))
+    )
     return (
         sa.select(
             _E.run_id,
