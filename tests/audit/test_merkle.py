@@ -48,14 +48,14 @@ def ref_path(m, d):
     return [*ref_path(m - k, d[k:]), ref_mth(d[:k])]
 
 
-def ref_subproof(m, d, b):
+def ref_subproof(m, d, *, b):
     n = len(d)
     if m == n:
         return [] if b else [ref_mth(d)]
     k = _k(n)
     if m <= k:
-        return [*ref_subproof(m, d[:k], b), ref_mth(d[k:])]
-    return [*ref_subproof(m - k, d[k:], False), ref_mth(d[:k])]
+        return [*ref_subproof(m, d[:k], b=b), ref_mth(d[k:])]
+    return [*ref_subproof(m - k, d[k:], b=False), ref_mth(d[:k])]
 
 
 def data(n):
@@ -106,7 +106,7 @@ def test_consistency_proofs_match_the_rfc_and_verify(new):
     t, d = tree(new), data(new)
     for old in range(1, new + 1):
         proof = t.consistency_proof(old, new)
-        assert proof == ref_subproof(old, d, True)
+        assert proof == ref_subproof(old, d, b=True)
         assert verify_consistency(old, new, t.root(old), t.root(new), proof)
         forged = t.root(old)[::-1]
         assert not verify_consistency(old, new, forged, t.root(new), proof)
