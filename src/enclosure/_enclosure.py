@@ -27,7 +27,14 @@ from enclosure.audit import (
     VerifyReport,
 )
 from enclosure.errors import ManifestError, UsageError
-from enclosure.manifest import AuditSpec, Manifest, load_manifest, manifest_source
+from enclosure.manifest import (
+    AuditSpec,
+    DetectorsSpec,
+    Manifest,
+    load_manifest,
+    manifest_source,
+)
+from enclosure.monitor import Monitor, PriceTable, Telemetry, otlp_providers
 from enclosure.policy import Policy, PolicyCompileError, compile_policy
 from enclosure.router import HandlerProblem, SchemaProblem, ToolRouter
 
@@ -44,6 +51,7 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+DETECTORS = tuple(DetectorsSpec.model_fields)
 
 
 def default_home() -> Path:
@@ -165,6 +173,7 @@ class Enclosure:
         log: DecisionLog | None = None,
         clock: Clock | None = None,
         secrets: Iterable[str] = (),
+        telemetry: Telemetry | None = None,
     ) -> None:
         """Wire the parts for ``manifest``.
 
@@ -175,6 +184,8 @@ class Enclosure:
             clock: the time source; tests pass a fake.
             secrets: values that must never be written anywhere; the manifest's
                 ``redact.env`` variables are added.
+            telemetry: where OpenTelemetry spans and metrics go; by default
+                OTLP/HTTP to ``monitoring.otlp`` when the manifest has one.
 
         Raises:
             ManifestError: a condition, schema or handler is invalid.
@@ -196,6 +207,24 @@ class Enclosure:
         self.approvals = ApprovalDesk(log, self.clock)
         self.kill_hooks: list[KillHook] = []
         self._runs: dict[str, Run] = {}
+        self.prices = PriceTable(manifest.cost.models)
+        """Model prices for ``Run.record_usage``; the manifest extends them."""
+        self.telemetry = telemetry
+        if telemetry is None and manifest.monitoring.otlp is not None:
+            self.telemetry = Telemetry(*otlp_providers(manifest.monitoring.otlp))
+        if self.telemetry is not None:
+            log.subscribe(self.telemetry.observe)
+        self.monitor: Monitor | None = None
+        """Runs the manifest's anomaly detectors, when it names any."""
+        monitoring = manifest.monitoring
+        self._webhooks = [
+            Webhook(hook.url, secret=env_secret(hook.secret_env))
+            for hook in monitoring.notify.webhooks
+        ]
+        if any(getattr(monitoring.detectors, name) for name in DETECTORS):
+            self.monitor = Monitor(
+                log, monitoring, self.clock, self._kill_run, self._webhooks
+            )
 
     @classmethod
     def load(cls, path: str | Path, **kwargs: Any) -> Enclosure:
@@ -347,15 +376,26 @@ class Enclosure:
             msg = f"run {run_id!r} was not started by this enclosure"
             raise UsageError(msg, code="E-RUN-UNKNOWN") from None
 
+    def _kill_run(self, run_id: str, reason: str, rule: str) -> None:
+        run = self._runs.get(run_id)
+        if run is not None:
+            run.kill(reason, rule=rule)
+
     def verify(self) -> VerifyReport:
         """Check the decision log's hash chain."""
         return self.log.verify()
 
     def close(self) -> None:
         """End every open run and close the decision log."""
-        for run in self._runs.values():
-            run.end()
-        self.log.close()
+        try:
+            for run in self._runs.values():
+                run.end()
+            self.log.close()
+        finally:
+            if self.telemetry is not None:
+                self.telemetry.shutdown()
+            for hook in self._webhooks:
+                hook.close()
 
     def __enter__(self) -> Self:
         return self

@@ -29,6 +29,7 @@ from enclosure.audit import (
     KillEvent,
     ResultEvent,
     RunEndedEvent,
+    UsageEvent,
     ValidatorResult,
 )
 from enclosure.errors import (
@@ -233,6 +234,41 @@ class Run:
                 latency_us=(time.perf_counter_ns() - prepared.started_ns) // 1000,
             ),
         )
+
+    def record_usage(
+        self, model: str, *, input_tokens: int, output_tokens: int
+    ) -> float:
+        """Record model tokens the agent used; their cost counts toward the run's.
+
+        The cost comes from the price table (``Enclosure.prices``: built-in
+        prices, extended by the manifest's ``cost.models``), is logged as a
+        ``usage`` event, and adds to ``run.cost``, so ``kill_switch.max_cost``
+        and the cost-burn detector see it.
+
+        Returns:
+            The cost of these tokens.
+
+        Raises:
+            UsageError: ``E-COST-MODEL`` (no price for ``model``), or
+                ``E-RUN-ENDED``.
+            AuditUnavailable: the usage could not be logged.
+        """
+        enc = self._enc
+        cost = enc.prices.cost(model, input_tokens, output_tokens)
+        with self._lock:
+            self.ensure_running()
+            self.state.cost += cost
+        enc.log.append(
+            UsageEvent(
+                run_id=self.id,
+                ts=iso(enc.clock.time()),
+                model=model,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cost=cost,
+            )
+        )
+        return cost
 
     def open_call(self, tool: str, args: JSONObject) -> str | None:
         """The oldest proposed call to ``tool`` with exactly ``args`` and no result."""

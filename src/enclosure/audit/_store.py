@@ -25,7 +25,7 @@ from enclosure.audit._checkpointer import Checkpointer
 from enclosure.audit._database import Database, reason
 from enclosure.audit._event_store import EventTable
 from enclosure.audit._redact import Redactor
-from enclosure.audit._run_store import RunTable
+from enclosure.audit._run_store import RunTable, seen_names
 from enclosure.audit._schema import create_schema
 from enclosure.errors import AuditUnavailable, UsageError
 
@@ -346,6 +346,14 @@ class DecisionLog:
             AuditUnavailable: the store cannot be read.
         """
         return self._runs.get(run_id)
+
+    def seen_names(self) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+        """Per agent, the tools it called and the egress hosts it reached so far.
+
+        Raises:
+            AuditUnavailable: the store cannot be read.
+        """
+        return seen_names(self._db)
 
     def list_runs(self, limit: int = 50) -> list[RunRecord]:
         """Return the most recently started runs first, with their counts.

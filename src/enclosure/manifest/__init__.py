@@ -30,6 +30,7 @@ from enclosure.manifest._monitoring import (
     DetectorsSpec,
     ModelPrice,
     MonitoringSpec,
+    OtlpSpec,
 )
 from enclosure.manifest._network import (
     AGENT,
@@ -61,6 +62,7 @@ __all__ = [
     "MonitoringSpec",
     "NetworkRule",
     "NetworkSpec",
+    "OtlpSpec",
     "Position",
     "RateLimit",
     "RedactSpec",
