@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CheckpointCopyRecord", "verify_log"]
 
-_HOLD = 8192
+_HOLD = 32768
 """Rows awaiting a checkpoint before they get the full check anyway."""
 _ROOTS_KEPT = 4096
 """Earlier tree states kept for a checkpoint that trails its own event."""
