@@ -25,6 +25,7 @@ COMMANDS = [
     "run",
     "runs",
     "schema",
+    "top",
 ]
 
 
