@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from enclosure.audit import (
     GENESIS,
     ChainRow,
+    CheckpointEvent,
     CheckpointFile,
     Checkpointing,
     DecisionLog,
@@ -213,3 +214,67 @@ def test_without_keys_every_row_gets_the_full_check(decision):
     assert verify_log(rows[:1]).ok
     signed_only = verify_log(rows[:1], public_keys={}, require_signed=True)
     assert "no checkpoint signed" in signed_only.problem
+
+
+def _chain(bodies):
+    rows, prev = [], GENESIS
+    for seq, body in enumerate(bodies, 1):
+        digest = event_hash(prev, seq, body)
+        rows.append(ChainRow(seq, prev, digest, body, None))
+        prev = digest
+    return rows
+
+
+def _trailing_log(decision, events, tree_size, *, root=None):
+    """``events`` decisions, then a checkpoint of the first ``tree_size`` of them."""
+    key = Ed25519PrivateKey.generate()
+    rows = _chain([encode_event(decision(n)) for n in range(1, events + 1)])
+    compact = CompactRange()
+    for row in rows[:tree_size]:
+        compact.append(leaf_hash(bytes.fromhex(row.hash)))
+    ts = "2026-11-25T00:00:00.000000+00:00"
+    cp = sign_checkpoint(key, tree_size, root or compact.root().hex(), ts)
+    event = CheckpointEvent(
+        run_id="run-1",
+        ts=ts,
+        tree_size=cp.tree_size,
+        root_hash=cp.root_hash,
+        key_id=cp.key_id,
+        signature=cp.signature,
+        frontier=[h.hex() for h in compact.hashes],
+    )
+    body = encode_event(event)
+    seq, prev = events + 1, rows[-1].hash
+    rows.append(ChainRow(seq, prev, event_hash(prev, seq, body), body, None))
+    return rows, {cp.key_id: key.public_key()}
+
+
+@pytest.mark.parametrize("behind", [0, 1, 63, 64, 65, 200, 4096])
+def test_a_checkpoint_trailing_its_own_event_is_checked(decision, behind):
+    events = 4200
+    rows, trusted = _trailing_log(decision, events, events - behind)
+    report = verify_log(rows, public_keys=trusted)
+    assert report.ok, report.problem
+    assert (report.checkpoints, report.signed_events) == (1, events - behind)
+
+
+def test_a_trailing_checkpoint_with_a_wrong_root_is_named(decision):
+    rows, trusted = _trailing_log(decision, 300, 230, root="ab" * 32)
+    report = verify_log(rows, public_keys=trusted)
+    assert report.first_bad_seq == 301
+    assert "root does not match events 1-230" in report.problem
+
+
+def test_a_checkpoint_too_far_behind_is_named(decision):
+    rows, trusted = _trailing_log(decision, 4400, 10)
+    report = verify_log(rows, public_keys=trusted)
+    assert report.first_bad_seq == 4401
+    assert "too far behind" in report.problem
+
+
+def test_a_body_that_is_not_utf8_is_named_not_a_crash(db_path, signed, raw_db):
+    with raw_db(db_path) as con:
+        con.execute("UPDATE events SET body=CAST(X'7BFF7D' AS TEXT) WHERE seq=5")
+    report = _verify(db_path, signed[1])
+    assert report.first_bad_seq == 5
+    assert "hash does not match" in report.problem

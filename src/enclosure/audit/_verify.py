@@ -19,23 +19,26 @@ Pure: rows, keys and checkpoints in, a report out.
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
+from itertools import islice
 from typing import TYPE_CHECKING, NamedTuple
 
 from pydantic import ValidationError
-from pydantic_core import from_json
+from pydantic_core import SchemaValidator
+from pydantic_core import core_schema as cs
 
 from enclosure.audit._chain import (
     GENESIS,
     ChainRow,
+    IndexColumns,
     VerifyReport,
-    event_hash,
     place_problem,
     schema_problem,
 )
 from enclosure.audit._checkpoint import Checkpoint, signature_problem
 from enclosure.audit._events import CheckpointEvent, parse_event
-from enclosure.audit._merkle import CompactRange, leaf_hash
+from enclosure.audit._merkle import CompactRange
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -47,7 +50,22 @@ __all__ = ["CheckpointCopyRecord", "verify_log"]
 _HOLD = 32768
 """Rows awaiting a checkpoint before they get the full check anyway."""
 _ROOTS_KEPT = 4096
-"""Earlier tree states kept for a checkpoint that trails its own event."""
+"""How far back a checkpoint may trail its own event and still be checked."""
+_SNAP_EVERY = 64
+"""Leaves between two kept tree states (a trailing checkpoint replays fewer)."""
+_NO_COPY = 1 << 62
+"""``next_copy`` once every copy has been checked."""
+_sha256 = hashlib.sha256
+_COLUMNS = SchemaValidator(
+    cs.typed_dict_schema(
+        {
+            name: cs.typed_dict_field(cs.any_schema(), required=False)
+            for name in IndexColumns._fields
+        },
+        extra_behavior="ignore",
+    )
+)
+"""The indexed fields of a JSON body, as they are; the rest parsed, then dropped."""
 
 
 class CheckpointCopyRecord(NamedTuple):
@@ -118,7 +136,14 @@ def verify_log(
 
 
 class _Walk:
-    """The state of one pass over a log."""
+    """The state of one pass over a log.
+
+    ``feed`` runs once per event, so it inlines what ``_chain`` and ``_merkle``
+    spell out as functions (the chain hash, the leaf hash) and keeps the raw
+    digest it computes rather than decoding the stored hex again. Earlier tree
+    states, which only a checkpoint that trails its own event needs, come from a
+    snapshot every ``_SNAP_EVERY`` leaves and the recent leaves replayed on it.
+    """
 
     def __init__(
         self,
@@ -131,39 +156,49 @@ class _Walk:
         self.seq = 0
         self.prev = GENESIS
         self.range = CompactRange()
-        self.roots: deque[tuple[int, tuple[bytes, ...]]] = deque(maxlen=_ROOTS_KEPT)
+        # Enough to replay any of the last _ROOTS_KEPT sizes from a snapshot.
+        self.leaves: deque[bytes] = deque(maxlen=_ROOTS_KEPT + _SNAP_EVERY)
+        self.snapshots: deque[tuple[int, tuple[bytes, ...]]] = deque(
+            maxlen=_ROOTS_KEPT // _SNAP_EVERY + 2
+        )
         self.held: deque[ChainRow] = deque()
         self.hold = _HOLD if public_keys is not None else 0
         self.checkpoints = 0
         self.signed = 0
         self.copies = sorted(copies, key=lambda c: c.checkpoint.tree_size)
-        self.next_copy = 0
+        self.next_copy = (
+            self.copies[0].checkpoint.tree_size if self.copies else _NO_COPY
+        )
+        self.copy_index = 0
 
     def feed(self, row: ChainRow) -> None:
         seq = self.seq + 1
-        problem = place_problem(row, seq, self.prev)
-        if problem is None and event_hash(row.prev_hash, seq, row.body) != row.hash:
-            problem = f"event {seq}: hash does not match its content (edited?)"
-        if problem is None:
-            problem, kind = _columns_problem(row)
-        if problem is None and seq == self.anchor[0] and row.hash != self.anchor[1]:
-            problem = f"event {seq}: hash differs from the log's anchor (rewritten?)"
-        if problem is not None:
-            raise _Problem(seq, problem)
+        prev = self.prev
+        if row.seq != seq or row.prev_hash != prev:
+            raise _Problem(seq, place_problem(row, seq, prev) or "")
+        digest = _sha256(f"{prev}\n{seq}\n".encode("ascii") + row.body).digest()
+        if digest.hex() != row.hash:
+            msg = f"event {seq}: hash does not match its content (edited?)"
+            raise _Problem(seq, msg)
+        kind = _columns_kind(row)
+        if seq == self.anchor[0] and row.hash != self.anchor[1]:
+            msg = f"event {seq}: hash differs from the log's anchor (rewritten?)"
+            raise _Problem(seq, msg)
         self.seq, self.prev = seq, row.hash
-        self.roots.append((self.range.size, tuple(self.range.hashes)))
-        self.range.append(leaf_hash(bytes.fromhex(row.hash)))
-        self.held.append(row)
-        if kind == "checkpoint":
+        if kind == "checkpoint":  # its tree ends before it: check that first
             self._checkpoint(row)
-        while len(self.held) > self.hold:
-            self._full_check(self.held.popleft())
-        while (
-            self.next_copy < len(self.copies)
-            and self.copies[self.next_copy].checkpoint.tree_size <= seq
-        ):
-            self._copy(self.copies[self.next_copy])
-            self.next_copy += 1
+        size = self.range.size
+        if not size % _SNAP_EVERY:
+            self.snapshots.append((size, tuple(self.range.hashes)))
+        leaf = _sha256(b"\x00" + digest).digest()
+        self.leaves.append(leaf)
+        self.range.append(leaf)
+        held = self.held
+        held.append(row)
+        if len(held) > self.hold:
+            self._full_check(held.popleft())
+        if seq >= self.next_copy:
+            self._copies_up_to(seq)
 
     def finish(self, *, require_signed: bool, expected: int | None) -> None:
         self.check_held(before=None)
@@ -180,8 +215,8 @@ class _Walk:
         if expected is not None and self.seq < expected:
             msg = f"events {self.seq + 1}-{expected}: missing (truncated?)"
             raise _Problem(self.seq + 1, msg)
-        if self.next_copy < len(self.copies):
-            copy = self.copies[self.next_copy].checkpoint
+        if self.copy_index < len(self.copies):
+            copy = self.copies[self.copy_index].checkpoint
             msg = (
                 f"events {self.seq + 1}-{copy.tree_size}: missing (truncated?); a "
                 f"checkpoint copy covers {copy.tree_size} events"
@@ -201,14 +236,32 @@ class _Walk:
             raise _Problem(row.seq, problem)
 
     def _root_at(self, size: int) -> bytes | None:
-        if size == self.range.size:
+        """The root of the first ``size`` leaves, if still within reach."""
+        current = self.range.size
+        if size == current:
             return self.range.root()
-        for kept_size, hashes in reversed(self.roots):
-            if kept_size == size:
-                return CompactRange(size, hashes).root()
-            if kept_size < size:
-                break
+        first_kept = current - len(self.leaves)
+        for snap_size, hashes in reversed(self.snapshots):
+            if snap_size <= size:
+                if snap_size < first_kept:
+                    return None
+                replay = CompactRange(snap_size, hashes)
+                start = snap_size - first_kept
+                for leaf in islice(self.leaves, start, start + size - snap_size):
+                    replay.append(leaf)
+                return replay.root()
         return None
+
+    def _copies_up_to(self, seq: int) -> None:
+        copies = self.copies
+        while self.copy_index < len(copies):
+            record = copies[self.copy_index]
+            if record.checkpoint.tree_size > seq:
+                self.next_copy = record.checkpoint.tree_size
+                return
+            self._copy(record)
+            self.copy_index += 1
+        self.next_copy = _NO_COPY
 
     def _checkpoint(self, row: ChainRow) -> None:
         seq = row.seq
@@ -262,27 +315,38 @@ class _Walk:
                 self.held.popleft()
 
 
-def _columns_problem(row: ChainRow) -> tuple[str | None, str | None]:
-    """Read the body just enough to check its indexed columns; return its kind."""
+def _columns_kind(row: ChainRow) -> str:
+    """Read the body just enough to check its indexed columns; return its kind.
+
+    ``_COLUMNS`` parses the whole body as JSON, as ``from_json`` would, but
+    builds Python objects only for the indexed fields, whatever their types.
+
+    Raises:
+        _Problem: the body is not a JSON object with a string ``kind``, or a
+            column disagrees with it.
+    """
     try:
-        data = from_json(row.body)
-    except ValueError:
-        return f"event {row.seq}: body is not a valid event (edited?)", None
-    if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
-        return f"event {row.seq}: body is not a valid event (edited?)", None
-    if row.columns is not None:
+        data = _COLUMNS.validate_json(row.body)
+    except ValidationError:
+        data = {}
+    kind = data.get("kind")
+    if kind.__class__ is not str:
+        msg = f"event {row.seq}: body is not a valid event (edited?)"
+        raise _Problem(row.seq, msg)
+    columns = row.columns
+    if columns is not None:
         get = data.get
         found = (  # the body's values, whatever their types
             get("ts"),
             get("run_id"),
-            get("kind"),
+            kind,
             get("tool"),
             get("call_id"),
             get("outcome"),
             get("disposition"),
             get("cost"),
         )
-        if found != row.columns:
+        if found != columns:
             msg = f"event {row.seq}: indexed columns disagree with its body (edited?)"
-            return msg, None
-    return None, data["kind"]
+            raise _Problem(row.seq, msg)
+    return kind
