@@ -670,6 +670,11 @@ class _Record:
                     return refused
             used = approval_id if self.decision.via_approval else None
             appended = self.enc.log.append(self._event("dispatched", approval_id=used))
+            if self.run.status == "killed":
+                # Killed while its decision was stored: by a detector that saw
+                # this very event (observers run inside ``append``), or by
+                # another thread. Either way the call must not run.
+                return self._stopped()
         except AuditUnavailable as exc:
             return self._unlogged(exc)
         return _Prepared(
@@ -769,6 +774,40 @@ class _Record:
         if self.run.status == "running":
             self.run.kill(d.reason, rule=d.rule, call_id=self.call.call_id)
         return result
+
+    def _stopped(self) -> CallResult:
+        """Close a dispatched call that will not run because its run was killed."""
+        run, call = self.run, self.call
+        error = ErrorInfo(
+            code="E-RUN-KILLED", message=f"run was killed: {run.state.killed}"
+        )
+        appended = self.enc.log.append(
+            ResultEvent(
+                run_id=run.id,
+                ts=iso(self.enc.clock.time()),
+                call_id=call.call_id,
+                tool=call.tool,
+                disposition="failed",
+                error=error,
+                latency_us=0,
+                cost=0.0,
+            )
+        )
+        return CallResult(
+            status="killed",
+            decision=self.decision,
+            error=error,
+            receipt=Receipt(
+                call_id=call.call_id,
+                run_id=run.id,
+                tool=call.tool,
+                args_sha256=self.args_sha256,
+                disposition="killed",
+                event_seq=appended.seq,
+                event_hash=appended.hash,
+                latency_us=(time.perf_counter_ns() - self.started_ns) // 1000,
+            ),
+        )
 
     def _park(self) -> CallResult:
         enc, run, call = self.enc, self.run, self.call
