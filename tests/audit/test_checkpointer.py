@@ -1,4 +1,5 @@
 import json
+import threading
 
 from enclosure._webhook import Webhook
 from enclosure.audit import (
@@ -11,6 +12,7 @@ from enclosure.audit import (
     SigningKeys,
     leaf_hash,
 )
+from enclosure.audit._checkpointer import CheckpointTimer
 from enclosure.testing import FakeClock
 
 
@@ -95,3 +97,97 @@ def test_a_failing_copy_is_logged_and_the_log_goes_on(
     with _open(db_path, keys, clock, every_events=1, copies=copies) as log:
         log.append(decision(1))
     assert "copy to" in caplog.text
+
+
+# --- checkpoints on time while the log is quiet -------------------------------------
+
+
+class ScriptedStop:
+    """Stands in for the timer's ``threading.Event``: ``wait`` answers from a
+    script at once (``True``: stop) and records the timeout it was asked for."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.waits = []
+
+    def wait(self, timeout=None):
+        self.waits.append(timeout)
+        return self.answers.pop(0) if self.answers else True
+
+    def set(self):
+        self.answers = []
+
+
+def test_a_quiet_log_signs_once_the_interval_has_passed(db_path, tmp_path, decision):
+    keys, clock = SigningKeys(tmp_path / "keys"), FakeClock()
+    with _open(db_path, keys, clock, every_seconds=60, timer=False) as log:
+        checkpointer = log._checkpointer
+        log.append(decision(1))
+        assert checkpointer.tick() == 60
+        clock.advance(45)
+        assert checkpointer.tick() == 15  # not yet: it says how long to sleep
+        assert _checkpoints(log) == []
+        clock.advance(15)
+        assert checkpointer.tick() == 60
+        assert [s.event.tree_size for s in _checkpoints(log)] == [1]
+        clock.advance(60)
+        assert checkpointer.tick() == 0.05  # due, but nothing new: no checkpoint
+        assert len(_checkpoints(log)) == 1
+        assert log.verify(public_keys=keys.public_keys()).signed_events == 1
+
+
+def test_the_timer_sleeps_until_a_checkpoint_may_be_due_and_signs_it(
+    db_path, tmp_path, decision
+):
+    keys, clock = SigningKeys(tmp_path / "keys"), FakeClock()
+    with _open(db_path, keys, clock, every_seconds=60, timer=False) as log:
+        log.append(decision(1))
+        clock.advance(60)
+        stop = ScriptedStop([False, False, True])
+        CheckpointTimer(log._checkpointer, lambda: False, stop).run()
+        assert stop.waits == [60, 60, 60]
+        assert [s.event.tree_size for s in _checkpoints(log)] == [1]
+
+
+def test_the_timer_ends_by_itself_once_the_log_is_closed(db_path, tmp_path, decision):
+    keys, clock = SigningKeys(tmp_path / "keys"), FakeClock()
+    log = _open(db_path, keys, clock, every_seconds=60, timer=False)
+    log.append(decision(1))
+    log.close()
+    clock.advance(60)
+    stop = ScriptedStop([False] * 10)
+    CheckpointTimer(log._checkpointer, lambda: log._events.closed, stop).run()
+    assert stop.waits == [60]  # woke once, saw the log closed, and ended
+
+
+def test_a_failing_timed_checkpoint_is_logged_and_tried_again(
+    db_path, tmp_path, decision, caplog
+):
+    keys, clock = SigningKeys(tmp_path / "keys"), FakeClock()
+    with _open(db_path, keys, clock, every_seconds=60, timer=False) as log:
+        log.append(decision(1))
+        keys.signer()  # made on first use
+        good = keys.private_path.read_bytes()
+        keys.private_path.write_text("not a key", encoding="utf-8")
+        clock.advance(60)
+        stop = ScriptedStop([False, False, True])
+        CheckpointTimer(log._checkpointer, lambda: False, stop).run()
+        assert stop.waits == [60, 60, 60]
+        failures = [
+            r for r in caplog.records if r.getMessage() == "timed checkpoint failed"
+        ]
+        assert len(failures) == 2
+        assert _checkpoints(log) == []
+        keys.private_path.write_bytes(good)  # closing signs again
+
+
+def test_a_log_runs_its_timer_thread_until_it_is_closed(db_path, tmp_path):
+    keys, clock = SigningKeys(tmp_path / "keys"), FakeClock()
+    log = _open(db_path, keys, clock, every_seconds=3600)
+    timer = log._timer
+    assert timer.alive
+    assert "enclosure-checkpoints" in {t.name for t in threading.enumerate()}
+    log.close()  # wakes it: nothing waits out the hour
+    assert not timer.alive
+    with _open(db_path, keys, clock, timer=False) as quiet:
+        assert quiet._timer is None

@@ -28,7 +28,7 @@ from enclosure.audit._merkle import CompactRange, leaf_hash
 from enclosure.errors import AuditUnavailable
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
     from enclosure._webhook import Webhook
@@ -39,13 +39,17 @@ if TYPE_CHECKING:
 __all__ = [
     "CheckpointCopy",
     "CheckpointFile",
+    "CheckpointTimer",
     "CheckpointWebhook",
     "Checkpointer",
     "Checkpointing",
+    "Stop",
     "copy_record",
 ]
 
 logger = logging.getLogger("enclosure")
+_MIN_WAIT = 0.05
+"""The timer's shortest sleep, so a clock that stands still cannot make it spin."""
 
 
 class CheckpointCopy(Protocol):
@@ -98,6 +102,8 @@ class Checkpointing(NamedTuple):
     every_events: int = 1000
     every_seconds: float = 60.0
     copies: Sequence[CheckpointCopy] = ()
+    timer: bool = True
+    """Also sign on time while no event is appended (``CheckpointTimer``)."""
 
 
 def copy_record(seq: int, checkpoint: Checkpoint) -> dict[str, object]:
@@ -120,6 +126,11 @@ class Checkpointer:
         self._last_time = settings.clock.monotonic()
         self._resume()
 
+    @property
+    def settings(self) -> Checkpointing:
+        """What it was built with."""
+        return self._settings
+
     def due(self, head: int) -> bool:
         """Whether a checkpoint is due with the chain at ``head``; cheap."""
         if head <= self._last_seq:
@@ -129,6 +140,20 @@ class Checkpointer:
             head - self._last_size >= s.every_events
             or s.clock.monotonic() - self._last_time >= s.every_seconds
         )
+
+    def tick(self) -> float:
+        """Sign a checkpoint if one is due; return the seconds until the next may be.
+
+        What ``CheckpointTimer`` calls while no append asks ``due``.
+
+        Raises:
+            AuditUnavailable: as ``checkpoint``.
+        """
+        if self.due(self._table.head):
+            self.checkpoint("")
+        s = self._settings
+        left = s.every_seconds - (s.clock.monotonic() - self._last_time)
+        return max(left, _MIN_WAIT)
 
     def checkpoint(self, run_id: str) -> Checkpoint | None:
         """Sign and chain a checkpoint of every event so far, then copy it out.
@@ -191,3 +216,72 @@ class Checkpointer:
             raise AuditUnavailable(msg)
         self._range = resumed
         self._last_size, self._last_seq = event.tree_size, stored.seq
+
+
+class Stop(Protocol):
+    """What the timer sleeps on: ``threading.Event``, or a test's stand-in."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Sleep up to ``timeout`` seconds; ``True`` once told to stop."""
+
+    def set(self) -> None:
+        """Tell the sleeper to stop."""
+
+
+class CheckpointTimer:
+    """Signs the checkpoints that fall due on time while nothing is appended.
+
+    Appends ask ``due`` themselves; without this, events appended just before a
+    quiet spell (a run waiting hours for an approval) would stay unsigned until
+    the next append, the run's end or ``close``. A daemon thread sleeps until the
+    next checkpoint may be due (real time; the log's clock decides whether it
+    is), signs it if so, and ends by itself once the log is closed. ``stop``
+    ends it sooner; ``DecisionLog.close`` calls it first.
+
+    Args:
+        checkpointer: whose ``tick`` to call.
+        closed: whether the log is closed (the timer then ends).
+        stop: what to sleep on; a ``threading.Event`` unless a test hands in one.
+    """
+
+    def __init__(
+        self,
+        checkpointer: Checkpointer,
+        closed: Callable[[], bool],
+        stop: Stop | None = None,
+    ) -> None:
+        self._checkpointer = checkpointer
+        self._closed = closed
+        self._stop: Stop = stop if stop is not None else threading.Event()
+        self._thread = threading.Thread(
+            target=self.run, name="enclosure-checkpoints", daemon=True
+        )
+
+    @property
+    def alive(self) -> bool:
+        """Whether the thread is running."""
+        return self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def run(self) -> None:
+        """The thread's loop (tests call it directly with a scripted ``stop``)."""
+        wait = self._checkpointer.settings.every_seconds
+        while not self._stop.wait(wait):
+            if self._closed():
+                return
+            try:
+                wait = self._checkpointer.tick()
+            except AuditUnavailable:
+                # The next append would fail the same way and tell its caller;
+                # here there is no caller, so say it and try again later.
+                logger.exception("timed checkpoint failed")
+                wait = self._checkpointer.settings.every_seconds
+
+    def stop(self) -> None:
+        """Wake the thread and wait (at most 5 s) for it to end."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5.0)

@@ -133,6 +133,16 @@ class EventTable:
         self._raw: PoolProxiedConnection = db.engine.raw_connection()
         self._cursor = self._raw.cursor()
 
+    @property
+    def head(self) -> int:
+        """The ``seq`` of the newest event this process appended or found."""
+        return self._head[0]
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` was called."""
+        return self._closed
+
     def close(self) -> None:
         """Anchor the chain at its head, then release the database; once only."""
         with self._lock:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal, Self, TypeAlias
 import sqlalchemy as sa
 
 from enclosure.audit._approval_store import ApprovalTable
-from enclosure.audit._checkpointer import Checkpointer
+from enclosure.audit._checkpointer import Checkpointer, CheckpointTimer
 from enclosure.audit._database import Database, reason
 from enclosure.audit._event_store import EventTable
 from enclosure.audit._redact import Redactor
@@ -97,12 +97,17 @@ class DecisionLog:
         self._approvals = ApprovalTable(db, redactor)
         self._observers: list[Observer] = []
         self._checkpointer: Checkpointer | None = None
+        self._timer: CheckpointTimer | None = None
         if checkpoints is not None:
             try:
                 self._checkpointer = Checkpointer(self._events, checkpoints)
             except BaseException:
                 self._events.close()
                 raise
+            if checkpoints.timer:
+                events = self._events
+                self._timer = CheckpointTimer(self._checkpointer, lambda: events.closed)
+                self._timer.start()
 
     @classmethod
     def open_home(
@@ -149,6 +154,8 @@ class DecisionLog:
             AuditUnavailable: the checkpoint or the anchor could not be written
                 (the connections are released all the same).
         """
+        if self._timer is not None:
+            self._timer.stop()
         try:
             if self._checkpointer is not None and not self._db.closed:
                 self._checkpointer.checkpoint("")
