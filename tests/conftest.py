@@ -3,6 +3,7 @@
 Tests marked ``slow`` run only with --runslow; tests marked ``sandbox`` skip
 themselves (with the reason) where bubblewrap or user namespaces are missing.
 ``hook_servers`` starts real Claude Code hook decision servers and stops them after.
+``receiver`` is a real HTTP server on loopback for webhooks and OTLP/HTTP.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import functools
 import os
 import select
 import signal
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
 
@@ -140,3 +143,63 @@ def hook_servers() -> Iterator[HookServers]:
     servers = HookServers()
     yield servers
     servers.stop_all()
+
+
+class Received(NamedTuple):
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Receiver:
+    """A real HTTP server on loopback that records every POST it is sent."""
+
+    def __init__(self) -> None:
+        self.requests: list[Received] = []
+        self._cond = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                with receiver._cond:
+                    receiver.requests.append(
+                        Received(self.path, dict(self.headers.items()), body)
+                    )
+                    receiver._cond.notify_all()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def wait_for(self, count: int, path: str | None = None) -> list[Received]:
+        """Wait (at most 5 s) until ``count`` requests (to ``path``) arrived."""
+
+        def matching() -> list[Received]:
+            return [r for r in self.requests if path is None or r.path == path]
+
+        with self._cond:
+            assert self._cond.wait_for(lambda: len(matching()) >= count, 5.0), (
+                f"only {len(matching())} of {count} requests arrived"
+            )
+            return matching()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A loopback HTTP receiver (webhooks, OTLP/HTTP); ``receiver.url``."""
+    server = Receiver()
+    yield server
+    server.close()

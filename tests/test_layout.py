@@ -259,12 +259,14 @@ ROOMS: dict[str, Room] = {
     "enclosure.models": Room.FOUNDATION,
     "enclosure._json": Room.FOUNDATION,
     "enclosure._clock": Room.FOUNDATION,  # stdlib only: the real Clock, timestamps
+    "enclosure._webhook": Room.FOUNDATION,  # stdlib only: signed JSON POSTs
     "enclosure.client": Room.FOUNDATION,  # stdlib only: it runs inside the sandbox
     "enclosure.manifest": Room.CONFIGURATION,
     "enclosure.policy": Room.PURE_CORE,
     "enclosure.audit._events": Room.PURE_CORE,
     "enclosure.audit._chain": Room.PURE_CORE,
     "enclosure.audit._merkle": Room.PURE_CORE,
+    "enclosure.audit._checkpoint": Room.PURE_CORE,  # signing bytes, no key files
     "enclosure.audit._redact": Room.PURE_CORE,
     "enclosure.audit._verify": Room.PURE_CORE,
     "enclosure.approvals": Room.SERVICES,
@@ -277,6 +279,11 @@ ROOMS: dict[str, Room] = {
     "enclosure.artifacts": Room.EDGES,
     "enclosure.proxy": Room.EDGES,
     "enclosure.egress": Room.EDGES,  # STYLE.md's proxy/: the egress proxy
+    # Monitoring: detectors and prices are pure; notifying, OpenTelemetry export
+    # and killing runs happen at its edge, wired in by the facade.
+    "enclosure.monitor": Room.EDGES,
+    "enclosure.monitor._detectors": Room.PURE_CORE,
+    "enclosure.monitor._cost": Room.PURE_CORE,
     "enclosure": Room.WIRING,  # the root package re-exports the facade
     "enclosure._enclosure": Room.WIRING,
     "enclosure._run": Room.WIRING,

@@ -16,18 +16,43 @@ from enclosure._clock import SystemClock, iso
 from enclosure._desk import ApprovalDesk
 from enclosure._home import default_home
 from enclosure._run import KillHook, Run
-from enclosure.audit import DecisionLog, Redactor, RunStartedEvent, VerifyReport
+from enclosure._webhook import Webhook
+from enclosure.audit import (
+    CheckpointFile,
+    Checkpointing,
+    CheckpointWebhook,
+    DecisionLog,
+    Redactor,
+    RunStartedEvent,
+    SigningKeys,
+    VerifyReport,
+)
 from enclosure.errors import ManifestError, UsageError
-from enclosure.manifest import Manifest, load_manifest, manifest_source
+from enclosure.manifest import (
+    AuditSpec,
+    DetectorsSpec,
+    Manifest,
+    load_manifest,
+    manifest_source,
+)
+from enclosure.monitor import Monitor, PriceTable, Telemetry, otlp_providers
 from enclosure.policy import Policy, PolicyCompileError, compile_policy
 from enclosure.router import HandlerProblem, SchemaProblem, ToolRouter
 
 if TYPE_CHECKING:
     from enclosure.types import Clock
 
-__all__ = ["Enclosure", "default_home", "open_log"]
+__all__ = [
+    "Enclosure",
+    "checkpointing",
+    "default_home",
+    "env_secret",
+    "keys_folder",
+    "open_log",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
+DETECTORS = tuple(DetectorsSpec.model_fields)
 
 
 def _sync_mode() -> Literal["normal", "full"]:
@@ -38,15 +63,66 @@ def _sync_mode() -> Literal["normal", "full"]:
     return "full" if value == "full" else "normal"
 
 
-def open_log(home: Path | None = None, redactor: Redactor | None = None) -> DecisionLog:
+def open_log(
+    home: Path | None = None,
+    redactor: Redactor | None = None,
+    checkpoints: Checkpointing | None = None,
+) -> DecisionLog:
     """Open the decision log under ``home`` (default ``default_home()``).
 
     Raises:
         AuditUnavailable: the database cannot be created or opened.
     """
     return DecisionLog.open_home(
-        home or default_home(), redactor=redactor or Redactor(), sync=_sync_mode()
+        home or default_home(),
+        redactor=redactor or Redactor(),
+        sync=_sync_mode(),
+        checkpoints=checkpoints,
     )
+
+
+def keys_folder(home: Path, spec: AuditSpec | None = None) -> Path:
+    """Where the checkpoint signing key and keyring live for ``home``."""
+    if spec is not None and spec.keys is not None:
+        return Path(spec.keys).expanduser()
+    return home / "keys"
+
+
+def checkpointing(home: Path, spec: AuditSpec, clock: Clock) -> Checkpointing:
+    """The checkpoint settings the manifest's ``audit`` section asks for.
+
+    Raises:
+        UsageError: a webhook's ``secret_env`` names an unset variable.
+    """
+    copies: list[CheckpointFile | CheckpointWebhook] = []
+    for copy in spec.checkpoint_copies:
+        if copy.file is not None:
+            copies.append(CheckpointFile(Path(copy.file).expanduser()))
+        elif copy.webhook is not None:
+            secret = env_secret(copy.secret_env)
+            copies.append(CheckpointWebhook(Webhook(copy.webhook, secret=secret)))
+    return Checkpointing(
+        keys=SigningKeys(keys_folder(home, spec)),
+        clock=clock,
+        every_events=spec.checkpoint_every,
+        every_seconds=spec.checkpoint_interval,
+        copies=tuple(copies),
+    )
+
+
+def env_secret(name: str | None) -> bytes | None:
+    """The bytes of the secret in environment variable ``name`` (None for none).
+
+    Raises:
+        UsageError: ``E-USAGE-ENV``, the variable is unset or empty.
+    """
+    if name is None:
+        return None
+    value = os.environ.get(name)
+    if not value:
+        msg = f"the manifest names ${name} for a webhook secret, but it is not set"
+        raise UsageError(msg, code="E-USAGE-ENV")
+    return value.encode("utf-8")
 
 
 def compile_manifest(
@@ -93,6 +169,7 @@ class Enclosure:
         log: DecisionLog | None = None,
         clock: Clock | None = None,
         secrets: Iterable[str] = (),
+        telemetry: Telemetry | None = None,
     ) -> None:
         """Wire the parts for ``manifest``.
 
@@ -103,6 +180,8 @@ class Enclosure:
             clock: the time source; tests pass a fake.
             secrets: values that must never be written anywhere; the manifest's
                 ``redact.env`` variables are added.
+            telemetry: where OpenTelemetry spans and metrics go; by default
+                OTLP/HTTP to ``monitoring.otlp`` when the manifest has one.
 
         Raises:
             ManifestError: a condition, schema or handler is invalid.
@@ -118,11 +197,30 @@ class Enclosure:
         self.home = Path(home) if home is not None else default_home()
         """Where the decision log and the run quarantines live."""
         if log is None:
-            log = open_log(self.home, self.redactor)
+            settings = checkpointing(self.home, manifest.audit, self.clock)
+            log = open_log(self.home, self.redactor, settings)
         self.log = log
         self.approvals = ApprovalDesk(log, self.clock)
         self.kill_hooks: list[KillHook] = []
         self._runs: dict[str, Run] = {}
+        self.prices = PriceTable(manifest.cost.models)
+        """Model prices for ``Run.record_usage``; the manifest extends them."""
+        self.telemetry = telemetry
+        if telemetry is None and manifest.monitoring.otlp is not None:
+            self.telemetry = Telemetry(*otlp_providers(manifest.monitoring.otlp))
+        if self.telemetry is not None:
+            log.subscribe(self.telemetry.observe)
+        self.monitor: Monitor | None = None
+        """Runs the manifest's anomaly detectors, when it names any."""
+        monitoring = manifest.monitoring
+        self._webhooks = [
+            Webhook(hook.url, secret=env_secret(hook.secret_env))
+            for hook in monitoring.notify.webhooks
+        ]
+        if any(getattr(monitoring.detectors, name) for name in DETECTORS):
+            self.monitor = Monitor(
+                log, monitoring, self.clock, self._kill_run, self._webhooks
+            )
 
     @classmethod
     def load(cls, path: str | Path, **kwargs: Any) -> Enclosure:
@@ -279,15 +377,26 @@ class Enclosure:
             msg = f"run {run_id!r} was not started by this enclosure"
             raise UsageError(msg, code="E-RUN-UNKNOWN") from None
 
+    def _kill_run(self, run_id: str, reason: str, rule: str) -> None:
+        run = self._runs.get(run_id)
+        if run is not None:
+            run.kill(reason, rule=rule)
+
     def verify(self) -> VerifyReport:
         """Check the decision log's hash chain."""
         return self.log.verify()
 
     def close(self) -> None:
         """End every open run and close the decision log."""
-        for run in self._runs.values():
-            run.end()
-        self.log.close()
+        try:
+            for run in self._runs.values():
+                run.end()
+            self.log.close()
+        finally:
+            if self.telemetry is not None:
+                self.telemetry.shutdown()
+            for hook in self._webhooks:
+                hook.close()
 
     def __enter__(self) -> Self:
         return self

@@ -29,6 +29,7 @@ from enclosure.audit import (
     KillEvent,
     ResultEvent,
     RunEndedEvent,
+    UsageEvent,
     ValidatorResult,
 )
 from enclosure.errors import (
@@ -233,6 +234,41 @@ class Run:
                 latency_us=(time.perf_counter_ns() - prepared.started_ns) // 1000,
             ),
         )
+
+    def record_usage(
+        self, model: str, *, input_tokens: int, output_tokens: int
+    ) -> float:
+        """Record model tokens the agent used; their cost counts toward the run's.
+
+        The cost comes from the price table (``Enclosure.prices``: built-in
+        prices, extended by the manifest's ``cost.models``), is logged as a
+        ``usage`` event, and adds to ``run.cost``, so ``kill_switch.max_cost``
+        and the cost-burn detector see it.
+
+        Returns:
+            The cost of these tokens.
+
+        Raises:
+            UsageError: ``E-COST-MODEL`` (no price for ``model``), or
+                ``E-RUN-ENDED``.
+            AuditUnavailable: the usage could not be logged.
+        """
+        enc = self._enc
+        cost = enc.prices.cost(model, input_tokens, output_tokens)
+        with self._lock:
+            self.ensure_running()
+            self.state.cost += cost
+        enc.log.append(
+            UsageEvent(
+                run_id=self.id,
+                ts=iso(enc.clock.time()),
+                model=model,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cost=cost,
+            )
+        )
+        return cost
 
     def open_call(self, tool: str, args: JSONObject) -> str | None:
         """The oldest proposed call to ``tool`` with exactly ``args`` and no result."""
@@ -590,6 +626,7 @@ class Run:
         enc.log.end_run(
             self.id, status=status, ended_at=enc.clock.time(), reason=reason
         )
+        enc.log.checkpoint(self.id)  # every run ends under a signed tree head
 
 
 class _Record:
@@ -633,6 +670,11 @@ class _Record:
                     return refused
             used = approval_id if self.decision.via_approval else None
             appended = self.enc.log.append(self._event("dispatched", approval_id=used))
+            if self.run.status == "killed":
+                # Killed while its decision was stored: by a detector that saw
+                # this very event (observers run inside ``append``), or by
+                # another thread. Either way the call must not run.
+                return self._stopped()
         except AuditUnavailable as exc:
             return self._unlogged(exc)
         return _Prepared(
@@ -732,6 +774,40 @@ class _Record:
         if self.run.status == "running":
             self.run.kill(d.reason, rule=d.rule, call_id=self.call.call_id)
         return result
+
+    def _stopped(self) -> CallResult:
+        """Close a dispatched call that will not run because its run was killed."""
+        run, call = self.run, self.call
+        error = ErrorInfo(
+            code="E-RUN-KILLED", message=f"run was killed: {run.state.killed}"
+        )
+        appended = self.enc.log.append(
+            ResultEvent(
+                run_id=run.id,
+                ts=iso(self.enc.clock.time()),
+                call_id=call.call_id,
+                tool=call.tool,
+                disposition="failed",
+                error=error,
+                latency_us=0,
+                cost=0.0,
+            )
+        )
+        return CallResult(
+            status="killed",
+            decision=self.decision,
+            error=error,
+            receipt=Receipt(
+                call_id=call.call_id,
+                run_id=run.id,
+                tool=call.tool,
+                args_sha256=self.args_sha256,
+                disposition="killed",
+                event_seq=appended.seq,
+                event_hash=appended.hash,
+                latency_us=(time.perf_counter_ns() - self.started_ns) // 1000,
+            ),
+        )
 
     def _park(self) -> CallResult:
         enc, run, call = self.enc, self.run, self.call

@@ -71,3 +71,55 @@ def test_closing_the_log_closes_its_runs_and_approvals_too(log):
 def test_a_log_names_its_database(db_path):
     with DecisionLog(f"sqlite:///{db_path}") as log:
         assert repr(log) == f"<DecisionLog {db_path}>"
+
+
+_WRITER = """
+import sys
+from enclosure.audit import DecisionLog
+from enclosure.testing import decision_event
+
+log = DecisionLog(f"sqlite:///{sys.argv[1]}", sync="full")
+n = 0
+while True:
+    n += 1
+    if n % 3:
+        done = [log.append(decision_event(n))]
+    else:
+        done = log.append_many(decision_event(n * 1000 + i) for i in range(20))
+    for a in done:
+        sys.stdout.write(f"{a.seq} {a.hash}\\n")
+    sys.stdout.flush()  # acknowledged: append returned
+"""
+
+
+def test_every_acknowledged_event_survives_sigkill_and_the_chain_verifies(db_path):
+    import select  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(db_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    acked: dict[int, str] = {}
+    try:
+        assert proc.stdout is not None
+        while len(acked) < 400:
+            ready, _, _ = select.select([proc.stdout], [], [], 30)
+            assert ready, "the writer stopped acknowledging"
+            seq, digest = proc.stdout.readline().split()
+            acked[int(seq)] = digest
+    finally:
+        proc.send_signal(signal.SIGKILL)  # mid-load: more appends are under way
+        proc.wait(10)
+        assert proc.stdout is not None
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    with DecisionLog(f"sqlite:///{db_path}") as log:
+        stored = {s.seq: s.hash for s in log.events()}
+        assert {seq: stored.get(seq) for seq in acked} == acked
+        report = log.verify()
+        assert report.ok, report.problem
+        assert report.events >= max(acked)

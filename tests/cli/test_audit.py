@@ -152,6 +152,8 @@ def test_verify_json_reports_an_intact_log(enclosure, home):
         "events": count_events(home),
         "first_bad_seq": None,
         "problem": None,
+        "checkpoints": 2,
+        "signed_events": count_events(home) - 1,
     }
 
 
@@ -199,3 +201,91 @@ def test_verify_detects_that_the_newest_events_were_deleted(enclosure, home):
         con.execute("DELETE FROM events WHERE seq > ?", (total - 3,))
     result = enclosure("--home", home, "audit", "verify")
     assert result.status == 1
+
+
+# ---- checkpoints, proofs, export and offline verify ---------------------------------
+
+
+def test_prove_prints_a_verified_inclusion_proof_against_the_checkpoint(
+    enclosure, home
+):
+    result = enclosure("--home", home, "audit", "prove", "3")
+    assert result.status == 0
+    proof = json.loads(result.out)
+    assert proof["verified"] is True
+    assert proof["tree_size"] == count_events(home) - 1
+    assert proof["checkpoint"]["root_hash"] == proof["root_hash"]
+    bad = enclosure("--home", home, "audit", "prove", "999")
+    assert (bad.status, "E-USAGE-ARG") == (2, bad.err.split(":")[1].strip())
+
+
+def test_consistency_proves_an_older_tree_is_a_prefix(enclosure, home):
+    result = enclosure("--home", home, "audit", "consistency", "5", "11")
+    assert result.status == 0
+    out = json.loads(result.out)
+    assert out["verified"] is True
+    assert out["proof"]
+    assert enclosure("--home", home, "audit", "consistency", "9", "5").status == 2
+
+
+def test_export_verifies_offline_with_the_public_key_alone(enclosure, home, tmp_path):
+    out = tmp_path / "log.jsonl"
+    assert enclosure("--home", home, "audit", "export", "--out", out).status == 0
+    pub = tmp_path / "pub.pem"
+    pub.write_bytes((home / "keys" / "audit-public.pem").read_bytes())
+    ok = enclosure("audit", "verify", "--offline", out, "--key", pub)
+    assert ok.status == 0, ok.err
+    assert "export intact" in ok.out
+    lines = out.read_text(encoding="utf-8").splitlines()
+    out.write_text("\n".join(lines[:-3]) + "\n", encoding="utf-8")  # cut the end
+    cut = enclosure("audit", "verify", "--offline", out, "--key", pub, "--json")
+    assert cut.status == 1
+    assert "truncated" in json.loads(cut.out)["problem"]
+
+
+def test_offline_verify_refuses_a_key_it_did_not_sign_with(enclosure, home, tmp_path):
+    out = tmp_path / "log.jsonl"
+    enclosure("--home", home, "audit", "export", "--out", out)
+    from enclosure.audit import SigningKeys  # noqa: PLC0415
+
+    other = SigningKeys(tmp_path / "other")
+    other.signer()
+    result = enclosure("audit", "verify", "--offline", out, "--key", other.public_path)
+    assert result.status == 1
+    assert "unknown key" in result.err
+    no_key = enclosure("audit", "verify", "--offline", out)
+    assert no_key.status == 2
+    assert "E-USAGE-ARG" in no_key.err
+    junk = tmp_path / "junk.jsonl"
+    junk.write_text("not json\n", encoding="utf-8")
+    bad = enclosure("audit", "verify", "--offline", junk, "--key", other.public_path)
+    assert bad.status == 2
+    assert "E-AUDIT-EXPORT" in bad.err
+    assert f"{junk}:1" in bad.err
+
+
+def test_checkpoint_and_rotate_key(enclosure, home):
+    assert "nothing new" in enclosure("--home", home, "audit", "checkpoint").out
+    rotated = enclosure("--home", home, "audit", "rotate-key")
+    assert rotated.status == 0
+    with make_enclosure(MANIFEST, home) as enc, enc.start_run(task="t") as run:
+        enc.tool("lookup")(lambda key: {"key": key})
+        run.call("lookup", {"key": "k"})
+    report = json.loads(enclosure("--home", home, "audit", "verify", "--json").out)
+    assert report["ok"] is True
+    assert report["checkpoints"] == 3
+
+
+def test_a_missing_signing_key_fails_closed_with_a_code(enclosure, home):
+    (home / "keys" / "audit-signing.pem").unlink()
+    with make_enclosure(MANIFEST, home) as enc:
+        enc.tool("lookup")(lambda key: {"key": key})
+        run = enc.start_run(task="t")
+        run.call("lookup", {"key": "k"})
+        with pytest.raises(OSError, match="refusing to sign") as caught:
+            run.end()
+        assert caught.value.code == "E-AUDIT-KEY"
+        enc.log._checkpointer = None  # let the test close the log
+    result = enclosure("--home", home, "audit", "checkpoint")
+    assert result.status == 2
+    assert "E-AUDIT-KEY" in result.err

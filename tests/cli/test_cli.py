@@ -20,6 +20,7 @@ from enclosure.cli import (
     _exec,
     _hook,
     _runs,
+    _top,
     cli,
     hook_argv,
     main,
@@ -40,6 +41,7 @@ COMMANDS = [
     "run",
     "runs",
     "schema",
+    "top",
 ]
 
 
@@ -212,6 +214,7 @@ def test_each_command_module_registers_its_commands():
         _hook.hook_group,
         _runs.runs,
         _runs.log,
+        _top.top,
     ]
     assert sorted(c.name for c in commands) == COMMANDS
     for command in commands:

@@ -163,6 +163,7 @@ def test_runs_show_json_lists_only_that_runs_events_in_order(enclosure, recorded
         "kill",
         "alert",
         "run_ended",
+        "checkpoint",
     ]
     seqs = [e["seq"] for e in events]
     assert seqs == sorted(seqs)
@@ -206,7 +207,7 @@ def test_log_run_shows_only_that_run(enclosure, recorded):
     events = json_lines(as_json.out)
     assert {e["run_id"] for e in events} == {recorded.first}
     assert events[0]["kind"] == "run_started"
-    assert events[-1]["kind"] == "run_ended"
+    assert [e["kind"] for e in events[-2:]] == ["run_ended", "checkpoint"]
 
 
 def test_log_kind_decision_json_carries_every_decision_field(enclosure, recorded):

@@ -1,9 +1,12 @@
 """Audit: the decision log, a tamper-evident, redacted record of every decision.
 
 Events (``_events``) are plain frozen models joined into one tagged union. The hash
-chain (``_chain``) and redaction (``_redact``) work on bytes and models only: they
-open no file, socket or clock. Only the decision log (``_store``) and the parts it is
-composed of (``_database``, ``_schema``, ``_event_store``, ``_run_store``,
+chain (``_chain``), the Merkle tree (``_merkle``), checkpoint signatures
+(``_checkpoint``), whole-log verification (``_verify``) and redaction (``_redact``)
+work on bytes and models only: they open no file, socket or clock. The signing key
+files (``_keys``) and the checkpoint writer and its copies (``_checkpointer``) are
+the writer's side, with the database. Only the decision log (``_store``) and the
+parts it is composed of (``_database``, ``_schema``, ``_event_store``, ``_run_store``,
 ``_approval_store``) touch the database, and they turn every failure into
 ``AuditUnavailable`` so callers fail closed.
 
@@ -21,11 +24,25 @@ from enclosure.audit._chain import (
     index_columns,
     verify_rows,
 )
+from enclosure.audit._checkpoint import (
+    Checkpoint,
+    checkpoint_note,
+    key_id,
+    parse_public_keys,
+    public_key_pem,
+)
+from enclosure.audit._checkpointer import (
+    CheckpointFile,
+    Checkpointing,
+    CheckpointWebhook,
+)
 from enclosure.audit._event_store import Appended, StoredEvent
 from enclosure.audit._events import (
     AlertEvent,
+    AnomalyEvent,
     ApprovalEvent,
     ArtifactEvent,
+    CheckpointEvent,
     DecisionEvent,
     EgressEvent,
     Event,
@@ -34,21 +51,37 @@ from enclosure.audit._events import (
     ResultEvent,
     RunEndedEvent,
     RunStartedEvent,
+    UsageEvent,
     ValidatorResult,
     parse_event,
 )
+from enclosure.audit._keys import SigningKeys
+from enclosure.audit._merkle import (
+    MerkleTree,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
 from enclosure.audit._redact import REDACTED, Redactor
 from enclosure.audit._run_store import RunRecord
-from enclosure.audit._store import DecisionLog
+from enclosure.audit._store import DecisionLog, Observer
+from enclosure.audit._verify import CheckpointCopyRecord, verify_log
 
 __all__ = [
     "GENESIS",
     "REDACTED",
     "AlertEvent",
+    "AnomalyEvent",
     "Appended",
     "ApprovalEvent",
     "ArtifactEvent",
     "ChainRow",
+    "Checkpoint",
+    "CheckpointCopyRecord",
+    "CheckpointEvent",
+    "CheckpointFile",
+    "CheckpointWebhook",
+    "Checkpointing",
     "DecisionEvent",
     "DecisionLog",
     "EgressEvent",
@@ -56,17 +89,29 @@ __all__ = [
     "ExecEvent",
     "IndexColumns",
     "KillEvent",
+    "MerkleTree",
+    "Observer",
     "Redactor",
     "ResultEvent",
     "RunEndedEvent",
     "RunRecord",
     "RunStartedEvent",
+    "SigningKeys",
     "StoredEvent",
+    "UsageEvent",
     "ValidatorResult",
     "VerifyReport",
+    "checkpoint_note",
     "encode_event",
     "event_hash",
     "index_columns",
+    "key_id",
+    "leaf_hash",
     "parse_event",
+    "parse_public_keys",
+    "public_key_pem",
+    "verify_consistency",
+    "verify_inclusion",
+    "verify_log",
     "verify_rows",
 ]

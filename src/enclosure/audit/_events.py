@@ -15,8 +15,10 @@ from enclosure.types import Disposition, JSONObject, Outcome, RunStatus
 
 __all__ = [
     "AlertEvent",
+    "AnomalyEvent",
     "ApprovalEvent",
     "ArtifactEvent",
+    "CheckpointEvent",
     "DecisionEvent",
     "Event",
     "ExecEvent",
@@ -24,6 +26,7 @@ __all__ = [
     "ResultEvent",
     "RunEndedEvent",
     "RunStartedEvent",
+    "UsageEvent",
     "ValidatorResult",
     "parse_event",
 ]
@@ -196,6 +199,52 @@ class EgressEvent(_Event):
     response_body: str | None = None
 
 
+class CheckpointEvent(_Event):
+    """A signed commitment to the Merkle root of the first ``tree_size`` events.
+
+    ``signature`` is Ed25519 over ``checkpoint_note(tree_size, root_hash, ts)``
+    (see ``_checkpoint``) by the key ``key_id`` names; ``frontier`` holds the
+    roots of the complete subtrees of that tree, so a writer can resume extending
+    it without reading every event again. Verification recomputes the root from
+    the events and never trusts ``frontier``.
+    """
+
+    kind: Literal["checkpoint"] = "checkpoint"
+    tree_size: int
+    root_hash: str
+    """Hex SHA-256 Merkle root (RFC 9162) over the events' chain hashes."""
+    key_id: str
+    signature: str
+    """Base64 Ed25519 signature."""
+    frontier: list[str]
+
+
+class AnomalyEvent(_Event):
+    """An alert raised by a monitoring detector over the event stream."""
+
+    kind: Literal["anomaly"] = "anomaly"
+    detector: str
+    """``call_rate``, ``new_tool``, ``new_host``, ``cost_burn``, ``denials``,
+    ``repeated_calls`` or ``error_streak``."""
+    severity: Literal["warning", "critical"]
+    message: str
+    action: Literal["notify", "kill"]
+    trigger_seq: int
+    """The event that tripped the detector."""
+    latency_us: int
+    """From the triggering event's acknowledgement to this alert."""
+
+
+class UsageEvent(_Event):
+    """Model tokens a run reported, and what they cost by the price table."""
+
+    kind: Literal["usage"] = "usage"
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cost: float
+
+
 class RunEndedEvent(_Event):
     kind: Literal["run_ended"] = "run_ended"
     status: RunStatus
@@ -215,6 +264,9 @@ Event: TypeAlias = Annotated[
     | ExecEvent
     | ArtifactEvent
     | EgressEvent
+    | CheckpointEvent
+    | AnomalyEvent
+    | UsageEvent
     | RunEndedEvent,
     Field(discriminator="kind"),
 ]

@@ -8,6 +8,7 @@ Must not know: the hash chain, approvals, or how the database was opened.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
@@ -20,7 +21,7 @@ from enclosure.types import RunStatus
 if TYPE_CHECKING:
     from enclosure.audit._database import Database
 
-__all__ = ["RunRecord", "RunTable"]
+__all__ = ["RunRecord", "RunTable", "seen_names"]
 
 _E = events_table.c
 _R = runs_table.c
@@ -35,7 +36,8 @@ class RunRecord(BaseModel):
     count decisions with disposition ``blocked``, ``simulated`` and ``pending``.
     ``cost`` sums the ``cost`` of result events plus simulated decisions: a live
     call's cost is on both its decision (projected) and its result (incurred), so
-    only the result counts; blocked and pending calls cost nothing.
+    only the result counts; blocked and pending calls cost nothing. Model usage
+    events (tokens priced by the manifest's price table) add their cost too.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -150,6 +152,34 @@ class RunTable:
         return records
 
 
+def seen_names(
+    db: Database, limit: int = 100_000
+) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Tools and egress hosts each agent used in its runs so far (a baseline)."""
+    join = events_table.join(runs_table, _E.run_id == _R.run_id)
+    tools: dict[str, set[str]] = {}
+    hosts: dict[str, set[str]] = {}
+    with db.guard("read"), db.connect() as conn:
+        for agent, tool in conn.execute(
+            sa.select(_R.agent, _E.tool)
+            .select_from(join)
+            .where(_E.kind == "decision")
+            .distinct()
+        ):
+            tools.setdefault(str(agent), set()).add(str(tool))
+        for agent, body in conn.execute(
+            sa.select(_R.agent, _E.body)
+            .select_from(join)
+            .where(_E.kind == "egress")
+            .order_by(_E.seq.desc())
+            .limit(limit)
+        ):
+            host = json.loads(body).get("host")
+            if isinstance(host, str):
+                hosts.setdefault(str(agent), set()).add(host)
+    return tools, hosts
+
+
 def _counts(run_ids: list[str]) -> sa.Select[Any]:
     """Per-run aggregates over the events table; see ``RunRecord`` for each sum."""
     decision = _E.kind == "decision"
@@ -157,7 +187,11 @@ def _counts(run_ids: list[str]) -> sa.Select[Any]:
     def count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
         return sa.func.count().filter(condition)
 
-    charged = (_E.kind == "result") | (decision & (_E.disposition == "simulated"))
+    charged = (
+        (_E.kind == "result")
+        | (_E.kind == "usage")
+        | (decision & (_E.disposition == "simulated"))
+    )
     return (
         sa.select(
             _E.run_id,

@@ -16,30 +16,39 @@ side by side (no part knows another):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Self
+from typing import TYPE_CHECKING, Literal, Self, TypeAlias
 
 import sqlalchemy as sa
 
 from enclosure.audit._approval_store import ApprovalTable
+from enclosure.audit._checkpointer import Checkpointer, CheckpointTimer
 from enclosure.audit._database import Database, reason
 from enclosure.audit._event_store import EventTable
 from enclosure.audit._redact import Redactor
-from enclosure.audit._run_store import RunTable
+from enclosure.audit._run_store import RunTable, seen_names
 from enclosure.audit._schema import create_schema
 from enclosure.errors import AuditUnavailable, UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable
+    from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
     from pathlib import Path
     from types import TracebackType
 
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     from enclosure.approvals import Approval, ApprovalStatus
-    from enclosure.audit._chain import VerifyReport
+    from enclosure.audit._chain import ChainRow, VerifyReport
+    from enclosure.audit._checkpoint import Checkpoint
+    from enclosure.audit._checkpointer import Checkpointing
     from enclosure.audit._event_store import Appended, StoredEvent
     from enclosure.audit._events import Event
     from enclosure.audit._run_store import RunRecord
+    from enclosure.audit._verify import CheckpointCopyRecord
 
-__all__ = ["DecisionLog"]
+__all__ = ["DecisionLog", "Observer"]
+
+Observer: TypeAlias = "Callable[[Appended, Event], None]"
+"""Sees each event once it is stored; see ``DecisionLog.subscribe``."""
 
 
 class DecisionLog:
@@ -56,6 +65,8 @@ class DecisionLog:
             a default one (credential formats and key names only) when omitted.
         sync: SQLite ``synchronous`` level. ``normal`` may lose the last commits on
             power loss but never corrupts the chain; ``full`` syncs every commit.
+        checkpoints: sign Merkle checkpoints as events are appended (see
+            ``Checkpointing``); none when omitted.
 
     Raises:
         AuditUnavailable: the database cannot be opened, created or read, or has a
@@ -68,6 +79,7 @@ class DecisionLog:
         *,
         redactor: Redactor | None = None,
         sync: Literal["normal", "full"] = "normal",
+        checkpoints: Checkpointing | None = None,
     ) -> None:
         if sync not in ("normal", "full"):
             msg = f"sync must be 'normal' or 'full', not {sync!r}"
@@ -83,6 +95,19 @@ class DecisionLog:
                 raise
         self._runs = RunTable(db)
         self._approvals = ApprovalTable(db, redactor)
+        self._observers: list[Observer] = []
+        self._checkpointer: Checkpointer | None = None
+        self._timer: CheckpointTimer | None = None
+        if checkpoints is not None:
+            try:
+                self._checkpointer = Checkpointer(self._events, checkpoints)
+            except BaseException:
+                self._events.close()
+                raise
+            if checkpoints.timer:
+                events = self._events
+                self._timer = CheckpointTimer(self._checkpointer, lambda: events.closed)
+                self._timer.start()
 
     @classmethod
     def open_home(
@@ -91,6 +116,7 @@ class DecisionLog:
         *,
         redactor: Redactor | None = None,
         sync: Literal["normal", "full"] = "normal",
+        checkpoints: Checkpointing | None = None,
     ) -> Self:
         """Open (creating if needed) ``<home>/enclosure.db``; ``home`` gets mode 0700.
 
@@ -103,7 +129,7 @@ class DecisionLog:
             msg = f"cannot create the decision log directory {home}: {reason(exc)}"
             raise AuditUnavailable(msg) from exc
         url = sa.URL.create("sqlite", database=str(home / "enclosure.db"))
-        return cls(url, redactor=redactor, sync=sync)
+        return cls(url, redactor=redactor, sync=sync, checkpoints=checkpoints)
 
     def __repr__(self) -> str:
         return f"<DecisionLog {self._db.where}>"
@@ -120,15 +146,52 @@ class DecisionLog:
         self.close()
 
     def close(self) -> None:
-        """Anchor the chain at its head and release the database.
+        """Checkpoint what is new, anchor the chain at its head, release the database.
 
         Later calls raise ``AuditUnavailable``; closing twice is harmless.
 
         Raises:
-            AuditUnavailable: the anchor could not be written (the connections are
-                released all the same).
+            AuditUnavailable: the checkpoint or the anchor could not be written
+                (the connections are released all the same).
         """
-        self._events.close()
+        if self._timer is not None:
+            self._timer.stop()
+        try:
+            if self._checkpointer is not None and not self._db.closed:
+                self._checkpointer.checkpoint("")
+        finally:
+            self._events.close()
+
+    def subscribe(self, observer: Observer) -> None:
+        """Call ``observer(appended, event)`` after every event is durably stored.
+
+        Observers run in the appending thread, after the commit and outside the
+        log's lock; monitoring uses this to see every event of every part. An
+        observer must be quick and must not raise.
+        """
+        self._observers.append(observer)
+
+    def checkpoint(self, run_id: str = "") -> Checkpoint | None:
+        """Sign and chain a checkpoint now (a run's end does), if anything is new.
+
+        Returns:
+            The signed tree head, or ``None`` if checkpoints are off or nothing
+            was appended since the last one.
+
+        Raises:
+            AuditUnavailable: the log cannot be written, or the signing key is
+                missing or unusable (``E-AUDIT-KEY``).
+        """
+        if self._checkpointer is None:
+            return None
+        return self._checkpointer.checkpoint(run_id)
+
+    def _after_append(self, appended: Appended, event: Event) -> None:
+        for observer in self._observers:
+            observer(appended, event)
+        cp = self._checkpointer
+        if cp is not None and cp.due(appended.seq):
+            cp.checkpoint(event.run_id)
 
     # -- events ------------------------------------------------------------------
 
@@ -149,7 +212,10 @@ class DecisionLog:
         """
         # The hot path: the same calls as ever, no layer added in between.
         table = self._events
-        return table.append((table.prepare(event),), anchor=anchor)[0]
+        appended = table.append((table.prepare(event),), anchor=anchor)[0]
+        if self._observers or self._checkpointer is not None:
+            self._after_append(appended, event)
+        return appended
 
     def append_many(self, events: Iterable[Event]) -> list[Appended]:
         """Store several events in one transaction: all of them or none.
@@ -159,8 +225,13 @@ class DecisionLog:
             ValueError: an event holds NaN or infinity.
         """
         table = self._events
-        prepared = [table.prepare(event) for event in events]
-        return table.append(prepared) if prepared else []
+        listed = list(events)
+        prepared = [table.prepare(event) for event in listed]
+        appended = table.append(prepared) if prepared else []
+        if self._observers or self._checkpointer is not None:
+            for one, event in zip(appended, listed, strict=True):
+                self._after_append(one, event)
+        return appended
 
     def events(
         self,
@@ -186,8 +257,18 @@ class DecisionLog:
             run_id=run_id, kinds=kinds, after_seq=after_seq, limit=limit
         )
 
-    def verify(self) -> VerifyReport:
+    def verify(
+        self,
+        *,
+        public_keys: Mapping[str, Ed25519PublicKey] | None = None,
+        copies: Iterable[CheckpointCopyRecord] = (),
+    ) -> VerifyReport:
         """Check the whole stored chain and its anchor, streaming rows in batches.
+
+        Every checkpoint's root is recomputed from the events; with
+        ``public_keys`` its signature is checked too, and rows a good checkpoint
+        covers skip the full schema check (see ``_verify``). ``copies`` are
+        checkpoints kept outside the database: the log must still match each.
 
         Returns:
             The first broken event, or ``ok`` with the number of events. Events
@@ -197,7 +278,23 @@ class DecisionLog:
         Raises:
             AuditUnavailable: the log cannot be read.
         """
-        return self._events.verify()
+        return self._events.verify(public_keys=public_keys, copies=copies)
+
+    def event_hashes(self) -> Iterator[str]:
+        """Every event's chain hash in order: the Merkle tree's leaves.
+
+        Raises:
+            AuditUnavailable: the log cannot be read, or an event is missing.
+        """
+        return self._events.hashes(after=0)
+
+    def chain_rows(self) -> Iterator[ChainRow]:
+        """Every stored event with its chain fields, in order (``export`` uses it).
+
+        Raises:
+            AuditUnavailable: the log cannot be read.
+        """
+        return self._events.chain_rows()
 
     # -- runs (the SQL is in _run_store) -------------------------------------------
 
@@ -256,6 +353,14 @@ class DecisionLog:
             AuditUnavailable: the store cannot be read.
         """
         return self._runs.get(run_id)
+
+    def seen_names(self) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+        """Per agent, the tools it called and the egress hosts it reached so far.
+
+        Raises:
+            AuditUnavailable: the store cannot be read.
+        """
+        return seen_names(self._db)
 
     def list_runs(self, limit: int = 50) -> list[RunRecord]:
         """Return the most recently started runs first, with their counts.

@@ -21,6 +21,7 @@ from enclosure.cli._demo import demo
 from enclosure.cli._exec import exec_command
 from enclosure.cli._hook import hook_group
 from enclosure.cli._runs import log, runs
+from enclosure.cli._top import top
 from enclosure.errors import EnclosureError, ManifestError
 
 __all__ = ["cli", "main"]
@@ -60,6 +61,7 @@ for command in (
     prompt,
     artifacts,
     hook_group,
+    top,
 ):
     cli.add_command(command)
 

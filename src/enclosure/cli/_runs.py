@@ -27,6 +27,9 @@ _KINDS = [
     "exec",
     "artifact",
     "egress",
+    "usage",
+    "anomaly",
+    "checkpoint",
     "run_ended",
 ]
 _STYLE = {

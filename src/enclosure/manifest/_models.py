@@ -25,6 +25,7 @@ from pydantic_core import PydanticCustomError
 
 from enclosure._json import sha256_json
 from enclosure.manifest._compute import ComputeSpec, FilesystemSpec
+from enclosure.manifest._monitoring import AuditSpec, CostSpec, MonitoringSpec
 from enclosure.manifest._network import CredentialSpec, NetworkSpec
 from enclosure.types import Effect, Mode, OnExceed, Outcome
 
@@ -300,6 +301,9 @@ class Manifest(_Strict):
     credentials: dict[Annotated[str, Field(pattern=NAME_PATTERN)], CredentialSpec] = (
         Field(default_factory=dict)
     )
+    audit: AuditSpec = Field(default_factory=AuditSpec)
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
+    cost: CostSpec = Field(default_factory=CostSpec)
     upstreams: Any = None
 
     _source: Any = PrivateAttr(default=None)
