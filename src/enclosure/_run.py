@@ -247,7 +247,12 @@ class Run:
         return None
 
     def record_result(
-        self, call_id: str, *, value: Any = None, error: str | None = None
+        self,
+        call_id: str,
+        *,
+        value: Any = None,
+        error: str | None = None,
+        code: str | None = None,
     ) -> CallResult:
         """Log what became of a call ``propose`` let through: its ``result`` event.
 
@@ -255,6 +260,7 @@ class Run:
             call_id: the call's id (``result.receipt.call_id`` or ``open_call``).
             value: what the tool returned; only its digest is logged.
             error: why the tool failed, if it did.
+            code: the failure's code (default ``E-TOOL-FAILED``).
 
         Raises:
             UsageError: no open call has this id here (``E-CALL-UNKNOWN``).
@@ -264,8 +270,64 @@ class Run:
         if prepared is None:
             msg = f"run {self.id} has no open call {call_id!r} waiting for a result"
             raise UsageError(msg, code="E-CALL-UNKNOWN")
-        exc = None if error is None else ToolFailed(error)
+        exc = None if error is None else ToolFailed(error, code=code)
         return self._finish(prepared, value, exc)
+
+    def refuse(
+        self,
+        tool: str,
+        args: JSONObject | None,
+        *,
+        rule: str,
+        reason: str,
+        code: str = "E-DENIED",
+        context: JSONObject | None = None,
+    ) -> CallResult:
+        """Log a call that a front door refuses before the policy sees it.
+
+        The MCP gateway withholds an upstream tool whose definition changed since
+        it was pinned; a call to it is still a decision on record (outcome
+        ``deny``, this ``rule`` and ``reason``) and counts as a denial.
+
+        Raises:
+            UsageError: the run has ended (``E-RUN-ENDED``).
+        """
+        started = time.perf_counter_ns()
+        raw_args: Any = {} if args is None else args
+        with self._lock:
+            if self.status == "completed":
+                msg = f"run {self.id} has ended; start a new run"
+                raise UsageError(msg, code="E-RUN-ENDED")
+            try:
+                args_sha = sha256_json(raw_args)
+                ctx_json = canonical_json(context) if context else b"{}"
+            except (TypeError, ValueError):
+                raw_args = {"_unloggable": repr(raw_args)[:200]}
+                args_sha, ctx_json = sha256_json(raw_args), b"{}"
+            call = ToolCall.model_construct(
+                tool=tool, args=raw_args, context={}, call_id=secrets.token_hex(8)
+            )
+            decision = Decision(
+                outcome="deny",
+                rule=rule,
+                reason=reason,
+                tool=tool,
+                manifest_sha256=self._enc.policy.manifest_sha256,
+            )
+            self.state.denials += 1
+            record = _Record(
+                self,
+                call,
+                decision,
+                validator=ValidatorResult(ok=True),
+                args_sha256=args_sha,
+                ctx_json=ctx_json,
+                started_ns=started,
+            )
+            try:
+                return record.refused(code)
+            except AuditUnavailable as exc:
+                return record.unlogged(exc)
 
     def _remember(self, receipt: Receipt, decision: Decision) -> None:
         call = ToolCall.model_construct(
@@ -718,6 +780,14 @@ class _Record:
                 output_sha256=(receipt or {}).get("output_sha256"),
             ),
         )
+
+    def refused(self, code: str) -> CallResult:
+        """Log this (already denied) call as blocked with ``code``."""
+        return self._blocked(code)
+
+    def unlogged(self, exc: AuditUnavailable) -> CallResult:
+        """The answer when the decision itself could not be logged."""
+        return self._unlogged(exc)
 
     def _blocked(self, code: str, decision: Decision | None = None) -> CallResult:
         d = decision or self.decision

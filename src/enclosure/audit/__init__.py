@@ -4,8 +4,8 @@ Events (``_events``) are plain frozen models joined into one tagged union. The h
 chain (``_chain``) and redaction (``_redact``) work on bytes and models only: they
 open no file, socket or clock. Only the decision log (``_store``) and the parts it is
 composed of (``_database``, ``_schema``, ``_event_store``, ``_run_store``,
-``_approval_store``) touch the database, and they turn every failure into
-``AuditUnavailable`` so callers fail closed.
+``_approval_store``, ``_pin_store``) touch the database, and they turn every
+failure into ``AuditUnavailable`` so callers fail closed.
 
 Must not know: the policy engine (the run records its decisions here, never the other
 way round), the sandbox, the proxy, HTTP or the CLI.
@@ -34,6 +34,7 @@ from enclosure.audit._events import (
     ResultEvent,
     RunEndedEvent,
     RunStartedEvent,
+    ToolPinEvent,
     ValidatorResult,
     parse_event,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "RunRecord",
     "RunStartedEvent",
     "StoredEvent",
+    "ToolPinEvent",
     "ValidatorResult",
     "VerifyReport",
     "encode_event",

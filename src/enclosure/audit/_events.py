@@ -24,6 +24,7 @@ __all__ = [
     "ResultEvent",
     "RunEndedEvent",
     "RunStartedEvent",
+    "ToolPinEvent",
     "ValidatorResult",
     "parse_event",
 ]
@@ -196,6 +197,25 @@ class EgressEvent(_Event):
     response_body: str | None = None
 
 
+class ToolPinEvent(_Event):
+    """The MCP gateway saw an upstream tool: first pinned, changed, or re-pinned.
+
+    ``changed`` means the tool now hashes differently from its pin (a "rug
+    pull", or an injected description): the gateway withholds it and raises an
+    alert until the manifest pins the new hash.
+    """
+
+    kind: Literal["tool_pin"] = "tool_pin"
+    upstream: str
+    tool: str
+    """The tool's name on the upstream."""
+    action: Literal["pinned", "changed", "repinned"]
+    sha256: str
+    """SHA-256 of the tool's name, description and input schema as seen now."""
+    pinned_sha256: str | None = None
+    """The hash it was pinned to before (``changed`` and ``repinned``)."""
+
+
 class RunEndedEvent(_Event):
     kind: Literal["run_ended"] = "run_ended"
     status: RunStatus
@@ -215,6 +235,7 @@ Event: TypeAlias = Annotated[
     | ExecEvent
     | ArtifactEvent
     | EgressEvent
+    | ToolPinEvent
     | RunEndedEvent,
     Field(discriminator="kind"),
 ]

@@ -27,6 +27,7 @@ _KINDS = [
     "exec",
     "artifact",
     "egress",
+    "tool_pin",
     "run_ended",
 ]
 _STYLE = {

@@ -1,0 +1,204 @@
+"""MCP's stdio framing over two pipe descriptors, as the SDK's message streams.
+
+Both sides of the gateway speak newline-delimited JSON-RPC over pipes: to the
+client on the gateway's own stdin and stdout, and to each stdio upstream on the
+pipes of its sandboxed process. The SDK's own stdio transports read through a
+worker thread and own the process; this one reads and writes the descriptors
+directly on the event loop (non-blocking, no thread hop per message), caps the
+length of a line, and reports a line that is not JSON-RPC to its owner instead
+of guessing: the server side answers it with a parse error, the upstream side
+treats the upstream as broken.
+
+Must not know: the policy, the run, what the messages mean.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import anyio
+import mcp_types as types
+from mcp.shared.message import SessionMessage
+from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+__all__ = [
+    "MAX_LINE",
+    "PipeStreams",
+    "claimed_stdio",
+    "parse_error_line",
+    "pipe_streams",
+]
+
+MAX_LINE = 16 * 1024 * 1024
+"""Longest JSON-RPC line accepted by default (16 MiB)."""
+_CHUNK = 256 * 1024
+
+
+@dataclass(slots=True)
+class PipeStreams:
+    """The SDK-facing ends of one pipe pair, and what happened to it."""
+
+    read: MemoryObjectReceiveStream[SessionMessage | Exception]
+    write: MemoryObjectSendStream[SessionMessage]
+    eof: anyio.Event
+    """Set once the peer closed its end (or the descriptor failed)."""
+    send_raw: Callable[[bytes], Awaitable[None]]
+    """Write bytes on the wire between whole messages (a parse-error reply)."""
+
+
+def parse_error_line(message: str) -> bytes:
+    """A JSON-RPC parse-error response (``id`` null), framed for the wire."""
+    error = types.JSONRPCError(
+        jsonrpc="2.0",
+        id=None,
+        error=types.ErrorData(code=types.PARSE_ERROR, message=message),
+    )
+    return error.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
+
+
+@asynccontextmanager
+async def pipe_streams(
+    read_fd: int,
+    write_fd: int,
+    *,
+    max_line: int = MAX_LINE,
+    on_bad_line: Callable[[str], Awaitable[None]] | None = None,
+) -> AsyncIterator[PipeStreams]:
+    """Serve JSON-RPC lines from ``read_fd`` and to ``write_fd`` while inside.
+
+    Both descriptors are switched to non-blocking mode and are not closed here.
+    A line that is not a JSON-RPC message is dropped and reported to
+    ``on_bad_line`` with a short reason; a line over ``max_line`` is reported
+    the same way and ends reading (the stream cannot be resynchronised).
+    """
+    os.set_blocking(read_fd, False)
+    os.set_blocking(write_fd, False)
+    to_session, from_wire = anyio.create_memory_object_stream[
+        SessionMessage | Exception
+    ](16)
+    to_wire, from_session = anyio.create_memory_object_stream[SessionMessage](16)
+    eof = anyio.Event()
+    lock = anyio.Lock()
+
+    async def send_raw(data: bytes) -> None:
+        async with lock:
+            await _write_all(write_fd, data)
+
+    async def bad(reason: str) -> None:
+        if on_bad_line is not None:
+            await on_bad_line(reason)
+
+    async def reader() -> None:
+        try:
+            async with to_session:
+                await _read_lines(read_fd, to_session, max_line, bad)
+        finally:
+            eof.set()
+
+    async def writer() -> None:
+        async with from_session:
+            async for item in from_session:
+                data = item.message.model_dump_json(by_alias=True, exclude_unset=True)
+                try:
+                    await send_raw(data.encode() + b"\n")
+                except OSError:  # the peer is gone: the reader sees EOF too
+                    eof.set()
+                    return
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(reader)
+        tg.start_soon(writer)
+        try:
+            yield PipeStreams(from_wire, to_wire, eof, send_raw)
+        finally:
+            tg.cancel_scope.cancel()
+            from_wire.close()
+            to_wire.close()
+
+
+async def _read_lines(
+    fd: int,
+    send: MemoryObjectSendStream[SessionMessage | Exception],
+    max_line: int,
+    bad: Callable[[str], Awaitable[None]],
+) -> None:
+    buf = bytearray()
+    while True:
+        try:
+            await anyio.wait_readable(fd)
+            chunk = os.read(fd, _CHUNK)
+        except BlockingIOError:
+            continue
+        except (OSError, anyio.ClosedResourceError):
+            return
+        if not chunk:
+            return
+        start = len(buf)
+        buf += chunk
+        end = buf.find(b"\n", start)
+        while end >= 0:
+            line = bytes(buf[:end]).strip()
+            del buf[: end + 1]
+            if len(line) > max_line:
+                await bad(f"a message of {len(line)} bytes is over the cap")
+                return
+            if line:
+                message = await _parse(line, bad)
+                if message is not None:
+                    await send.send(SessionMessage(message))
+            end = buf.find(b"\n")
+        if len(buf) > max_line:
+            await bad(f"a message of more than {max_line} bytes is over the cap")
+            return
+
+
+async def _parse(
+    line: bytes, bad: Callable[[str], Awaitable[None]]
+) -> types.JSONRPCMessage | None:
+    try:
+        return types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+    except ValidationError as exc:
+        kinds = {e["type"] for e in exc.errors()}
+        what = "not JSON" if "json_invalid" in kinds else "not a JSON-RPC message"
+        await bad(f"a line that is {what} ({len(line)} bytes)")
+        return None
+
+
+async def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            await anyio.wait_writable(fd)
+
+
+@contextlib.contextmanager
+def claimed_stdio() -> Iterator[tuple[int, int]]:
+    """Private copies of fds 0 and 1; the originals point at /dev/null and stderr.
+
+    While serving, nothing else in the process (a stray ``print``, a child that
+    inherits fd 1) can write into the protocol stream. Restored on exit.
+    """
+    wire_in, wire_out = os.dup(0), os.dup(1)
+    saved_in, saved_out = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    try:
+        os.dup2(null, 0)
+        os.dup2(2, 1)
+        yield wire_in, wire_out
+    finally:
+        os.dup2(saved_in, 0)
+        os.dup2(saved_out, 1)
+        for fd in (null, saved_in, saved_out, wire_in, wire_out):
+            with contextlib.suppress(OSError):
+                os.close(fd)
