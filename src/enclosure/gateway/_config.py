@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import shutil
-from typing import TYPE_CHECKING, Literal
-
-if TYPE_CHECKING:
-    from pathlib import Path
+import sys
+from pathlib import Path
+from typing import Literal
 
 __all__ = ["CLIENTS", "client_config"]
 
@@ -45,7 +44,7 @@ def client_config(
         url: the gateway's streamable HTTP URL, when it runs with ``--http``.
         command: the ``enclosure`` executable; found on PATH by default.
     """
-    exe = command or shutil.which("enclosure") or "enclosure"
+    exe = command or _enclosure_command()
     args = ["mcp", "--manifest", str(manifest.resolve())]
     env = {"ENCLOSURE_HOME": str(home.resolve())}
     title = f"# {_WHERE[client]}"
@@ -61,6 +60,15 @@ def client_config(
     key = "servers" if client == "vscode" else "mcpServers"
     body = json.dumps({key: {name: server}}, indent=2)
     return f"{title}\n{body}"
+
+
+def _enclosure_command() -> str:
+    """The ``enclosure`` executable: on PATH, else beside this Python."""
+    found = shutil.which("enclosure")
+    if found:
+        return found
+    beside = Path(sys.executable).parent / "enclosure"
+    return str(beside) if beside.is_file() else "enclosure"
 
 
 def _agents_sdk(

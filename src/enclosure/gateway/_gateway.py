@@ -89,6 +89,7 @@ class Gateway:
         self.upstreams: dict[str, Upstream] = {}
         self.entries: dict[str, Entry] = {}
         self._seen: dict[str, int] = {}
+        self._reported: set[tuple[str, str, str]] = set()
         self._approvals: dict[tuple[str, bytes], str] = {}
         self._kill_request: Any = None
         self._flushed = anyio.Event()
@@ -187,13 +188,16 @@ class Gateway:
                 self._pin_event(entry, action, stored)
             return entry
         pinned = wanted or stored
-        self._pin_event(entry, "changed", pinned)
         reason = (
             f"upstream {entry.upstream!r} changed tool {entry.remote!r} since it was "
             f"pinned (sha256 {pinned}, now {entry.sha256}); it is withheld until "
             f"the manifest pins the new definition (pin: {entry.sha256})"
         )
-        self._alert("critical", f"tools.{entry.name}.pin", reason)
+        seen = (entry.upstream, entry.remote, entry.sha256)
+        if seen not in self._reported:  # once per gateway, not once per listing
+            self._reported.add(seen)
+            self._pin_event(entry, "changed", pinned)
+            self._alert("critical", f"tools.{entry.name}.pin", reason)
         return withhold(entry, reason, "E-TOOL-CHANGED")
 
     def _pin_event(self, entry: Entry, action: str, pinned: str | None) -> None:
@@ -455,7 +459,7 @@ class Gateway:
         tap = _Tap(write_stream, self)
 
         async def relay() -> None:
-            async with inner_send:
+            async with inner_send, read_stream:
                 async for item in read_stream:
                     await inner_send.send(item)
 
@@ -470,6 +474,8 @@ class Gateway:
             tg.start_soon(end_on_kill)
             await server.run(inner_read, tap, server.create_initialization_options())
             tg.cancel_scope.cancel()
+        inner_send.close()
+        inner_read.close()
 
 
 class _Tap:

@@ -1,0 +1,71 @@
+"""A tiny MCP server for the gateway's tests, built on the SDK's MCPServer.
+
+Its ``echo`` tool's description is read from the file named by the first
+argument (when given) at start, so a test can change it between runs: a "rug
+pull". Other tools misbehave on purpose: ``hang`` never answers, ``crash``
+exits the process, ``garble`` writes a line that is not JSON-RPC to stdout.
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from mcp.server.mcpserver import MCPServer
+
+description = "Echo the text back."
+if len(sys.argv) > 1 and Path(sys.argv[1]).is_file():
+    description = Path(sys.argv[1]).read_text(encoding="utf-8").strip()
+
+server = MCPServer("fake-upstream")
+
+
+@server.tool(description=description)
+def echo(text: str) -> str:
+    return text
+
+
+@server.tool(description="Never answers.")
+def hang() -> str:
+    time.sleep(3600)
+    return "never"
+
+
+@server.tool(description="Exits the server at once.")
+def crash() -> str:
+    os._exit(3)
+
+
+@server.tool(description="Writes garbage onto the protocol stream.")
+def garble() -> str:
+    os.write(1, b"this is not json-rpc\n")
+    return "garbled"
+
+
+@server.tool(description="Reports an error of its own.")
+def fail() -> str:
+    raise ValueError("the fake tool failed")
+
+
+@server.resource("memo://public", description="A public memo.")
+def public_memo() -> str:
+    return "public words"
+
+
+@server.resource("memo://secret", description="A secret memo.")
+def secret_memo() -> str:
+    return "secret words"
+
+
+@server.prompt(description="Say hello.")
+def greet(name: str) -> str:
+    return f"Hello, {name}!"
+
+
+@server.prompt(description="Not for clients.")
+def hidden() -> str:
+    return "hidden"
+
+
+if __name__ == "__main__":
+    server.run()
