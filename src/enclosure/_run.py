@@ -561,7 +561,10 @@ class Run:
         output_sha: str | None = None
         if exc is not None:
             code = exc.code if isinstance(exc, EnclosureError) else "E-TOOL-FAILED"
-            detail = str(exc).splitlines()[0] if str(exc) else ""
+            if isinstance(exc, EnclosureError):  # its code is in ``code`` already
+                detail = exc.message
+            else:
+                detail = str(exc).splitlines()[0] if str(exc) else ""
             message = enc.redactor.redact_text(f"{type(exc).__name__}: {detail}")[:500]
             error = ErrorInfo(code=code, message=message)
             value = None

@@ -48,10 +48,11 @@ async def serve_stdio(
         return
     holder: list[PipeStreams] = []
 
-    async def bad(reason: str) -> None:
+    async def bad(reason: str) -> bool:
         logger.warning("the MCP client sent %s", reason)
         if holder:
             await holder[0].send_raw(parse_error_line(f"Parse error: {reason}"))
+        return True  # one bad line from the client does not end its session
 
     async with pipe_streams(read_fd, write_fd, on_bad_line=bad) as pipes:
         holder.append(pipes)

@@ -90,6 +90,7 @@ class Upstream:
         self._proc: Spawned | None = None
         self._broken: str | None = None
         self._stop = anyio.Event()
+        self._eof = anyio.Event()
         self._lock = anyio.Lock()
 
     def __repr__(self) -> str:
@@ -118,9 +119,8 @@ class Upstream:
 
     async def close(self) -> None:
         """Stop the connection (and its process); a later request restarts it."""
+        self._session = None
         self._stop.set()
-        async with self._lock:
-            self._stop = anyio.Event()
 
     # ---- requests -------------------------------------------------------------------
 
@@ -164,7 +164,8 @@ class Upstream:
                 raise self._timed_out(what) from None
             if self._session is not session or self._broken is not None:
                 raise await self._dead() from None
-            if exc.code == types.CONNECTION_CLOSED and not self.up:
+            closed = self._eof.is_set() or not self.up
+            if exc.code == types.CONNECTION_CLOSED and closed:
                 raise await self._dead() from None
             msg = f"upstream {self.name!r} refused {what}: {exc.message}"
             raise UpstreamError(msg, code="E-UPSTREAM-ERROR") from None
@@ -200,7 +201,9 @@ class Upstream:
     async def _connection(self, *, task_status: TaskStatus[None]) -> None:
         """Start, initialise and list; then hold the session until told or dead."""
         self._broken = None
+        stop = self._stop = anyio.Event()  # this connection's own
         started = False
+        session: ClientSession | None = None
         try:
             async with AsyncExitStack() as stack:
                 session, eof = await self._open(stack)
@@ -209,7 +212,7 @@ class Upstream:
                 self.problem = None
                 started = True
                 task_status.started()
-                await _first(self._stop.wait, eof.wait)
+                await _first(stop.wait, eof.wait)
         except UpstreamError as exc:
             self.problem = exc
             if not started:
@@ -223,7 +226,8 @@ class Upstream:
             if not started:
                 raise self.problem from None
         finally:
-            self._session = None
+            if self._session is session:
+                self._session = None
 
     async def _open(self, stack: AsyncExitStack) -> tuple[ClientSession, anyio.Event]:
         spec = self.spec
@@ -236,6 +240,7 @@ class Upstream:
                 pipe_streams(proc.stdout, proc.stdin, on_bad_line=self._bad_line)
             )
             read, write, eof = pipes.read, pipes.write, pipes.eof
+            self._eof = eof
         else:
             from mcp.client.streamable_http import (  # noqa: PLC0415 -- HTTP only
                 streamable_http_client,
@@ -289,13 +294,15 @@ class Upstream:
         stack.callback(proc.close)
         return proc
 
-    async def _bad_line(self, reason: str) -> None:
+    async def _bad_line(self, reason: str) -> bool:
         """A line that is not JSON-RPC: stop trusting (and running) the upstream."""
         logger.warning("upstream %s sent %s; stopping it", self.name, reason)
         self._broken = reason
+        self._session = None  # no new request goes to it from now on
         if self._proc is not None:
             self._proc.kill()
         self._stop.set()
+        return False
 
     async def _list(self, session: ClientSession) -> Listing:
         caps = session.server_capabilities

@@ -15,6 +15,7 @@ Must not know: the policy, the run, what the messages mean.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -71,14 +72,15 @@ async def pipe_streams(
     write_fd: int,
     *,
     max_line: int = MAX_LINE,
-    on_bad_line: Callable[[str], Awaitable[None]] | None = None,
+    on_bad_line: Callable[[str], Awaitable[bool]] | None = None,
 ) -> AsyncIterator[PipeStreams]:
     """Serve JSON-RPC lines from ``read_fd`` and to ``write_fd`` while inside.
 
     Both descriptors are switched to non-blocking mode and are not closed here.
     A line that is not a JSON-RPC message is dropped and reported to
-    ``on_bad_line`` with a short reason; a line over ``max_line`` is reported
-    the same way and ends reading (the stream cannot be resynchronised).
+    ``on_bad_line`` with a short reason; reading goes on only if it returns
+    True. A line over ``max_line`` is reported the same way and always ends
+    reading (the stream cannot be resynchronised).
     """
     os.set_blocking(read_fd, False)
     os.set_blocking(write_fd, False)
@@ -93,16 +95,15 @@ async def pipe_streams(
         async with lock:
             await _write_all(write_fd, data)
 
-    async def bad(reason: str) -> None:
-        if on_bad_line is not None:
-            await on_bad_line(reason)
+    async def bad(reason: str) -> bool:
+        return on_bad_line is not None and await on_bad_line(reason)
 
     async def reader() -> None:
         try:
-            async with to_session:
-                await _read_lines(read_fd, to_session, max_line, bad)
+            await _read_lines(read_fd, to_session, max_line, bad)
         finally:
-            eof.set()
+            eof.set()  # before the close, so a waiter woken by it sees why
+            to_session.close()
 
     async def writer() -> None:
         async with from_session:
@@ -129,7 +130,7 @@ async def _read_lines(
     fd: int,
     send: MemoryObjectSendStream[SessionMessage | Exception],
     max_line: int,
-    bad: Callable[[str], Awaitable[None]],
+    bad: Callable[[str], Awaitable[bool]],
 ) -> None:
     buf = bytearray()
     while True:
@@ -152,25 +153,31 @@ async def _read_lines(
                 await bad(f"a message of {len(line)} bytes is over the cap")
                 return
             if line:
-                message = await _parse(line, bad)
+                message = await _parse(line)
                 if message is not None:
                     await send.send(SessionMessage(message))
+                elif not await bad(message_problem(line)):
+                    return
             end = buf.find(b"\n")
         if len(buf) > max_line:
             await bad(f"a message of more than {max_line} bytes is over the cap")
             return
 
 
-async def _parse(
-    line: bytes, bad: Callable[[str], Awaitable[None]]
-) -> types.JSONRPCMessage | None:
+async def _parse(line: bytes) -> types.JSONRPCMessage | None:
     try:
         return types.jsonrpc_message_adapter.validate_json(line, by_name=False)
-    except ValidationError as exc:
-        kinds = {e["type"] for e in exc.errors()}
-        what = "not JSON" if "json_invalid" in kinds else "not a JSON-RPC message"
-        await bad(f"a line that is {what} ({len(line)} bytes)")
+    except ValidationError:
         return None
+
+
+def message_problem(line: bytes) -> str:
+    """What is wrong with a line that did not parse as a JSON-RPC message."""
+    try:
+        json.loads(line)
+    except ValueError:
+        return f"a line that is not JSON ({len(line)} bytes)"
+    return f"a line that is not a JSON-RPC message ({len(line)} bytes)"
 
 
 async def _write_all(fd: int, data: bytes) -> None:

@@ -38,7 +38,11 @@ def crash() -> str:
 
 @server.tool(description="Writes garbage onto the protocol stream.")
 def garble() -> str:
-    os.write(1, b"this is not json-rpc\n")
+    # The SDK points fd 1 at stderr while serving; the wire is its private copy.
+    from mcp.server.stdio import _claims  # noqa: PLC0415
+
+    wire = _claims[1].private_fd
+    os.write(wire if wire is not None else 1, b"this is not json-rpc\n")
     return "garbled"
 
 
