@@ -45,8 +45,9 @@ def test_lines_become_messages_and_bad_lines_are_reported_not_delivered():
         "a line that is not a JSON-RPC message (8 bytes)",
     ]
     assert [m.message.id for m in got] == [7]
-    answers = sorted((json.loads(line) for line in data.splitlines()), key=str)
-    error, reply = answers
+    answers = [json.loads(line) for line in data.splitlines()]
+    [reply] = [a for a in answers if "result" in a]
+    [error] = [a for a in answers if "error" in a]
     assert reply == {"jsonrpc": "2.0", "id": 7, "result": {}}
     assert error["error"]["code"] == types.PARSE_ERROR
     assert error["id"] is None
