@@ -21,6 +21,7 @@ COMMANDS = [
     "exec",
     "hook",
     "log",
+    "mcp",
     "prompt",
     "run",
     "runs",

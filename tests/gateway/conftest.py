@@ -21,10 +21,11 @@ from mcp.client.session import ClientSession
 from mcp.shared.message import SessionMessage
 
 from enclosure import Enclosure
-from enclosure.gateway import Gateway
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+
+    from enclosure.gateway import Gateway
 
 HERE = Path(__file__).resolve().parent
 UPSTREAM = HERE / "programs" / "upstream.py"
@@ -74,8 +75,12 @@ def make(tmp_path: Path):
 @asynccontextmanager
 async def connect(gateway: Gateway) -> AsyncIterator[ClientSession]:
     """Run ``gateway`` and talk to it with the SDK's real ``ClientSession``."""
-    c2s_send, c2s_recv = anyio.create_memory_object_stream[SessionMessage | Exception](0)
-    s2c_send, s2c_recv = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    c2s_send, c2s_recv = anyio.create_memory_object_stream[SessionMessage | Exception](
+        0
+    )
+    s2c_send, s2c_recv = anyio.create_memory_object_stream[SessionMessage | Exception](
+        0
+    )
     try:
         async with gateway.running(), anyio.create_task_group() as tg:
             tg.start_soon(gateway.serve, c2s_recv, s2c_send)
@@ -100,8 +105,6 @@ def run_async(fn: Any, *args: Any, limit: float = 30) -> Any:
 
 def text(result: Any) -> str:
     return "".join(getattr(c, "text", "") for c in result.content)
-
-
 
 
 @pytest.fixture

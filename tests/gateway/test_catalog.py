@@ -18,7 +18,9 @@ tools:
 
 
 def tool(name, description="d"):
-    return types.Tool(name=name, description=description, input_schema={"type": "object"})
+    return types.Tool(
+        name=name, description=description, input_schema={"type": "object"}
+    )
 
 
 def test_bindings_follow_upstream_keys_and_names():
@@ -33,7 +35,9 @@ def test_bindings_follow_upstream_keys_and_names():
 def test_a_name_two_upstreams_offer_is_withheld_and_namespaced_names_are_not():
     listings = {
         "fs": Listing(tools={"read_file": tool("read_file")}),
-        "git": Listing(tools={"read_file": tool("read_file"), "status": tool("status")}),
+        "git": Listing(
+            tools={"read_file": tool("read_file"), "status": tool("status")}
+        ),
     }
     entries = offered(manifest_from(MANIFEST), listings)
     assert entries["read_file"].code == "E-TOOL-AMBIGUOUS"

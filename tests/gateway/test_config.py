@@ -7,7 +7,9 @@ from enclosure.gateway import CLIENTS, client_config
 def test_each_client_gets_the_gateway_in_place_of_the_upstream(tmp_path):
     manifest = tmp_path / "m.yaml"
     for client in ("claude", "cursor"):
-        snippet = client_config(manifest, tmp_path, name="e", client=client, command="x")
+        snippet = client_config(
+            manifest, tmp_path, name="e", client=client, command="x"
+        )
         title, body = snippet.split("\n", 1)
         assert title.startswith("# ")
         server = json.loads(body)["mcpServers"]["e"]

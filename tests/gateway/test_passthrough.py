@@ -4,8 +4,6 @@ from mcp.shared.exceptions import MCPError
 from enclosure.gateway import Gateway
 from enclosure.gateway._passthrough import passthrough_handlers
 
-
-
 pytestmark = pytest.mark.sandbox
 
 

@@ -70,9 +70,10 @@ def test_a_client_that_hangs_up_mid_call_leaves_the_call_logged(h, make, tmp_pat
     )
 
     async def main():
-        async with stdio_client(params) as (read, write), ClientSession(
-            read, write
-        ) as session:
+        async with (
+            stdio_client(params) as (read, write),
+            ClientSession(read, write) as session,
+        ):
             await session.initialize()
             with anyio.move_on_after(1):  # the client gives up and leaves
                 await session.call_tool("hang", {})
@@ -86,7 +87,9 @@ def test_a_client_that_hangs_up_mid_call_leaves_the_call_logged(h, make, tmp_pat
 
 
 def test_http_serves_on_loopback_only_and_stops_by_itself(h, make):
-    enc = make(f"upstreams:\n  time: {h.time_server()}\ntools:\n  get_current_time: {{}}\n")
+    enc = make(
+        f"upstreams:\n  time: {h.time_server()}\ntools:\n  get_current_time: {{}}\n"
+    )
     with pytest.raises(UsageError) as refused:
         loopback_address("0.0.0.0")  # noqa: S104 -- the point: it is refused
     assert refused.value.code == "E-USAGE-ARG"
@@ -106,11 +109,14 @@ def test_http_serves_on_loopback_only_and_stops_by_itself(h, make):
                 lambda: serve_http(gateway, "127.0.0.1", 0, ready=on_ready, stop=stop)
             )
             await ready.wait()
-            async with streamable_http_client(urls[0]) as (read, write), ClientSession(
-                read, write
-            ) as session:
+            async with (
+                streamable_http_client(urls[0]) as (read, write),
+                ClientSession(read, write) as session,
+            ):
                 await session.initialize()
-                result = await session.call_tool("get_current_time", {"timezone": "UTC"})
+                result = await session.call_tool(
+                    "get_current_time", {"timezone": "UTC"}
+                )
             stop.set()
         return urls[0], result
 

@@ -24,8 +24,7 @@ def test_lines_become_messages_and_bad_lines_are_reported_not_delivered():
         got = []
         with anyio.fail_after(5):
             async with pipe_streams(in_r, out_w, on_bad_line=bad) as pipes:
-                async for item in pipes.read:
-                    got.append(item)
+                got.extend([item async for item in pipes.read])
                 reply = types.JSONRPCResponse(jsonrpc="2.0", id=7, result={})
                 await pipes.write.send(SessionMessage(reply))
                 await pipes.send_raw(parse_error_line("nope"))

@@ -228,12 +228,19 @@ def test_strings_are_stripped():
 
 @pytest.mark.parametrize(
     "upstream",
-    [{}, {"command": ["x"], "url": "http://h/mcp"}, {"url": "ftp://h"},
-     {"url": "http://h/mcp", "sandbox": "none"}, {"command": ["x"], "env": {"LD_PRELOAD": "x"}}],
-)  # fmt: skip
+    [
+        {},
+        {"command": ["x"], "url": "http://h/mcp"},
+        {"url": "ftp://h"},
+        {"url": "http://h/mcp", "sandbox": "none"},
+        {"command": ["x"], "env": {"LD_PRELOAD": "x"}},
+    ],
+)
 def test_an_upstream_is_a_command_or_a_url_and_nothing_odd(upstream):
     with pytest.raises(ValidationError) as info:
-        Manifest.model_validate({"agent": {"name": "bot"}, "upstreams": {"u": upstream}})
+        Manifest.model_validate(
+            {"agent": {"name": "bot"}, "upstreams": {"u": upstream}}
+        )
     assert info.value.errors()[0]["type"] == "E-MANIFEST-VALUE"
 
 

@@ -149,19 +149,31 @@ async def _read_lines(
         while end >= 0:
             line = bytes(buf[:end]).strip()
             del buf[: end + 1]
-            if len(line) > max_line:
-                await bad(f"a message of {len(line)} bytes is over the cap")
+            if not await _deliver(line, send, max_line, bad):
                 return
-            if line:
-                message = await _parse(line)
-                if message is not None:
-                    await send.send(SessionMessage(message))
-                elif not await bad(message_problem(line)):
-                    return
             end = buf.find(b"\n")
         if len(buf) > max_line:
             await bad(f"a message of more than {max_line} bytes is over the cap")
             return
+
+
+async def _deliver(
+    line: bytes,
+    send: MemoryObjectSendStream[SessionMessage | Exception],
+    max_line: int,
+    bad: Callable[[str], Awaitable[bool]],
+) -> bool:
+    """Pass one line on as a message, or report it; whether to keep reading."""
+    if len(line) > max_line:
+        await bad(f"a message of {len(line)} bytes is over the cap")
+        return False
+    if not line:
+        return True
+    message = await _parse(line)
+    if message is None:
+        return await bad(message_problem(line))
+    await send.send(SessionMessage(message))
+    return True
 
 
 async def _parse(line: bytes) -> types.JSONRPCMessage | None:
