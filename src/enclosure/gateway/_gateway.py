@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 import mcp_types as types
+from anyio.streams.memory import MemoryObjectSendStream
 from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPError
 
@@ -30,6 +31,7 @@ from enclosure.audit import AlertEvent, ToolPinEvent
 from enclosure.errors import EnclosureError, UpstreamError
 from enclosure.gateway._catalog import Entry, offered, withhold
 from enclosure.gateway._upstream import Upstream
+from enclosure.gateway._wire import put
 from enclosure.integrations import model_text
 
 if TYPE_CHECKING:
@@ -451,31 +453,25 @@ class Gateway:
         read_stream: Any,
         write_stream: Any,
     ) -> None:
-        """Serve one client over SDK message streams until it leaves or the run dies."""
+        """Serve one client over SDK message streams until it leaves or the run dies.
+
+        A killed run ends the session once the killing call's answer is on its
+        way (or after 5 s): the server is cancelled then, rather than fed an
+        end of stream through a relay, which would cost a hop per message.
+        """
         server = self.server()
-        inner_send, inner_read = anyio.create_memory_object_stream[
-            "SessionMessage | Exception"
-        ](16)
         tap = _Tap(write_stream, self)
 
-        async def relay() -> None:
-            async with inner_send, read_stream:
-                async for item in read_stream:
-                    await inner_send.send(item)
-
-        async def end_on_kill() -> None:
+        async def end_on_kill(scope: anyio.CancelScope) -> None:
             await self.ended.wait()
             with anyio.move_on_after(5):
                 await self._flushed.wait()
-            inner_send.close()
+            scope.cancel()
 
         async with anyio.create_task_group() as tg:
-            tg.start_soon(relay)
-            tg.start_soon(end_on_kill)
-            await server.run(inner_read, tap, server.create_initialization_options())
+            tg.start_soon(end_on_kill, tg.cancel_scope)
+            await server.run(read_stream, tap, server.create_initialization_options())
             tg.cancel_scope.cancel()
-        inner_send.close()
-        inner_read.close()
 
 
 class _Tap:
@@ -486,7 +482,10 @@ class _Tap:
         self._gateway = gateway
 
     async def send(self, item: SessionMessage) -> None:
-        await self._inner.send(item)
+        if isinstance(self._inner, MemoryObjectSendStream):
+            await put(self._inner, item)
+        else:
+            await self._inner.send(item)
         gw = self._gateway
         message = item.message
         if gw.ended.is_set() and isinstance(

@@ -19,7 +19,7 @@ import json
 import os
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 import mcp_types as types
@@ -37,7 +37,10 @@ __all__ = [
     "claimed_stdio",
     "parse_error_line",
     "pipe_streams",
+    "put",
 ]
+
+T = TypeVar("T")
 
 MAX_LINE = 16 * 1024 * 1024
 """Longest JSON-RPC line accepted by default (16 MiB)."""
@@ -87,13 +90,16 @@ async def pipe_streams(
     to_session, from_wire = anyio.create_memory_object_stream[
         SessionMessage | Exception
     ](16)
-    to_wire, from_session = anyio.create_memory_object_stream[SessionMessage](16)
+    # One queue and one writer for messages and raw bytes alike: whole lines
+    # never interleave, and no lock is taken (and yielded on) per message.
+    to_wire, from_session = anyio.create_memory_object_stream[SessionMessage | bytes](
+        16
+    )
+    raw = to_wire.clone()  # the SDK closes its end; a parse error may follow
     eof = anyio.Event()
-    lock = anyio.Lock()
 
     async def send_raw(data: bytes) -> None:
-        async with lock:
-            await _write_all(write_fd, data)
+        await put(raw, data)
 
     async def bad(reason: str) -> bool:
         return on_bad_line is not None and await on_bad_line(reason)
@@ -106,14 +112,9 @@ async def pipe_streams(
             to_session.close()
 
     async def writer() -> None:
-        async with from_session:
-            async for item in from_session:
-                data = item.message.model_dump_json(by_alias=True, exclude_unset=True)
-                try:
-                    await send_raw(data.encode() + b"\n")
-                except OSError:  # the peer is gone: the reader sees EOF too
-                    eof.set()
-                    return
+        with from_session:
+            if not await _write_lines(write_fd, from_session):
+                eof.set()  # the peer is gone: the reader sees EOF too
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(reader)
@@ -124,6 +125,44 @@ async def pipe_streams(
             tg.cancel_scope.cancel()
             from_wire.close()
             to_wire.close()
+            raw.close()
+
+
+async def put(send: MemoryObjectSendStream[T], item: T) -> None:
+    """Send ``item``, yielding to the event loop only when the buffer is full.
+
+    ``send`` always passes a checkpoint first: one loop turn per message that
+    the hot path (a line in, a message out) does not need.
+    """
+    try:
+        send.send_nowait(item)
+    except anyio.WouldBlock:
+        await send.send(item)
+
+
+async def _write_lines(
+    fd: int, items: MemoryObjectReceiveStream[SessionMessage | bytes]
+) -> bool:
+    """Write each message (or raw line) as it comes; False once the peer is gone."""
+    while True:
+        try:
+            item = items.receive_nowait()
+        except anyio.WouldBlock:
+            try:
+                item = await items.receive()
+            except anyio.EndOfStream:
+                return True
+        except anyio.EndOfStream:
+            return True
+        if isinstance(item, bytes):
+            data = item
+        else:
+            text = item.message.model_dump_json(by_alias=True, exclude_unset=True)
+            data = text.encode() + b"\n"
+        try:
+            await _write_all(fd, data)
+        except OSError:
+            return False
 
 
 async def _read_lines(
@@ -172,7 +211,7 @@ async def _deliver(
     message = await _parse(line)
     if message is None:
         return await bad(message_problem(line))
-    await send.send(SessionMessage(message))
+    await put(send, SessionMessage(message))
     return True
 
 
