@@ -4,9 +4,13 @@ Its ``echo`` tool's description is read from the file named by the first
 argument (when given) at start, so a test can change it between runs: a "rug
 pull". Other tools misbehave on purpose: ``hang`` never answers, ``crash``
 exits the process, ``garble`` writes a line that is not JSON-RPC to stdout.
+
+With ``--http`` it serves streamable HTTP on a free loopback port instead of
+stdio, and prints its URL as the first line on stdout once it listens.
 """
 
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -14,6 +18,7 @@ from pathlib import Path
 from mcp.server.mcpserver import MCPServer
 
 description = "Echo the text back."
+HTTP = "--http" in sys.argv[1:]
 if len(sys.argv) > 1 and Path(sys.argv[1]).is_file():
     description = Path(sys.argv[1]).read_text(encoding="utf-8").strip()
 
@@ -71,5 +76,22 @@ def hidden() -> str:
     return "hidden"
 
 
+def serve_http() -> None:
+    import uvicorn  # noqa: PLC0415 -- HTTP only
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    port = sock.getsockname()[1]
+    app = server.streamable_http_app()
+    config = uvicorn.Config(app, log_level="warning")
+    sys.stdout.write(f"http://127.0.0.1:{port}/mcp\n")
+    sys.stdout.flush()  # the socket listens already: connections wait for uvicorn
+    uvicorn.Server(config).run(sockets=[sock])
+
+
 if __name__ == "__main__":
-    server.run()
+    if HTTP:
+        serve_http()
+    else:
+        server.run()
