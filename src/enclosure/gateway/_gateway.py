@@ -30,6 +30,7 @@ from enclosure.agent import system_prompt
 from enclosure.audit import AlertEvent, ToolPinEvent
 from enclosure.errors import EnclosureError, UpstreamError
 from enclosure.gateway._catalog import Entry, offered, withhold
+from enclosure.gateway._fast import Inbox
 from enclosure.gateway._upstream import Upstream
 from enclosure.gateway._wire import put
 from enclosure.integrations import model_text
@@ -53,6 +54,7 @@ logger = logging.getLogger("enclosure")
 
 NAME = "enclosure"
 _POLL_S = 0.05
+_ALL = object()
 _APPROVAL_GONE = frozenset(
     {"E-APPROVAL-EXPIRED", "E-APPROVAL-NOT-FOUND", "E-APPROVAL-MISMATCH"}
 )
@@ -95,6 +97,9 @@ class Gateway:
         self._approvals: dict[tuple[str, bytes], str] = {}
         self._kill_request: Any = None
         self._flushed = anyio.Event()
+        self._serving = 0
+        self._unlogged: dict[Any, list[Callable[[], object]]] = {}
+        """Result events not yet written, by the request they answer (see ``_log``)."""
 
     @property
     def run(self) -> Run:
@@ -134,8 +139,10 @@ class Gateway:
                 try:
                     yield self
                 finally:
+                    self.log_results()
                     tg.cancel_scope.cancel()
         finally:
+            self.log_results()
             self._run.end()
 
     async def _start_all(self, tg: TaskGroup) -> None:
@@ -255,6 +262,8 @@ class Gateway:
         self, name: str, arguments: dict[str, Any] | None, request_id: Any = None
     ) -> types.CallToolResult:
         """Decide one call in the run, then act on the decision."""
+        # The results before it first: the policy counts them (errors, cost).
+        self.log_results()
         args: dict[str, Any] = arguments or {}
         entry = await self._current(name)
         run = self.run
@@ -280,7 +289,9 @@ class Gateway:
         if result.status != "dispatched":
             return self._answer(result, request_id)
         assert result.receipt is not None  # noqa: S101 -- dispatched has one
-        return await self._dispatch(entry, name, args, result.receipt.call_id)
+        return await self._dispatch(
+            entry, name, args, result.receipt.call_id, request_id
+        )
 
     async def _current(self, name: str) -> Entry | None:
         """The tool's entry, its upstream started (again) and re-checked if needed."""
@@ -340,7 +351,12 @@ class Gateway:
         return False
 
     async def _dispatch(
-        self, entry: Entry | None, name: str, args: dict[str, Any], call_id: str
+        self,
+        entry: Entry | None,
+        name: str,
+        args: dict[str, Any],
+        call_id: str,
+        request_id: Any,
     ) -> types.CallToolResult:
         run = self.run
         upstream = self.upstreams.get(entry.upstream) if entry else None
@@ -360,21 +376,33 @@ class Gateway:
                 code="E-MCP-CANCELLED",
             )
             raise
-        if value.is_error:
-            text = next(
-                (c.text for c in value.content if isinstance(c, types.TextContent)), ""
-            )
-            run.record_result(
-                call_id,
-                error=f"the upstream tool reported an error: {text[:300]}",
-                code="E-UPSTREAM-TOOL-ERROR",
-            )
-        else:
-            logged = value.structured_content
-            if logged is None:
-                logged = [c.model_dump(mode="json") for c in value.content]
-            run.record_result(call_id, value=logged)
+        self._log(request_id, lambda: _record(run, call_id, value))
         return value
+
+    def _log(self, request_id: Any, record: Callable[[], object]) -> None:
+        """Write a result event now, or just after the answer leaves (``serve``).
+
+        Served over a stream, the event is written once the answer is handed to
+        the writer (``_Tap``), while the client reads it, instead of before: the
+        commit is off the call's critical path. It is still written before the
+        next call is decided (``call`` starts with ``log_results``) and before
+        the run ends; the decision event, which is what lets a call run, was
+        committed before the upstream saw the call.
+        """
+        if request_id is None or not self._serving:
+            record()
+        else:
+            self._unlogged.setdefault(request_id, []).append(record)
+
+    def log_results(self, request_id: Any = _ALL) -> None:
+        """Write the result events still waiting (all, or one request's)."""
+        if request_id is _ALL:
+            waiting = [r for rs in self._unlogged.values() for r in rs]
+            self._unlogged.clear()
+        else:
+            waiting = self._unlogged.pop(request_id, [])
+        for record in waiting:
+            record()
 
     def _not_offered(self, name: str) -> UpstreamError:
         problems = [u.problem for u in self.upstreams.values() if u.problem]
@@ -458,9 +486,12 @@ class Gateway:
         A killed run ends the session once the killing call's answer is on its
         way (or after 5 s): the server is cancelled then, rather than fed an
         end of stream through a relay, which would cost a hop per message.
+        Plain ``tools/call`` requests are answered beside the SDK's loop
+        (``_fast``); everything else goes through it.
         """
         server = self.server()
         tap = _Tap(write_stream, self)
+        self._serving += 1
 
         async def end_on_kill(scope: anyio.CancelScope) -> None:
             await self.ended.wait()
@@ -468,18 +499,29 @@ class Gateway:
                 await self._flushed.wait()
             scope.cancel()
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(end_on_kill, tg.cancel_scope)
-            await server.run(read_stream, tap, server.create_initialization_options())
-            tg.cancel_scope.cancel()
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(end_on_kill, tg.cancel_scope)
+                inbox = tap.inbox = Inbox(read_stream, self, tap, tg)
+                options = server.create_initialization_options()
+                await server.run(inbox, tap, options)
+                tg.cancel_scope.cancel()
+        finally:
+            self._serving -= 1
+            self.log_results()
 
 
 class _Tap:
-    """The server's write stream, watched for the answer to the killing call."""
+    """The server's write stream, watched for what follows an answer.
+
+    The answer to ``initialize`` opens the ``Inbox``; the killing call's ends
+    the session; one with a result still to log has it logged.
+    """
 
     def __init__(self, inner: Any, gateway: Gateway) -> None:
         self._inner = inner
         self._gateway = gateway
+        self.inbox: Inbox | None = None
 
     async def send(self, item: SessionMessage) -> None:
         if isinstance(self._inner, MemoryObjectSendStream):
@@ -488,10 +530,18 @@ class _Tap:
             await self._inner.send(item)
         gw = self._gateway
         message = item.message
-        if gw.ended.is_set() and isinstance(
-            message, types.JSONRPCResponse | types.JSONRPCError
-        ):
+        if not isinstance(message, types.JSONRPCResponse | types.JSONRPCError):
+            return
+        if self.inbox is not None and self.inbox.version is None:
+            self.inbox.answered(message)
+        if gw.ended.is_set():
             gw.answered(message.id)
+        if message.id in gw._unlogged:  # noqa: SLF001 -- the gateway's own helper
+            try:
+                # One turn of the loop: the writer puts the answer on the wire.
+                await anyio.lowlevel.checkpoint()
+            finally:
+                gw.log_results(message.id)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -514,6 +564,24 @@ async def _relist(upstream: Upstream) -> None:
         logger.warning(
             "upstream %s: tools could not be listed again: %s", upstream.name, exc
         )
+
+
+def _record(run: Run, call_id: str, value: types.CallToolResult) -> None:
+    """Log what the upstream answered to a call it ran: its result event."""
+    if value.is_error:
+        text = next(
+            (c.text for c in value.content if isinstance(c, types.TextContent)), ""
+        )
+        run.record_result(
+            call_id,
+            error=f"the upstream tool reported an error: {text[:300]}",
+            code="E-UPSTREAM-TOOL-ERROR",
+        )
+        return
+    logged = value.structured_content
+    if logged is None:
+        logged = [c.model_dump(mode="json") for c in value.content]
+    run.record_result(call_id, value=logged)
 
 
 def _now(enc: Enclosure) -> float:

@@ -14,9 +14,11 @@ Must not know: the policy, the run, what the messages mean.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
+from collections import deque
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -45,6 +47,8 @@ T = TypeVar("T")
 MAX_LINE = 16 * 1024 * 1024
 """Longest JSON-RPC line accepted by default (16 MiB)."""
 _CHUNK = 256 * 1024
+_AHEAD = 4
+"""Chunks read ahead of the consumer before reading pauses."""
 
 
 @dataclass(slots=True)
@@ -172,28 +176,108 @@ async def _read_lines(
     bad: Callable[[str], Awaitable[bool]],
 ) -> None:
     buf = bytearray()
+    chunks = _Chunks(fd)
+    try:
+        while chunk := await chunks.read():
+            start = len(buf)
+            buf += chunk
+            end = buf.find(b"\n", start)
+            while end >= 0:
+                line = bytes(buf[:end]).strip()
+                del buf[: end + 1]
+                if not await _deliver(line, send, max_line, bad):
+                    return
+                end = buf.find(b"\n")
+            if len(buf) > max_line:
+                await bad(f"a message of more than {max_line} bytes is over the cap")
+                return
+    finally:
+        chunks.close()
+
+
+class _Chunks:
+    """What a non-blocking descriptor yields, chunk by chunk; ``b""`` at the end.
+
+    On asyncio the descriptor stays registered with the loop, which reads it in
+    a callback and wakes the reader: ``anyio.wait_readable`` would register and
+    unregister it (two ``epoll_ctl`` calls and a handle) for every message.
+    Reading pauses while ``_AHEAD`` chunks wait. Other event loops fall back to
+    ``wait_readable``.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._chunks: deque[bytes] = deque()
+        self._done = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._reading = False
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio)
+            self._loop = None
+        else:
+            self._resume()
+
+    async def read(self) -> bytes:
+        if self._loop is None:
+            return await _read_once(self._fd)
+        while not self._chunks:
+            if self._done:
+                return b""
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        chunk = self._chunks.popleft()
+        if not self._reading and not self._done:
+            self._resume()
+        return chunk
+
+    def close(self) -> None:
+        """Unregister the descriptor (before its owner closes it)."""
+        self._done = True
+        if self._reading:
+            self._pause()
+
+    def _resume(self) -> None:
+        assert self._loop is not None  # noqa: S101 -- asyncio only
+        self._loop.add_reader(self._fd, self._on_readable)
+        self._reading = True
+
+    def _pause(self) -> None:
+        assert self._loop is not None  # noqa: S101 -- asyncio only
+        self._loop.remove_reader(self._fd)
+        self._reading = False
+
+    def _on_readable(self) -> None:
+        try:
+            chunk = os.read(self._fd, _CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            self._chunks.append(chunk)
+            if len(self._chunks) >= _AHEAD:
+                self._pause()
+        else:
+            self._done = True
+            self._pause()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+async def _read_once(fd: int) -> bytes:
     while True:
         try:
             await anyio.wait_readable(fd)
-            chunk = os.read(fd, _CHUNK)
+            return os.read(fd, _CHUNK)
         except BlockingIOError:
             continue
         except (OSError, anyio.ClosedResourceError):
-            return
-        if not chunk:
-            return
-        start = len(buf)
-        buf += chunk
-        end = buf.find(b"\n", start)
-        while end >= 0:
-            line = bytes(buf[:end]).strip()
-            del buf[: end + 1]
-            if not await _deliver(line, send, max_line, bad):
-                return
-            end = buf.find(b"\n")
-        if len(buf) > max_line:
-            await bad(f"a message of more than {max_line} bytes is over the cap")
-            return
+            return b""
 
 
 async def _deliver(
