@@ -36,3 +36,26 @@ def test_resources_and_prompts_pass_only_where_the_manifest_allows(h, make):
     assert caps.resources is None
     assert caps.prompts is None
     assert passthrough_handlers(Gateway(enc_none)) == {}
+
+
+def test_each_read_and_get_is_a_decision_with_its_result(h, make):
+    up = h.fake(resources="'memo://public'", prompts="[greet]")
+    enc = make(f"upstreams:\n  up: {up}\n")
+
+    async def main():
+        async with h.connect(Gateway(enc)) as session:
+            await session.read_resource("memo://public")
+            with pytest.raises(MCPError):
+                await session.read_resource("memo://secret")
+            await session.get_prompt("greet", {"name": "Ada"})
+
+    h.run(main)
+    events = [s.event for s in enc.log.events()]
+    decided = [(e.tool, e.outcome, e.rule) for e in events if e.kind == "decision"]
+    assert decided == [
+        ("resources/read", "allow", "upstreams.up.resources"),
+        ("resources/read", "deny", "upstreams.resources"),
+        ("prompts/get", "allow", "upstreams.up.prompts"),
+    ]
+    results = [e.disposition for e in events if e.kind == "result"]
+    assert results == ["executed", "executed"]
