@@ -68,7 +68,7 @@ async def raw_session(gateway, script):
 def test_a_plain_call_and_one_with_meta_get_the_same_answer(h, make, monkeypatch):
     enc = make(f"upstreams:\n  up: {h.fake()}\ntools:\n  echo: {{effect: read}}\n")
     taken: list[str] = []
-    take = Inbox._take
+    take = Inbox.take
 
     def spy(self, item):
         took = take(self, item)
@@ -76,7 +76,7 @@ def test_a_plain_call_and_one_with_meta_get_the_same_answer(h, make, monkeypatch
             taken.append(item.message.method)
         return took
 
-    monkeypatch.setattr(Inbox, "_take", spy)
+    monkeypatch.setattr(Inbox, "take", spy)
 
     async def script(send, answer):
         args = {"name": "echo", "arguments": {"text": "same"}}

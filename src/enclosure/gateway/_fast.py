@@ -80,7 +80,7 @@ class Inbox:
     async def receive(self) -> SessionMessage | Exception:
         while True:
             item: SessionMessage | Exception = await self._inner.receive()
-            if not self._take(item):
+            if not self.take(item):
                 return item
 
     def __aiter__(self) -> Self:
@@ -106,8 +106,12 @@ class Inbox:
 
     # ---- the calls taken out --------------------------------------------------------
 
-    def _take(self, item: SessionMessage | Exception) -> bool:
-        """Whether this gateway answers ``item`` itself (it is then started)."""
+    def take(self, item: SessionMessage | Exception) -> bool:
+        """Whether this gateway answers ``item`` itself (it is then started).
+
+        The stdio transport offers each message here as soon as it is read,
+        before it joins the SDK's queue (``serve(intercept=...)``).
+        """
         if not isinstance(item, SessionMessage):
             return False
         message = item.message

@@ -321,21 +321,23 @@ class Gateway:
             logger.warning("%s", exc.message)
 
     def _propose(self, name: str, args: dict[str, Any], context: Any) -> CallResult:
-        key: tuple[str, bytes] | None
-        try:
-            key = (name, canonical_json(args))
-        except (TypeError, ValueError):
-            key = None
+        # The key of a parked call: only needed once some call was parked.
+        key = _approval_key(name, args) if self._approvals else None
         used = self._approvals.get(key) if key else None
         result = self.run.propose(name, args, context=context, approval_id=used)
-        if key is not None:
-            if result.status == "pending" and result.approval_id:
+        if result.status == "pending" and result.approval_id:
+            key = key or _approval_key(name, args)
+            if key is not None:
                 self._approvals[key] = result.approval_id
-            elif used is not None and (
+        elif (
+            key is not None
+            and used is not None
+            and (
                 result.decision.via_approval
                 or (result.error is not None and result.error.code in _APPROVAL_GONE)
-            ):
-                self._approvals.pop(key, None)
+            )
+        ):
+            self._approvals.pop(key, None)
         return result
 
     async def _wait_for(self, approval_id: str) -> bool:
@@ -480,6 +482,8 @@ class Gateway:
         self,
         read_stream: Any,
         write_stream: Any,
+        *,
+        on_inbox: Callable[[Inbox], None] | None = None,
     ) -> None:
         """Serve one client over SDK message streams until it leaves or the run dies.
 
@@ -487,7 +491,8 @@ class Gateway:
         way (or after 5 s): the server is cancelled then, rather than fed an
         end of stream through a relay, which would cost a hop per message.
         Plain ``tools/call`` requests are answered beside the SDK's loop
-        (``_fast``); everything else goes through it.
+        (``_fast``); everything else goes through it. ``on_inbox`` gets the
+        session's ``Inbox``, for a transport to offer it messages first.
         """
         server = self.server()
         tap = _Tap(write_stream, self)
@@ -503,6 +508,8 @@ class Gateway:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(end_on_kill, tg.cancel_scope)
                 inbox = tap.inbox = Inbox(read_stream, self, tap, tg)
+                if on_inbox is not None:
+                    on_inbox(inbox)
                 options = server.create_initialization_options()
                 await server.run(inbox, tap, options)
                 tg.cancel_scope.cancel()
@@ -564,6 +571,13 @@ async def _relist(upstream: Upstream) -> None:
         logger.warning(
             "upstream %s: tools could not be listed again: %s", upstream.name, exc
         )
+
+
+def _approval_key(name: str, args: dict[str, Any]) -> tuple[str, bytes] | None:
+    try:
+        return (name, canonical_json(args))
+    except (TypeError, ValueError):
+        return None
 
 
 def _record(run: Run, call_id: str, value: types.CallToolResult) -> None:

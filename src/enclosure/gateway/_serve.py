@@ -25,6 +25,9 @@ from enclosure.gateway._wire import claimed_stdio, parse_error_line, pipe_stream
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from mcp.shared.message import SessionMessage
+
+    from enclosure.gateway._fast import Inbox
     from enclosure.gateway._gateway import Gateway
     from enclosure.gateway._wire import PipeStreams
 
@@ -47,6 +50,7 @@ async def serve_stdio(
             await serve_stdio(gateway, read_fd=rfd, write_fd=wfd)
         return
     holder: list[PipeStreams] = []
+    inboxes: list[Inbox] = []
 
     async def bad(reason: str) -> bool:
         logger.warning("the MCP client sent %s", reason)
@@ -54,9 +58,16 @@ async def serve_stdio(
             await holder[0].send_raw(parse_error_line(f"Parse error: {reason}"))
         return True  # one bad line from the client does not end its session
 
-    async with pipe_streams(read_fd, write_fd, on_bad_line=bad) as pipes:
+    def take(item: SessionMessage) -> bool:
+        # A plain tools/call starts as soon as it is read: no hop through the
+        # SDK's queue and relay (see ``_fast``).
+        return bool(inboxes) and inboxes[0].take(item)
+
+    async with pipe_streams(
+        read_fd, write_fd, on_bad_line=bad, intercept=take
+    ) as pipes:
         holder.append(pipes)
-        await gateway.serve(pipes.read, pipes.write)
+        await gateway.serve(pipes.read, pipes.write, on_inbox=inboxes.append)
 
 
 def loopback_address(host: str) -> str:

@@ -80,6 +80,7 @@ async def pipe_streams(
     *,
     max_line: int = MAX_LINE,
     on_bad_line: Callable[[str], Awaitable[bool]] | None = None,
+    intercept: Callable[[SessionMessage], bool] | None = None,
 ) -> AsyncIterator[PipeStreams]:
     """Serve JSON-RPC lines from ``read_fd`` and to ``write_fd`` while inside.
 
@@ -87,7 +88,8 @@ async def pipe_streams(
     A line that is not a JSON-RPC message is dropped and reported to
     ``on_bad_line`` with a short reason; reading goes on only if it returns
     True. A line over ``max_line`` is reported the same way and always ends
-    reading (the stream cannot be resynchronised).
+    reading (the stream cannot be resynchronised). ``intercept`` sees each
+    message first; one it returns True for is its own and is not delivered.
     """
     os.set_blocking(read_fd, False)
     os.set_blocking(write_fd, False)
@@ -110,7 +112,7 @@ async def pipe_streams(
 
     async def reader() -> None:
         try:
-            await _read_lines(read_fd, to_session, max_line, bad)
+            await _read_lines(read_fd, to_session, max_line, bad, intercept)
         finally:
             eof.set()  # before the close, so a waiter woken by it sees why
             to_session.close()
@@ -174,6 +176,7 @@ async def _read_lines(
     send: MemoryObjectSendStream[SessionMessage | Exception],
     max_line: int,
     bad: Callable[[str], Awaitable[bool]],
+    intercept: Callable[[SessionMessage], bool] | None,
 ) -> None:
     buf = bytearray()
     chunks = _Chunks(fd)
@@ -185,7 +188,7 @@ async def _read_lines(
             while end >= 0:
                 line = bytes(buf[:end]).strip()
                 del buf[: end + 1]
-                if not await _deliver(line, send, max_line, bad):
+                if not await _deliver(line, send, max_line, bad, intercept):
                     return
                 end = buf.find(b"\n")
             if len(buf) > max_line:
@@ -285,6 +288,7 @@ async def _deliver(
     send: MemoryObjectSendStream[SessionMessage | Exception],
     max_line: int,
     bad: Callable[[str], Awaitable[bool]],
+    intercept: Callable[[SessionMessage], bool] | None = None,
 ) -> bool:
     """Pass one line on as a message, or report it; whether to keep reading."""
     if len(line) > max_line:
@@ -295,7 +299,9 @@ async def _deliver(
     message = await _parse(line)
     if message is None:
         return await bad(message_problem(line))
-    await put(send, SessionMessage(message))
+    item = SessionMessage(message)
+    if intercept is None or not intercept(item):
+        await put(send, item)
     return True
 
 
