@@ -13,11 +13,18 @@ is not JSON-RPC (``E-UPSTREAM-PROTOCOL``: it is stopped, as it can no longer be
 trusted to frame answers), or answered with a JSON-RPC error
 (``E-UPSTREAM-ERROR``). A dead upstream is started again on the next request.
 
+A ``tools/call`` to a stdio upstream goes out and comes back beside the SDK's
+client session (its id is the gateway's own, its answer is taken off the pipe
+before the session sees it) and is then checked as the session would: against
+the negotiated version's result surface and the tool's output schema. Every
+other request, and every notification either way, is the session's.
+
 Must not know: the policy, the manifest's tools, pins, the MCP client in front.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -27,14 +34,18 @@ import anyio
 import mcp_types as types
 from mcp.client.session import ClientSession
 from mcp.shared.exceptions import MCPError
+from mcp.shared.message import SessionMessage
+from mcp_types.methods import serialize_server_result
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from enclosure.errors import EnclosureError, SandboxUnavailable, UpstreamError
-from enclosure.gateway._wire import pipe_streams
+from enclosure.gateway._wire import pipe_streams, put
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from anyio.abc import TaskGroup, TaskStatus
+    from anyio.streams.memory import MemoryObjectSendStream
 
     from enclosure.manifest import UpstreamSpec
     from enclosure.sandbox import Spawned
@@ -92,6 +103,9 @@ class Upstream:
         self._stop = anyio.Event()
         self._eof = anyio.Event()
         self._lock = anyio.Lock()
+        self._wire: MemoryObjectSendStream[SessionMessage] | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[str, _Pending] = {}
 
     def __repr__(self) -> str:
         state = "up" if self._session is not None else "down"
@@ -133,10 +147,71 @@ class Upstream:
             UpstreamError: see the module docstring for the codes.
         """
         session = await self.session()
+        what = f"tool {tool!r}"
+        if self._wire is not None and session.protocol_version in _HANDSHAKE:
+            call = self._call_on_wire(session, self._wire, tool, arguments)
+            return await self._request(what, call, limit=self.timeout)
         return await self._request(
-            f"tool {tool!r}",
-            session.call_tool(tool, arguments, read_timeout_seconds=self.timeout),
+            what, session.call_tool(tool, arguments, read_timeout_seconds=self.timeout)
         )
+
+    async def _call_on_wire(
+        self,
+        session: ClientSession,
+        wire: MemoryObjectSendStream[SessionMessage],
+        tool: str,
+        arguments: dict[str, Any],
+    ) -> types.CallToolResult:
+        request_id = f"enclosure-{next(self._ids)}"
+        pending = self._pending[request_id] = _Pending(wire)
+        params = {"name": tool, "arguments": arguments}
+        request = types.JSONRPCRequest(
+            jsonrpc="2.0", id=request_id, method="tools/call", params=params
+        )
+        try:
+            await put(wire, SessionMessage(request))
+            await pending.done.wait()
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pending.answer = None
+        except anyio.get_cancelled_exc_class():
+            _cancel(wire, request_id)  # a timeout or the client: the upstream stops
+            raise
+        finally:
+            del self._pending[request_id]
+        answer = pending.answer
+        if answer is None:
+            raise MCPError(types.CONNECTION_CLOSED, "Connection closed")
+        if isinstance(answer, types.JSONRPCError):
+            raise MCPError.from_error_data(answer.error)
+        version = session.protocol_version
+        assert version is not None  # noqa: S101 -- checked by the caller
+        shaped = serialize_server_result("tools/call", version, answer.result)
+        result = types.CallToolResult.model_validate(shaped, by_name=False)
+        if not result.is_error:
+            await session.validate_tool_result(tool, result)
+        return result
+
+    def _answered(self, item: SessionMessage) -> bool:
+        """Take the answer to a call made on the wire off the pipe."""
+        message = item.message
+        if not isinstance(message, types.JSONRPCResponse | types.JSONRPCError):
+            return False
+        pending = self._pending.get(message.id) if isinstance(message.id, str) else None
+        if pending is None:
+            return False
+        pending.answer = message
+        pending.done.set()
+        return True
+
+    def _hang_up(self, wire: MemoryObjectSendStream[SessionMessage] | None) -> None:
+        """A connection is gone: every call still waiting on its wire ends."""
+        if wire is None:
+            return
+        if self._wire is wire:
+            self._wire = None
+        for pending in self._pending.values():
+            if pending.wire is wire:
+                pending.done.set()
 
     async def read_resource(self, uri: str) -> types.ReadResourceResult:
         """Read one resource. Raises ``UpstreamError``."""
@@ -152,10 +227,12 @@ class Upstream:
             f"prompt {name!r}", session.get_prompt(name, arguments)
         )
 
-    async def _request(self, what: str, request: Awaitable[T]) -> T:
+    async def _request(
+        self, what: str, request: Awaitable[T], *, limit: float | None = None
+    ) -> T:
         session = self._session
         try:
-            with anyio.fail_after(self.timeout + 1):
+            with anyio.fail_after(self.timeout + 1 if limit is None else limit):
                 return await request
         except TimeoutError:
             raise self._timed_out(what) from None
@@ -204,15 +281,18 @@ class Upstream:
         stop = self._stop = anyio.Event()  # this connection's own
         started = False
         session: ClientSession | None = None
+        wire = None
         try:
             async with AsyncExitStack() as stack:
                 session, eof = await self._open(stack)
+                wire = self._wire
                 self._session = session
                 self.generation += 1
                 self.problem = None
                 started = True
                 task_status.started()
                 await _first(stop.wait, eof.wait)
+                self._hang_up(wire)
         except UpstreamError as exc:
             self.problem = exc
             if not started:
@@ -226,6 +306,7 @@ class Upstream:
             if not started:
                 raise self.problem from None
         finally:
+            self._hang_up(wire)
             if self._session is session:
                 self._session = None
 
@@ -237,10 +318,17 @@ class Upstream:
         if spec.command is not None:
             proc = await self._start_process(stack)
             pipes = await stack.enter_async_context(
-                pipe_streams(proc.stdout, proc.stdin, on_bad_line=self._bad_line)
+                pipe_streams(
+                    proc.stdout,
+                    proc.stdin,
+                    on_bad_line=self._bad_line,
+                    intercept=self._answered,
+                )
             )
             read, write, eof = pipes.read, pipes.write, pipes.eof
             self._eof = eof
+            wire = self._wire = pipes.write.clone()
+            stack.callback(wire.close)
         else:
             from mcp.client.streamable_http import (  # noqa: PLC0415 -- HTTP only
                 streamable_http_client,
@@ -323,6 +411,31 @@ class Upstream:
             prompts = await session.list_prompts()
             listing.prompts = {p.name: p for p in prompts.prompts}
         return listing
+
+
+_HANDSHAKE = frozenset(HANDSHAKE_PROTOCOL_VERSIONS)
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A call made on the wire, until its answer (None: the connection went)."""
+
+    wire: MemoryObjectSendStream[SessionMessage]
+    done: anyio.Event = field(default_factory=anyio.Event)
+    answer: types.JSONRPCResponse | types.JSONRPCError | None = None
+
+
+def _cancel(wire: MemoryObjectSendStream[SessionMessage], request_id: str) -> None:
+    """Tell the upstream to stop a call (best effort: never waits)."""
+    note = types.JSONRPCNotification(
+        jsonrpc="2.0",
+        method="notifications/cancelled",
+        params={"requestId": request_id, "reason": "the gateway stopped waiting"},
+    )
+    try:
+        wire.send_nowait(SessionMessage(note))
+    except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
+        logger.debug("could not tell the upstream to cancel %s", request_id)
 
 
 async def _first(*waits: Callable[[], Any]) -> None:
