@@ -7,8 +7,9 @@ Both sides use the SDK's real ``ClientSession`` over a real stdio pipe:
 - direct: ``mcp-server-time`` started by the SDK's ``stdio_client`` on the host;
 - gateway: ``enclosure mcp --manifest M`` started the same way; it starts the
   same server inside bubblewrap (the manifest mounts the virtualenv read-only)
-  and decides and logs every call (a decision event before the call, a result
-  event after, each hashed and committed to SQLite in a temporary home).
+  and decides and logs every call (a decision event committed before the call
+  reaches the server, a result event committed as the answer leaves, each
+  hashed and committed to SQLite in a temporary home).
 
 Each side makes ``--warmup`` calls, then ``--calls`` timed calls of
 ``get_current_time`` one after another; the added time is the difference of the
