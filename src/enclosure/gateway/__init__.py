@@ -8,6 +8,8 @@ declares, each call decided, logged and answered by the one facade path
 (``Run.propose`` and ``record_result``). Parts:
 
 - ``_gateway``: the run, the offered tools, the call path, the SDK server;
+- ``_fast``: plain ``tools/call`` answered beside the SDK's loop, and the tap
+  that watches answers leave;
 - ``_upstream``: one upstream's process or URL, session, failures and restarts;
 - ``_catalog``: which upstream tool each manifest tool is, and tool pinning;
 - ``_passthrough``: resources and prompts, where the manifest allows them;

@@ -10,6 +10,8 @@ negotiated version's surface, the result is shaped by it, a bad request is
 ``invalid params``, and a cancelled call gets no answer. Everything else, and
 every call before ``initialize`` was answered, goes to the SDK untouched. The
 call itself is ``Gateway.call``, so each one is still decided and logged.
+``Tap`` is the matching write stream: it sees each answer leave, which opens
+the ``Inbox``, ends a killed session and lets a waiting result event be written.
 
 Must not know: the policy, upstreams, the log; only the gateway's ``call``.
 """
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 import mcp_types as types
+from anyio.streams.memory import MemoryObjectSendStream
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 from mcp_types.methods import serialize_server_result, validate_client_request
@@ -28,13 +31,14 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from enclosure.errors import EnclosureError
+from enclosure.gateway._wire import put
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
     from enclosure.gateway._gateway import Gateway
 
-__all__ = ["Inbox"]
+__all__ = ["Inbox", "Tap"]
 
 logger = logging.getLogger("enclosure")
 
@@ -175,6 +179,48 @@ class Inbox:
             message = "E-INTERNAL: a bug in the gateway; its traceback is logged"
             return _error(request_id, types.INTERNAL_ERROR, message)
         return types.JSONRPCResponse(jsonrpc="2.0", id=request_id, result=shaped)
+
+
+class Tap:
+    """The server's write stream, watched for what follows an answer.
+
+    The answer to ``initialize`` opens the ``Inbox``; the killing call's ends
+    the session; one with a result still to log has it logged.
+    """
+
+    def __init__(self, inner: Any, gateway: Gateway) -> None:
+        self._inner = inner
+        self._gateway = gateway
+        self.inbox: Inbox | None = None
+
+    async def send(self, item: SessionMessage) -> None:
+        if isinstance(self._inner, MemoryObjectSendStream):
+            await put(self._inner, item)
+        else:
+            await self._inner.send(item)
+        gw = self._gateway
+        message = item.message
+        if not isinstance(message, types.JSONRPCResponse | types.JSONRPCError):
+            return
+        if self.inbox is not None and self.inbox.version is None:
+            self.inbox.answered(message)
+        if gw.ended.is_set():
+            gw.answered(message.id)
+        if gw.logs_after(message.id):
+            try:
+                # One turn of the loop: the writer puts the answer on the wire.
+                await anyio.lowlevel.checkpoint()
+            finally:
+                gw.log_results(message.id)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 def _error(request_id: types.RequestId, code: int, message: str) -> types.JSONRPCError:

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import mcp_types as types
-from anyio.streams.memory import MemoryObjectSendStream
 from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPError
 
@@ -30,9 +29,8 @@ from enclosure.agent import system_prompt
 from enclosure.audit import AlertEvent, ToolPinEvent
 from enclosure.errors import EnclosureError, UpstreamError
 from enclosure.gateway._catalog import Entry, offered, withhold
-from enclosure.gateway._fast import Inbox
+from enclosure.gateway._fast import Inbox, Tap
 from enclosure.gateway._upstream import Upstream
-from enclosure.gateway._wire import put
 from enclosure.integrations import model_text
 
 if TYPE_CHECKING:
@@ -40,7 +38,6 @@ if TYPE_CHECKING:
 
     from anyio.abc import TaskGroup
     from mcp.server.context import ServerRequestContext
-    from mcp.shared.message import SessionMessage
 
     from enclosure._enclosure import Enclosure
     from enclosure._run import Run
@@ -396,6 +393,10 @@ class Gateway:
         else:
             self._unlogged.setdefault(request_id, []).append(record)
 
+    def logs_after(self, request_id: Any) -> bool:
+        """Whether result events wait for the answer to ``request_id`` to leave."""
+        return request_id in self._unlogged
+
     def log_results(self, request_id: Any = _ALL) -> None:
         """Write the result events still waiting (all, or one request's)."""
         if request_id is _ALL:
@@ -495,7 +496,7 @@ class Gateway:
         session's ``Inbox``, for a transport to offer it messages first.
         """
         server = self.server()
-        tap = _Tap(write_stream, self)
+        tap = Tap(write_stream, self)
         self._serving += 1
 
         async def end_on_kill(scope: anyio.CancelScope) -> None:
@@ -516,48 +517,6 @@ class Gateway:
         finally:
             self._serving -= 1
             self.log_results()
-
-
-class _Tap:
-    """The server's write stream, watched for what follows an answer.
-
-    The answer to ``initialize`` opens the ``Inbox``; the killing call's ends
-    the session; one with a result still to log has it logged.
-    """
-
-    def __init__(self, inner: Any, gateway: Gateway) -> None:
-        self._inner = inner
-        self._gateway = gateway
-        self.inbox: Inbox | None = None
-
-    async def send(self, item: SessionMessage) -> None:
-        if isinstance(self._inner, MemoryObjectSendStream):
-            await put(self._inner, item)
-        else:
-            await self._inner.send(item)
-        gw = self._gateway
-        message = item.message
-        if not isinstance(message, types.JSONRPCResponse | types.JSONRPCError):
-            return
-        if self.inbox is not None and self.inbox.version is None:
-            self.inbox.answered(message)
-        if gw.ended.is_set():
-            gw.answered(message.id)
-        if message.id in gw._unlogged:  # noqa: SLF001 -- the gateway's own helper
-            try:
-                # One turn of the loop: the writer puts the answer on the wire.
-                await anyio.lowlevel.checkpoint()
-            finally:
-                gw.log_results(message.id)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
 
 async def _relist(upstream: Upstream) -> None:
