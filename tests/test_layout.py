@@ -7,7 +7,8 @@
 - Imports respect the rooms at the end of STYLE.md: a module may import its own room
   and the rows above it, never a row below.
 - Every package declares a sorted, importable ``__all__`` with no private names.
-- The lock files cover pyproject.toml and name no index or host.
+- The lock files cover pyproject.toml and name no index or host; so does the npm
+  lock of the gateway's test peers, whose versions are pinned exactly.
 
 Everything is read with ``ast`` from the files on disk, so packages that do not
 exist yet are simply not checked. Each test collects every violation and fails once,
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import json
 import re
 import tomllib
 from enum import IntEnum
@@ -586,3 +588,36 @@ def test_locks_cover_pyproject_and_name_no_host() -> None:
         if dev_pins.get(n, version) != version
     )
     fail_with("lock files out of date: run scripts/lock", problems)
+
+
+def test_the_npm_peers_are_pinned_exactly_hash_locked_and_name_no_host() -> None:
+    folder = ROOT / "tests" / "gateway" / "npm"
+    problems: list[str] = []
+    texts = {
+        name: (folder / name).read_text(encoding="utf-8")
+        for name in ("package.json", "package-lock.json")
+    }
+    for name, text in texts.items():
+        if "://" in text:
+            problems.append(
+                f"{name}: names a host (rewrite with scripts/npm-peers --relock)"
+            )
+    wanted = json.loads(texts["package.json"])["dependencies"]
+    problems.extend(
+        f"package.json: {n} is not pinned exactly ({v})"
+        for n, v in wanted.items()
+        if not re.fullmatch(r"\d+\.\d+\.\d+", v)
+    )
+    packages = json.loads(texts["package-lock.json"])["packages"]
+    problems.extend(
+        f"package-lock.json: {path} has no integrity hash"
+        for path, entry in packages.items()
+        if path and not entry.get("link") and "integrity" not in entry
+    )
+    locked = {n: packages.get(f"node_modules/{n}", {}).get("version") for n in wanted}
+    problems.extend(
+        f"package-lock.json: {n} is locked at {locked[n]}, not {v}"
+        for n, v in wanted.items()
+        if locked[n] != v
+    )
+    fail_with("the gateway's npm peers", problems)

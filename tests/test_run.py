@@ -581,3 +581,34 @@ def test_propose_refuses_and_parks_as_call_does(tmp_path: Path):
     assert call_id is not None
     assert run.record_result(call_id).status == "executed"
     enc.close()
+
+
+def test_a_front_door_admits_and_refuses_calls_outside_the_policy(tmp_path: Path):
+    enc = make_enclosure(SELF_RUN, tmp_path)
+    run = enc.start_run(task="t")
+    args = {"uri": "memo://public"}
+    admitted = run.admit(
+        "resources/read", args, rule="upstreams.up.resources", reason="allowed"
+    )
+    assert admitted.status == "dispatched"
+    assert admitted.receipt is not None
+    assert run.record_result(admitted.receipt.call_id, value={"x": 1}).ok
+    refused = run.refuse(
+        "resources/read", args, rule="upstreams.resources", reason="not listed"
+    )
+    assert refused.status == "blocked"
+    assert run.state.calls == 0  # neither counts toward a tool limit
+    run.kill("enough")
+    after = run.admit("resources/read", args, rule="upstreams.up.resources", reason="-")
+    assert after.status == "killed"
+    assert after.error is not None
+    assert after.error.code == "E-RUN-KILLED"
+    events = [s.event for s in enc.log.events(run_id=run.id)]
+    decided = [(e.tool, e.outcome) for e in events if e.kind == "decision"]
+    assert decided == [
+        ("resources/read", "allow"),
+        ("resources/read", "deny"),
+        ("resources/read", "kill"),
+    ]
+    assert [e.disposition for e in events if e.kind == "result"] == ["executed"]
+    enc.close()

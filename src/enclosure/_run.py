@@ -283,7 +283,12 @@ class Run:
         return None
 
     def record_result(
-        self, call_id: str, *, value: Any = None, error: str | None = None
+        self,
+        call_id: str,
+        *,
+        value: Any = None,
+        error: str | None = None,
+        code: str | None = None,
     ) -> CallResult:
         """Log what became of a call ``propose`` let through: its ``result`` event.
 
@@ -291,6 +296,7 @@ class Run:
             call_id: the call's id (``result.receipt.call_id`` or ``open_call``).
             value: what the tool returned; only its digest is logged.
             error: why the tool failed, if it did.
+            code: the failure's code (default ``E-TOOL-FAILED``).
 
         Raises:
             UsageError: no open call has this id here (``E-CALL-UNKNOWN``).
@@ -300,8 +306,123 @@ class Run:
         if prepared is None:
             msg = f"run {self.id} has no open call {call_id!r} waiting for a result"
             raise UsageError(msg, code="E-CALL-UNKNOWN")
-        exc = None if error is None else ToolFailed(error)
+        exc = None if error is None else ToolFailed(error, code=code)
         return self._finish(prepared, value, exc)
+
+    def refuse(
+        self,
+        tool: str,
+        args: JSONObject | None,
+        *,
+        rule: str,
+        reason: str,
+        code: str = "E-DENIED",
+        context: JSONObject | None = None,
+    ) -> CallResult:
+        """Log a call that a front door refuses before the policy sees it.
+
+        The MCP gateway withholds an upstream tool whose definition changed since
+        it was pinned; a call to it is still a decision on record (outcome
+        ``deny``, this ``rule`` and ``reason``) and counts as a denial.
+
+        Raises:
+            UsageError: the run has ended (``E-RUN-ENDED``).
+        """
+        with self._lock:
+            record = self._outside("deny", tool, args, rule, reason, context)
+            self.state.denials += 1
+            try:
+                return record.refused(code)
+            except AuditUnavailable as exc:
+                return record.unlogged(exc)
+
+    def admit(
+        self,
+        tool: str,
+        args: JSONObject | None,
+        *,
+        rule: str,
+        reason: str,
+        context: JSONObject | None = None,
+    ) -> CallResult:
+        """Log a call that a front door lets through by a rule of its own.
+
+        The MCP gateway reads a resource or gets a prompt that an upstream's
+        ``resources`` or ``prompts`` allow: not a tool call for the policy, but
+        still a decision on record (outcome ``allow``, this ``rule``), committed
+        before it runs. As with ``propose``, an admitted call comes back
+        ``dispatched`` and its result goes to ``record_result``; it counts toward
+        no tool limit. A killed run refuses it (``E-RUN-KILLED``), and a log that
+        cannot be written refuses it too.
+
+        Raises:
+            UsageError: the run has ended (``E-RUN-ENDED``).
+        """
+        with self._lock:
+            record = self._outside("allow", tool, args, rule, reason, context)
+            acted = record.act(None)
+        if isinstance(acted, CallResult):
+            return acted
+        self._open[acted.call.call_id] = acted
+        return CallResult(
+            status="dispatched",
+            decision=acted.decision,
+            receipt=Receipt(
+                call_id=acted.call.call_id,
+                run_id=self.id,
+                tool=tool,
+                args_sha256=acted.args_sha256,
+                disposition="dispatched",
+                event_seq=acted.appended.seq if acted.appended else 0,
+                event_hash=acted.appended.hash if acted.appended else "",
+                latency_us=(time.perf_counter_ns() - acted.started_ns) // 1000,
+            ),
+        )
+
+    def _outside(
+        self,
+        outcome: Literal["allow", "deny"],
+        tool: str,
+        args: JSONObject | None,
+        rule: str,
+        reason: str,
+        context: JSONObject | None,
+    ) -> _Record:
+        """A call decided by a front door's rule, not the policy (lock held)."""
+        started = time.perf_counter_ns()
+        raw_args: Any = {} if args is None else args
+        if self.status == "completed":
+            msg = f"run {self.id} has ended; start a new run"
+            raise UsageError(msg, code="E-RUN-ENDED")
+        try:
+            args_sha = sha256_json(raw_args)
+            ctx_json = canonical_json(context) if context else b"{}"
+        except (TypeError, ValueError):
+            raw_args = {"_unloggable": repr(raw_args)[:200]}
+            args_sha, ctx_json = sha256_json(raw_args), b"{}"
+        call = ToolCall.model_construct(
+            tool=tool, args=raw_args, context={}, call_id=secrets.token_hex(8)
+        )
+        kind: Literal["allow", "deny", "kill"] = outcome
+        if outcome == "allow" and self.status == "killed":
+            kind, rule = "kill", "run.killed"
+            reason = f"run was killed: {self.state.killed}"
+        decision = Decision(
+            outcome=kind,
+            rule=rule,
+            reason=reason,
+            tool=tool,
+            manifest_sha256=self._enc.policy.manifest_sha256,
+        )
+        return _Record(
+            self,
+            call,
+            decision,
+            validator=ValidatorResult(ok=True),
+            args_sha256=args_sha,
+            ctx_json=ctx_json,
+            started_ns=started,
+        )
 
     def _remember(self, receipt: Receipt, decision: Decision) -> None:
         call = ToolCall.model_construct(
@@ -535,13 +656,17 @@ class Run:
         output_sha: str | None = None
         if exc is not None:
             code = exc.code if isinstance(exc, EnclosureError) else "E-TOOL-FAILED"
-            detail = str(exc).splitlines()[0] if str(exc) else ""
+            if isinstance(exc, EnclosureError):  # its code is in ``code`` already
+                detail = exc.message
+            else:
+                detail = str(exc).splitlines()[0] if str(exc) else ""
             message = enc.redactor.redact_text(f"{type(exc).__name__}: {detail}")[:500]
             error = ErrorInfo(code=code, message=message)
             value = None
         else:
-            checked = enc.router.check_result(call.tool, value)
-            if not checked.ok:
+            route = enc.router.route(call.tool)  # None: admitted by a front door
+            checked = route.result.check(value) if route is not None else None
+            if checked is not None and not checked.ok:
                 error = ErrorInfo(
                     code="E-RESULT-INVALID",
                     message="tool result does not match its schema: "
@@ -760,6 +885,14 @@ class _Record:
                 output_sha256=(receipt or {}).get("output_sha256"),
             ),
         )
+
+    def refused(self, code: str) -> CallResult:
+        """Log this (already denied) call as blocked with ``code``."""
+        return self._blocked(code)
+
+    def unlogged(self, exc: AuditUnavailable) -> CallResult:
+        """The answer when the decision itself could not be logged."""
+        return self._unlogged(exc)
 
     def _blocked(self, code: str, decision: Decision | None = None) -> CallResult:
         d = decision or self.decision

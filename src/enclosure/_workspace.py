@@ -9,6 +9,7 @@ in quarantine is scanned and logged as ``ArtifactEvent``s, awaiting promotion.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import re
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from enclosure._clock import iso
 from enclosure._json import canonical_json
 from enclosure.audit import AlertEvent, ArtifactEvent, ExecEvent
-from enclosure.errors import SandboxUnavailable, ToolFailed
+from enclosure.errors import AuditUnavailable, SandboxUnavailable, ToolFailed
 from enclosure.manifest import AGENT
 from enclosure.sandbox import build_spec, open_sandbox, resolve_paths
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from enclosure._run import Run
     from enclosure.artifacts import Quarantine
     from enclosure.models import ToolCall
-    from enclosure.sandbox import ExecResult, Mount, Sandbox
+    from enclosure.sandbox import ExecResult, Mount, Sandbox, Spawned
 
 __all__ = ["Workspace", "render_command"]
 
@@ -37,6 +38,8 @@ logger = logging.getLogger("enclosure")
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 STDERR_TAIL = 400
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+"""A spawned process's output goes to its owner, not into the receipt."""
 
 
 def render_command(template: Sequence[str], args: Mapping[str, Any]) -> list[str]:
@@ -71,6 +74,7 @@ class Workspace:
         self.run = run
         self._lock = threading.Lock()
         self._sandbox: Sandbox | None = None
+        self._host: Sandbox | None = None
         self._quarantine: Quarantine | None = None
         self._egress: RunEgress | None = None
         self._receipts: dict[str, dict[str, Any]] = {}
@@ -186,6 +190,85 @@ class Workspace:
         )
         return result
 
+    def spawn(
+        self,
+        cmd: Sequence[str],
+        *,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        principal: str = AGENT,
+        isolated: bool = True,
+    ) -> Spawned:
+        """Start a long-lived process (an MCP server) in the run's sandbox.
+
+        Its network, if the manifest has rules, goes through the run's egress
+        proxy as ``principal``. ``isolated=False`` starts it on the host with the
+        caps only (the manifest said ``sandbox: none`` for it) and logs a warning
+        alert. An ``ExecEvent`` is logged once the process is closed.
+
+        Raises:
+            SandboxUnavailable: no working sandbox; nothing runs.
+            RunKilled: the run is not running (``E-RUN-KILLED``).
+        """
+        self.run.ensure_running()
+        enc = self.run._enc  # noqa: SLF001 -- wiring inside the facade
+        if isolated:
+            sandbox = self.sandbox()
+            egress = self._egress
+            hook = egress.hook(principal) if egress is not None else None
+        else:
+            sandbox, hook = self._host_runner(), None
+            enc.log.append(
+                AlertEvent(
+                    run_id=self.run.id,
+                    ts=iso(enc.clock.time()),
+                    severity="warning",
+                    rule="upstreams.sandbox",
+                    message=f"{principal} runs unsandboxed on the host "
+                    "(sandbox: none in the manifest)",
+                )
+            )
+        if hook is None:
+            proc = sandbox.spawn(cmd, cwd=cwd, env=env)
+        else:
+            proc = sandbox.spawn(cmd, cwd=cwd, env=env, on_start=hook)
+        backend = sandbox.name
+
+        def closed(proc: Spawned) -> None:
+            try:
+                enc.log.append(
+                    ExecEvent(
+                        run_id=self.run.id,
+                        ts=iso(enc.clock.time()),
+                        backend=backend,
+                        argv=[enc.redactor.redact_text(a) for a in cmd][:64],
+                        exit_code=proc.returncode or 0,
+                        limit=proc.limit,
+                        duration_ms=round((proc.duration_s or 0.0) * 1000, 3),
+                        output_sha256=_EMPTY_SHA256,
+                    )
+                )
+            except AuditUnavailable:
+                logger.exception(
+                    "run %s: a spawned process could not be logged", self.run.id
+                )
+
+        proc.on_close = closed
+        return proc
+
+    def _host_runner(self) -> Sandbox:
+        """The caps-only host runner for what the manifest runs unsandboxed."""
+        with self._lock:
+            if self._closed:
+                msg = f"run {self.run.id} is over; its sandbox is gone"
+                raise SandboxUnavailable(msg, code="E-SANDBOX-CLOSED")
+            if self._host is None:
+                manifest = self.run._enc.manifest  # noqa: SLF001 -- the facade's
+                self._host = open_sandbox(
+                    manifest, build_spec(manifest), backend="none"
+                )
+            return self._host
+
     def run_command(self, call: ToolCall) -> Any:
         """Execute a ``command`` tool: the handler the router calls for it.
 
@@ -239,8 +322,9 @@ class Workspace:
     def kill(self) -> None:
         """Kill whatever runs in the sandbox now; thread-safe, never blocks long."""
         sandbox, egress = self._sandbox, self._egress
-        if sandbox is not None:
-            sandbox.kill()
+        for box in (sandbox, self._host):
+            if box is not None:
+                box.kill()
         if egress is not None:
             egress.kill()
 
@@ -251,8 +335,9 @@ class Workspace:
                 return
             self._closed = True
             sandbox, quarantine = self._sandbox, self._quarantine
-        if sandbox is not None:
-            sandbox.cleanup()
+        for box in (sandbox, self._host):
+            if box is not None:
+                box.cleanup()
         if self._egress is not None:
             self._egress.close()
         if quarantine is None:

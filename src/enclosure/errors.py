@@ -12,6 +12,7 @@ assert on ``.code``, never on message text.
     │   └── ApprovalPending         the call waits for a human decision
     ├── RunKilled                   the run is over; nothing more will run in it
     ├── ToolFailed                  the tool's handler raised
+    │   └── UpstreamError           an MCP upstream failed, hung, crashed or lied
     ├── ApprovalError (LookupError) an approval is unknown, used, expired or decided
     ├── AuditUnavailable (OSError)  the decision log cannot be written or read
     ├── SandboxUnavailable (OSError) no working sandbox, so nothing sandboxed runs
@@ -43,6 +44,7 @@ __all__ = [
     "SandboxUnavailable",
     "ToolDenied",
     "ToolFailed",
+    "UpstreamError",
     "UsageError",
 ]
 
@@ -127,6 +129,17 @@ class ToolFailed(EnclosureError):
     """The tool's handler raised; the cause is chained with ``from``."""
 
     default_code = "E-TOOL-FAILED"
+
+
+class UpstreamError(ToolFailed):
+    """An MCP upstream could not start, did not answer, crashed or broke protocol.
+
+    The code says which (``E-UPSTREAM-START``, ``E-UPSTREAM-TIMEOUT``,
+    ``E-UPSTREAM-CRASHED``, ``E-UPSTREAM-PROTOCOL``, ``E-UPSTREAM-ERROR``); the
+    gateway answers the call with it and stays up.
+    """
+
+    default_code = "E-UPSTREAM-ERROR"
 
 
 class ApprovalError(EnclosureError, LookupError):

@@ -123,11 +123,11 @@ BAD = {
         5,
         13,
     ),
-    "unenforced-section": (
-        "agent: {name: a}\nupstreams: {allow: []}\n",
-        "E-MANIFEST-UNSUPPORTED",
-        2,
-        1,
+    "unknown-upstream": (
+        "agent: {name: a}\ntools:\n  t: {upstream: nope}\n",
+        "E-MANIFEST-UNKNOWN-UPSTREAM",
+        3,
+        17,
     ),
 }
 

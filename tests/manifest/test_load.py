@@ -398,17 +398,9 @@ def test_bad_manifests_give_a_coded_issue_at_the_right_place(text, code, line, c
     assert issues_of(text)[0] == (code, line, col)
 
 
-@pytest.mark.parametrize(
-    ("section", "line"),
-    [("upstreams", 3)],
-)
-@pytest.mark.parametrize(
-    "body", [" {allow: [example.com]}", "\n  allow: [example.com]", "", " ~"]
-)
-def test_sections_this_version_cannot_enforce_point_at_the_section(section, line, body):
-    assert issues_of(f"{HEAD}{section}:{body}\n") == [
-        ("E-MANIFEST-UNSUPPORTED", line, 1)
-    ]
+def test_a_tool_naming_an_unknown_upstream_is_located():
+    text = HEAD + "upstreams:\n  u: {command: [x]}\ntools:\n  t: {upstream: v}\n"
+    assert issues_of(text) == [("E-MANIFEST-UNKNOWN-UPSTREAM", 6, 17)]
 
 
 def test_every_problem_found_is_reported_in_document_order():
@@ -420,13 +412,13 @@ def test_every_problem_found_is_reported_in_document_order():
           t:
             effect: x
             mode: y
-        upstreams: {}
+        upstreams: {u: {}}
         """
     assert issues_of(textwrap.dedent(text)) == [
         ("E-MANIFEST-UNKNOWN-KEY", 3, 3),
         ("E-MANIFEST-VALUE", 6, 13),
         ("E-MANIFEST-VALUE", 7, 11),
-        ("E-MANIFEST-UNSUPPORTED", 8, 1),
+        ("E-MANIFEST-VALUE", 8, 16),
     ]
 
 

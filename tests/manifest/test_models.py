@@ -226,13 +226,35 @@ def test_strings_are_stripped():
     assert rule.when == "args.x > 1"
 
 
-@pytest.mark.parametrize("section", ["upstreams"])
-def test_sections_this_version_cannot_enforce_are_refused(section):
+@pytest.mark.parametrize(
+    "upstream",
+    [
+        {},
+        {"command": ["x"], "url": "http://h/mcp"},
+        {"url": "ftp://h"},
+        {"url": "http://h/mcp", "sandbox": "none"},
+        {"command": ["x"], "env": {"LD_PRELOAD": "x"}},
+    ],
+)
+def test_an_upstream_is_a_command_or_a_url_and_nothing_odd(upstream):
     with pytest.raises(ValidationError) as info:
-        Manifest.model_validate({"agent": {"name": "bot"}, section: {"x": 1}})
-    [error] = info.value.errors()
-    assert error["type"] == "E-MANIFEST-UNSUPPORTED"
-    assert error["loc"] == (section,)
+        Manifest.model_validate(
+            {"agent": {"name": "bot"}, "upstreams": {"u": upstream}}
+        )
+    assert info.value.errors()[0]["type"] == "E-MANIFEST-VALUE"
+
+
+def test_upstream_resources_and_prompts_read_as_globs():
+    m = Manifest.model_validate(
+        {
+            "agent": {"name": "bot"},
+            "upstreams": {"u": {"command": ["x"], "resources": True, "prompts": "g*"}},
+        }
+    )
+    spec = m.upstreams["u"]
+    assert spec.allows_resource("file:///any")
+    assert spec.allows_prompt("greet")
+    assert not spec.allows_prompt("hidden")
 
 
 @pytest.mark.parametrize(

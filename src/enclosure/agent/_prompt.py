@@ -11,7 +11,7 @@ gives the same prompt (and ``enclosure prompt`` can print it in CI).
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from enclosure.agent._summary import (
     ToolSummary,
@@ -65,6 +65,21 @@ retry the same call: repeated denials can end the run. Change the plan.
 - `killed`: the run is over. Stop."""
 
 
+_MCP_CALLING = """\
+## Calling tools
+
+Call the tools above as MCP tools; the enclosure decides each call before it \
+reaches the tool's server. A call that did not simply run comes back as a tool \
+error whose text starts with `[enclosure]` and says why:
+- refused: the policy said no (the rule is named). Do not retry the same call: \
+repeated refusals can end the run. Change the plan.
+- needs approval: a human must approve it; the text names the approval. Carry on \
+with other work; once approved, the same call with the same arguments runs once.
+- simulated: it did not really happen; say so rather than claim it did.
+- failed: the tool or its server failed; the text has the code.
+- the run was stopped: nothing more will run. Stop."""
+
+
 def format_size(size: int) -> str:
     """``536870912`` -> ``512 MiB``.
 
@@ -96,6 +111,7 @@ def system_prompt(
     schemas: Mapping[str, JSONObject] | None = None,
     *,
     socket: str = DEFAULT_SOCKET,
+    via: Literal["socket", "mcp"] = "socket",
 ) -> str:
     """The system prompt for an agent running under ``manifest``.
 
@@ -104,6 +120,9 @@ def system_prompt(
         schemas: argument schemas by tool for tools whose manifest declares none
             (the router derives them from handler signatures).
         socket: the socket path the agent sees.
+        via: how the agent reaches its tools: the enclosure's socket from
+            inside the sandbox, or MCP through ``enclosure mcp`` (the server's
+            ``instructions``), where the tools' servers run in the sandbox.
     """
     agent = manifest.agent
     intro = f"You are {agent.name}, an AI agent running inside an enclosure."
@@ -115,6 +134,17 @@ def system_prompt(
         "decision log before anything happens. Plan within the limits below "
         "instead of probing them."
     )
+    if via == "mcp":
+        parts = [
+            intro,
+            _tools_section(tool_summaries(manifest, schemas)),
+            _run_section(manifest),
+            _sandbox_section(manifest).replace(
+                "Your program runs", "The tools' servers run", 1
+            ),
+            _MCP_CALLING,
+        ]
+        return "\n\n".join(parts) + "\n"
     parts = [
         intro,
         _tools_section(tool_summaries(manifest, schemas)),
@@ -150,7 +180,10 @@ def _tool_lines(tool: ToolSummary) -> str:
         "simulate": "SIMULATED: answered by a simulator, nothing really happens",
         "approve": "NEEDS APPROVAL: each call waits for a human (status pending)",
     }[tool.mode]
-    where = "in the sandbox" if tool.kind == "command" else "on the host"
+    where = {
+        "command": "in the sandbox",
+        "upstream": "on an MCP server",
+    }.get(tool.kind, "on the host")
     head = f"- `{tool.name}` ({tool.effect}; {handling}; runs {where})"
     if tool.description:
         head += f": {tool.description}"

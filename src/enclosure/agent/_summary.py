@@ -61,7 +61,8 @@ class ToolSummary:
     mode: Mode
     """Handling when no rule matches: live, simulate, approve or deny."""
     kind: str
-    """``python`` (a host handler) or ``command`` (run in the sandbox)."""
+    """``python`` (a host handler), ``command`` (run in the sandbox) or
+    ``upstream`` (a tool of an MCP server behind the gateway)."""
     input_schema: JSONObject
     rate: tuple[str, ...]
     cost: float
@@ -123,6 +124,14 @@ def _rates(spec: ToolSpec) -> tuple[str, ...]:
     return tuple(rates)
 
 
+def _kind(manifest: Manifest, spec: ToolSpec) -> str:
+    if spec.command is not None:
+        return "command"
+    if spec.upstream is not None or (spec.handler is None and manifest.upstreams):
+        return "upstream"
+    return "python"
+
+
 def tool_summaries(
     manifest: Manifest, schemas: Mapping[str, JSONObject] | None = None
 ) -> list[ToolSummary]:
@@ -149,7 +158,7 @@ def tool_summaries(
                 description=spec.description,
                 effect=spec.effect,
                 mode=spec.mode,
-                kind="command" if spec.command is not None else "python",
+                kind=_kind(manifest, spec),
                 input_schema=schema,
                 rate=_rates(spec),
                 cost=spec.cost,

@@ -6,9 +6,9 @@ chain (``_chain``), the Merkle tree (``_merkle``), checkpoint signatures
 work on bytes and models only: they open no file, socket or clock. The signing key
 files (``_keys``) and the checkpoint writer and its copies (``_checkpointer``) are
 the writer's side, with the database. Only the decision log (``_store``) and the
-parts it is composed of (``_database``, ``_schema``, ``_event_store``, ``_run_store``,
-``_approval_store``) touch the database, and they turn every failure into
-``AuditUnavailable`` so callers fail closed.
+parts it is composed of (``_database``, ``_schema``, ``_event_store``,
+``_run_store``, ``_approval_store``, ``_pin_store``) touch the database, and they
+turn every failure into ``AuditUnavailable`` so callers fail closed.
 
 Must not know: the policy engine (the run records its decisions here, never the other
 way round), the sandbox, the proxy, HTTP or the CLI.
@@ -51,6 +51,7 @@ from enclosure.audit._events import (
     ResultEvent,
     RunEndedEvent,
     RunStartedEvent,
+    ToolPinEvent,
     UsageEvent,
     ValidatorResult,
     parse_event,
@@ -98,6 +99,7 @@ __all__ = [
     "RunStartedEvent",
     "SigningKeys",
     "StoredEvent",
+    "ToolPinEvent",
     "UsageEvent",
     "ValidatorResult",
     "VerifyReport",

@@ -26,6 +26,7 @@ __all__ = [
     "ResultEvent",
     "RunEndedEvent",
     "RunStartedEvent",
+    "ToolPinEvent",
     "UsageEvent",
     "ValidatorResult",
     "parse_event",
@@ -245,6 +246,25 @@ class UsageEvent(_Event):
     cost: float
 
 
+class ToolPinEvent(_Event):
+    """The MCP gateway saw an upstream tool: first pinned, changed, or re-pinned.
+
+    ``changed`` means the tool now hashes differently from its pin (a "rug
+    pull", or an injected description): the gateway withholds it and raises an
+    alert until the manifest pins the new hash.
+    """
+
+    kind: Literal["tool_pin"] = "tool_pin"
+    upstream: str
+    tool: str
+    """The tool's name on the upstream."""
+    action: Literal["pinned", "changed", "repinned"]
+    sha256: str
+    """SHA-256 of the tool's name, description and input schema as seen now."""
+    pinned_sha256: str | None = None
+    """The hash it was pinned to before (``changed`` and ``repinned``)."""
+
+
 class RunEndedEvent(_Event):
     kind: Literal["run_ended"] = "run_ended"
     status: RunStatus
@@ -267,6 +287,7 @@ Event: TypeAlias = Annotated[
     | CheckpointEvent
     | AnomalyEvent
     | UsageEvent
+    | ToolPinEvent
     | RunEndedEvent,
     Field(discriminator="kind"),
 ]

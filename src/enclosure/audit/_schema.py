@@ -1,10 +1,13 @@
 """The audit database's tables, their creation, and the statements compiled once.
 
-Four tables: ``events`` (the hash chain, with a few columns copied out of each body
-for queries), ``runs``, ``approvals`` and ``meta`` (the schema version and the
-anchor). Creating them is idempotent and safe when several processes open one
-database at once. The event insert and the anchor update are compiled once per
-dialect, so the append path can run them on a raw DBAPI cursor.
+Five tables: ``events`` (the hash chain, with a few columns copied out of each
+body for queries), ``runs``, ``approvals``, ``tool_pins`` (the MCP gateway's
+hash of each upstream tool) and ``meta`` (the schema version and the anchor).
+A table added later is created on first open of an older database, so adding
+one needs no new schema version. Creating them is idempotent and safe when
+several processes open one database at once. The event insert and the anchor
+update are compiled once per dialect, so the append path can run them on a raw
+DBAPI cursor.
 
 Must not know: which database it runs on (``_database`` holds what is SQLite's
 alone), redaction, or the public ``DecisionLog`` API built on these tables.
@@ -39,6 +42,7 @@ __all__ = [
     "meta_table",
     "metadata",
     "parse_anchor",
+    "pins_table",
     "runs_table",
 ]
 
@@ -104,6 +108,15 @@ approvals_table = sa.Table(
     sa.Column("decided_by", sa.Text),
     sa.Column("decided_at", sa.Double),
     sa.Column("decision_reason", sa.Text),
+)
+pins_table = sa.Table(
+    "tool_pins",
+    metadata,
+    sa.Column("agent", sa.Text, primary_key=True),
+    sa.Column("upstream", sa.Text, primary_key=True),
+    sa.Column("tool", sa.Text, primary_key=True),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("pinned_at", sa.Double, nullable=False),
 )
 meta_table = sa.Table(
     "meta",

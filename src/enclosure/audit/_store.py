@@ -11,7 +11,8 @@ side by side (no part knows another):
 - ``_schema``: the tables, their creation, and the statements compiled once;
 - ``_event_store``: the hash chain: appends (the hot path), reads and ``verify``;
 - ``_run_store`` and ``_approval_store``: runs, and approvals with atomic,
-  single-use transitions.
+  single-use transitions;
+- ``_pin_store``: the MCP gateway's tool pins.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from enclosure.audit._approval_store import ApprovalTable
 from enclosure.audit._checkpointer import Checkpointer, CheckpointTimer
 from enclosure.audit._database import Database, reason
 from enclosure.audit._event_store import EventTable
+from enclosure.audit._pin_store import PinTable
 from enclosure.audit._redact import Redactor
 from enclosure.audit._run_store import RunTable, seen_names
 from enclosure.audit._schema import create_schema
@@ -108,6 +110,7 @@ class DecisionLog:
                 events = self._events
                 self._timer = CheckpointTimer(self._checkpointer, lambda: events.closed)
                 self._timer.start()
+        self._pins = PinTable(db)
 
     @classmethod
     def open_home(
@@ -446,3 +449,23 @@ class DecisionLog:
             AuditUnavailable: the store cannot be written.
         """
         return self._approvals.expire(now=now)
+
+    # -- tool pins (the SQL is in _pin_store) --------------------------------------
+
+    def get_pin(self, agent: str, upstream: str, tool: str) -> str | None:
+        """The hash pinned for an MCP upstream's tool, or None if never pinned.
+
+        Raises:
+            AuditUnavailable: the store cannot be read.
+        """
+        return self._pins.get(agent, upstream, tool)
+
+    def set_pin(
+        self, agent: str, upstream: str, tool: str, sha256: str, *, now: float
+    ) -> None:
+        """Pin (or re-pin) the hash of an MCP upstream's tool.
+
+        Raises:
+            AuditUnavailable: the store cannot be written.
+        """
+        self._pins.put(agent, upstream, tool, sha256, now=now)

@@ -20,6 +20,7 @@ from enclosure.cli._check import check, schema
 from enclosure.cli._demo import demo
 from enclosure.cli._exec import exec_command
 from enclosure.cli._hook import hook_group
+from enclosure.cli._mcp import mcp
 from enclosure.cli._runs import log, runs
 from enclosure.cli._top import top
 from enclosure.errors import EnclosureError, ManifestError
@@ -62,6 +63,7 @@ for command in (
     artifacts,
     hook_group,
     top,
+    mcp,
 ):
     cli.add_command(command)
 

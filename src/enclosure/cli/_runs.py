@@ -30,6 +30,7 @@ _KINDS = [
     "usage",
     "anomaly",
     "checkpoint",
+    "tool_pin",
     "run_ended",
 ]
 _STYLE = {

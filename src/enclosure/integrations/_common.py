@@ -26,6 +26,7 @@ EXTRAS = {
     "agents": "openai-agents",
     "pydantic_ai": "pydantic-ai",
     "claude_agent_sdk": "claude",
+    "mcp": "mcp",
 }
 """Top-level module -> the ``enclosure[extra]`` that installs it."""
 

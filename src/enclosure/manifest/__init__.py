@@ -40,6 +40,7 @@ from enclosure.manifest._network import (
     NetworkSpec,
     host_matches,
 )
+from enclosure.manifest._upstreams import UpstreamSpec
 from enclosure.manifest._yaml import Position, SourceMap
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
     "Rule",
     "SourceMap",
     "ToolSpec",
+    "UpstreamSpec",
     "host_matches",
     "json_schema",
     "load_manifest",

@@ -84,13 +84,26 @@ def _reference_issues(manifest: Manifest, source: SourceMap) -> list[ManifestIss
                         ("rules", i, "tools", j),
                     )
                 )
+    for name, spec in manifest.tools.items():
+        if spec.upstream is not None and spec.upstream not in manifest.upstreams:
+            issues.append(
+                source.issue(
+                    "E-MANIFEST-UNKNOWN-UPSTREAM",
+                    f"tool {name!r} names upstream {spec.upstream!r}, which is not "
+                    "declared in 'upstreams'",
+                    ("tools", name, "upstream"),
+                )
+            )
     issues += _network_issues(manifest, source)
     return issues
 
 
 def _network_issues(manifest: Manifest, source: SourceMap) -> list[ManifestIssue]:
-    """Principals and credentials named by network rules and credentials exist."""
-    known = set(manifest.tools) | {AGENT}
+    """Principals and credentials named by network rules and credentials exist.
+
+    A principal is a tool, an upstream (its server's own requests) or the agent.
+    """
+    known = set(manifest.tools) | set(manifest.upstreams) | {AGENT}
     issues = []
 
     def principals(names: list[str], at: tuple[str | int, ...], what: str) -> None:
@@ -99,8 +112,8 @@ def _network_issues(manifest: Manifest, source: SourceMap) -> list[ManifestIssue
                 issues.append(
                     source.issue(
                         "E-MANIFEST-UNKNOWN-TOOL",
-                        f"{what} names {name!r}, which is neither a tool in 'tools' "
-                        f"nor {AGENT!r}",
+                        f"{what} names {name!r}, which is neither a tool in 'tools', "
+                        f"an upstream in 'upstreams' nor {AGENT!r}",
                         (*at, "tools", j),
                     )
                 )

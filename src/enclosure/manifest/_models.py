@@ -17,7 +17,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -27,6 +26,7 @@ from enclosure._json import sha256_json
 from enclosure.manifest._compute import ComputeSpec, FilesystemSpec
 from enclosure.manifest._monitoring import AuditSpec, CostSpec, MonitoringSpec
 from enclosure.manifest._network import CredentialSpec, NetworkSpec
+from enclosure.manifest._upstreams import UpstreamSpec
 from enclosure.types import Effect, Mode, OnExceed, Outcome
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "RepeatedCalls",
     "Rule",
     "ToolSpec",
+    "UpstreamSpec",
     "parse_duration",
     "parse_rate",
 ]
@@ -220,6 +221,12 @@ class ToolSpec(_Strict):
     """Run this argv in the sandbox instead of a Python handler. An element written
     ``{name}`` is replaced by that argument's value (one element, never a shell
     word); all arguments arrive as JSON on stdin."""
+    upstream: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    """The ``upstreams`` entry whose MCP tool this is: the tool of the same name,
+    or, for a tool written ``<upstream>.<name>``, the one called ``<name>``."""
+    pin: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    """For an upstream tool: the SHA-256 its name, description and input schema
+    must hash to (the gateway prints it when a tool changes)."""
 
     @field_validator("command")
     @classmethod
@@ -230,11 +237,17 @@ class ToolSpec(_Strict):
 
     @model_validator(mode="after")
     def _one_way_to_run(self) -> Self:
-        if self.command is not None and self.handler is not None:
+        ways = [w for w in ("command", "handler", "upstream") if getattr(self, w)]
+        if len(ways) > 1:
             raise PydanticCustomError(
                 "E-MANIFEST-VALUE",
-                "a tool has either a 'command' (run in the sandbox) or a 'handler' "
-                "(Python), not both",
+                "a tool has one of 'command' (run in the sandbox), 'handler' "
+                "(Python) or 'upstream' (an MCP server), not {ways}",
+                {"ways": " and ".join(ways)},
+            )
+        if self.pin is not None and (self.command or self.handler):
+            raise PydanticCustomError(
+                "E-MANIFEST-VALUE", "'pin' applies to MCP upstream tools only"
             )
         return self
 
@@ -278,11 +291,6 @@ class RedactSpec(_Strict):
     """Environment variables whose values are redacted wherever they appear."""
 
 
-_LATER = {
-    "upstreams": "the MCP gateway",
-}
-
-
 class Manifest(_Strict):
     """The whole permission manifest (``enclosure.yaml``)."""
 
@@ -304,21 +312,12 @@ class Manifest(_Strict):
     audit: AuditSpec = Field(default_factory=AuditSpec)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     cost: CostSpec = Field(default_factory=CostSpec)
-    upstreams: Any = None
+    upstreams: dict[Annotated[str, Field(pattern=NAME_PATTERN)], UpstreamSpec] = Field(
+        default_factory=dict
+    )
+    """MCP servers whose tools ``enclosure mcp`` offers (see ``ToolSpec.upstream``)."""
 
     _source: Any = PrivateAttr(default=None)
-
-    @field_validator(*_LATER, mode="before")
-    @classmethod
-    def _refuse_unenforced_section(cls, value: Any, info: ValidationInfo) -> Any:
-        del value  # any value at all is refused
-        section = str(info.field_name)
-        raise PydanticCustomError(
-            "E-MANIFEST-UNSUPPORTED",
-            "section '{section}' needs {part}, which this version does not have; it "
-            "is refused rather than silently not enforced",
-            {"section": section, "part": _LATER[section]},
-        )
 
     @property
     def sha256(self) -> str:

@@ -14,6 +14,7 @@ from enclosure.sandbox._base import (
 )
 from enclosure.sandbox._bwrap import BwrapSandbox, find_bwrap
 from enclosure.sandbox._seccomp import DENIED_SYSCALLS
+from enclosure.sandbox._spawn import Spawned
 from enclosure.sandbox._spec import (
     build_spec,
     manifest_dir,
@@ -29,6 +30,7 @@ __all__ = [
     "Mount",
     "Sandbox",
     "SandboxSpec",
+    "Spawned",
     "StartHook",
     "build_spec",
     "find_bwrap",

@@ -16,11 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Self, TypeAlias
 
+from enclosure.errors import SandboxUnavailable
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     from enclosure.manifest import ComputeSpec
+    from enclosure.sandbox._spawn import Spawned
 
 __all__ = ["ExecResult", "LimitName", "Mount", "Sandbox", "SandboxSpec", "StartHook"]
 
@@ -165,6 +168,27 @@ class Sandbox(ABC):
         except anyio.get_cancelled_exc_class():
             self.kill()
             raise
+
+    def spawn(
+        self,
+        cmd: Sequence[str],
+        *,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        on_start: StartHook | None = None,
+    ) -> Spawned:
+        """Start ``cmd`` inside and leave it running, its stdin and stdout piped.
+
+        Confined as ``exec_sync`` confines, with every cap except ``wall_time``
+        and the stdout cap (see ``Spawned``); ``kill()`` stops it too.
+
+        Raises:
+            SandboxUnavailable: the sandbox cannot be set up, or this backend
+                cannot keep processes running; nothing runs.
+        """
+        del cmd, cwd, env, on_start
+        msg = f"the {self.name} sandbox cannot run long-lived processes"
+        raise SandboxUnavailable(msg)
 
     @abstractmethod
     def kill(self) -> None:

@@ -28,6 +28,7 @@ from enclosure.sandbox._base import (
     StartHook,
 )
 from enclosure.sandbox._cgroup import CgroupPool, Group
+from enclosure.sandbox._spawn import Spawned
 
 if TYPE_CHECKING:
     import subprocess
@@ -233,6 +234,39 @@ class ProcessSandbox(Sandbox):
             stderr_truncated=truncated[1],
             cpu_s=cpu_s,
         )
+
+    def spawn(
+        self,
+        cmd: Sequence[str],
+        *,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        on_start: StartHook | None = None,
+    ) -> Spawned:
+        """Start ``cmd`` inside and leave it running; see ``Sandbox.spawn``."""
+        if self._closed:
+            msg = "this sandbox was cleaned up; create a new one"
+            raise SandboxUnavailable(msg)
+        if not cmd:
+            msg = "spawn needs a command"
+            raise ValueError(msg)
+        # stdin=b"": a pipe is made and kept open for the caller.
+        active = self._start(cmd, cwd=cwd, env=env, stdin=b"", on_start=on_start)
+        return Spawned(self, active, cmd)
+
+    def forget(self, active: Active) -> None:
+        """Release what a finished command held: its slot, pid 1, cgroup, network."""
+        with self._lock:
+            self._active.discard(active)
+        active.close()
+        self._reap(active)
+        self._release_group(active.group)
+        if active.on_end is not None:
+            active.on_end()
+
+    def check_usage(self, active: Active) -> None:
+        """Stop ``active`` if its tree is over the CPU or the disk cap."""
+        self._check_usage(active)
 
     def _rlimits(self) -> list[str]:
         """``prlimit`` run inside, before the command: rlimits for every process.

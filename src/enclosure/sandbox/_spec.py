@@ -106,13 +106,18 @@ def build_spec(
     )
 
 
-def open_sandbox(manifest: Manifest, spec: SandboxSpec) -> Sandbox:
-    """The backend the manifest asks for, ready to run commands.
+def open_sandbox(
+    manifest: Manifest, spec: SandboxSpec, *, backend: str | None = None
+) -> Sandbox:
+    """The backend the manifest asks for (or ``backend``), ready to run commands.
+
+    ``backend="none"`` is for what the manifest itself marks unsandboxed in so
+    many words (an MCP upstream with ``sandbox: none``).
 
     Raises:
         SandboxUnavailable: the backend cannot work here; nothing will run.
     """
-    backend = manifest.compute.backend
+    backend = backend or manifest.compute.backend
     if backend == "bubblewrap":
         from enclosure.sandbox._bwrap import BwrapSandbox  # noqa: PLC0415
 
