@@ -471,6 +471,7 @@ class Proxies:
         buf = io.StringIO()
         stats = pstats.Stats(self.profiler, stream=buf)
         stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("tottime").print_stats("enclosure/egress", 40)
         stats.sort_stats("cumulative").print_stats(25)
         return buf.getvalue()
 
