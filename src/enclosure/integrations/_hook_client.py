@@ -43,6 +43,7 @@ __all__ = [
     "ask",
     "code_fingerprint",
     "peer_uid",
+    "read_all",
     "socket_path",
     "spawn_server",
     "stop_server",
@@ -131,14 +132,22 @@ def _exchange(sock: socket.socket, header: dict[str, object], body: bytes) -> by
     line = json.dumps(header, separators=(",", ":")).encode() + b"\n"
     sock.sendall(line + body)
     sock.shutdown(socket.SHUT_WR)
+    reply = read_all(sock, _REPLY_LIMIT)
+    if reply is None:
+        msg = "the decision server's reply is too large"
+        raise OSError(msg)
+    return reply
+
+
+def read_all(sock: socket.socket, limit: int) -> bytes | None:
+    """Everything until the peer shuts its side, or ``None`` past ``limit`` bytes."""
     chunks: list[bytes] = []
     size = 0
     while chunk := sock.recv(65536):
         chunks.append(chunk)
         size += len(chunk)
-        if size > _REPLY_LIMIT:
-            msg = "the decision server's reply is too large"
-            raise OSError(msg)
+        if size > limit:
+            return None
     return b"".join(chunks)
 
 

@@ -30,6 +30,7 @@ from enclosure.integrations._hook_client import (
     PROTOCOL,
     code_fingerprint,
     peer_uid,
+    read_all,
     socket_path,
 )
 from enclosure.integrations.claude_code import MAX_EVENT_BYTES, EnclosureCache, hook
@@ -43,15 +44,7 @@ _WAKE_S = 30.0  # how often an idle server checks that its socket is still its o
 
 def _read_request(conn: socket.socket) -> bytes | None:
     """The whole request, or ``None`` when it is too large."""
-    limit = HEADER_LIMIT + MAX_EVENT_BYTES + 2
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := conn.recv(65536):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return None
-    return b"".join(chunks)
+    return read_all(conn, HEADER_LIMIT + MAX_EVENT_BYTES + 2)
 
 
 class _Server:

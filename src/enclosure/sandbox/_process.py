@@ -184,12 +184,7 @@ class ProcessSandbox(Sandbox):
         on_start: StartHook | None = None,
     ) -> ExecResult:
         """Run ``cmd`` inside; see ``Sandbox.exec_sync``."""
-        if self._closed:
-            msg = "this sandbox was cleaned up; create a new one"
-            raise SandboxUnavailable(msg)
-        if not cmd:
-            msg = "exec needs a command"
-            raise ValueError(msg)
+        self._check_usable(cmd, "exec")
         compute = self.spec.compute
         wall = min(timeout or compute.wall_time, compute.wall_time)
         started = time.monotonic()
@@ -235,6 +230,15 @@ class ProcessSandbox(Sandbox):
             cpu_s=cpu_s,
         )
 
+    def _check_usable(self, cmd: Sequence[str], verb: str) -> None:
+        """Raise unless this sandbox is open and ``cmd`` names something to run."""
+        if self._closed:
+            msg = "this sandbox was cleaned up; create a new one"
+            raise SandboxUnavailable(msg)
+        if not cmd:
+            msg = f"{verb} needs a command"
+            raise ValueError(msg)
+
     def spawn(
         self,
         cmd: Sequence[str],
@@ -244,12 +248,7 @@ class ProcessSandbox(Sandbox):
         on_start: StartHook | None = None,
     ) -> Spawned:
         """Start ``cmd`` inside and leave it running; see ``Sandbox.spawn``."""
-        if self._closed:
-            msg = "this sandbox was cleaned up; create a new one"
-            raise SandboxUnavailable(msg)
-        if not cmd:
-            msg = "spawn needs a command"
-            raise ValueError(msg)
+        self._check_usable(cmd, "spawn")
         # stdin=b"": a pipe is made and kept open for the caller.
         active = self._start(cmd, cwd=cwd, env=env, stdin=b"", on_start=on_start)
         return Spawned(self, active, cmd)
