@@ -42,11 +42,13 @@ Out of process, ``--hook-runs`` rounds each start, in a shuffled order:
 * ``python``: ``python -c pass`` with this interpreter (the venv's, the one the
   ``enclosure`` script and the hook settings name): the floor of any hook.
 * ``hook``: ``enclosure --home H hook claude-code --manifest M`` with a
-  ``PreToolUse`` ``Bash`` event on stdin, as Claude Code starts it. The home's
+  ``PreToolUse`` ``Bash`` event on stdin, as Claude Code starts it (the command
+  ``--print-settings`` installs). The home's
   decision server is running (started before the timing, as the first hook of a
   session starts it), so this is the hook as every call after the first sees it.
 * ``hook_module``: ``python -m enclosure.integrations.claude_code --manifest M
-  --home H``, the command ``--print-settings`` installs, also through the server.
+  --home H``, the form ``--print-settings`` falls back to where no ``enclosure``
+  script sits beside the interpreter, also through the server.
 * ``hook_cold``: ``enclosure ... hook claude-code --no-server ...``: everything
   loaded and decided in the hook process, as the first event of a home is.
 * ``import``: ``python -c "from enclosure._enclosure import Enclosure"``, the

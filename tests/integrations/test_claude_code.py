@@ -1,5 +1,8 @@
 import asyncio
 import json
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -384,9 +387,30 @@ def test_settings_install_the_hook_for_every_tool(tmp_path: Path):
     [entry] = snippet["hooks"]["PreToolUse"]
     assert entry["matcher"] == "*"
     command = entry["hooks"][0]["command"]
+    script = Path(sys.executable).with_name("enclosure")
+    assert command.startswith(f"{script} --home {tmp_path} hook claude-code")
+    assert str(EXAMPLE) in command
+
+
+def test_settings_fall_back_to_the_module_without_the_script(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python3"))
+    snippet = settings(EXAMPLE, tmp_path)
+    command = snippet["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
     assert "-m enclosure.integrations.claude_code" in command
     assert str(EXAMPLE) in command
     assert str(tmp_path) in command
+
+
+def test_the_installed_command_answers_a_hook_event(tmp_path: Path, hook_servers):
+    home = hook_servers.watch(tmp_path / "home")
+    command = settings(EXAMPLE, home)["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
+    data = raw(event("Bash", {"command": "ls"}))
+    done = subprocess.run(
+        shlex.split(command), input=data, capture_output=True, timeout=60, check=True
+    )
+    assert permission(json.loads(done.stdout)) == "allow"
 
 
 def test_main_without_a_manifest_denies(capsys):

@@ -2,9 +2,9 @@
 
 A thin door over ``enclosure.integrations.claude_code.hook``: it reads one event
 from stdin and prints the answer; every failure is a ``deny`` in the answer, never
-a traceback or a non-zero exit (Claude Code reads JSON only on exit 0). For the
-fastest cold start, ``--print-settings`` writes the ``python -m`` form of the same
-hook, which skips loading the rest of the CLI.
+a traceback or a non-zero exit (Claude Code reads JSON only on exit 0). The
+console script answers this command before loading click (see ``enclosure.cli``),
+and ``--print-settings`` installs exactly that form.
 """
 
 from __future__ import annotations

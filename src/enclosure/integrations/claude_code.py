@@ -403,11 +403,23 @@ def _answer(
 
 
 def settings(manifest: Path, home: Path | None = None) -> dict[str, Any]:
-    """The ``settings.json`` snippet that puts the hook in front of every tool."""
-    argv = [sys.executable, "-m", "enclosure.integrations.claude_code"]
-    argv += ["--manifest", str(manifest.resolve())]
-    if home is not None:
-        argv += ["--home", str(home.resolve())]
+    """The ``settings.json`` snippet that puts the hook in front of every tool.
+
+    The command is the ``enclosure`` script beside this interpreter (it answers a
+    hook before loading the rest of the CLI, the fastest start), else ``python -m``
+    this module.
+    """
+    script = Path(sys.executable).with_name("enclosure")
+    if script.is_file() and os.access(script, os.X_OK):
+        argv = [str(script)]
+        if home is not None:
+            argv += ["--home", str(home.resolve())]
+        argv += ["hook", "claude-code", "--manifest", str(manifest.resolve())]
+    else:
+        argv = [sys.executable, "-m", "enclosure.integrations.claude_code"]
+        argv += ["--manifest", str(manifest.resolve())]
+        if home is not None:
+            argv += ["--home", str(home.resolve())]
     entry = [
         {
             "matcher": "*",
