@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import fcntl
 import os
 import socket
@@ -31,6 +32,7 @@ _CLONE_NEWNET = 0x40000000
 _CLONE_NEWUSER = 0x10000000
 _NS_GET_USERNS = 0xB701  # _IO(0xb7, 0x1), Linux 4.9
 _BACKLOG = 128
+_CHILD_ATTEMPTS = 3
 
 
 def _setns(fd: int, kind: int) -> None:
@@ -108,6 +110,21 @@ def _via_thread(pid: int, port: int) -> socket.socket:
 
 
 def _via_child(pid: int, port: int) -> socket.socket:
+    # The child has failed with EINVAL twice in full test runs on a loaded
+    # 2-core machine (never when the test runs alone); the cause is not pinned
+    # down (the kernel answers EINVAL to a setns into a user namespace when the
+    # caller shares its fs_struct or has other threads). A fresh child is a clean
+    # second try; any other error, or a third EINVAL, is raised: fail closed.
+    for attempt in range(_CHILD_ATTEMPTS):
+        try:
+            return _via_child_once(pid, port)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL or attempt == _CHILD_ATTEMPTS - 1:
+                raise
+    raise AssertionError  # pragma: no cover -- the loop returns or raises
+
+
+def _via_child_once(pid: int, port: int) -> socket.socket:
     netns = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         # The user namespace that owns the network namespace, not the process's
