@@ -37,12 +37,15 @@ COMMANDS = [
     "demo",
     "exec",
     "hook",
+    "ladder",
     "log",
+    "manifest",
     "mcp",
     "prompt",
     "run",
     "runs",
     "schema",
+    "shadow",
     "top",
 ]
 
