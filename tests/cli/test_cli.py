@@ -19,8 +19,11 @@ from enclosure.cli import (
     _demo,
     _exec,
     _hook,
+    _ladder,
+    _manifest,
     _mcp,
     _runs,
+    _shadow,
     _top,
     cli,
     hook_argv,
@@ -221,6 +224,9 @@ def test_each_command_module_registers_its_commands():
         _runs.runs,
         _runs.log,
         _top.top,
+        _shadow.shadow,
+        _ladder.ladder,
+        _manifest.manifest,
     ]
     assert sorted(c.name for c in commands) == COMMANDS
     for command in commands:

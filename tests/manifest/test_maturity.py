@@ -34,8 +34,10 @@ def test_stage_ladder_and_taint_load():
         ("ladder:\n  gates:\n    1: {}\n", "E-MANIFEST-VALUE", 4),
         ("taint: {action: allow}\n", "E-MANIFEST-VALUE", 2),
         (
-            "tools:\n  t:\n    input_schema: {type: object, properties: {a: {}}}\n"
-            "    sensitive: [b]\n",
+            (
+                "tools:\n  t:\n    input_schema: {type: object, properties: {a: {}}}\n"
+                "    sensitive: [b]\n"
+            ),
             "E-MANIFEST-VALUE",
             5,
         ),
