@@ -292,6 +292,7 @@ ROOMS: dict[str, Room] = {
     "enclosure._enclosure": Room.WIRING,
     "enclosure._run": Room.WIRING,
     "enclosure._workspace": Room.WIRING,
+    "enclosure.redteam": Room.WIRING,  # drives a throw-away Enclosure
     "enclosure.server": Room.FRONT_DOORS,
     "enclosure.gateway": Room.FRONT_DOORS,
     "enclosure.cli": Room.FRONT_DOORS,

@@ -22,6 +22,7 @@ from enclosure.cli import (
     _ladder,
     _manifest,
     _mcp,
+    _redteam,
     _runs,
     _shadow,
     _top,
@@ -45,6 +46,7 @@ COMMANDS = [
     "manifest",
     "mcp",
     "prompt",
+    "redteam",
     "run",
     "runs",
     "schema",
@@ -227,6 +229,7 @@ def test_each_command_module_registers_its_commands():
         _shadow.shadow,
         _ladder.ladder,
         _manifest.manifest,
+        _redteam.redteam,
     ]
     assert sorted(c.name for c in commands) == COMMANDS
     for command in commands:

@@ -23,6 +23,7 @@ from enclosure.cli._hook import hook_group
 from enclosure.cli._ladder import ladder
 from enclosure.cli._manifest import manifest
 from enclosure.cli._mcp import mcp
+from enclosure.cli._redteam import redteam
 from enclosure.cli._runs import log, runs
 from enclosure.cli._shadow import shadow
 from enclosure.cli._top import top
@@ -70,6 +71,7 @@ for command in (
     shadow,
     ladder,
     manifest,
+    redteam,
 ):
     cli.add_command(command)
 
