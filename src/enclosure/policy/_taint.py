@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from typing import Any, NamedTuple
 
 __all__ = ["Taint", "TaintMatch", "normalise"]
@@ -59,13 +60,16 @@ class TaintMatch(NamedTuple):
 class Taint:
     """The untrusted text one run has seen; empty until an untrusted tool returns."""
 
-    __slots__ = ("_sources", "_text", "_tokens")
+    __slots__ = ("_haystack", "_sources", "_starts", "_text", "_tokens")
 
     def __init__(self) -> None:
         self._text: list[str] = []
         """One `` part `` per source, padded so matches keep to word boundaries."""
         self._sources: list[str] = []
         self._tokens: dict[str, str] = {}
+        self._haystack: str | None = None
+        """Every text joined, built when first searched: one scan per value."""
+        self._starts: list[int] = []
 
     def __bool__(self) -> bool:
         return bool(self._text)
@@ -82,6 +86,7 @@ class Taint:
             return
         self._text.append(" " + " \n ".join(parts) + " ")
         self._sources.append(source)
+        self._haystack = None
         for part in parts:
             for token in part.split():
                 if len(token) >= _MIN_TOKEN:
@@ -104,10 +109,18 @@ class Taint:
     ) -> TaintMatch | None:
         if len(needle) < min_chars:
             return None
-        padded = f" {needle} "
-        for text, source in zip(self._text, self._sources, strict=True):
-            if padded in text:
-                return TaintMatch("exact", source)
+        if self._haystack is None:
+            self._starts = []
+            at = 0
+            for text in self._text:
+                self._starts.append(at)
+                at += len(text) + 1
+            self._haystack = "\n".join(self._text)
+        at = self._haystack.find(f" {needle} ")
+        if at >= 0:
+            return TaintMatch(
+                "exact", self._sources[bisect_right(self._starts, at) - 1]
+            )
         words = [w for w in needle.split() if len(w) >= _MIN_TOKEN]
         if len(words) < 2:  # noqa: PLR2004 -- one word is an exact match or none
             return None
