@@ -286,10 +286,13 @@ ROOMS: dict[str, Room] = {
     "enclosure.monitor": Room.EDGES,
     "enclosure.monitor._detectors": Room.PURE_CORE,
     "enclosure.monitor._cost": Room.PURE_CORE,
+    # Shadow comparison, ladder gates, manifest suggestions: numbers in, values out.
+    "enclosure.shadow": Room.PURE_CORE,
     "enclosure": Room.WIRING,  # the root package re-exports the facade
     "enclosure._enclosure": Room.WIRING,
     "enclosure._run": Room.WIRING,
     "enclosure._workspace": Room.WIRING,
+    "enclosure.redteam": Room.WIRING,  # drives a throw-away Enclosure
     "enclosure.server": Room.FRONT_DOORS,
     "enclosure.gateway": Room.FRONT_DOORS,
     "enclosure.cli": Room.FRONT_DOORS,

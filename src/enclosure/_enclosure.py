@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 from enclosure._clock import SystemClock, iso
 from enclosure._desk import ApprovalDesk
 from enclosure._home import default_home
+from enclosure._ladder import Ladder
 from enclosure._run import KillHook, Run
 from enclosure._webhook import Webhook
 from enclosure.audit import (
@@ -203,6 +204,9 @@ class Enclosure:
         self.approvals = ApprovalDesk(log, self.clock)
         self.kill_hooks: list[KillHook] = []
         self._runs: dict[str, Run] = {}
+        self.ladder = Ladder(log, manifest, self.clock, self._tools_of)
+        """Each tool's maturity stage; demotes tools after incidents."""
+        log.subscribe(self.ladder.observe)
         self.prices = PriceTable(manifest.cost.models)
         """Model prices for ``Run.record_usage``; the manifest extends them."""
         self.telemetry = telemetry
@@ -275,11 +279,15 @@ class Enclosure:
         prompt_version: str | None = None,
         started_by: str | None = None,
         run_id: str | None = None,
+        shadow: bool = False,
     ) -> Run:
         """Start a run; every call made through it is decided and logged.
 
         ``run_id`` names it (an integration derives one from its own session id,
         so later processes can ``resume_run`` it); default a random ``run_...``.
+        ``shadow`` runs read tools live and simulates every write, recording
+        the proposed action in full under the case id ``task`` (as does the
+        manifest's ``shadow: true``).
 
         Raises:
             AuditUnavailable: the run cannot be recorded, so it does not start.
@@ -318,6 +326,7 @@ class Enclosure:
             model=model,
             prompt_version=prompt_version,
             started_by=started_by,
+            shadow=shadow,
         )
         self._runs[run_id] = run
         return run
@@ -376,6 +385,10 @@ class Enclosure:
         except KeyError:
             msg = f"run {run_id!r} was not started by this enclosure"
             raise UsageError(msg, code="E-RUN-UNKNOWN") from None
+
+    def _tools_of(self, run_id: str) -> list[str]:
+        run = self._runs.get(run_id)
+        return list(run.state.tool_calls) if run is not None else []
 
     def _kill_run(self, run_id: str, reason: str, rule: str) -> None:
         run = self._runs.get(run_id)

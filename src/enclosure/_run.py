@@ -29,6 +29,7 @@ from enclosure.audit import (
     KillEvent,
     ResultEvent,
     RunEndedEvent,
+    ShadowEvent,
     UsageEvent,
     ValidatorResult,
 )
@@ -95,6 +96,7 @@ class Run:
         model: str | None,
         prompt_version: str | None,
         started_by: str | None,
+        shadow: bool = False,
     ) -> None:
         self._enc = enc
         self.id = run_id
@@ -104,6 +106,8 @@ class Run:
         self.prompt_version = prompt_version
         self.started_by = started_by
         self.status: RunStatus = "running"
+        self.shadow = shadow or enc.manifest.shadow
+        """Read tools run live; every write is simulated and recorded in full."""
         self.state = RunState(run_id, agent, task, enc.clock.monotonic(), model=model)
         self._lock = threading.RLock()
         self._kill_hooks: list[KillHook] = []
@@ -635,6 +639,12 @@ class Run:
                     invalid=invalid,
                     args_sha256=args_sha,
                 )
+                decision = enc.policy.cap(
+                    decision,
+                    stage=enc.ladder.stage(tool),
+                    shadow=self.shadow,
+                    approved=approval_id is not None,
+                )
             record = _Record(
                 self,
                 call,
@@ -681,6 +691,8 @@ class Run:
         disposition: Literal["executed", "failed"] = "failed" if error else "executed"
         with self._lock:
             enc.policy.record_result(self.state, ok=error is None, cost=decision.cost)
+            if error is None:
+                enc.policy.remember(self.state, call.tool, value)
         receipt_body: dict[str, Any] | None = (
             {"output_sha256": output_sha} if output_sha else None
         )
@@ -986,11 +998,25 @@ class _Record:
                 code="E-SIMULATOR-FAILED", message=f"{type(exc).__name__}: {exc}"
             )
             return self._result("failed", error=error)
-        with self.run._lock:  # noqa: SLF001 -- Run's helper
-            self.run.state.simulated += 1
-        return self._result(
+        run, enc = self.run, self.enc
+        with run._lock:  # noqa: SLF001 -- Run's helper
+            run.state.simulated += 1
+            enc.policy.remember(run.state, self.call.tool, value)
+        result = self._result(
             "simulated", value=value, receipt={"output_sha256": output_sha}
         )
+        if run.shadow or self.decision.rule.startswith("ladder."):
+            enc.log.append(
+                ShadowEvent(
+                    run_id=run.id,
+                    ts=iso(enc.clock.time()),
+                    call_id=self.call.call_id,
+                    case_id=run.task,
+                    tool=self.call.tool,
+                    args=enc.redactor.redact(self.call.args),
+                )
+            )
+        return result
 
     def _consume(self, approval_id: str | None) -> CallResult | None:
         enc, run, call = self.enc, self.run, self.call

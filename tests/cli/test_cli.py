@@ -19,8 +19,12 @@ from enclosure.cli import (
     _demo,
     _exec,
     _hook,
+    _ladder,
+    _manifest,
     _mcp,
+    _redteam,
     _runs,
+    _shadow,
     _top,
     cli,
     hook_argv,
@@ -37,12 +41,16 @@ COMMANDS = [
     "demo",
     "exec",
     "hook",
+    "ladder",
     "log",
+    "manifest",
     "mcp",
     "prompt",
+    "redteam",
     "run",
     "runs",
     "schema",
+    "shadow",
     "top",
 ]
 
@@ -218,6 +226,10 @@ def test_each_command_module_registers_its_commands():
         _runs.runs,
         _runs.log,
         _top.top,
+        _shadow.shadow,
+        _ladder.ladder,
+        _manifest.manifest,
+        _redteam.redteam,
     ]
     assert sorted(c.name for c in commands) == COMMANDS
     for command in commands:

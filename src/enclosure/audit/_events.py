@@ -23,9 +23,12 @@ __all__ = [
     "Event",
     "ExecEvent",
     "KillEvent",
+    "LadderEvent",
+    "OutcomeEvent",
     "ResultEvent",
     "RunEndedEvent",
     "RunStartedEvent",
+    "ShadowEvent",
     "ToolPinEvent",
     "UsageEvent",
     "ValidatorResult",
@@ -265,6 +268,51 @@ class ToolPinEvent(_Event):
     """The hash it was pinned to before (``changed`` and ``repinned``)."""
 
 
+class ShadowEvent(_Event):
+    """A write a shadow run proposed and simulated, recorded in full.
+
+    ``case_id`` is the run's task: the case people handled too, to compare with
+    (see ``OutcomeEvent``). ``args`` are redacted but not cut.
+    """
+
+    kind: Literal["shadow"] = "shadow"
+    call_id: str
+    case_id: str
+    tool: str
+    args: JSONObject
+
+
+class OutcomeEvent(_Event):
+    """What people actually did for one shadow case (``enclosure shadow import``).
+
+    ``action`` is a tool name, or ``none`` for a case where nothing was done;
+    ``source`` is ``file:line`` of the imported row. ``run_id`` is empty.
+    """
+
+    kind: Literal["outcome"] = "outcome"
+    case_id: str
+    action: str
+    args: JSONObject = Field(default_factory=dict)
+    source: str = ""
+
+
+class LadderEvent(_Event):
+    """A tool moved on the maturity ladder.
+
+    Promoted by a person; demoted by one, or automatically after an incident
+    (``by`` is ``enclosure`` then).
+    """
+
+    kind: Literal["ladder"] = "ladder"
+    tool: str
+    action: Literal["promoted", "demoted"]
+    from_stage: int
+    to_stage: int
+    by: str
+    reason: str
+    evidence: JSONObject = Field(default_factory=dict)
+
+
 class RunEndedEvent(_Event):
     kind: Literal["run_ended"] = "run_ended"
     status: RunStatus
@@ -288,6 +336,9 @@ Event: TypeAlias = Annotated[
     | AnomalyEvent
     | UsageEvent
     | ToolPinEvent
+    | ShadowEvent
+    | OutcomeEvent
+    | LadderEvent
     | RunEndedEvent,
     Field(discriminator="kind"),
 ]

@@ -20,8 +20,12 @@ from enclosure.cli._check import check, schema
 from enclosure.cli._demo import demo
 from enclosure.cli._exec import exec_command
 from enclosure.cli._hook import hook_group
+from enclosure.cli._ladder import ladder
+from enclosure.cli._manifest import manifest
 from enclosure.cli._mcp import mcp
+from enclosure.cli._redteam import redteam
 from enclosure.cli._runs import log, runs
+from enclosure.cli._shadow import shadow
 from enclosure.cli._top import top
 from enclosure.errors import EnclosureError, ManifestError
 
@@ -64,6 +68,10 @@ for command in (
     hook_group,
     top,
     mcp,
+    shadow,
+    ladder,
+    manifest,
+    redteam,
 ):
     cli.add_command(command)
 

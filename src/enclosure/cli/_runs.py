@@ -31,6 +31,9 @@ _KINDS = [
     "anomaly",
     "checkpoint",
     "tool_pin",
+    "shadow",
+    "outcome",
+    "ladder",
     "run_ended",
 ]
 _STYLE = {

@@ -8,6 +8,7 @@ from typing import Any
 
 from enclosure.manifest._compute import ComputeSpec, FilesystemSpec, parse_size
 from enclosure.manifest._load import load_manifest, load_manifest_text, manifest_source
+from enclosure.manifest._maturity import DemoteSpec, Gate, LadderSpec, TaintSpec
 from enclosure.manifest._models import (
     AgentSpec,
     ApprovalsSpec,
@@ -52,12 +53,15 @@ __all__ = [
     "ComputeSpec",
     "CostSpec",
     "CredentialSpec",
+    "DemoteSpec",
     "DetectorsSpec",
     "FilesystemSpec",
+    "Gate",
     "GlobalRule",
     "Injection",
     "KillCondition",
     "KillSwitch",
+    "LadderSpec",
     "Manifest",
     "ModelPrice",
     "MonitoringSpec",
@@ -70,6 +74,7 @@ __all__ = [
     "RepeatedCalls",
     "Rule",
     "SourceMap",
+    "TaintSpec",
     "ToolSpec",
     "UpstreamSpec",
     "host_matches",

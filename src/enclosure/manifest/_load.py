@@ -95,6 +95,28 @@ def _reference_issues(manifest: Manifest, source: SourceMap) -> list[ManifestIss
                 )
             )
     issues += _network_issues(manifest, source)
+    issues += _sensitive_issues(manifest, source)
+    return issues
+
+
+def _sensitive_issues(manifest: Manifest, source: SourceMap) -> list[ManifestIssue]:
+    """A tool's ``sensitive`` arguments are among its schema's properties."""
+    issues = []
+    for name, spec in manifest.tools.items():
+        schema = spec.input_schema or {}
+        props = schema.get("properties")
+        if not isinstance(props, dict):
+            continue
+        for j, arg in enumerate(spec.sensitive):
+            if arg not in props:
+                issues.append(
+                    source.issue(
+                        "E-MANIFEST-VALUE",
+                        f"tool {name!r} marks {arg!r} sensitive, but its input_schema "
+                        "has no such property",
+                        ("tools", name, "sensitive", j),
+                    )
+                )
     return issues
 
 

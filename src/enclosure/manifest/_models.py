@@ -24,6 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from enclosure._json import sha256_json
 from enclosure.manifest._compute import ComputeSpec, FilesystemSpec
+from enclosure.manifest._maturity import LadderSpec, Stage, TaintSpec
 from enclosure.manifest._monitoring import AuditSpec, CostSpec, MonitoringSpec
 from enclosure.manifest._network import CredentialSpec, NetworkSpec
 from enclosure.manifest._upstreams import UpstreamSpec
@@ -227,6 +228,15 @@ class ToolSpec(_Strict):
     pin: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
     """For an upstream tool: the SHA-256 its name, description and input schema
     must hash to (the gateway prints it when a tool changes)."""
+    stage: Stage | None = None
+    """Its rung on the maturity ladder (see ``ladder``); None: not on the ladder."""
+    untrusted: bool = False
+    """What it returns comes from outside (web pages, emails, tickets): taint it."""
+    sensitive: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list
+    )
+    """Arguments (recipient, URL, account, amount) that must not carry tainted
+    values; see ``taint``."""
 
     @field_validator("command")
     @classmethod
@@ -316,6 +326,10 @@ class Manifest(_Strict):
         default_factory=dict
     )
     """MCP servers whose tools ``enclosure mcp`` offers (see ``ToolSpec.upstream``)."""
+    shadow: bool = False
+    """Every run in shadow: read tools live, write tools simulated and recorded."""
+    ladder: LadderSpec = Field(default_factory=LadderSpec)
+    taint: TaintSpec = Field(default_factory=TaintSpec)
 
     _source: Any = PrivateAttr(default=None)
 

@@ -14,6 +14,7 @@ from enclosure.policy._engine import (
 )
 from enclosure.policy._ratelimit import RateCheck, SlidingWindows
 from enclosure.policy._state import RunState
+from enclosure.policy._taint import Taint, TaintMatch, normalise
 
 __all__ = [
     "CompileProblem",
@@ -25,5 +26,8 @@ __all__ = [
     "RateCheck",
     "RunState",
     "SlidingWindows",
+    "Taint",
+    "TaintMatch",
     "compile_policy",
+    "normalise",
 ]

@@ -10,8 +10,13 @@ Order of evaluation for one call (the first step that decides wins):
 4. Global ``rules`` that apply to the tool, then the tool's own ``rules``, in order:
    the first whose ``when`` is true gives its ``then``. No match: the tool's ``mode``
    (live → allow, simulate, approve).
-5. For allow and simulate (and an approved call), each ``rate`` window: over the limit
+5. The taint guard: an allow, simulate or approve whose ``sensitive`` argument
+   carries a value an ``untrusted`` tool returned in this run gets ``taint.action``
+   (approve or deny; a human's approval of exactly this call lets it through).
+6. For allow and simulate (and an approved call), each ``rate`` window: over the limit
    gives the window's ``on_exceed`` (deny or kill); within all, the call is counted.
+7. ``cap``, applied by the caller after ``decide``: a tool's ladder stage or a
+   shadow run lowers what a write may do (see ``cap``).
 
 A condition that fails to evaluate denies the call (fail closed) and says why. The
 engine is pure: time is passed in, state is the ``RunState`` it is handed.
@@ -97,6 +102,8 @@ class _Tool:
     """The variables its conditions (and the kill conditions) read."""
     run_fields: frozenset[str] | None
     """The ``run`` fields its conditions read (None: all of them)."""
+    sinks: tuple[str, ...] = ()
+    """Its ``sensitive`` arguments."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +195,15 @@ def compile_policy(manifest: Manifest) -> Policy:
             else:
                 run_fields |= cond.run_fields
         tools[name] = _Tool(
-            name, spec, _MODE_OUTCOME[spec.mode], rules, rates, ctx, roots, run_fields
+            name,
+            spec,
+            _MODE_OUTCOME[spec.mode],
+            rules,
+            rates,
+            ctx,
+            roots,
+            run_fields,
+            tuple(spec.sensitive),
         )
     if c.problems:
         order = ("rules", "tools", "kill_switch")  # the manifest's section order
@@ -208,6 +223,10 @@ class Policy:
         self._tools = tools
         self._kills = kills
         self._ks = manifest.kill_switch
+        self._taint = manifest.taint
+        self._untrusted = frozenset(
+            name for name, spec in manifest.tools.items() if spec.untrusted
+        )
         self._decisions: dict[tuple[str, str, str, str, float], Decision] = {}
 
     def tool_names(self) -> list[str]:
@@ -313,6 +332,50 @@ class Policy:
                     continue  # decide denied such a call; it used no window
             state.windows.hit((rate.path, key), now)
 
+    def remember(self, state: RunState, tool: str, value: Any) -> None:
+        """Taint what ``tool`` returned in this run, if the manifest distrusts it."""
+        if tool in self._untrusted:
+            state.taint.add(tool, value)
+
+    def cap(
+        self,
+        decision: Decision,
+        *,
+        stage: int | None,
+        shadow: bool,
+        approved: bool = False,
+    ) -> Decision:
+        """Lower a write's decision to what its ladder stage or a shadow run allows.
+
+        Stage 1 (read-only) denies writes; stage 2 (shadow) and a shadow run
+        simulate them; stage 3 (approval-gated) asks a human before an allow,
+        unless a human approved exactly this call. Reads, stages 4-5 and deny,
+        kill and simulate pass unchanged.
+        """
+        tool = self._tools.get(decision.tool)
+        if tool is None or tool.spec.effect == "read":
+            return decision
+        outcome = decision.outcome
+        if outcome not in ("allow", "approve"):
+            return decision
+        name = tool.name
+        if stage == 1:
+            reason = f"tool {name!r} is at ladder stage 1 (read-only): writes denied"
+            return self._decision("deny", f"ladder.{name}", reason, name)
+        if shadow or stage == 2:  # noqa: PLR2004 -- the shadow stage
+            why = "the run is in shadow mode" if shadow else "it is at stage 2"
+            reason = f"simulated: {why}; proposed action recorded ({decision.reason})"
+            rule = "shadow" if shadow else f"ladder.{name}"
+            return self._decision("simulate", rule, reason, name)
+        if stage == 3 and outcome == "allow" and not decision.via_approval:  # noqa: PLR2004 -- the approval stage
+            reason = f"tool {name!r} is at ladder stage 3: a human approves each call"
+            if approved:
+                return self._decision(
+                    "allow", f"ladder.{name}", f"approved by a human ({reason})", name
+                ).model_copy(update={"via_approval": True, "cost": tool.spec.cost})
+            return self._decision("approve", f"ladder.{name}", reason, name)
+        return decision
+
     def record_result(self, state: RunState, *, ok: bool, cost: float) -> None:
         """Count what a live or simulated call did, for the kill switch."""
         if ok:
@@ -323,7 +386,7 @@ class Policy:
             state.consecutive_errors += 1
         state.cost += cost
 
-    def _decide(
+    def _decide(  # noqa: C901 -- the documented order, one step per branch
         self,
         call: ToolCall,
         state: RunState,
@@ -357,6 +420,10 @@ class Policy:
         if outcome == "approve" and approved:
             outcome, reason = "allow", f"approved by a human ({reason})"
             via_approval = True
+        if tool.sinks and state.taint and not via_approval:
+            tainted = self._tainted(tool, call, state, approved=approved)
+            if tainted is not None:
+                outcome, rule, reason, via_approval = tainted
         if outcome in ("allow", "simulate"):
             limited = self._rate_limits(tool, state, now, activation)
             if limited is not None:
@@ -366,6 +433,30 @@ class Policy:
         if via_approval:
             decision = decision.model_copy(update={"via_approval": True})
         return decision
+
+    def _tainted(
+        self, tool: _Tool, call: ToolCall, state: RunState, *, approved: bool
+    ) -> tuple[Outcome, str, str, bool] | None:
+        """The taint guard's verdict for a call to a tool with sensitive args."""
+        spec = self._taint
+        args = call.args
+        for arg in tool.sinks:
+            if arg not in args:
+                continue
+            found = state.taint.match(
+                args[arg], min_chars=spec.min_chars, min_overlap=spec.min_overlap
+            )
+            if found is None:
+                continue
+            rule = f"taint.{tool.name}.{arg}"
+            reason = (
+                f"argument {arg!r} carries a value ({found.kind} match) that "
+                f"untrusted tool {found.source!r} returned in this run"
+            )
+            if spec.action == "approve" and approved:
+                return "allow", rule, f"approved by a human ({reason})", True
+            return spec.action, rule, reason, False
+        return None
 
     def _first_match(
         self, tool: _Tool, activation: Activation

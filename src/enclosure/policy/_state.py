@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from enclosure.policy._ratelimit import SlidingWindows
+from enclosure.policy._taint import Taint
 
 __all__ = ["RunState"]
 
@@ -42,6 +43,8 @@ class RunState:
     """How often each signature occurs in ``recent``: counting is O(1)."""
     killed: str | None = None
     """Why the run was killed, once it has been."""
+    taint: Taint = field(default_factory=Taint)
+    """What untrusted tools returned in this run (see ``Policy.remember``)."""
 
     def snapshot(
         self, now: float, *, fields: frozenset[str] | None = None

@@ -1,0 +1,44 @@
+"""Shadow comparison, the maturity ladder's gates and least-privilege suggestions.
+
+Pure: it compares proposals with outcomes, computes Wilson intervals, renders the
+HTML report as text, checks ladder gates and narrows manifests from observed
+runs. Must not know: the decision log, files, sockets or the clock; the wiring
+(``enclosure._ladder``) and the CLI read the log and hand it plain values.
+"""
+
+from enclosure.shadow._compare import (
+    NONE,
+    Action,
+    ActionStats,
+    ArgDiff,
+    Interval,
+    ShadowReport,
+    compare,
+    wilson,
+)
+from enclosure.shadow._html import render_html
+from enclosure.shadow._ladder import DEMOTED_TO, STAGES, Evidence, demotion, missing
+from enclosure.shadow._outcomes import parse_outcomes
+from enclosure.shadow._suggest import Call, Request, Suggestion, suggest
+
+__all__ = [
+    "DEMOTED_TO",
+    "NONE",
+    "STAGES",
+    "Action",
+    "ActionStats",
+    "ArgDiff",
+    "Call",
+    "Evidence",
+    "Interval",
+    "Request",
+    "ShadowReport",
+    "Suggestion",
+    "compare",
+    "demotion",
+    "missing",
+    "parse_outcomes",
+    "render_html",
+    "suggest",
+    "wilson",
+]
