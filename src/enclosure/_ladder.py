@@ -101,9 +101,36 @@ def import_outcomes(
     return len(actions)
 
 
-def observed(log: DecisionLog) -> tuple[list[Call], list[Request], int]:
-    """Allowed calls and requests of the good runs (completed, never killed)."""
-    good = {r.run_id for r in log.list_runs(limit=100_000) if r.status == "completed"}
+def observed(
+    log: DecisionLog, run_ids: Iterable[str] | None = None
+) -> tuple[list[Call], list[Request], int]:
+    """Allowed calls and requests of the good runs (completed, never killed).
+
+    ``run_ids`` limits them to those runs (each must be in the log and completed);
+    by default every completed run counts.
+
+    Raises:
+        UsageError: a named run is not in the log (``E-RUN-UNKNOWN``) or did not
+            complete (``E-SUGGEST-BAD-RUN``).
+    """
+    if run_ids is None:
+        good = {
+            r.run_id for r in log.list_runs(limit=100_000) if r.status == "completed"
+        }
+    else:
+        good = set()
+        for run_id in run_ids:
+            record = log.get_run(run_id)
+            if record is None:
+                msg = f"run {run_id!r} is not in the decision log"
+                raise UsageError(msg, code="E-RUN-UNKNOWN")
+            if record.status != "completed":
+                msg = (
+                    f"run {run_id!r} is {record.status}, not completed: only good "
+                    "runs may widen what the manifest is suggested to allow"
+                )
+                raise UsageError(msg, code="E-SUGGEST-BAD-RUN")
+            good.add(run_id)
     calls, requests = [], []
     for stored in log.events(kinds=("decision", "egress")):
         e = stored.event

@@ -32,3 +32,42 @@ def test_suggest_without_good_runs_is_a_coded_error(enclosure, empty_home, tmp_p
     result = enclosure("--home", empty_home, "manifest", "suggest", "-m", manifest)
     assert result.status == 2
     assert "E-SUGGEST-NO-RUNS" in result.err
+
+
+def test_suggest_learns_only_from_the_runs_named(enclosure, home, tmp_path):
+    manifest = tmp_path / "enclosure.yaml"
+    manifest.write_text(MANIFEST, encoding="utf-8")
+    enc = make_enclosure(MANIFEST, home)
+    with enc.start_run("c1") as first:
+        first.call("send", {"to": "a"})
+    with enc.start_run("c2") as second:
+        second.call("wipe", {"what": "all"})
+    killed = enc.start_run("c3")
+    killed.kill("operator")
+    enc.close()
+    chosen = enclosure(
+        "--home", home, "manifest", "suggest", "-m", manifest, "--runs", first.id
+    )
+    assert chosen.status == 0, chosen.err
+    assert "suggested from 1 good runs" in chosen.out
+    assert "- tools.wipe: remove" in chosen.out  # c2 was not named
+    both = enclosure(
+        "--home",
+        home,
+        "manifest",
+        "suggest",
+        "-m",
+        manifest,
+        "--runs",
+        f"{first.id}, {second.id}",
+    )
+    assert both.status == 0, both.err
+    assert "suggested from 2 good runs" in both.out
+    assert "- tools.wipe: remove" not in both.out
+    for runs, code in ((killed.id, "E-SUGGEST-BAD-RUN"), ("run_nope", "E-RUN-UNKNOWN")):
+        bad = enclosure(
+            "--home", home, "manifest", "suggest", "-m", manifest, "--runs", runs
+        )
+        assert bad.status == 2
+        assert code in bad.err
+        assert bad.err.count("\n") == 1

@@ -34,16 +34,22 @@ def manifest() -> None:
     "runs",
     default="all",
     show_default=True,
-    help="Which runs to learn from: 'all' completed (never killed) runs.",
+    help=(
+        "Which runs to learn from: 'all' completed (never killed) runs, or run ids "
+        "separated by commas."
+    ),
 )
 @click.pass_context
 def suggest_command(ctx: click.Context, path: Path, runs: str) -> None:
     """Print changes narrowing the manifest, as a diff with evidence per line."""
+    chosen = None
     if runs != "all":
-        msg = f"--runs {runs!r}: only 'all' (every completed run) is supported"
-        raise UsageError(msg, code="E-USAGE")
+        chosen = [r.strip() for r in runs.split(",") if r.strip()]
+        if not chosen:
+            msg = f"--runs {runs!r}: give 'all' or run ids separated by commas"
+            raise UsageError(msg, code="E-USAGE")
     current = load_manifest(path)
-    calls, requests, good = observed(open_home_log(ctx))
+    calls, requests, good = observed(open_home_log(ctx), chosen)
     if not good:
         msg = "no completed runs in the log to learn from"
         raise UsageError(msg, code="E-SUGGEST-NO-RUNS")
