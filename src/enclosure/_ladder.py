@@ -10,10 +10,12 @@ alert or too many denied approvals on a run that used the tool.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from enclosure._clock import iso
+from enclosure._json import canonical_json
 from enclosure.audit import (
     AlertEvent,
     AnomalyEvent,
@@ -90,15 +92,33 @@ def shadow_report(log: DecisionLog) -> ShadowReport:
 def import_outcomes(
     log: DecisionLog, actions: list[Action], sources: list[str], clock: Clock
 ) -> int:
-    """Append one ``outcome`` event per action; returns how many."""
+    """Append one ``outcome`` event per action not already in the log; how many.
+
+    An action counts as already there when the log holds an outcome with the same
+    case, action and arguments that no earlier action of this import matched, so
+    importing a file again adds nothing, while a case where people did the same
+    thing twice keeps both.
+    """
+    held: Counter[tuple[str, str, bytes]] = Counter()
+    for stored in log.events(kinds=("outcome",)):
+        e = stored.event
+        if isinstance(e, OutcomeEvent):
+            held[e.case_id, e.action, canonical_json(e.args)] += 1
+    fresh: list[tuple[Action, str]] = []
+    for action, source in zip(actions, sources, strict=True):
+        key = (action.case_id, action.action, canonical_json(action.args))
+        if held[key]:
+            held[key] -= 1
+        else:
+            fresh.append((action, source))
     ts = iso(clock.time())
     log.append_many(
         OutcomeEvent(
             run_id="", ts=ts, case_id=a.case_id, action=a.action, args=a.args, source=s
         )
-        for a, s in zip(actions, sources, strict=True)
+        for a, s in fresh
     )
-    return len(actions)
+    return len(fresh)
 
 
 def observed(

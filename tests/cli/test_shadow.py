@@ -40,3 +40,24 @@ def test_a_malformed_outcomes_file_is_one_coded_line(enclosure, home, tmp_path):
     ]
     missing = enclosure("--home", home, "shadow", "import", tmp_path / "none.csv")
     assert "E-OUTCOMES-INVALID" in missing.err
+
+
+def test_importing_the_same_outcomes_again_adds_nothing(enclosure, home, tmp_path):
+    _shadow_runs(home)
+    outcomes = tmp_path / "o.csv"
+    outcomes.write_text(
+        "case_id,action,to\nc1,send,a@x\nc1,send,a@x\nc2,send,b@x\n", encoding="utf-8"
+    )
+    first = enclosure("--home", home, "shadow", "import", outcomes)
+    assert first.out.strip() == "imported 3 outcomes for 2 cases"  # both c1 rows kept
+    again = enclosure("--home", home, "shadow", "import", outcomes)
+    assert again.status == 0
+    assert again.out.strip() == (
+        "imported 0 outcomes for 2 cases (3 already in the log, skipped)"
+    )
+    more = tmp_path / "more.csv"
+    more.write_text("case_id,action,to\nc2,send,b@x\nc2,send,d@x\n", encoding="utf-8")
+    extra = enclosure("--home", home, "shadow", "import", more)
+    assert extra.out.strip() == (
+        "imported 1 outcomes for 1 cases (1 already in the log, skipped)"
+    )

@@ -42,7 +42,9 @@ def import_command(ctx: click.Context, outcomes: Path) -> None:
     sources = [f"{outcomes}"] * len(actions)
     n = import_outcomes(log, actions, sources, SystemClock())
     cases = len({a.case_id for a in actions})
-    click.echo(f"imported {n} outcomes for {cases} cases")
+    skipped = len(actions) - n
+    note = f" ({skipped} already in the log, skipped)" if skipped else ""
+    click.echo(f"imported {n} outcomes for {cases} cases{note}")
 
 
 @shadow.command("report")
