@@ -34,3 +34,11 @@ def test_status_and_promote_refuse_then_succeed(enclosure, home, tmp_path):
     )
     assert done.status == 0
     assert "stage 2 -> 3" in done.out
+
+
+def test_status_says_how_to_put_a_tool_on_the_ladder(enclosure, home, tmp_path):
+    manifest = tmp_path / "enclosure.yaml"
+    manifest.write_text("agent: {name: a}\ntools:\n  send: {}\n", encoding="utf-8")
+    status = enclosure("--home", home, "ladder", "status", "-m", manifest)
+    assert status.status == 0
+    assert status.out.startswith(f"no tool in {manifest} is on the ladder")

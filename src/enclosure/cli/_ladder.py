@@ -51,7 +51,15 @@ def status(ctx: click.Context, manifest: Path) -> None:
         "next stage needs",
     ):
         table.add_column(col)
-    for st in _ladder(ctx, manifest).status():
+    rows = _ladder(ctx, manifest).status()
+    if not rows:
+        click.echo(
+            f"no tool in {manifest} is on the ladder: give a tool `stage: 1` to 5 "
+            "(1 read-only, 2 shadow, 3 approval-gated, 4 autonomous within "
+            "limits, 5 broad autonomy)"
+        )
+        return
+    for st in rows:
         ev = st.evidence
         agree = "n/a" if ev.agreement is None else f"{ev.agreement:.1%}"
         needs = (
