@@ -38,7 +38,9 @@ def test_status_and_promote_refuse_then_succeed(enclosure, home, tmp_path):
 
 def test_status_says_how_to_put_a_tool_on_the_ladder(enclosure, home, tmp_path):
     manifest = tmp_path / "enclosure.yaml"
-    manifest.write_text("agent: {name: a}\ntools:\n  send: {}\n", encoding="utf-8")
+    text = "agent: {name: a}\ntools:\n  send: {}\n"
+    manifest.write_text(text, encoding="utf-8")
+    make_enclosure(text, home).close()
     status = enclosure("--home", home, "ladder", "status", "-m", manifest)
     assert status.status == 0
     assert status.out.startswith(f"no tool in {manifest} is on the ladder")
