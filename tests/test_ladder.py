@@ -166,3 +166,52 @@ def test_taint_false_positives_on_the_demo_normal_runs(tmp_path):
     assert notify.decision.rule == "taint.send_email.to"  # the one false positive
     assert refund.status == "executed"
     assert attack.decision.rule == "taint.refund.account"
+
+
+def _other_process(home, script: str) -> None:
+    """Run ``script`` in a fresh interpreter against the same log (``enc`` there)."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    prelude = (
+        "from enclosure.testing import make_enclosure\n"
+        f"enc = make_enclosure({MANIFEST!r}, {str(home)!r})\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", prelude + script + "\nenc.close()\n"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_demotion_in_another_process_holds_at_the_next_call(enc, tmp_path):
+    with enc.start_run("t") as run:
+        assert run.call("send", {"to": "ops@y.example"}).status == "pending"  # stage 3
+        # Another process kills one of its own runs that called send: send is
+        # demoted there, and here at the very next call.
+        _other_process(
+            tmp_path,
+            "enc.tool('send')(lambda to: {'sent': to})\n"
+            "r = enc.start_run('elsewhere')\n"
+            "r.call('send', {'to': 'a@y.example'})\n"
+            "r.kill('operator pressed stop')\n",
+        )
+        after = run.call("send", {"to": "ops@y.example"})
+        assert after.status == "simulated"
+    assert enc.ladder.stage("send") == 2
+    moves = [s.event for s in enc.log.events(kinds=("ladder",))]
+    assert [(m.tool, m.action, m.to_stage) for m in moves] == [("send", "demoted", 2)]
+
+
+def test_a_promotion_in_another_process_is_seen_without_a_restart(enc, tmp_path):
+    assert enc.ladder.stage("refund") == 2
+    _other_process(
+        tmp_path,
+        "from enclosure.audit import LadderEvent\n"
+        "enc.log.append(LadderEvent(run_id='', ts='2026-11-25T10:00:00+00:00',"
+        " tool='refund', action='promoted', from_stage=2, to_stage=3, by='lead',"
+        " reason='evidence', evidence={}))\n",
+    )
+    assert enc.ladder.stage("refund") == 3

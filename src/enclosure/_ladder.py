@@ -184,19 +184,56 @@ class Ladder:
             if spec.stage is not None
         }
         self._since: dict[str, int] = {}
+        self._seen = 0
+        """The newest event of the log this ladder has taken into account."""
+        self._ours: set[int] = set()
+        """Events this process appended after ``_seen``: already observed."""
         if self._stages:
             for stored in log.events(kinds=("ladder",)):
                 e = stored.event
                 if isinstance(e, LadderEvent) and e.tool in self._stages:
                     self._stages[e.tool] = e.to_stage
                     self._since[e.tool] = stored.seq
+            self._seen = log.head
 
     def _gate(self, stage: int) -> Gate | None:
         return self._manifest.ladder.gates.get(stage)
 
     def stage(self, tool: str) -> int | None:
-        """The tool's stage now; None when it is not on the ladder."""
+        """The tool's stage now; None when it is not on the ladder.
+
+        Other processes move tools too (``enclosure ladder promote``, a kill or
+        a denied approval in another process), so for a tool on the ladder the
+        log's newer events are taken into account first: a demotion anywhere
+        holds here at the next call.
+
+        Raises:
+            AuditUnavailable: the log cannot be read (the call fails closed).
+        """
+        if tool not in self._stages:
+            return None
+        self._catch_up()
         return self._stages.get(tool)
+
+    def _catch_up(self) -> None:
+        kinds = ("ladder", "kill", "alert", "anomaly", "approval")
+        newer = self._log.events(kinds=kinds, after_seq=self._seen)
+        if not newer:
+            return
+        self._seen = max(self._seen, newer[-1].seq)
+        # Appended here: the observer has seen them already.
+        theirs = [stored for stored in newer if stored.seq not in self._ours]
+        self._ours = {seq for seq in self._ours if seq > self._seen}
+        # Their moves first, so an incident they already demoted for is not
+        # demoted for again here; then the incidents nobody acted on.
+        for stored in theirs:
+            e = stored.event
+            if isinstance(e, LadderEvent) and e.tool in self._stages:
+                self._stages[e.tool] = e.to_stage
+                self._since[e.tool] = stored.seq
+        for stored in theirs:
+            if not isinstance(stored.event, LadderEvent):
+                self._observe(stored.event)
 
     def evidence(self, tool: str) -> Evidence:
         """What the log shows for ``tool`` since its last ladder event."""
@@ -288,10 +325,22 @@ class Ladder:
         self._since[tool] = appended.seq
         return event
 
-    def observe(self, _appended: Appended, event: Event) -> None:
+    def _tools_called(self, run_id: str) -> set[str]:
+        """The tools ``run_id`` called: from this process, else from the log."""
+        tools = set(self._tools_of(run_id))
+        if not tools and run_id:
+            tools = {
+                stored.event.tool
+                for stored in self._log.events(run_id=run_id, kinds=("decision",))
+                if isinstance(stored.event, DecisionEvent)
+            }
+        return tools
+
+    def observe(self, appended: Appended, event: Event) -> None:
         """Log observer: demote at once after an incident (never raises)."""
         if not self._stages:
             return
+        self._ours.add(appended.seq)
         try:
             self._observe(event)
         except AuditUnavailable:
@@ -303,7 +352,7 @@ class Ladder:
             kind = "kill" if isinstance(event, KillEvent) else "alert"
             why = demotion(spec, kind=kind)
             if why is not None:
-                for tool in set(self._tools_of(event.run_id)):
+                for tool in self._tools_called(event.run_id):
                     self.demote(tool, f"{why} (run {event.run_id})")
         elif (
             isinstance(event, ApprovalEvent)

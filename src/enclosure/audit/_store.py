@@ -165,6 +165,11 @@ class DecisionLog:
         finally:
             self._events.close()
 
+    @property
+    def head(self) -> int:
+        """The ``seq`` of the newest event this process appended or found."""
+        return self._events.head
+
     def subscribe(self, observer: Observer) -> None:
         """Call ``observer(appended, event)`` after every event is durably stored.
 
