@@ -186,10 +186,13 @@ def compile_insert(dialect: Dialect) -> tuple[str, Callable[[tuple[Any, ...]], A
 
 def compile_anchor(dialect: Dialect) -> tuple[str, Callable[[dict[str, str]], Any]]:
     """Compile the anchor update: zero-padded ``seq:hash`` text only ever grows."""
+    value: sa.ColumnElement[str] = meta_table.c.value
+    if dialect.name == "postgresql":
+        value = value.collate("C")  # compare bytes, whatever the database's locale
     stmt = (
         meta_table.update()
         .where(meta_table.c.key == "anchor")
-        .where(meta_table.c.value < sa.bindparam("old_value"))
+        .where(value < sa.bindparam("old_value"))
         .values(value=sa.bindparam("new_value"))
     )
     compiled = stmt.compile(dialect=dialect)

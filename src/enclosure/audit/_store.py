@@ -9,6 +9,7 @@ side by side (no part knows another):
   error into ``AuditUnavailable`` (the caller must then refuse the call it could not
   record), and all that is SQLite's alone;
 - ``_schema``: the tables, their creation, and the statements compiled once;
+- ``_migrate``: Alembic migrations, which manage the schema on PostgreSQL;
 - ``_event_store``: the hash chain: appends (the hot path), reads and ``verify``;
 - ``_run_store`` and ``_approval_store``: runs, and approvals with atomic,
   single-use transitions;
@@ -25,6 +26,7 @@ from enclosure.audit._approval_store import ApprovalTable
 from enclosure.audit._checkpointer import Checkpointer, CheckpointTimer
 from enclosure.audit._database import Database, reason
 from enclosure.audit._event_store import EventTable
+from enclosure.audit._migrate import upgrade
 from enclosure.audit._pin_store import PinTable
 from enclosure.audit._redact import Redactor
 from enclosure.audit._run_store import RunTable, seen_names
@@ -90,6 +92,8 @@ class DecisionLog:
         self._db = db = Database(url, sync)
         with db.guard("open"):
             try:
+                if db.engine.dialect.name == "postgresql":
+                    upgrade(db.engine)
                 create_schema(db.engine, db.where)
                 self._events = EventTable(db, redactor)
             except BaseException:
