@@ -66,6 +66,7 @@ from enclosure.audit._merkle import (
 from enclosure.audit._redact import REDACTED, Redactor
 from enclosure.audit._run_store import RunRecord
 from enclosure.audit._store import DecisionLog, Observer
+from enclosure.audit._token_store import TokenRecord
 from enclosure.audit._verify import CheckpointCopyRecord, verify_log
 
 __all__ = [
@@ -99,6 +100,7 @@ __all__ = [
     "RunStartedEvent",
     "SigningKeys",
     "StoredEvent",
+    "TokenRecord",
     "ToolPinEvent",
     "UsageEvent",
     "ValidatorResult",
