@@ -21,6 +21,7 @@ from enclosure.cli import (
     _hook,
     _mcp,
     _runs,
+    _serve,
     _top,
     cli,
     hook_argv,
@@ -43,6 +44,8 @@ COMMANDS = [
     "run",
     "runs",
     "schema",
+    "serve",
+    "tokens",
     "top",
 ]
 
@@ -217,6 +220,8 @@ def test_each_command_module_registers_its_commands():
         _mcp.mcp,
         _runs.runs,
         _runs.log,
+        _serve.serve_command,
+        _serve.tokens,
         _top.top,
     ]
     assert sorted(c.name for c in commands) == COMMANDS

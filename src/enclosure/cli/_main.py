@@ -22,6 +22,7 @@ from enclosure.cli._exec import exec_command
 from enclosure.cli._hook import hook_group
 from enclosure.cli._mcp import mcp
 from enclosure.cli._runs import log, runs
+from enclosure.cli._serve import serve_command, tokens
 from enclosure.cli._top import top
 from enclosure.errors import EnclosureError, ManifestError
 
@@ -64,6 +65,8 @@ for command in (
     hook_group,
     top,
     mcp,
+    serve_command,
+    tokens,
 ):
     cli.add_command(command)
 

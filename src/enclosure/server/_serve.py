@@ -19,6 +19,8 @@ from enclosure.server._app import create_app
 from enclosure.server._hub import Hub
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from enclosure import Enclosure
 
 __all__ = ["Server", "serve"]
@@ -34,9 +36,26 @@ def _config(app: Any, **options: Any) -> uvicorn.Config:
     )
 
 
-def serve(enc: Enclosure, *, host: str = "127.0.0.1", port: int = 8350) -> None:
-    """Serve ``enc`` until interrupted (SIGINT or SIGTERM)."""
-    uvicorn.Server(_config(create_app(enc), host=host, port=port)).run()
+def serve(
+    enc: Enclosure,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8350,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve ``enc`` until interrupted (SIGINT or SIGTERM).
+
+    The socket is bound first, so ``port=0`` picks a free port; ``ready`` is told
+    the URL once connections are accepted.
+    """
+    sock = socket.create_server((host, port), backlog=512)
+    url = f"http://{host}:{sock.getsockname()[1]}"
+    if ready is not None:
+        ready(url)
+    try:
+        uvicorn.Server(_config(create_app(enc))).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 class Server:
