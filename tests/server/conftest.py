@@ -7,13 +7,13 @@ clock moves only when a test says so.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from enclosure import Enclosure
 from enclosure.audit import DecisionLog
-from enclosure.server import Server, ServerClient, issue_token
+from enclosure.server import Notifier, Server, ServerClient, issue_token
 from enclosure.testing import FakeClock, manifest_from
 
 if TYPE_CHECKING:
@@ -48,7 +48,9 @@ def make_enclosure(url: str, home: Path, clock: FakeClock) -> Enclosure:
 class Running:
     """A served enclosure, its tokens by role, and clients for them."""
 
-    def __init__(self, url: str, home: Path, clock: FakeClock) -> None:
+    def __init__(
+        self, url: str, home: Path, clock: FakeClock, notifier: Notifier | None = None
+    ) -> None:
         self.db_url = url
         self.home = home
         self.clock = clock
@@ -57,7 +59,7 @@ class Running:
             role: issue_token(self.enc.log, name, role, now=clock.time())[0]
             for role, name in NAMES.items()
         }
-        self.server = Server(self.enc)
+        self.server = Server(self.enc, notifier=notifier)
         self._clients: list[ServerClient] = []
 
     @property
@@ -93,3 +95,18 @@ def server(db_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[Running]:
     running = Running(db_url, tmp_path / "home", clock)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def make_server(db_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[Any]:
+    """``make_server(notifier=...)``: a served enclosure with options; stopped after."""
+    made: list[Running] = []
+
+    def make(**options: Any) -> Running:
+        running = Running(db_url, tmp_path / f"home{len(made)}", clock, **options)
+        made.append(running)
+        return running
+
+    yield make
+    for running in made:
+        running.stop()

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 import click
 
 from enclosure._clock import SystemClock
-from enclosure._enclosure import Enclosure, open_log
+from enclosure._enclosure import Enclosure, env_secret, open_log
+from enclosure._webhook import Webhook
 from enclosure.audit import DecisionLog, Redactor
 from enclosure.cli._common import console, echo_json, home_of
 from enclosure.errors import UsageError
@@ -64,12 +65,35 @@ def _open(ctx: click.Context, db_url: str | None, redactor: Redactor) -> Decisio
 @_DB
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8350, show_default=True)
+@click.option(
+    "--webhook",
+    "webhooks",
+    multiple=True,
+    help="Post new approvals, kills and alerts here (Slack-compatible JSON).",
+)
+@click.option(
+    "--webhook-secret-env",
+    default=None,
+    help="Environment variable holding the HMAC secret that signs webhook bodies.",
+)
 @click.pass_context
-def serve_command(
-    ctx: click.Context, manifest_path: Path, db_url: str | None, host: str, port: int
+def serve_command(  # noqa: PLR0917 -- click passes one parameter per option
+    ctx: click.Context,
+    manifest_path: Path,
+    db_url: str | None,
+    host: str,
+    port: int,
+    webhooks: tuple[str, ...],
+    webhook_secret_env: str | None,
 ) -> None:
     """Serve the JSON API and live events for the manifest's runs."""
     server = _server()
+    secret = env_secret(webhook_secret_env)
+    try:
+        hooks = [Webhook(url, secret=secret, retries=3) for url in webhooks]
+    except ValueError as exc:
+        raise UsageError(str(exc), code="E-USAGE-WEBHOOK") from None
+    notifier = server.Notifier(hooks) if hooks else None
     manifest = load_manifest(manifest_path)
     redactor = Redactor()
     log = _open(ctx, db_url, redactor)
@@ -78,7 +102,7 @@ def serve_command(
     def ready(url: str) -> None:
         click.echo(f"serving on {url}", nl=True)
 
-    server.serve(enc, host=host, port=port, ready=ready)
+    server.serve(enc, host=host, port=port, ready=ready, notifier=notifier)
 
 
 @click.group()

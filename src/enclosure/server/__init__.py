@@ -9,6 +9,7 @@ are thin: every call goes through the same facade as the Python API and the CLI.
 - ``_errors``: coded JSON errors;
 - ``_hub`` and ``_sse``: live events from the decision log;
 - ``_openapi``: the schema, built from the route table;
+- ``_notify``: webhooks for new approvals, kills and alerts;
 - ``_client``: the HTTP client, which waits for decisions without polling;
 - ``_serve``: uvicorn.
 """
@@ -17,12 +18,14 @@ from enclosure.server._app import create_app
 from enclosure.server._auth import ROLES, Identity, hash_token, issue_token
 from enclosure.server._client import ServerClient, ServerError
 from enclosure.server._hub import Hub
+from enclosure.server._notify import Notifier
 from enclosure.server._serve import Server, serve
 
 __all__ = [
     "ROLES",
     "Hub",
     "Identity",
+    "Notifier",
     "Server",
     "ServerClient",
     "ServerError",

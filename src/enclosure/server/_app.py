@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
     from enclosure import Enclosure
+    from enclosure.server._notify import Notifier
 
 __all__ = ["ALL_ROUTES", "create_app"]
 
@@ -56,7 +57,11 @@ ALL_ROUTES: tuple[Endpoint, ...] = (
 
 
 def create_app(
-    enc: Enclosure, *, hub: Hub | None = None, sweep_seconds: float | None = 5.0
+    enc: Enclosure,
+    *,
+    hub: Hub | None = None,
+    sweep_seconds: float | None = 5.0,
+    notifier: Notifier | None = None,
 ) -> Starlette:
     """The server for ``enc``; its decision log feeds the live events.
 
@@ -65,9 +70,12 @@ def create_app(
         hub: the live-event hub (tests pass one to close streams); a new one else.
         sweep_seconds: how often to expire overdue approvals; ``None`` for never
             (tests move a fake clock and list approvals instead).
+        notifier: posts new approvals, kills and alerts to webhooks.
     """
     hub = hub or Hub()
     enc.log.subscribe(hub.observe)
+    if notifier is not None:
+        enc.log.subscribe(notifier.observe)
     state = State(enc, hub)
     document = openapi(ALL_ROUTES, version=version("enclosure"))
 
@@ -95,6 +103,8 @@ def create_app(
             finally:
                 hub.close()
                 tasks.cancel_scope.cancel()
+                if notifier is not None:
+                    notifier.close()
 
     app = Starlette(
         routes=routes,

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from enclosure import Enclosure
+    from enclosure.server._notify import Notifier
 
 __all__ = ["Server", "serve"]
 
@@ -42,6 +43,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8350,
     ready: Callable[[str], None] | None = None,
+    notifier: Notifier | None = None,
 ) -> None:
     """Serve ``enc`` until interrupted (SIGINT or SIGTERM).
 
@@ -53,7 +55,8 @@ def serve(
     if ready is not None:
         ready(url)
     try:
-        uvicorn.Server(_config(create_app(enc))).run(sockets=[sock])
+        app = create_app(enc, notifier=notifier)
+        uvicorn.Server(_config(app)).run(sockets=[sock])
     finally:
         sock.close()
 
@@ -72,9 +75,12 @@ class Server:
         host: str = "127.0.0.1",
         port: int = 0,
         sweep_seconds: float | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.hub = Hub()
-        self.app = create_app(enc, hub=self.hub, sweep_seconds=sweep_seconds)
+        self.app = create_app(
+            enc, hub=self.hub, sweep_seconds=sweep_seconds, notifier=notifier
+        )
         self._socket = socket.create_server((host, port), backlog=512)
         self.port = int(self._socket.getsockname()[1])
         self.url = f"http://{host}:{self.port}"
