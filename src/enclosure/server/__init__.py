@@ -10,6 +10,7 @@ are thin: every call goes through the same facade as the Python API and the CLI.
 - ``_hub`` and ``_sse``: live events from the decision log;
 - ``_openapi``: the schema, built from the route table;
 - ``_notify``: webhooks for new approvals, kills and alerts;
+- ``_ui`` and ``templates/``: the web dashboard (sessions, CSRF);
 - ``_client``: the HTTP client, which waits for decisions without polling;
 - ``_serve``: uvicorn.
 """

@@ -29,6 +29,7 @@ from enclosure.server._errors import HttpError, error_response, from_enclosure_e
 from enclosure.server._hub import Hub
 from enclosure.server._openapi import openapi
 from enclosure.server._sse import stream_events
+from enclosure.server._ui import ui_routes
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -62,6 +63,7 @@ def create_app(
     hub: Hub | None = None,
     sweep_seconds: float | None = 5.0,
     notifier: Notifier | None = None,
+    secure_cookies: bool = True,
 ) -> Starlette:
     """The server for ``enc``; its decision log feeds the live events.
 
@@ -71,6 +73,8 @@ def create_app(
         sweep_seconds: how often to expire overdue approvals; ``None`` for never
             (tests move a fake clock and list approvals instead).
         notifier: posts new approvals, kills and alerts to webhooks.
+        secure_cookies: mark the dashboard's cookies ``Secure`` (HTTPS only;
+            browsers also accept them from ``http://localhost``).
     """
     hub = hub or Hub()
     enc.log.subscribe(hub.observe)
@@ -92,6 +96,7 @@ def create_app(
     routes += [
         Route(e.path, endpoint_app(e, state), methods=[e.method]) for e in ALL_ROUTES
     ]
+    routes += ui_routes(state, secure_cookies=secure_cookies)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
