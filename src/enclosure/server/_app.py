@@ -121,7 +121,9 @@ def create_app(
             Exception: _unexpected,
         },
     )
+    app.router.redirect_slashes = False  # a stray slash is a coded 404, not a 307
     app.state.enclosure = state
+    app.state.openapi = document
     return app
 
 
