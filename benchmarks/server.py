@@ -75,8 +75,14 @@ def throwaway_postgres() -> Iterator[str]:
         argv = [str(bin_dir / tool), *args]
         if user is not None:
             argv = ["runuser", "-u", user, "--", *argv]
-        subprocess.run(argv, check=True,  # noqa: S603 -- argv from fixed parts stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, cwd=folder, timeout=120)  # fmt: skip
+        subprocess.run(  # noqa: S603 -- argv from fixed parts
+            argv,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=folder,
+            timeout=120,
+        )
 
     data = str(folder / "data")
     run("initdb", "-D", data, "-A", "trust", "-U", "postgres", "--locale=C.UTF-8")
