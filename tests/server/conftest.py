@@ -25,6 +25,7 @@ agent: {name: payer}
 tools:
   pay: {mode: approve}
   lookup: {effect: read}
+  wire: {mode: deny}
 approvals: {ttl: 60s}
 """
 NAMES = {
@@ -42,6 +43,7 @@ def make_enclosure(url: str, home: Path, clock: FakeClock) -> Enclosure:
     )
     enc.tool("pay")(lambda amount: {"paid": amount})
     enc.tool("lookup")(lambda key: {"key": key, "value": 42})
+    enc.tool("wire")(lambda iban: {"wired": iban})
     return enc
 
 

@@ -34,6 +34,7 @@ BODIES = {
     "/api/runs": {"task": "t"},
     "/api/runs/{run_id}/calls": {"tool": "lookup", "args": {"key": "k"}},
     "/api/runs/{run_id}/kill": {"reason": "stop"},
+    "/api/runs/{run_id}/escalations": {"tool": "wire", "justification": "refund"},
     "/api/approvals/{approval_id}/approve": {"reason": "ok"},
     "/api/approvals/{approval_id}/deny": {"reason": "no"},
     "/api/tokens": {"name": "new", "role": "viewer"},

@@ -31,9 +31,11 @@ from enclosure.server._auth import (
     require,
 )
 from enclosure.server._errors import HttpError
+from enclosure.server._escalate import escalate, granted, run_granted
 from enclosure.server._models import (
     CallBody,
     DecideBody,
+    EscalateBody,
     KillBody,
     StartRunBody,
     TokenBody,
@@ -218,11 +220,16 @@ async def call_tool(ctx: Ctx) -> Any:
     run_id = ctx.path("run_id")
 
     def work() -> dict[str, Any]:
-        run = state.run(run_id)
-        if run.started_by != ctx.identity.name:
-            msg = f"run {run_id} was started by another identity"
-            raise HttpError(403, "E-AUTH-NOT-YOURS", msg)
+        run = _own_run(state, run_id, ctx.identity)
+        spec = state.enc.manifest.tools.get(body.tool)
         with state.lock_for(run_id):
+            if spec is not None and spec.mode == "deny" and run.status == "running":
+                grant = granted(state.enc, run_id, body.tool)
+                if grant is not None:
+                    escalated = run_granted(
+                        state.enc, run, grant, body.tool, dict(body.args)
+                    )
+                    return escalated.model_dump(mode="json")
             result = run.call(
                 body.tool,
                 dict(body.args),
@@ -232,6 +239,26 @@ async def call_tool(ctx: Ctx) -> Any:
         return result.model_dump(mode="json")
 
     return await _thread(work)
+
+
+def _own_run(state: State, run_id: str, identity: Identity) -> Run:
+    run = state.run(run_id)
+    if run.started_by != identity.name:
+        msg = f"run {run_id} was started by another identity"
+        raise HttpError(403, "E-AUTH-NOT-YOURS", msg)
+    return run
+
+
+async def escalate_run(ctx: Ctx) -> Any:
+    body: EscalateBody = ctx.body
+    state = ctx.state
+    run_id = ctx.path("run_id")
+
+    def work() -> Approval:
+        run = _own_run(state, run_id, ctx.identity)
+        return escalate(state.enc, run, body.tool, body.justification)
+
+    return _approval(await _thread(work))
 
 
 async def kill_run(ctx: Ctx) -> Any:
@@ -372,6 +399,15 @@ ROUTES: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "POST", "/api/runs/{run_id}/kill", "kill", kill_run, "Kill a run", KillBody
+    ),
+    Endpoint(
+        "POST",
+        "/api/runs/{run_id}/escalations",
+        "call",
+        escalate_run,
+        "Ask for a switched-off tool for this run",
+        EscalateBody,
+        201,
     ),
     Endpoint(
         "GET", "/api/approvals", "read", list_approvals, "Approvals, oldest first"

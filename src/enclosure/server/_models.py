@@ -11,7 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from enclosure.types import JSONObject
 
-__all__ = ["CallBody", "DecideBody", "KillBody", "StartRunBody", "TokenBody"]
+__all__ = [
+    "CallBody",
+    "DecideBody",
+    "EscalateBody",
+    "KillBody",
+    "StartRunBody",
+    "TokenBody",
+]
 
 _NAME = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
 
@@ -55,3 +62,10 @@ class TokenBody(_Body):
     name: str = _NAME
     role: Literal["agent", "approver", "operator", "viewer", "admin"]
     ttl_seconds: float | None = Field(default=None, gt=0, le=10 * 365 * 86400)
+
+
+class EscalateBody(_Body):
+    """Ask for a tool the manifest switches off, for this run only."""
+
+    tool: str = _NAME
+    justification: str = Field(min_length=1, max_length=2000)
