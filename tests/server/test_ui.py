@@ -59,7 +59,9 @@ def seed(server):
     agent = server.client("agent")
     run_id = agent.start_run("pay the invoice")["run_id"]
     agent.call(run_id, "lookup", {"key": "invoice-42"})
-    result = agent.call(run_id, "pay", {"amount": 1250})
+    result = agent.call(
+        run_id, "pay", {"amount": 1250}, context={"ticket": "T-7: pay invoice 42"}
+    )
     return agent, run_id, result["approval_id"]
 
 
@@ -86,6 +88,7 @@ def test_each_page_renders_for_an_approver_with_a_screenshot(server, page, shots
     page.goto(server.url + "/ui/approvals")
     card = page.inner_text(f"#approval-{approval_id}")
     assert '"amount": 1250' in card
+    assert "T-7: pay invoice 42" in card
     assert "pay" in card
     page.screenshot(path=shots / "approvals.png", full_page=True)
     page.goto(server.url + "/ui/audit")

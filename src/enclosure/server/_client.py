@@ -79,16 +79,27 @@ class ServerClient:
         wait: bool = False,
         timeout: float = 300.0,
         approval_id: str | None = None,
+        context: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Make a guarded call; with ``wait``, see a parked one through its decision."""
-        body = {"tool": tool, "args": args or {}, "approval_id": approval_id}
+        """Make a guarded call; with ``wait``, see a parked one through its decision.
+
+        ``context`` is what led to the call (shown to approvers, read by rules).
+        """
+        body = {
+            "tool": tool,
+            "args": args or {},
+            "approval_id": approval_id,
+            "context": context,
+        }
         result: dict[str, Any] = self.request("POST", f"/api/runs/{run_id}/calls", body)
         if not wait or result["status"] != "pending" or not result.get("approval_id"):
             return result
         decided = self.wait_for_decision(result["approval_id"], timeout=timeout)
         if decided["status"] != "approved":
             return {**result, "approval": decided}
-        return self.call(run_id, tool, args, approval_id=decided["approval_id"])
+        return self.call(
+            run_id, tool, args, approval_id=decided["approval_id"], context=context
+        )
 
     def wait_for_decision(self, approval_id: str, *, timeout: float) -> dict[str, Any]:
         """Block until the approval is decided (or ``timeout`` passes); return it."""
