@@ -16,8 +16,10 @@ def db_url(tmp_path):
     return f"sqlite:///{tmp_path / 'ui.db'}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One browser for this module; Playwright's sync API holds an event loop on
+    this thread while it runs, so it stops before other modules' asyncio tests."""
     if CHROMIUM is None:
         if os.geteuid() == 0:
             pytest.fail("chromium is missing; scripts/test installs it as root")
