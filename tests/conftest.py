@@ -4,15 +4,22 @@ Tests marked ``slow`` run only with --runslow; tests marked ``sandbox`` skip
 themselves (with the reason) where bubblewrap or user namespaces are missing.
 ``hook_servers`` starts real Claude Code hook decision servers and stops them after.
 ``receiver`` is a real HTTP server on loopback for webhooks and OTLP/HTTP.
+``postgres`` is a throwaway PostgreSQL cluster on a Unix socket, one per session;
+``db_url`` is a fresh, empty database on SQLite and on PostgreSQL in turn.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import os
+import pwd
 import select
+import shutil
 import signal
+import subprocess
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -203,3 +210,94 @@ def receiver() -> Iterator[Receiver]:
     server = Receiver()
     yield server
     server.close()
+
+
+# --- PostgreSQL -------------------------------------------------------------------
+
+
+@functools.cache
+def postgres_bin() -> Path | None:
+    """The folder of Debian's initdb and pg_ctl (the newest major), if installed."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return found[-1].parent if found else None
+
+
+class Postgres:
+    """A throwaway cluster on a Unix socket in a temporary folder (trust auth).
+
+    initdb refuses root, so as root the cluster runs as the ``postgres`` user.
+    """
+
+    def __init__(self, bin_dir: Path) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="enclosure-pg-"))
+        self._bin = bin_dir
+        self._user: str | None = None
+        if os.geteuid() == 0:
+            self._user = "postgres"
+            entry = pwd.getpwnam(self._user)
+            os.chown(self.folder, entry.pw_uid, entry.pw_gid)
+        self.data = self.folder / "data"
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                  "--locale=C.UTF-8", "-E", "UTF8")  # fmt: skip
+        options = f"-k {self.folder} -c listen_addresses= -c fsync=off"
+        log = str(self.folder / "server.log")  # not a pipe: the server outlives pg_ctl
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "-s",
+                  "start")  # fmt: skip
+        self._schemas = itertools.count(1)
+
+    def _run(self, tool: str, *args: str) -> None:
+        argv = [str(self._bin / tool), *args]
+        if self._user is not None:
+            argv = ["runuser", "-u", self._user, "--", *argv]
+        subprocess.run(
+            argv,
+            check=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=self.folder,
+            timeout=60,
+        )
+
+    def url(self, schema: str | None = None) -> str:
+        """A psycopg URL for the cluster, in ``schema`` when given."""
+        url = f"postgresql+psycopg://postgres@/postgres?host={self.folder}"
+        return url if schema is None else f"{url}&options=-csearch_path%3D{schema}"
+
+    def fresh_url(self) -> str:
+        """A URL whose ``search_path`` is a new, empty schema: a clean database."""
+        import sqlalchemy as sa  # noqa: PLC0415
+
+        schema = f"t{os.getpid()}_{next(self._schemas)}"
+        engine = sa.create_engine(self.url())
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+        engine.dispose()
+        return self.url(schema)
+
+    def stop(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-s", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """The session's PostgreSQL cluster; skips when PostgreSQL is not installed."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        if os.geteuid() == 0:
+            pytest.fail("PostgreSQL is missing; scripts/test installs it as root")
+        pytest.skip("PostgreSQL is not installed (sudo apt-get install postgresql)")
+    cluster = Postgres(bin_dir)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a SQLite file, then a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'enclosure.db'}"
+    cluster: Postgres = request.getfixturevalue("postgres")
+    return cluster.fresh_url()

@@ -46,7 +46,11 @@ UNPAIRED_TESTS_ALLOWED: dict[str, str] = {
 }
 
 # Non-trivial modules allowed to have no test importing them: "enclosure.x": "why".
-UNTESTED_MODULES_ALLOWED: dict[str, str] = {}
+UNTESTED_MODULES_ALLOWED: dict[str, str] = {
+    "enclosure.audit._migrations.versions.v0001_initial": (
+        "an Alembic revision, loaded by path; tests/audit/test_migrate.py runs it"
+    ),
+}
 
 # Modules shorter than this (non-blank lines) need no test of their own.
 TRIVIAL_LINES = 30

@@ -5,6 +5,9 @@ never blocks the caller: payloads queue and one daemon thread posts them in orde
 A failed delivery is logged (the URL without its query, never the secret or the
 body) and counted; it never raises into the code that produced the payload.
 
+A delivery that fails (a network error or a non-2xx status) is retried up to
+``retries`` more times, waiting ``backoff`` seconds, doubled after each try.
+
 The signature header is ``X-Enclosure-Signature: sha256=<hex HMAC-SHA256 of the
 body>``; a receiver recomputes it over the raw body with the shared secret.
 
@@ -19,6 +22,7 @@ import json
 import logging
 import queue
 import threading
+import time
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -43,13 +47,21 @@ class Webhook:
         url: an ``http`` or ``https`` URL.
         secret: signs each body with HMAC-SHA256 when given.
         timeout: seconds for one delivery.
+        retries: further attempts after a failed delivery.
+        backoff: seconds before the first retry; doubled for each later one.
 
     Raises:
         ValueError: the URL is not http(s).
     """
 
     def __init__(
-        self, url: str, *, secret: bytes | None = None, timeout: float = 5.0
+        self,
+        url: str,
+        *,
+        secret: bytes | None = None,
+        timeout: float = 5.0,
+        retries: int = 0,
+        backoff: float = 0.5,
     ) -> None:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -59,6 +71,8 @@ class Webhook:
         self.where = f"{parts.scheme}://{parts.netloc}{parts.path}"
         self._secret = secret
         self._timeout = timeout
+        self._retries = retries
+        self._backoff = backoff
         self._queue: queue.Queue[object] = queue.Queue()
         self._idle = threading.Condition()
         self._pending = 0
@@ -106,6 +120,13 @@ class Webhook:
                 return
             assert isinstance(body, bytes)  # noqa: S101 -- only send() queues bodies
             ok = self._post(body)
+            delay = self._backoff
+            for _ in range(self._retries):
+                if ok:
+                    break
+                time.sleep(delay)  # the sender's own thread: nobody waits on it
+                delay *= 2
+                ok = self._post(body)
             with self._idle:
                 if ok:
                     self.delivered += 1

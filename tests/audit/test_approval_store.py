@@ -17,6 +17,13 @@ ARGS = {"to": "a@example.com", "amount": 40}
 BINDING = binding_sha256("run-1", "refund", ARGS)
 
 
+@pytest.fixture
+def log(db_url):
+    """The decision log on SQLite, then on PostgreSQL: both must behave the same."""
+    with DecisionLog(db_url) as opened:
+        yield opened
+
+
 def approval(approval_id: str = "ap-1", **overrides: Any) -> Approval:
     fields: dict[str, Any] = {
         "approval_id": approval_id,

@@ -400,3 +400,11 @@ def test_a_missing_or_garbled_anchor_fails_verification(
     assert report.first_bad_seq == 2
     assert report.problem is not None
     assert "anchor" in report.problem
+
+
+def test_two_writers_on_one_database_interleave_into_one_valid_chain(db_url, decision):
+    with DecisionLog(db_url) as first, DecisionLog(db_url) as second:
+        for n in range(1, 41):
+            (first if n % 2 else second).append(decision(n))
+        assert first.verify().ok
+        assert [s.seq for s in second.events()] == list(range(1, 41))

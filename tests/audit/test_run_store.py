@@ -4,6 +4,13 @@ from enclosure.audit import AlertEvent, DecisionLog, RunRecord
 from enclosure.errors import UsageError
 
 
+@pytest.fixture
+def log(db_url):
+    """The decision log on SQLite, then on PostgreSQL: both must behave the same."""
+    with DecisionLog(db_url) as opened:
+        yield opened
+
+
 def new_run(
     log: DecisionLog, run_id: str = "run-1", started_at: float = 1.0
 ) -> RunRecord:

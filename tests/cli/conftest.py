@@ -50,7 +50,12 @@ def enclosure(
     The environment is cleared of ``ENCLOSURE_*`` settings and tables get a wide
     terminal, so run ids are not cut. Every invocation is checked for a traceback.
     """
-    for name in ("ENCLOSURE_HOME", "ENCLOSURE_DB_SYNC", "ENCLOSURE_DEBUG"):
+    for name in (
+        "ENCLOSURE_HOME",
+        "ENCLOSURE_DB_SYNC",
+        "ENCLOSURE_DEBUG",
+        "ENCLOSURE_DB",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("FORCE_COLOR", raising=False)
     monkeypatch.setenv("COLUMNS", "250")

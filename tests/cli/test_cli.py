@@ -24,6 +24,7 @@ from enclosure.cli import (
     _mcp,
     _redteam,
     _runs,
+    _serve,
     _shadow,
     _top,
     cli,
@@ -50,7 +51,9 @@ COMMANDS = [
     "run",
     "runs",
     "schema",
+    "serve",
     "shadow",
+    "tokens",
     "top",
 ]
 
@@ -225,6 +228,8 @@ def test_each_command_module_registers_its_commands():
         _mcp.mcp,
         _runs.runs,
         _runs.log,
+        _serve.serve_command,
+        _serve.tokens,
         _top.top,
         _shadow.shadow,
         _ladder.ladder,

@@ -69,6 +69,7 @@ from enclosure.audit._merkle import (
 from enclosure.audit._redact import REDACTED, Redactor
 from enclosure.audit._run_store import RunRecord
 from enclosure.audit._store import DecisionLog, Observer
+from enclosure.audit._token_store import TokenRecord
 from enclosure.audit._verify import CheckpointCopyRecord, verify_log
 
 __all__ = [
@@ -105,6 +106,7 @@ __all__ = [
     "ShadowEvent",
     "SigningKeys",
     "StoredEvent",
+    "TokenRecord",
     "ToolPinEvent",
     "UsageEvent",
     "ValidatorResult",

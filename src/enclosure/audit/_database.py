@@ -6,8 +6,8 @@ a one-line message naming the database (never a value from the call), chained wi
 ``from``. The caller must then refuse to run the call it could not record.
 
 The URL decides the database. SQLite is the default; what only SQLite has (engine
-options, pragmas, error names) is confined to the section marked "SQLite only" so
-that PostgreSQL can follow.
+options, pragmas, error names) is confined to the section marked "SQLite only".
+PostgreSQL runs on psycopg 3: ``postgresql://`` means ``postgresql+psycopg://``.
 
 Must not know: the tables (``_schema``), events, runs or approvals.
 """
@@ -140,6 +140,10 @@ _SQLITE_REASONS = {
 
 
 def _make_engine(url: sa.URL, sync: Literal["normal", "full"]) -> Engine:
+    if url.get_backend_name() == "postgresql":
+        if url.drivername == "postgresql":  # the default driver here is psycopg 3
+            url = url.set(drivername="postgresql+psycopg")
+        return sa.create_engine(url, pool_pre_ping=True)
     if url.get_backend_name() != "sqlite":
         return sa.create_engine(url)
     options: dict[str, Any] = {"connect_args": {"check_same_thread": False}}

@@ -1,8 +1,9 @@
 """The audit database's tables, their creation, and the statements compiled once.
 
-Five tables: ``events`` (the hash chain, with a few columns copied out of each
+Six tables: ``events`` (the hash chain, with a few columns copied out of each
 body for queries), ``runs``, ``approvals``, ``tool_pins`` (the MCP gateway's
-hash of each upstream tool) and ``meta`` (the schema version and the anchor).
+hash of each upstream tool), ``api_tokens`` (the server's tokens, hashed) and
+``meta`` (the schema version and the anchor).
 A table added later is created on first open of an older database, so adding
 one needs no new schema version. Creating them is idempotent and safe when
 several processes open one database at once. The event insert and the anchor
@@ -34,6 +35,7 @@ __all__ = [
     "CHAIN_COLUMNS",
     "NO_ANCHOR",
     "SCHEMA_VERSION",
+    "TOKEN_ROLES",
     "approvals_table",
     "compile_anchor",
     "compile_insert",
@@ -44,6 +46,7 @@ __all__ = [
     "parse_anchor",
     "pins_table",
     "runs_table",
+    "tokens_table",
 ]
 
 SCHEMA_VERSION = "1"
@@ -118,6 +121,25 @@ pins_table = sa.Table(
     sa.Column("sha256", sa.Text, nullable=False),
     sa.Column("pinned_at", sa.Double, nullable=False),
 )
+TOKEN_ROLES = ("agent", "approver", "operator", "viewer", "admin")
+tokens_table = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("token_id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column(
+        "role",
+        sa.Text,
+        sa.CheckConstraint(
+            "role IN ('agent', 'approver', 'operator', 'viewer', 'admin')"
+        ),
+        nullable=False,
+    ),
+    sa.Column("sha256", sa.Text, nullable=False, unique=True),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double),
+    sa.Column("revoked_at", sa.Double),
+)
 meta_table = sa.Table(
     "meta",
     metadata,
@@ -186,10 +208,13 @@ def compile_insert(dialect: Dialect) -> tuple[str, Callable[[tuple[Any, ...]], A
 
 def compile_anchor(dialect: Dialect) -> tuple[str, Callable[[dict[str, str]], Any]]:
     """Compile the anchor update: zero-padded ``seq:hash`` text only ever grows."""
+    value: sa.ColumnElement[str] = meta_table.c.value
+    if dialect.name == "postgresql":
+        value = value.collate("C")  # compare bytes, whatever the database's locale
     stmt = (
         meta_table.update()
         .where(meta_table.c.key == "anchor")
-        .where(meta_table.c.value < sa.bindparam("old_value"))
+        .where(value < sa.bindparam("old_value"))
         .values(value=sa.bindparam("new_value"))
     )
     compiled = stmt.compile(dialect=dialect)

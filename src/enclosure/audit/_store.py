@@ -9,10 +9,12 @@ side by side (no part knows another):
   error into ``AuditUnavailable`` (the caller must then refuse the call it could not
   record), and all that is SQLite's alone;
 - ``_schema``: the tables, their creation, and the statements compiled once;
+- ``_migrate``: Alembic migrations, which manage the schema on PostgreSQL;
 - ``_event_store``: the hash chain: appends (the hot path), reads and ``verify``;
 - ``_run_store`` and ``_approval_store``: runs, and approvals with atomic,
   single-use transitions;
-- ``_pin_store``: the MCP gateway's tool pins.
+- ``_pin_store``: the MCP gateway's tool pins;
+- ``_token_store``: the server's API tokens, hashed.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from enclosure.audit._approval_store import ApprovalTable
 from enclosure.audit._checkpointer import Checkpointer, CheckpointTimer
 from enclosure.audit._database import Database, reason
 from enclosure.audit._event_store import EventTable
+from enclosure.audit._migrate import upgrade
 from enclosure.audit._pin_store import PinTable
 from enclosure.audit._redact import Redactor
 from enclosure.audit._run_store import RunTable, seen_names
 from enclosure.audit._schema import create_schema
+from enclosure.audit._token_store import TokenRecord, TokenTable
 from enclosure.errors import AuditUnavailable, UsageError
 
 if TYPE_CHECKING:
@@ -90,6 +94,8 @@ class DecisionLog:
         self._db = db = Database(url, sync)
         with db.guard("open"):
             try:
+                if db.engine.dialect.name == "postgresql":
+                    upgrade(db.engine)
                 create_schema(db.engine, db.where)
                 self._events = EventTable(db, redactor)
             except BaseException:
@@ -111,6 +117,7 @@ class DecisionLog:
                 self._timer = CheckpointTimer(self._checkpointer, lambda: events.closed)
                 self._timer.start()
         self._pins = PinTable(db)
+        self._tokens = TokenTable(db)
 
     @classmethod
     def open_home(
@@ -474,3 +481,38 @@ class DecisionLog:
             AuditUnavailable: the store cannot be written.
         """
         self._pins.put(agent, upstream, tool, sha256, now=now)
+
+    # -- API tokens (the SQL is in _token_store) -----------------------------------
+
+    def create_token(self, record: TokenRecord, sha256: str) -> None:
+        """Store a new API token under the SHA-256 of its secret.
+
+        Raises:
+            UsageError: the id is taken, or the role is unknown (``E-USAGE-ROLE``).
+            AuditUnavailable: the store cannot be written.
+        """
+        self._tokens.create(record, sha256)
+
+    def find_token(self, sha256: str) -> TokenRecord | None:
+        """The token whose secret hashes to ``sha256``, revoked or not.
+
+        Raises:
+            AuditUnavailable: the store cannot be read.
+        """
+        return self._tokens.find(sha256)
+
+    def list_tokens(self) -> list[TokenRecord]:
+        """Every API token, oldest first (hashes are never returned).
+
+        Raises:
+            AuditUnavailable: the store cannot be read.
+        """
+        return self._tokens.select()
+
+    def revoke_token(self, token_id: str, *, now: float) -> bool:
+        """Revoke a token; False when it is unknown or was already revoked.
+
+        Raises:
+            AuditUnavailable: the store cannot be written.
+        """
+        return self._tokens.revoke(token_id, now=now)

@@ -25,6 +25,7 @@ from enclosure.cli._manifest import manifest
 from enclosure.cli._mcp import mcp
 from enclosure.cli._redteam import redteam
 from enclosure.cli._runs import log, runs
+from enclosure.cli._serve import serve_command, tokens
 from enclosure.cli._shadow import shadow
 from enclosure.cli._top import top
 from enclosure.errors import EnclosureError, ManifestError
@@ -72,6 +73,8 @@ for command in (
     ladder,
     manifest,
     redteam,
+    serve_command,
+    tokens,
 ):
     cli.add_command(command)
 

@@ -1,0 +1,63 @@
+"""Alembic migrations for the decision log's schema.
+
+On PostgreSQL the schema is managed by the revisions in ``_migrations/versions``:
+opening a log brings its database to the newest revision, under an advisory lock so
+that servers starting together migrate once. SQLite databases keep being created
+by ``_schema.create_schema`` (the same tables), so a file made by an older Enclosure
+opens as it always did; ``upgrade`` works on SQLite too, for tests and tools.
+
+Must not know: events, runs or approvals; only where the revisions live.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+__all__ = ["HEAD", "MIGRATIONS", "alembic_config", "current_revision", "upgrade"]
+
+MIGRATIONS = Path(__file__).with_name("_migrations")
+"""Alembic's script folder: ``env.py`` and ``versions/``."""
+_LOCK_KEY = 0x656E636C6F73  # "enclos": the advisory lock migrations run under
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic configuration for these migrations (``url`` for the command line)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+"""The newest revision."""
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the database to ``revision``, in one transaction.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database refused; callers guard it.
+    """
+    config = alembic_config()
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or ``None`` if Alembic never ran on it."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

@@ -1,0 +1,85 @@
+"""Live events: the decision log's observer fans each stored event out to listeners.
+
+The log calls ``Hub.observe`` in the appending thread, after the commit; each
+listener (an SSE stream, a waiting agent's long poll) owns an asyncio queue on its
+event loop and gets every event from then on. Listeners subscribe before reading
+the backlog from the log, so nothing falls between the two; the seq dedupes.
+
+Must not know: HTTP, routes or roles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from enclosure.audit import Appended, Event
+
+__all__ = ["CLOSED", "Hub", "Listener", "Live"]
+
+
+class Live(NamedTuple):
+    """One stored event as listeners see it."""
+
+    seq: int
+    hash: str
+    event: Event
+
+
+CLOSED: None = None
+"""What a listener's queue yields when the hub closes (the server is stopping)."""
+
+
+class Listener:
+    """One subscriber's queue, fed from any thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queue: asyncio.Queue[Live | None] = asyncio.Queue()
+
+    def put(self, item: Live | None) -> None:
+        """Hand ``item`` to the listener's loop (thread-safe)."""
+        with contextlib.suppress(RuntimeError):  # its loop closed: the listener left
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+
+
+class Hub:
+    """Fans out stored events to listeners; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listeners: set[Listener] = set()
+        self.closed = False
+
+    def observe(self, appended: Appended, event: Event) -> None:
+        """The decision log's observer: quick, never raises."""
+        item = Live(appended.seq, appended.hash, event)
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener.put(item)
+
+    def listen(self) -> Listener:
+        """A new listener on the running loop; ``leave`` it when done."""
+        listener = Listener(asyncio.get_running_loop())
+        with self._lock:
+            if self.closed:
+                listener.queue.put_nowait(CLOSED)
+            self._listeners.add(listener)
+        return listener
+
+    def leave(self, listener: Listener) -> None:
+        """Stop feeding ``listener``."""
+        with self._lock:
+            self._listeners.discard(listener)
+
+    def close(self) -> None:
+        """End every stream: each listener gets ``CLOSED``, later ones at once."""
+        with self._lock:
+            self.closed = True
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener.put(CLOSED)

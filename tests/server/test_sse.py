@@ -1,0 +1,111 @@
+import json
+import threading
+
+import httpx
+
+from enclosure.server._sse import format_message
+from enclosure.testing import decision_event
+
+
+class Stream:
+    """An SSE stream read message by message (each read bounded by 10 s)."""
+
+    def __init__(self, server, role="viewer", **params):
+        headers = {"Authorization": f"Bearer {server.tokens[role]}"}
+        if "last_event_id" in params:
+            headers["Last-Event-ID"] = str(params.pop("last_event_id"))
+        self._client = httpx.Client(timeout=10)
+        self._cm = self._client.stream(
+            "GET", server.url + "/api/events", headers=headers, params=params
+        )
+        self.response = self._cm.__enter__()
+        self._lines = self.response.iter_lines()
+
+    def next(self):
+        fields = {}
+        for line in self._lines:
+            if not line:
+                if "data" in fields:
+                    return {**fields, "data": json.loads(fields["data"])}
+                fields = {}
+                continue
+            name, _, value = line.partition(":")
+            fields[name] = value.removeprefix(" ")
+        return None
+
+    def until(self, predicate):
+        while (message := self.next()) is not None:
+            if predicate(message):
+                return message
+        raise AssertionError("the stream ended first")
+
+    def close(self):
+        self._cm.__exit__(None, None, None)
+        self._client.close()
+
+
+def test_a_message_carries_the_seq_kind_and_event():
+    text = format_message(7, "h" * 64, decision_event(1)).decode()
+    assert text.startswith("id: 7\nevent: decision\ndata: ")
+    assert json.loads(text.split("data: ")[1])["event"]["call_id"] == "call-1"
+
+
+def test_live_events_arrive_as_they_are_stored(server):
+    stream = Stream(server)
+    assert stream.response.headers["content-type"].startswith("text/event-stream")
+    run_id = server.client("agent").start_run("t")["run_id"]
+    message = stream.until(lambda m: m["event"] == "run_started")
+    assert message["data"]["event"]["run_id"] == run_id
+    assert message["id"] == str(message["data"]["seq"])
+    stream.close()
+
+
+def test_a_reconnecting_client_gets_what_it_missed_then_live_events(server):
+    agent = server.client("agent")
+    first = agent.start_run("one")["run_id"]
+    second = agent.start_run("two")["run_id"]
+    stored = server.enc.log.events(run_id=first)
+    stream = Stream(server, last_event_id=stored[-1].seq)
+    seen = stream.until(lambda m: m["event"] == "run_started")
+    assert seen["data"]["event"]["run_id"] == second
+    third = agent.start_run("three")["run_id"]
+    seen = stream.until(lambda m: m["event"] == "run_started")
+    assert seen["data"]["event"]["run_id"] == third
+    stream.close()
+
+
+def test_a_stream_can_follow_one_run(server):
+    agent = server.client("agent")
+    run_id = agent.start_run("watched")["run_id"]
+    stream = Stream(server, run_id=run_id)
+    agent.start_run("other")
+    agent.call(run_id, "lookup", {"key": "k"})
+    message = stream.until(lambda m: m["event"] == "result")
+    assert message["data"]["event"]["run_id"] == run_id
+    stream.close()
+
+
+def test_a_kill_is_announced_live(server):
+    run_id = server.client("agent").start_run("t")["run_id"]
+    stream = Stream(server)
+    server.client("operator").kill(run_id, "runaway")
+    kill = stream.until(lambda m: m["event"] == "kill")
+    assert kill["data"]["event"]["run_id"] == run_id
+    stream.close()
+
+
+def test_stopping_the_server_ends_open_streams(server):
+    stream = Stream(server)
+    ended = threading.Event()
+
+    def drain():
+        while stream.next() is not None:
+            pass
+        ended.set()
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    server.server.stop()
+    assert ended.wait(10)
+    reader.join(10)
+    stream.close()
