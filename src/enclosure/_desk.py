@@ -6,14 +6,16 @@ in another process. Every decision is an audit event naming who decided.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import secrets
+from typing import TYPE_CHECKING, Any
 
 from enclosure._clock import SystemClock, iso
+from enclosure.approvals import Approval
 from enclosure.audit import ApprovalEvent, DecisionLog
 from enclosure.errors import ApprovalError
 
 if TYPE_CHECKING:
-    from enclosure.approvals import Approval, ApprovalStatus
+    from enclosure.approvals import ApprovalStatus
     from enclosure.types import Clock
 
 __all__ = ["ApprovalDesk"]
@@ -25,6 +27,44 @@ class ApprovalDesk:
     def __init__(self, log: DecisionLog, clock: Clock | None = None) -> None:
         self._log = log
         self._clock = clock or SystemClock()
+
+    def request(
+        self,
+        *,
+        run_id: str,
+        tool: str,
+        args: dict[str, Any],
+        binding_sha256: str,
+        rule: str,
+        reason: str,
+        ttl: float,
+        requested_by: str | None,
+    ) -> Approval:
+        """Park a request for a human: a pending approval and its ``requested`` event.
+
+        ``args`` are stored as given (redacted and bounded by the caller);
+        ``binding_sha256`` binds the approval to the exact call it releases.
+
+        Raises:
+            AuditUnavailable: the request cannot be stored.
+        """
+        now = self._clock.time()
+        approval = Approval(
+            approval_id="apr_" + secrets.token_hex(8),
+            run_id=run_id,
+            tool=tool,
+            args=args,
+            binding_sha256=binding_sha256,
+            status="pending",
+            rule=rule,
+            reason=reason,
+            requested_at=now,
+            expires_at=now + ttl,
+            requested_by=requested_by,
+        )
+        self._log.create_approval(approval)
+        self._event(approval, "requested", by=None, reason=reason)
+        return approval
 
     def expire(self) -> list[Approval]:
         """Turn every approval past its expiry into ``expired``, with an event each."""

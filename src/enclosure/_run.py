@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 from enclosure._clock import iso
 from enclosure._json import canonical_json, sha256_hex, sha256_json
 from enclosure._workspace import Workspace
-from enclosure.approvals import Approval, binding_sha256
+from enclosure.approvals import binding_sha256
 from enclosure.audit import (
     AlertEvent,
     Appended,
@@ -956,31 +956,15 @@ class _Record:
 
     def _park(self) -> CallResult:
         enc, run, call = self.enc, self.run, self.call
-        now = enc.clock.time()
-        approval = Approval(
-            approval_id="apr_" + secrets.token_hex(8),
+        approval = enc.approvals.request(
             run_id=run.id,
             tool=call.tool,
             args=_bounded(enc.redactor.redact(call.args)),
             binding_sha256=binding_sha256(run.id, call.tool, call.args),
-            status="pending",
             rule=self.decision.rule,
             reason=self.decision.reason,
-            requested_at=now,
-            expires_at=now + enc.manifest.approvals.ttl,
+            ttl=enc.manifest.approvals.ttl,
             requested_by=run.started_by,
-        )
-        enc.log.create_approval(approval)
-        enc.log.append(
-            ApprovalEvent(
-                run_id=run.id,
-                ts=iso(now),
-                approval_id=approval.approval_id,
-                action="requested",
-                tool=call.tool,
-                binding_sha256=approval.binding_sha256,
-                reason=self.decision.reason,
-            )
         )
         run._parked[approval.approval_id] = call  # noqa: SLF001 -- Run's helper
         error = ErrorInfo(

@@ -12,13 +12,15 @@ from enclosure._enclosure import open_log
 from enclosure._ladder import import_outcomes, shadow_report
 from enclosure.cli._common import console, home_of, open_home_log
 from enclosure.errors import UsageError
-from enclosure.shadow import Interval, parse_outcomes, render_html
+from enclosure.shadow import (
+    ACTION_COLUMNS,
+    action_rows,
+    parse_outcomes,
+    percent,
+    render_html,
+)
 
 __all__ = ["shadow"]
-
-
-def _pct(i: Interval) -> str:
-    return "n/a" if i.rate is None else f"{i.rate:.1%} [{i.low:.1%}, {i.high:.1%}]"
 
 
 @click.group()
@@ -60,30 +62,14 @@ def report_command(ctx: click.Context, html_path: Path | None) -> None:
     report = shadow_report(open_home_log(ctx))
     out = console()
     out.print(
-        f"cases compared: {report.cases}  agreement: {_pct(report.agreement)} "
+        f"cases compared: {report.cases}  agreement: {percent(report.agreement)} "
         f"(95 % Wilson)  shadow cases without outcome: {report.unmatched_cases}"
     )
     table = Table(title="Per action")
-    for col in (
-        "action",
-        "tp",
-        "false",
-        "missed",
-        "args differ",
-        "precision",
-        "recall",
-    ):
+    for col in ACTION_COLUMNS:
         table.add_column(col)
-    for name, s in report.actions.items():
-        table.add_row(
-            name,
-            str(s.tp),
-            str(s.fp),
-            str(s.fn),
-            str(s.args_differ),
-            _pct(s.precision),
-            _pct(s.recall),
-        )
+    for row in action_rows(report):
+        table.add_row(*row)
     out.print(table)
     out.print(
         f"false actions: {report.false_count}  missed actions: "

@@ -22,7 +22,6 @@ from enclosure.egress._proxy_record import Draft
 from enclosure.egress._proxy_wire import (
     BAD_REQUEST,
     CLOSED,
-    PolicyRefused,
     bad_request,
     parse_authority,
     raw_refusal,
@@ -176,14 +175,7 @@ class ClientConnection:
         ):
             raise bad_request("a CONNECT request has no body")
         verdict = ctx.policy.connect(self.who, draft.host, draft.port)
-        draft.rule, draft.reason, draft.code = (
-            verdict.rule,
-            verdict.reason,
-            verdict.code,
-        )
-        if not verdict.allowed:
-            raise PolicyRefused(verdict)
-        return verdict
+        return draft.decided(verdict)
 
     async def _tunnel(
         self, host: str, port: int, verdict: Verdict, draft: Draft

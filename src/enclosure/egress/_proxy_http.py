@@ -38,7 +38,6 @@ from enclosure.egress._proxy_wire import (
     TOO_LARGE,
     UNSUPPORTED,
     UPSTREAM,
-    PolicyRefused,
     Target,
     body_length,
     clean_headers,
@@ -216,14 +215,7 @@ class Exchange:
             scheme=target.scheme,
             literal=target.literal,
         )
-        draft.rule, draft.reason, draft.code = (
-            verdict.rule,
-            verdict.reason,
-            verdict.code,
-        )
-        if not verdict.allowed:
-            raise PolicyRefused(verdict)
-        return verdict
+        return draft.decided(verdict)
 
     async def _serve(self) -> None:
         target = self._target()

@@ -16,10 +16,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from enclosure.egress._proxy_wire import PolicyRefused
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from enclosure.egress._rules import Principal
+    from enclosure.egress._rules import Principal, Verdict
 
 __all__ = [
     "REDACTED",
@@ -181,6 +183,13 @@ class Draft:
     response_headers: dict[str, str] | None = None
     request_sample: BodySample | None = None
     response_sample: BodySample | None = None
+
+    def decided(self, verdict: Verdict) -> Verdict:
+        """Note the policy's verdict; raise ``PolicyRefused`` when it says no."""
+        self.rule, self.reason, self.code = verdict.rule, verdict.reason, verdict.code
+        if not verdict.allowed:
+            raise PolicyRefused(verdict)
+        return verdict
 
     def fail(self, status: int, code: str, reason: str, outcome: str) -> None:
         """The exchange ended in a refusal or an error."""

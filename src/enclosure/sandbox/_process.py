@@ -165,13 +165,7 @@ class ProcessSandbox(Sandbox):
             if pipe is not None:
                 with contextlib.suppress(OSError):
                     pipe.close()
-        with self._lock:
-            self._active.discard(active)
-        active.close()
-        self._reap(active)
-        self._release_group(active.group)
-        if active.on_end is not None:
-            active.on_end()
+        self.forget(active)
 
     def exec_sync(
         self,

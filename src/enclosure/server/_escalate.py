@@ -17,12 +17,9 @@ Must not know: HTTP or roles; it works through the facade's run and log.
 
 from __future__ import annotations
 
-import secrets
 from typing import TYPE_CHECKING, Any
 
-from enclosure._clock import iso
 from enclosure.approvals import Approval, binding_sha256
-from enclosure.audit import ApprovalEvent
 from enclosure.errors import UsageError
 from enclosure.models import ToolCall
 
@@ -50,34 +47,17 @@ def escalate(enc: Enclosure, run: Run, tool: str, justification: str) -> Approva
     if spec is None or spec.mode != "deny":
         msg = f"{tool!r} is not a tool the manifest switches off (mode: deny)"
         raise UsageError(msg, code="E-ESCALATION-TOOL")
-    now = enc.clock.time()
     args = {"tool": tool}
-    approval = Approval(
-        approval_id="apr_" + secrets.token_hex(8),
+    return enc.approvals.request(
         run_id=run.id,
         tool=PREFIX + tool,
         args=args,
         binding_sha256=binding_sha256(run.id, PREFIX + tool, args),
-        status="pending",
         rule="escalation",
         reason=justification,
-        requested_at=now,
-        expires_at=now + enc.manifest.approvals.ttl,
+        ttl=enc.manifest.approvals.ttl,
         requested_by=run.started_by,
     )
-    enc.log.create_approval(approval)
-    enc.log.append(
-        ApprovalEvent(
-            run_id=run.id,
-            ts=iso(now),
-            approval_id=approval.approval_id,
-            action="requested",
-            tool=approval.tool,
-            binding_sha256=approval.binding_sha256,
-            reason=justification,
-        )
-    )
-    return approval
 
 
 def granted(enc: Enclosure, run_id: str, tool: str) -> Approval | None:

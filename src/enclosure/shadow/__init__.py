@@ -7,13 +7,16 @@ runs. Must not know: the decision log, files, sockets or the clock; the wiring
 """
 
 from enclosure.shadow._compare import (
+    ACTION_COLUMNS,
     NONE,
     Action,
     ActionStats,
     ArgDiff,
     Interval,
     ShadowReport,
+    action_rows,
     compare,
+    percent,
     wilson,
 )
 from enclosure.shadow._html import render_html
@@ -22,6 +25,7 @@ from enclosure.shadow._outcomes import parse_outcomes
 from enclosure.shadow._suggest import Call, Request, Suggestion, suggest
 
 __all__ = [
+    "ACTION_COLUMNS",
     "DEMOTED_TO",
     "NONE",
     "STAGES",
@@ -34,10 +38,12 @@ __all__ = [
     "Request",
     "ShadowReport",
     "Suggestion",
+    "action_rows",
     "compare",
     "demotion",
     "missing",
     "parse_outcomes",
+    "percent",
     "render_html",
     "suggest",
     "wilson",

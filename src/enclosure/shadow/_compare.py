@@ -18,13 +18,16 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 __all__ = [
+    "ACTION_COLUMNS",
     "NONE",
     "Action",
     "ActionStats",
     "ArgDiff",
     "Interval",
     "ShadowReport",
+    "action_rows",
     "compare",
+    "percent",
     "wilson",
 ]
 
@@ -207,3 +210,38 @@ def compare(
         report.agreed += ok
     report.actions = dict(sorted(stats.items()))
     return report
+
+
+ACTION_COLUMNS = (
+    "action",
+    "tp",
+    "false",
+    "missed",
+    "args differ",
+    "precision",
+    "recall",
+)
+"""The per-action table's columns, in the terminal and in HTML."""
+
+
+def percent(i: Interval) -> str:
+    """``i`` as text: the rate and its interval, or ``n/a`` for 0 of 0."""
+    if i.rate is None:
+        return "n/a"
+    return f"{i.rate:.1%} [{i.low:.1%}, {i.high:.1%}]"
+
+
+def action_rows(report: ShadowReport) -> list[list[str]]:
+    """The per-action table's rows, as text (see ``ACTION_COLUMNS``)."""
+    return [
+        [
+            name,
+            str(s.tp),
+            str(s.fp),
+            str(s.fn),
+            str(s.args_differ),
+            percent(s.precision),
+            percent(s.recall),
+        ]
+        for name, s in report.actions.items()
+    ]

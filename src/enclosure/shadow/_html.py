@@ -9,18 +9,14 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
+from enclosure.shadow._compare import ACTION_COLUMNS, action_rows, percent
+
 if TYPE_CHECKING:
     from enclosure.shadow._compare import Interval, ShadowReport
 
 __all__ = ["render_html"]
 
 _W, _ROW = 520, 22
-
-
-def _pct(i: Interval) -> str:
-    if i.rate is None:
-        return "n/a"
-    return f"{i.rate:.1%} [{i.low:.1%}, {i.high:.1%}]"
 
 
 def _bars(title: str, rows: list[tuple[str, Interval]]) -> str:
@@ -47,7 +43,7 @@ def _bars(title: str, rows: list[tuple[str, Interval]]) -> str:
                 f'<line x1="{200 + i.low * _W:.1f}" x2="{200 + i.high * _W:.1f}" '
                 f'y1="{y + 10}" y2="{y + 10}" stroke="#222" stroke-width="2"/>'
             ),
-            f'<text x="{_W + 210}" y="{y + 14}">{escape(_pct(i))}</text>',
+            f'<text x="{_W + 210}" y="{y + 14}">{escape(percent(i))}</text>',
         ]
     out.append("</svg>")
     return "\n".join(out)
@@ -64,18 +60,6 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 def render_html(report: ShadowReport, *, title: str = "Shadow report") -> str:
     """The whole report as HTML text."""
     actions = report.actions
-    per_action = [
-        [
-            name,
-            str(s.tp),
-            str(s.fp),
-            str(s.fn),
-            str(s.args_differ),
-            _pct(s.precision),
-            _pct(s.recall),
-        ]
-        for name, s in actions.items()
-    ]
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{escape(title)}</title><style>",
@@ -87,7 +71,7 @@ def render_html(report: ShadowReport, *, title: str = "Shadow report") -> str:
         f"<h1>{escape(title)}</h1>",
         (
             f"<p>{report.cases} cases compared; {report.agreed} agree: "
-            f"<b>{escape(_pct(report.agreement))}</b> (95 % Wilson interval). "
+            f"<b>{escape(percent(report.agreement))}</b> (95 % Wilson interval). "
             f"{report.unmatched_cases} shadow cases had no outcome.</p>"
         ),
         _bars("Agreement", [("all cases", report.agreement)]),
@@ -98,10 +82,7 @@ def render_html(report: ShadowReport, *, title: str = "Shadow report") -> str:
             [(n, s.agreement) for n, s in actions.items()],
         ),
         "<h2>Per action</h2>",
-        _table(
-            ["action", "tp", "false", "missed", "args differ", "precision", "recall"],
-            per_action,
-        ),
+        _table(list(ACTION_COLUMNS), action_rows(report)),
         f"<h2>False actions ({report.false_count})</h2>",
         _table(
             ["case", "action", "args"],
