@@ -545,6 +545,32 @@ def _sysv() -> str:
     return "".join(_read(f"/proc/sysvipc/{kind}") for kind in ("shm", "msg", "sem"))
 
 
+def _sysv_objects(own_key: int) -> str:
+    """The SysV objects this uid created on the host, by identity.
+
+    Objects of other users (a PostgreSQL cluster's segments, owned by its own
+    uid, attached, detached, created and removed as clusters come and go) are
+    left out, and so are counters and times; an object a program created (as
+    the uid that runs the sandbox), removed or changed the mode of still shows.
+    The world's own segment is kept whole: a program that attached to it would
+    change its counters.
+    """
+    lines = []
+    for kind in ("shm", "msg", "sem"):
+        header, *rows = _read(f"/proc/sysvipc/{kind}").splitlines() or [""]
+        cuid = header.split().index("cuid") if "cuid" in header.split() else None
+        for line in rows:
+            cols = line.split()
+            if not cols:
+                continue
+            if cols[0] != str(own_key):
+                if cuid is not None and cols[cuid] != str(os.getuid()):
+                    continue
+                cols = cols[:3]
+            lines.append(" ".join([kind, *cols]))
+    return "\n".join(sorted(lines))
+
+
 def _mounts() -> str:
     lines = _read("/proc/self/mountinfo").splitlines()
     return "\n".join(sorted(" ".join(line.split()[4:]) for line in lines))
@@ -560,7 +586,7 @@ def snapshot(world: World) -> dict[str, str]:
         "sentinel": world.sentinel.read_text(encoding="utf-8"),
         "bwrap": hashlib.sha256(Path(find_bwrap()).read_bytes()).hexdigest(),
         "modules": _read("/proc/modules"),
-        "sysv": _sysv(),
+        "sysv": _sysv_objects(world.shm.key),
     }
     for name in SYSCTLS:
         if Path(f"/proc/sys/{name}").exists():
