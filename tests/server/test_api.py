@@ -38,12 +38,17 @@ BODIES = {
     "/api/approvals/{approval_id}/approve": {"reason": "ok"},
     "/api/approvals/{approval_id}/deny": {"reason": "no"},
     "/api/tokens": {"name": "new", "role": "viewer"},
+    "/api/manifests/check": {"text": "agent: {name: a}"},
+    "/api/manifests": {"text": "agent: {name: a}"},
 }
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_endpoint_admits_exactly_the_roles_granted_it(server, role):
     token = server.tokens[role]
+    server.client("admin").request(
+        "POST", "/api/manifests", {"text": "agent: {name: a}"}
+    )
     for endpoint in ROUTES:
         # A fresh run, approval and token for each request, so one that succeeds
         # does not change what the next one sees.
@@ -55,6 +60,9 @@ def test_every_endpoint_admits_exactly_the_roles_granted_it(server, role):
             "run_id": run_id,
             "approval_id": approval_id,
             "token_id": victim["token_id"],
+            "version": "1",
+            "a": "1",
+            "b": "1",
         }
         path = fill(endpoint.path, ids)
         if endpoint.path == "/api/approvals/{approval_id}/wait":

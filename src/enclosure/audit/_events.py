@@ -24,6 +24,7 @@ __all__ = [
     "ExecEvent",
     "KillEvent",
     "LadderEvent",
+    "ManifestEvent",
     "OutcomeEvent",
     "ResultEvent",
     "RunEndedEvent",
@@ -313,6 +314,18 @@ class LadderEvent(_Event):
     evidence: JSONObject = Field(default_factory=dict)
 
 
+class ManifestEvent(_Event):
+    """Someone uploaded a manifest version to the server. ``run_id`` is empty."""
+
+    kind: Literal["manifest"] = "manifest"
+    action: Literal["uploaded"]
+    version: int
+    sha256: str
+    """SHA-256 of the text as uploaded."""
+    manifest_sha256: str
+    by: str
+
+
 class RunEndedEvent(_Event):
     kind: Literal["run_ended"] = "run_ended"
     status: RunStatus
@@ -339,6 +352,7 @@ Event: TypeAlias = Annotated[
     | ShadowEvent
     | OutcomeEvent
     | LadderEvent
+    | ManifestEvent
     | RunEndedEvent,
     Field(discriminator="kind"),
 ]

@@ -14,7 +14,8 @@ side by side (no part knows another):
 - ``_run_store`` and ``_approval_store``: runs, and approvals with atomic,
   single-use transitions;
 - ``_pin_store``: the MCP gateway's tool pins;
-- ``_token_store``: the server's API tokens, hashed.
+- ``_token_store``: the server's API tokens, hashed;
+- ``_manifest_store``: manifest versions uploaded to the server.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from enclosure.audit._approval_store import ApprovalTable
 from enclosure.audit._checkpointer import Checkpointer, CheckpointTimer
 from enclosure.audit._database import Database, reason
 from enclosure.audit._event_store import EventTable
+from enclosure.audit._manifest_store import ManifestRecord, ManifestTable
 from enclosure.audit._migrate import upgrade
 from enclosure.audit._pin_store import PinTable
 from enclosure.audit._redact import Redactor
@@ -118,6 +120,7 @@ class DecisionLog:
                 self._timer.start()
         self._pins = PinTable(db)
         self._tokens = TokenTable(db)
+        self._manifests = ManifestTable(db)
 
     @classmethod
     def open_home(
@@ -516,3 +519,39 @@ class DecisionLog:
             AuditUnavailable: the store cannot be written.
         """
         return self._tokens.revoke(token_id, now=now)
+
+    # -- manifest versions (the SQL is in _manifest_store) -------------------------
+
+    def add_manifest(
+        self, text: str, *, manifest_sha256: str, by: str, now: float
+    ) -> tuple[ManifestRecord, bool]:
+        """Store a manifest text as the next version, unless it is stored already.
+
+        The caller checks the text first: this stores whatever it is given.
+
+        Returns:
+            The version and whether this call created it (False: the same text
+            was stored before, and its existing version is returned).
+
+        Raises:
+            AuditUnavailable: the store cannot be written.
+        """
+        return self._manifests.add(
+            text, manifest_sha256=manifest_sha256, by=by, now=now
+        )
+
+    def get_manifest(self, version: int) -> tuple[ManifestRecord, str] | None:
+        """One manifest version and its text, or None if there is no such version.
+
+        Raises:
+            AuditUnavailable: the store cannot be read.
+        """
+        return self._manifests.get(version)
+
+    def list_manifests(self) -> list[ManifestRecord]:
+        """Every manifest version, oldest first (without their texts).
+
+        Raises:
+            AuditUnavailable: the store cannot be read.
+        """
+        return self._manifests.select()

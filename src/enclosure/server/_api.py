@@ -32,11 +32,19 @@ from enclosure.server._auth import (
 )
 from enclosure.server._errors import HttpError
 from enclosure.server._escalate import escalate, granted, run_granted
+from enclosure.server._manifests import (
+    check_manifest,
+    diff_versions,
+    list_manifests,
+    show_manifest,
+    upload_manifest,
+)
 from enclosure.server._models import (
     CallBody,
     DecideBody,
     EscalateBody,
     KillBody,
+    ManifestBody,
     StartRunBody,
     TokenBody,
 )
@@ -49,10 +57,14 @@ if TYPE_CHECKING:
     from enclosure.approvals import Approval
     from enclosure.server._hub import Hub
 
-__all__ = ["MAX_BODY", "ROUTES", "Ctx", "Endpoint", "State"]
+__all__ = ["MAX_BODY", "ROUTES", "YAML_TYPES", "Ctx", "Endpoint", "State"]
 
 MAX_BODY = 1024 * 1024
 """Largest request body accepted, in bytes."""
+YAML_TYPES = frozenset(
+    {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
+)
+"""Content types an endpoint with ``yaml=True`` reads as YAML text."""
 _MAX_WAIT = 300.0
 _MAX_LIMIT = 1000
 _APPROVAL_STATUSES = ("pending", "approved", "denied", "expired", "consumed")
@@ -102,7 +114,7 @@ class Ctx:
         raw = self.request.query_params.get(name)
         if raw is None:
             return default
-        if not raw.isdigit() or int(raw) > high:
+        if not (raw.isascii() and raw.isdigit()) or int(raw) > high:
             msg = f"{name} must be an integer from 0 to {high}"
             raise HttpError(400, "E-REQUEST-QUERY", msg)
         return int(raw)
@@ -123,21 +135,29 @@ class Endpoint:
     body: type[BaseModel] | None = None
     status: int = 200
     stream: bool = False
+    yaml: bool = False
+    """The body may also be YAML text (``application/yaml``): ``{"text": ...}``."""
 
 
 async def _thread(fn: Callable[..., Any], *args: Any) -> Any:
     return await anyio.to_thread.run_sync(fn, *args)
 
 
-async def read_body(request: Request, model: type[BaseModel]) -> BaseModel:
+async def read_body(
+    request: Request, model: type[BaseModel], *, yaml: bool = False
+) -> BaseModel:
     """Read at most ``MAX_BODY`` bytes of JSON and validate them against ``model``.
 
+    With ``yaml``, a body sent as YAML (see ``YAML_TYPES``) is taken as the text
+    of ``{"text": ...}`` instead.
+
     Raises:
-        HttpError: 413 ``E-REQUEST-TOO-LARGE``, 400 ``E-REQUEST-JSON`` or 422
+        HttpError: 413 ``E-REQUEST-TOO-LARGE``, 400 ``E-REQUEST-JSON`` (or
+            ``E-REQUEST-TEXT`` for YAML that is not UTF-8) or 422
             ``E-REQUEST-INVALID`` (unknown fields included).
     """
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
         raise HttpError(
             413, "E-REQUEST-TOO-LARGE", f"bodies are at most {MAX_BODY} bytes"
         )
@@ -150,10 +170,20 @@ async def read_body(request: Request, model: type[BaseModel]) -> BaseModel:
                 413, "E-REQUEST-TOO-LARGE", f"bodies are at most {MAX_BODY} bytes"
             )
         chunks.append(chunk)
-    try:
-        data = json.loads(b"".join(chunks) or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise HttpError(400, "E-REQUEST-JSON", "the body is not valid JSON") from None
+    raw = b"".join(chunks)
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if yaml and kind in YAML_TYPES:
+        try:
+            data: Any = {"text": raw.decode("utf-8")}
+        except UnicodeDecodeError:
+            msg = "the body is not UTF-8 text"
+            raise HttpError(400, "E-REQUEST-TEXT", msg) from None
+    else:
+        try:
+            data = json.loads(raw or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            msg = "the body is not valid JSON"
+            raise HttpError(400, "E-REQUEST-JSON", msg) from None
     if not isinstance(data, dict):
         raise HttpError(422, "E-REQUEST-INVALID", "the body must be a JSON object")
     try:
@@ -452,6 +482,40 @@ ROUTES: tuple[Endpoint, ...] = (
     Endpoint(
         "POST", "/api/tokens/{token_id}/revoke", "admin", revoke_token, "Revoke a token"
     ),
+    Endpoint(
+        "POST",
+        "/api/manifests/check",
+        "read",
+        check_manifest,
+        "Check a manifest (JSON or YAML body); stores nothing",
+        ManifestBody,
+        yaml=True,
+    ),
+    Endpoint(
+        "POST",
+        "/api/manifests",
+        "admin",
+        upload_manifest,
+        "Upload a manifest version (the same text returns its version)",
+        ManifestBody,
+        201,
+        yaml=True,
+    ),
+    Endpoint("GET", "/api/manifests", "read", list_manifests, "Manifest versions"),
+    Endpoint(
+        "GET",
+        "/api/manifests/{version}",
+        "read",
+        show_manifest,
+        "One manifest version with its text",
+    ),
+    Endpoint(
+        "GET",
+        "/api/manifests/{a}/diff/{b}",
+        "read",
+        diff_versions,
+        "What changed from version a to version b",
+    ),
 )
 
 
@@ -470,7 +534,7 @@ def endpoint_app(
         require(identity, endpoint.permission)
         body = None
         if endpoint.body is not None:
-            body = await read_body(request, endpoint.body)
+            body = await read_body(request, endpoint.body, yaml=endpoint.yaml)
         result = await endpoint.handler(Ctx(request, state, identity, body))
         if isinstance(result, Response):
             return result

@@ -16,6 +16,7 @@ __all__ = [
     "DecideBody",
     "EscalateBody",
     "KillBody",
+    "ManifestBody",
     "StartRunBody",
     "TokenBody",
 ]
@@ -69,3 +70,9 @@ class EscalateBody(_Body):
 
     tool: str = _NAME
     justification: str = Field(min_length=1, max_length=2000)
+
+
+class ManifestBody(_Body):
+    """A manifest's YAML text (or the whole body, sent as ``application/yaml``)."""
+
+    text: str = Field(max_length=1024 * 1024)

@@ -83,12 +83,12 @@ def openapi(routes: Iterable[Endpoint], *, version: str) -> dict[str, Any]:
             "x-role-permission": route.permission,
         }
         if route.body is not None:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": route.body.model_json_schema()}
-                },
+            body: dict[str, Any] = {
+                "application/json": {"schema": route.body.model_json_schema()}
             }
+            if route.yaml:
+                body["application/yaml"] = {"schema": {"type": "string"}}
+            operation["requestBody"] = {"required": True, "content": body}
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
