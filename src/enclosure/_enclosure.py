@@ -251,6 +251,11 @@ class Enclosure:
         compile_manifest(manifest, import_handlers=False)
         return manifest
 
+    @property
+    def quarantine_root(self) -> Path:
+        """Where each run's quarantine folder is made (``<home>/quarantine``)."""
+        return self.home / "quarantine"
+
     @staticmethod
     def check_text(text: str, file: str = "<string>") -> Manifest:
         """Validate manifest text as ``check`` validates a file.

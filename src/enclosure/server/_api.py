@@ -23,6 +23,12 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, Response
 
 from enclosure.audit import ApprovalEvent
+from enclosure.server._artifacts import (
+    artifact_diff,
+    list_artifacts,
+    promote_artifact,
+    reject_artifact,
+)
 from enclosure.server._auth import (
     Identity,
     Permission,
@@ -45,6 +51,8 @@ from enclosure.server._models import (
     EscalateBody,
     KillBody,
     ManifestBody,
+    PromoteBody,
+    RejectBody,
     StartRunBody,
     TokenBody,
 )
@@ -515,6 +523,36 @@ ROUTES: tuple[Endpoint, ...] = (
         "read",
         diff_versions,
         "What changed from version a to version b",
+    ),
+    Endpoint(
+        "GET",
+        "/api/runs/{run_id}/artifacts",
+        "read",
+        list_artifacts,
+        "A run's quarantined artifacts with their findings and decisions",
+    ),
+    Endpoint(
+        "GET",
+        "/api/runs/{run_id}/artifacts/{artifact_id}/diff",
+        "read",
+        artifact_diff,
+        "One artifact against its original (a unified diff)",
+    ),
+    Endpoint(
+        "POST",
+        "/api/runs/{run_id}/artifacts/{artifact_id}/promote",
+        "decide",
+        promote_artifact,
+        "Promote an artifact onto the host (never by the run's starter)",
+        PromoteBody,
+    ),
+    Endpoint(
+        "POST",
+        "/api/runs/{run_id}/artifacts/{artifact_id}/reject",
+        "decide",
+        reject_artifact,
+        "Reject an artifact; it stays in quarantine",
+        RejectBody,
     ),
 )
 

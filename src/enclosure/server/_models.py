@@ -17,6 +17,8 @@ __all__ = [
     "EscalateBody",
     "KillBody",
     "ManifestBody",
+    "PromoteBody",
+    "RejectBody",
     "StartRunBody",
     "TokenBody",
 ]
@@ -76,3 +78,15 @@ class ManifestBody(_Body):
     """A manifest's YAML text (or the whole body, sent as ``application/yaml``)."""
 
     text: str = Field(max_length=1024 * 1024)
+
+
+class PromoteBody(_Body):
+    """Promote one artifact; findings (secrets, executable bits...) need accepting."""
+
+    accept_findings: bool = False
+
+
+class RejectBody(_Body):
+    """Reject one artifact (it stays in quarantine); the reason goes into the log."""
+
+    reason: str = Field(min_length=1, max_length=2000)
