@@ -93,8 +93,13 @@ def create_app(
         Route("/api/health", health, methods=["GET"]),
         Route("/openapi.json", schema, methods=["GET"]),
     ]
+    by_path: dict[str, dict[str, Any]] = {}
+    for e in ALL_ROUTES:
+        by_path.setdefault(e.path, {})[e.method] = endpoint_app(e, state)
+    # One route per path, so a 405 lists every method the path has in ``Allow``.
     routes += [
-        Route(e.path, endpoint_app(e, state), methods=[e.method]) for e in ALL_ROUTES
+        Route(path, _by_method(handlers), methods=list(handlers))
+        for path, handlers in by_path.items()
     ]
     routes += ui_routes(state, secure_cookies=secure_cookies)
 
@@ -127,6 +132,17 @@ def create_app(
     return app
 
 
+def _by_method(handlers: dict[str, Any]) -> Any:
+    """One handler per method of a path (Starlette answers HEAD with GET's)."""
+
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        response: Response = await handlers[method](request)
+        return response
+
+    return dispatch
+
+
 async def _sweep(enc: Enclosure, every: float) -> None:
     while True:
         await anyio.sleep(every)
@@ -150,7 +166,9 @@ async def _starlette_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)  # noqa: S101 -- registered for it
     codes = {404: "E-HTTP-NOT-FOUND", 405: "E-HTTP-METHOD"}
     code = codes.get(exc.status_code, f"E-HTTP-{exc.status_code}")
-    return error_response(exc.status_code, code, str(exc.detail))
+    response = error_response(exc.status_code, code, str(exc.detail))
+    response.headers.update(exc.headers or {})  # a 405 says what is Allowed
+    return response
 
 
 async def _unexpected(_request: Request, exc: Exception) -> Any:

@@ -1,4 +1,4 @@
-"""Request bodies: strict pydantic models (unknown fields are refused).
+"""Request bodies: strict pydantic models (unknown fields and coercions are refused).
 
 Their JSON Schemas go into the OpenAPI document as they are.
 """
@@ -27,7 +27,7 @@ _NAME = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class StartRunBody(_Body):
