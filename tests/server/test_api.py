@@ -193,6 +193,12 @@ def test_an_operator_kills_a_run_and_its_later_calls_are_refused(server):
     killed = server.client("operator").kill(run_id, "runaway")
     assert killed["status"] == "killed"
     assert "olga" in killed["end_reason"]
+    [kill] = [s.event for s in server.enc.log.events(run_id=run_id, kinds=["kill"])]
+    assert (kill.by, kill.rule, kill.reason) == (
+        "olga",
+        "operator",
+        "runaway (killed by olga)",
+    )
     assert agent.call(run_id, "lookup", {"key": "k"})["status"] == "killed"
 
 

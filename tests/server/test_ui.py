@@ -129,6 +129,8 @@ def test_the_timeline_is_live_and_an_operator_kills_the_run(server, page, shots)
     page.wait_for_selector("#status.status-killed")
     page.screenshot(path=shots / "killed.png", full_page=True)
     assert server.client().request("GET", f"/api/runs/{run_id}")["status"] == "killed"
+    [kill] = [s.event for s in server.enc.log.events(run_id=run_id, kinds=["kill"])]
+    assert kill.by == "olga"
 
 
 def test_a_viewer_sees_no_buttons_and_cannot_post_decisions(server, page):

@@ -117,6 +117,8 @@ class KillEvent(_Event):
     rule: str
     reason: str
     call_id: str | None = None
+    by: str | None = None
+    """Who killed the run (an operator's identity); None when a rule or signal did."""
 
 
 class AlertEvent(_Event):

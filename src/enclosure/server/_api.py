@@ -306,7 +306,8 @@ async def kill_run(ctx: Ctx) -> Any:
 
     def work() -> dict[str, Any]:
         run = state.run(run_id)
-        run.kill(f"{body.reason} (killed by {ctx.identity.name})", rule="operator")
+        who = ctx.identity.name
+        run.kill(f"{body.reason} (killed by {who})", rule="operator", by=who)
         record = state.enc.log.get_run(run_id)
         assert record is not None  # noqa: S101 -- the run was just found
         return record.model_dump(mode="json")

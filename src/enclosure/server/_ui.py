@@ -291,7 +291,9 @@ def ui_routes(state: State, *, secure_cookies: bool = True) -> list[Route]:  # n
 
         def work() -> None:
             state.run(run_id).kill(
-                f"{reason} (killed by {identity.name})", rule="operator"
+                f"{reason} (killed by {identity.name})",
+                rule="operator",
+                by=identity.name,
             )
 
         await anyio.to_thread.run_sync(work)
