@@ -9,6 +9,8 @@ Must not know: routes.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import socket
 import threading
 from typing import TYPE_CHECKING, Any, Self
@@ -19,7 +21,7 @@ from enclosure.server._app import create_app
 from enclosure.server._hub import Hub
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from enclosure import Enclosure
     from enclosure.server._notify import Notifier
@@ -48,7 +50,8 @@ def serve(
     """Serve ``enc`` until interrupted (SIGINT or SIGTERM).
 
     The socket is bound first, so ``port=0`` picks a free port; ``ready`` is told
-    the URL once connections are accepted.
+    the URL once connections are accepted. SIGTERM (a service manager's stop)
+    shuts down gracefully and returns; SIGINT still ends in ``KeyboardInterrupt``.
     """
     sock = socket.create_server((host, port), backlog=512)
     url = f"http://{host}:{sock.getsockname()[1]}"
@@ -56,9 +59,27 @@ def serve(
         ready(url)
     try:
         app = create_app(enc, notifier=notifier)
-        uvicorn.Server(_config(app)).run(sockets=[sock])
+        with _sigterm_is_a_clean_stop():
+            uvicorn.Server(_config(app)).run(sockets=[sock])
     finally:
         sock.close()
+
+
+@contextlib.contextmanager
+def _sigterm_is_a_clean_stop() -> Iterator[None]:
+    """Swallow the SIGTERM uvicorn re-raises after its graceful shutdown.
+
+    uvicorn restores the handler it found before re-raising the signals it
+    caught; when that handler is this no-op, the process goes on to exit 0.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread handles signals (and uvicorn's own too)
+        return
+    previous = signal.signal(signal.SIGTERM, lambda _sig, _frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class Server:
