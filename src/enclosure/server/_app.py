@@ -26,13 +26,14 @@ from starlette.routing import Route
 from enclosure.errors import EnclosureError
 from enclosure.server._api import ROUTES, Endpoint, State, endpoint_app
 from enclosure.server._errors import HttpError, error_response, from_enclosure_error
+from enclosure.server._hosts import HostCheck
 from enclosure.server._hub import Hub
 from enclosure.server._openapi import openapi
 from enclosure.server._sse import stream_events
 from enclosure.server._ui import ui_routes
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
 
     from starlette.requests import Request
     from starlette.responses import Response
@@ -64,6 +65,7 @@ def create_app(
     sweep_seconds: float | None = 5.0,
     notifier: Notifier | None = None,
     secure_cookies: bool = True,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> Starlette:
     """The server for ``enc``; its decision log feeds the live events.
 
@@ -75,6 +77,9 @@ def create_app(
         notifier: posts new approvals, kills and alerts to webhooks.
         secure_cookies: mark the dashboard's cookies ``Secure`` (HTTPS only;
             browsers also accept them from ``http://localhost``).
+        allowed_hosts: the ``Host`` names requests must carry (``HostCheck``,
+            against DNS rebinding); ``None`` checks nothing (for an app mounted
+            behind a proxy that checks them).
     """
     hub = hub or Hub()
     enc.log.subscribe(hub.observe)
@@ -127,6 +132,8 @@ def create_app(
         },
     )
     app.router.redirect_slashes = False  # a stray slash is a coded 404, not a 307
+    if allowed_hosts is not None:
+        app.add_middleware(HostCheck, allowed=allowed_hosts)
     app.state.enclosure = state
     app.state.openapi = document
     return app
