@@ -8,8 +8,8 @@ files (``_keys``) and the checkpoint writer and its copies (``_checkpointer``) a
 the writer's side, with the database. Only the decision log (``_store``) and the
 parts it is composed of (``_database``, ``_schema``, ``_event_store``,
 ``_run_store``, ``_approval_store``, ``_pin_store``, ``_token_store``,
-``_manifest_store``) touch the database, and they turn every failure into
-``AuditUnavailable`` so callers fail closed.
+``_manifest_store``, ``_session_store``) touch the database, and they turn every
+failure into ``AuditUnavailable`` so callers fail closed.
 
 Must not know: the policy engine (the run records its decisions here, never the other
 way round), the sandbox, the proxy, HTTP or the CLI.

@@ -1,10 +1,10 @@
 """The audit database's tables, their creation, and the statements compiled once.
 
-Seven tables: ``events`` (the hash chain, with a few columns copied out of each
+Eight tables: ``events`` (the hash chain, with a few columns copied out of each
 body for queries), ``runs``, ``approvals``, ``tool_pins`` (the MCP gateway's
 hash of each upstream tool), ``api_tokens`` (the server's tokens, hashed),
-``manifests`` (manifest versions uploaded to the server) and ``meta`` (the
-schema version and the anchor).
+``manifests`` (manifest versions uploaded to the server), ``ui_sessions`` (the
+dashboard's logins, hashed) and ``meta`` (the schema version and the anchor).
 A table added later is created on first open of an older database, so adding
 one needs no new schema version. Creating them is idempotent and safe when
 several processes open one database at once. The event insert and the anchor
@@ -48,6 +48,7 @@ __all__ = [
     "parse_anchor",
     "pins_table",
     "runs_table",
+    "sessions_table",
     "tokens_table",
 ]
 
@@ -151,6 +152,13 @@ manifests_table = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("uploaded_by", sa.Text, nullable=False),
     sa.Column("uploaded_at", sa.Double, nullable=False),
+)
+sessions_table = sa.Table(
+    "ui_sessions",
+    metadata,
+    sa.Column("sha256", sa.Text, primary_key=True),  # of the cookie's value
+    sa.Column("token_sha256", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False, index=True),
 )
 meta_table = sa.Table(
     "meta",

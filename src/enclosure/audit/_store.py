@@ -15,7 +15,8 @@ side by side (no part knows another):
   single-use transitions;
 - ``_pin_store``: the MCP gateway's tool pins;
 - ``_token_store``: the server's API tokens, hashed;
-- ``_manifest_store``: manifest versions uploaded to the server.
+- ``_manifest_store``: manifest versions uploaded to the server;
+- ``_session_store``: the dashboard's sessions, hashed.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from enclosure.audit._pin_store import PinTable
 from enclosure.audit._redact import Redactor
 from enclosure.audit._run_store import RunTable, seen_names
 from enclosure.audit._schema import create_schema
+from enclosure.audit._session_store import SessionTable
 from enclosure.audit._token_store import TokenRecord, TokenTable
 from enclosure.errors import AuditUnavailable, UsageError
 
@@ -121,6 +123,7 @@ class DecisionLog:
         self._pins = PinTable(db)
         self._tokens = TokenTable(db)
         self._manifests = ManifestTable(db)
+        self._sessions = SessionTable(db)
 
     @classmethod
     def open_home(
@@ -555,3 +558,33 @@ class DecisionLog:
             AuditUnavailable: the store cannot be read.
         """
         return self._manifests.select()
+
+    # -- dashboard sessions (the SQL is in _session_store) -------------------------
+
+    def create_session(
+        self, sha256: str, token_sha256: str, *, expires_at: float, now: float
+    ) -> None:
+        """Store a dashboard session under the SHA-256 of its cookie.
+
+        Sessions expired at ``now`` are deleted on the way.
+
+        Raises:
+            AuditUnavailable: the store cannot be written.
+        """
+        self._sessions.create(sha256, token_sha256, expires_at=expires_at, now=now)
+
+    def find_session(self, sha256: str, *, now: float) -> tuple[str, float] | None:
+        """The token hash and expiry of the live session with that cookie hash.
+
+        Raises:
+            AuditUnavailable: the store cannot be read.
+        """
+        return self._sessions.find(sha256, now=now)
+
+    def drop_session(self, sha256: str) -> None:
+        """End a dashboard session.
+
+        Raises:
+            AuditUnavailable: the store cannot be written.
+        """
+        self._sessions.drop(sha256)
