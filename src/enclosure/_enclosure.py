@@ -34,6 +34,7 @@ from enclosure.manifest import (
     DetectorsSpec,
     Manifest,
     load_manifest,
+    load_manifest_text,
     manifest_source,
 )
 from enclosure.monitor import Monitor, PriceTable, Telemetry, otlp_providers
@@ -247,6 +248,26 @@ class Enclosure:
             ManifestError: with every problem found.
         """
         manifest = load_manifest(path)
+        compile_manifest(manifest, import_handlers=False)
+        return manifest
+
+    @property
+    def quarantine_root(self) -> Path:
+        """Where each run's quarantine folder is made (``<home>/quarantine``)."""
+        return self.home / "quarantine"
+
+    @staticmethod
+    def check_text(text: str, file: str = "<string>") -> Manifest:
+        """Validate manifest text as ``check`` validates a file.
+
+        Args:
+            text: the YAML source.
+            file: the name issues are located in.
+
+        Raises:
+            ManifestError: with every problem found.
+        """
+        manifest = load_manifest_text(text, file)
         compile_manifest(manifest, import_handlers=False)
         return manifest
 

@@ -522,11 +522,17 @@ class Run:
             raise UsageError(msg, code="E-RUN-ENDED")
 
     def kill(
-        self, reason: str, *, rule: str = "manual", call_id: str | None = None
+        self,
+        reason: str,
+        *,
+        rule: str = "manual",
+        call_id: str | None = None,
+        by: str | None = None,
     ) -> None:
         """Kill the run: every later call is refused and kill hooks fire once.
 
         A command running in the run's sandbox is killed at once, whole tree.
+        ``by`` names the person who killed it, in the ``KillEvent``.
         """
         with self._lock:
             if self.status != "running":
@@ -539,7 +545,12 @@ class Run:
         try:
             log.append(
                 KillEvent(
-                    run_id=self.id, ts=ts, rule=rule, reason=reason, call_id=call_id
+                    run_id=self.id,
+                    ts=ts,
+                    rule=rule,
+                    reason=reason,
+                    call_id=call_id,
+                    by=by,
                 )
             )
             log.append(

@@ -111,7 +111,7 @@ class Workspace:
         enc = self.run._enc  # noqa: SLF001 -- wiring inside the facade
         manifest = enc.manifest
         _, write = resolve_paths(manifest)
-        quarantine = Quarantine.create(enc.home / "quarantine", self.run.id, write)
+        quarantine = Quarantine.create(enc.quarantine_root, self.run.id, write)
         egress = None
         try:
             if manifest.network.rules and manifest.compute.backend != "none":

@@ -8,6 +8,7 @@ from enclosure.audit import (
     AlertEvent,
     DecisionEvent,
     KillEvent,
+    ManifestEvent,
     ResultEvent,
     RunStartedEvent,
     ValidatorResult,
@@ -32,6 +33,15 @@ def test_parse_event_picks_the_model_by_its_kind():
     [
         RunStartedEvent(run_id="r", ts=TS, agent="a", task="t", manifest_sha256="c"),
         AlertEvent(run_id="r", ts=TS, severity="critical", rule="r", message="m"),
+        ManifestEvent(
+            run_id="",
+            ts=TS,
+            action="uploaded",
+            version=2,
+            sha256="a" * 64,
+            manifest_sha256="b" * 64,
+            by="ann",
+        ),
         ResultEvent(
             run_id="r",
             ts=TS,

@@ -3,6 +3,7 @@ import json
 import httpx
 import pytest
 
+from enclosure.artifacts import Quarantine
 from enclosure.audit import ApprovalEvent
 from enclosure.server import ROLES, ServerError
 from enclosure.server._api import MAX_BODY, ROUTES
@@ -24,6 +25,15 @@ def raw(server, method, path, token=None, **kw):
     return httpx.request(method, server.url + path, headers=headers, **kw)
 
 
+def with_artifact(server, run_id, tmp_path):
+    """Give ``run_id`` a quarantine holding one added file; return its id."""
+    out = tmp_path / f"out-{run_id}"
+    quarantine = Quarantine.create(server.enc.quarantine_root, run_id, [out])
+    (quarantine.mounts[0].host / "new.txt").write_text("new\n", encoding="utf-8")
+    [artifact] = quarantine.scan()
+    return artifact.id
+
+
 def fill(path, ids):
     for name, value in ids.items():
         path = path.replace("{" + name + "}", value)
@@ -38,12 +48,19 @@ BODIES = {
     "/api/approvals/{approval_id}/approve": {"reason": "ok"},
     "/api/approvals/{approval_id}/deny": {"reason": "no"},
     "/api/tokens": {"name": "new", "role": "viewer"},
+    "/api/manifests/check": {"text": "agent: {name: a}"},
+    "/api/manifests": {"text": "agent: {name: a}"},
+    "/api/runs/{run_id}/artifacts/{artifact_id}/promote": {},
+    "/api/runs/{run_id}/artifacts/{artifact_id}/reject": {"reason": "no"},
 }
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_every_endpoint_admits_exactly_the_roles_granted_it(server, role):
+def test_every_endpoint_admits_exactly_the_roles_granted_it(server, role, tmp_path):
     token = server.tokens[role]
+    server.client("admin").request(
+        "POST", "/api/manifests", {"text": "agent: {name: a}"}
+    )
     for endpoint in ROUTES:
         # A fresh run, approval and token for each request, so one that succeeds
         # does not change what the next one sees.
@@ -55,6 +72,10 @@ def test_every_endpoint_admits_exactly_the_roles_granted_it(server, role):
             "run_id": run_id,
             "approval_id": approval_id,
             "token_id": victim["token_id"],
+            "version": "1",
+            "a": "1",
+            "b": "1",
+            "artifact_id": with_artifact(server, run_id, tmp_path),
         }
         path = fill(endpoint.path, ids)
         if endpoint.path == "/api/approvals/{approval_id}/wait":
@@ -172,6 +193,12 @@ def test_an_operator_kills_a_run_and_its_later_calls_are_refused(server):
     killed = server.client("operator").kill(run_id, "runaway")
     assert killed["status"] == "killed"
     assert "olga" in killed["end_reason"]
+    [kill] = [s.event for s in server.enc.log.events(run_id=run_id, kinds=["kill"])]
+    assert (kill.by, kill.rule, kill.reason) == (
+        "olga",
+        "operator",
+        "runaway (killed by olga)",
+    )
     assert agent.call(run_id, "lookup", {"key": "k"})["status"] == "killed"
 
 

@@ -2,6 +2,7 @@ import json
 import threading
 
 import httpx
+import pytest
 
 from enclosure.server._sse import format_message
 from enclosure.testing import decision_event
@@ -13,7 +14,8 @@ class Stream:
     def __init__(self, server, role="viewer", **params):
         headers = {"Authorization": f"Bearer {server.tokens[role]}"}
         if "last_event_id" in params:
-            headers["Last-Event-ID"] = str(params.pop("last_event_id"))
+            value = params.pop("last_event_id")
+            headers["Last-Event-ID"] = value if isinstance(value, bytes) else str(value)
         self._client = httpx.Client(timeout=10)
         self._cm = self._client.stream(
             "GET", server.url + "/api/events", headers=headers, params=params
@@ -71,6 +73,16 @@ def test_a_reconnecting_client_gets_what_it_missed_then_live_events(server):
     third = agent.start_run("three")["run_id"]
     seen = stream.until(lambda m: m["event"] == "run_started")
     assert seen["data"]["event"]["run_id"] == third
+    stream.close()
+
+
+@pytest.mark.parametrize("odd", [b"\xb2", b"9" * 30, b"-1"])
+def test_an_odd_last_event_id_replays_from_the_start(server, odd):
+    run_id = server.client("agent").start_run("t")["run_id"]
+    stream = Stream(server, last_event_id=odd)
+    assert stream.response.status_code == 200
+    seen = stream.until(lambda m: m["event"] == "run_started")
+    assert seen["data"]["event"]["run_id"] == run_id
     stream.close()
 
 

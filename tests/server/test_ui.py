@@ -4,6 +4,7 @@ import shutil
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from enclosure.server._ui import SESSION_COOKIE, Sessions
 
@@ -129,6 +130,8 @@ def test_the_timeline_is_live_and_an_operator_kills_the_run(server, page, shots)
     page.wait_for_selector("#status.status-killed")
     page.screenshot(path=shots / "killed.png", full_page=True)
     assert server.client().request("GET", f"/api/runs/{run_id}")["status"] == "killed"
+    [kill] = [s.event for s in server.enc.log.events(run_id=run_id, kinds=["kill"])]
+    assert kill.by == "olga"
 
 
 def test_a_viewer_sees_no_buttons_and_cannot_post_decisions(server, page):
@@ -185,8 +188,21 @@ def test_forms_without_the_csrf_token_or_from_another_origin_are_refused(server)
     assert accepted.status_code == 200
 
 
+def test_a_session_survives_a_server_restart_and_only_its_hash_is_stored(server):
+    cookie, _ = session_cookie(server, "viewer")
+    value = cookie.partition("=")[2]
+    server.restart()
+    after = httpx.get(server.url + "/ui/runs", headers={"Cookie": cookie})
+    assert after.status_code == 200
+    assert "vic" in after.text
+    with sa.create_engine(server.db_url).connect() as conn:
+        rows = conn.execute(sa.text("SELECT * FROM ui_sessions")).all()
+    assert value not in repr(rows)
+    assert server.tokens["viewer"] not in repr(rows)
+
+
 def test_sessions_end_with_their_token_and_their_time(server, clock):
-    sessions = Sessions()
+    sessions = Sessions(server.enc.log)
     cookie, _ = sessions.create("h" * 64, clock.time())
     assert sessions.get(cookie, clock.time()) is not None
     assert sessions.get("other", clock.time()) is None

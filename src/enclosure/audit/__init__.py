@@ -7,8 +7,9 @@ work on bytes and models only: they open no file, socket or clock. The signing k
 files (``_keys``) and the checkpoint writer and its copies (``_checkpointer``) are
 the writer's side, with the database. Only the decision log (``_store``) and the
 parts it is composed of (``_database``, ``_schema``, ``_event_store``,
-``_run_store``, ``_approval_store``, ``_pin_store``) touch the database, and they
-turn every failure into ``AuditUnavailable`` so callers fail closed.
+``_run_store``, ``_approval_store``, ``_pin_store``, ``_token_store``,
+``_manifest_store``, ``_session_store``) touch the database, and they turn every
+failure into ``AuditUnavailable`` so callers fail closed.
 
 Must not know: the policy engine (the run records its decisions here, never the other
 way round), the sandbox, the proxy, HTTP or the CLI.
@@ -49,6 +50,7 @@ from enclosure.audit._events import (
     ExecEvent,
     KillEvent,
     LadderEvent,
+    ManifestEvent,
     OutcomeEvent,
     ResultEvent,
     RunEndedEvent,
@@ -60,6 +62,7 @@ from enclosure.audit._events import (
     parse_event,
 )
 from enclosure.audit._keys import SigningKeys
+from enclosure.audit._manifest_store import ManifestRecord, manifest_text_sha256
 from enclosure.audit._merkle import (
     MerkleTree,
     leaf_hash,
@@ -95,6 +98,8 @@ __all__ = [
     "IndexColumns",
     "KillEvent",
     "LadderEvent",
+    "ManifestEvent",
+    "ManifestRecord",
     "MerkleTree",
     "Observer",
     "OutcomeEvent",
@@ -117,6 +122,7 @@ __all__ = [
     "index_columns",
     "key_id",
     "leaf_hash",
+    "manifest_text_sha256",
     "parse_event",
     "parse_public_keys",
     "public_key_pem",

@@ -24,6 +24,7 @@ __all__ = [
     "ExecEvent",
     "KillEvent",
     "LadderEvent",
+    "ManifestEvent",
     "OutcomeEvent",
     "ResultEvent",
     "RunEndedEvent",
@@ -116,6 +117,8 @@ class KillEvent(_Event):
     rule: str
     reason: str
     call_id: str | None = None
+    by: str | None = None
+    """Who killed the run (an operator's identity); None when a rule or signal did."""
 
 
 class AlertEvent(_Event):
@@ -313,6 +316,18 @@ class LadderEvent(_Event):
     evidence: JSONObject = Field(default_factory=dict)
 
 
+class ManifestEvent(_Event):
+    """Someone uploaded a manifest version to the server. ``run_id`` is empty."""
+
+    kind: Literal["manifest"] = "manifest"
+    action: Literal["uploaded"]
+    version: int
+    sha256: str
+    """SHA-256 of the text as uploaded."""
+    manifest_sha256: str
+    by: str
+
+
 class RunEndedEvent(_Event):
     kind: Literal["run_ended"] = "run_ended"
     status: RunStatus
@@ -339,6 +354,7 @@ Event: TypeAlias = Annotated[
     | ShadowEvent
     | OutcomeEvent
     | LadderEvent
+    | ManifestEvent
     | RunEndedEvent,
     Field(discriminator="kind"),
 ]

@@ -1,9 +1,10 @@
 """The audit database's tables, their creation, and the statements compiled once.
 
-Six tables: ``events`` (the hash chain, with a few columns copied out of each
+Eight tables: ``events`` (the hash chain, with a few columns copied out of each
 body for queries), ``runs``, ``approvals``, ``tool_pins`` (the MCP gateway's
-hash of each upstream tool), ``api_tokens`` (the server's tokens, hashed) and
-``meta`` (the schema version and the anchor).
+hash of each upstream tool), ``api_tokens`` (the server's tokens, hashed),
+``manifests`` (manifest versions uploaded to the server), ``ui_sessions`` (the
+dashboard's logins, hashed) and ``meta`` (the schema version and the anchor).
 A table added later is created on first open of an older database, so adding
 one needs no new schema version. Creating them is idempotent and safe when
 several processes open one database at once. The event insert and the anchor
@@ -41,11 +42,13 @@ __all__ = [
     "compile_insert",
     "create_schema",
     "events_table",
+    "manifests_table",
     "meta_table",
     "metadata",
     "parse_anchor",
     "pins_table",
     "runs_table",
+    "sessions_table",
     "tokens_table",
 ]
 
@@ -139,6 +142,23 @@ tokens_table = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("expires_at", sa.Double),
     sa.Column("revoked_at", sa.Double),
+)
+manifests_table = sa.Table(
+    "manifests",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("sha256", sa.Text, nullable=False, unique=True),  # of the text
+    sa.Column("manifest_sha256", sa.Text, nullable=False),  # as runs record it
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("uploaded_by", sa.Text, nullable=False),
+    sa.Column("uploaded_at", sa.Double, nullable=False),
+)
+sessions_table = sa.Table(
+    "ui_sessions",
+    metadata,
+    sa.Column("sha256", sa.Text, primary_key=True),  # of the cookie's value
+    sa.Column("token_sha256", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False, index=True),
 )
 meta_table = sa.Table(
     "meta",

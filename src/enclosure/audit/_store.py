@@ -14,7 +14,9 @@ side by side (no part knows another):
 - ``_run_store`` and ``_approval_store``: runs, and approvals with atomic,
   single-use transitions;
 - ``_pin_store``: the MCP gateway's tool pins;
-- ``_token_store``: the server's API tokens, hashed.
+- ``_token_store``: the server's API tokens, hashed;
+- ``_manifest_store``: manifest versions uploaded to the server;
+- ``_session_store``: the dashboard's sessions, hashed.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ from enclosure.audit._approval_store import ApprovalTable
 from enclosure.audit._checkpointer import Checkpointer, CheckpointTimer
 from enclosure.audit._database import Database, reason
 from enclosure.audit._event_store import EventTable
+from enclosure.audit._manifest_store import ManifestRecord, ManifestTable
 from enclosure.audit._migrate import upgrade
 from enclosure.audit._pin_store import PinTable
 from enclosure.audit._redact import Redactor
 from enclosure.audit._run_store import RunTable, seen_names
 from enclosure.audit._schema import create_schema
+from enclosure.audit._session_store import SessionTable
 from enclosure.audit._token_store import TokenRecord, TokenTable
 from enclosure.errors import AuditUnavailable, UsageError
 
@@ -118,6 +122,8 @@ class DecisionLog:
                 self._timer.start()
         self._pins = PinTable(db)
         self._tokens = TokenTable(db)
+        self._manifests = ManifestTable(db)
+        self._sessions = SessionTable(db)
 
     @classmethod
     def open_home(
@@ -516,3 +522,69 @@ class DecisionLog:
             AuditUnavailable: the store cannot be written.
         """
         return self._tokens.revoke(token_id, now=now)
+
+    # -- manifest versions (the SQL is in _manifest_store) -------------------------
+
+    def add_manifest(
+        self, text: str, *, manifest_sha256: str, by: str, now: float
+    ) -> tuple[ManifestRecord, bool]:
+        """Store a manifest text as the next version, unless it is stored already.
+
+        The caller checks the text first: this stores whatever it is given.
+
+        Returns:
+            The version and whether this call created it (False: the same text
+            was stored before, and its existing version is returned).
+
+        Raises:
+            AuditUnavailable: the store cannot be written.
+        """
+        return self._manifests.add(
+            text, manifest_sha256=manifest_sha256, by=by, now=now
+        )
+
+    def get_manifest(self, version: int) -> tuple[ManifestRecord, str] | None:
+        """One manifest version and its text, or None if there is no such version.
+
+        Raises:
+            AuditUnavailable: the store cannot be read.
+        """
+        return self._manifests.get(version)
+
+    def list_manifests(self) -> list[ManifestRecord]:
+        """Every manifest version, oldest first (without their texts).
+
+        Raises:
+            AuditUnavailable: the store cannot be read.
+        """
+        return self._manifests.select()
+
+    # -- dashboard sessions (the SQL is in _session_store) -------------------------
+
+    def create_session(
+        self, sha256: str, token_sha256: str, *, expires_at: float, now: float
+    ) -> None:
+        """Store a dashboard session under the SHA-256 of its cookie.
+
+        Sessions expired at ``now`` are deleted on the way.
+
+        Raises:
+            AuditUnavailable: the store cannot be written.
+        """
+        self._sessions.create(sha256, token_sha256, expires_at=expires_at, now=now)
+
+    def find_session(self, sha256: str, *, now: float) -> tuple[str, float] | None:
+        """The token hash and expiry of the live session with that cookie hash.
+
+        Raises:
+            AuditUnavailable: the store cannot be read.
+        """
+        return self._sessions.find(sha256, now=now)
+
+    def drop_session(self, sha256: str) -> None:
+        """End a dashboard session.
+
+        Raises:
+            AuditUnavailable: the store cannot be written.
+        """
+        self._sessions.drop(sha256)

@@ -34,6 +34,7 @@ _KINDS = [
     "shadow",
     "outcome",
     "ladder",
+    "manifest",
     "run_ended",
 ]
 _STYLE = {

@@ -66,6 +66,15 @@ def _open(ctx: click.Context, db_url: str | None, redactor: Redactor) -> Decisio
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8350, show_default=True)
 @click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help=(
+        "A name clients reach the server by (repeatable; '*.example.org' for "
+        "subdomains). Requests naming another Host are refused (DNS rebinding)."
+    ),
+)
+@click.option(
     "--webhook",
     "webhooks",
     multiple=True,
@@ -83,6 +92,7 @@ def serve_command(  # noqa: PLR0917 -- click passes one parameter per option
     db_url: str | None,
     host: str,
     port: int,
+    allowed_hosts: tuple[str, ...],
     webhooks: tuple[str, ...],
     webhook_secret_env: str | None,
 ) -> None:
@@ -102,7 +112,14 @@ def serve_command(  # noqa: PLR0917 -- click passes one parameter per option
     def ready(url: str) -> None:
         click.echo(f"serving on {url}", nl=True)
 
-    server.serve(enc, host=host, port=port, ready=ready, notifier=notifier)
+    server.serve(
+        enc,
+        host=host,
+        port=port,
+        ready=ready,
+        notifier=notifier,
+        allowed_hosts=allowed_hosts,
+    )
 
 
 @click.group()

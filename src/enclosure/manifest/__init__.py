@@ -7,6 +7,7 @@ any I/O beyond reading the one file it is asked to load.
 from typing import Any
 
 from enclosure.manifest._compute import ComputeSpec, FilesystemSpec, parse_size
+from enclosure.manifest._diff import ManifestDiff, NamedDiff, diff_manifests
 from enclosure.manifest._load import load_manifest, load_manifest_text, manifest_source
 from enclosure.manifest._maturity import DemoteSpec, Gate, LadderSpec, TaintSpec
 from enclosure.manifest._models import (
@@ -63,8 +64,10 @@ __all__ = [
     "KillSwitch",
     "LadderSpec",
     "Manifest",
+    "ManifestDiff",
     "ModelPrice",
     "MonitoringSpec",
+    "NamedDiff",
     "NetworkRule",
     "NetworkSpec",
     "OtlpSpec",
@@ -77,6 +80,7 @@ __all__ = [
     "TaintSpec",
     "ToolSpec",
     "UpstreamSpec",
+    "diff_manifests",
     "host_matches",
     "json_schema",
     "load_manifest",

@@ -5,8 +5,10 @@ runs it on uvicorn; ``ServerClient`` is the agent's and operator's side. Routes
 are thin: every call goes through the same facade as the Python API and the CLI.
 
 - ``_api``: the route table (``Endpoint``), body parsing, handlers;
+- ``_manifests`` and ``_artifacts``: manifest versions and a run's artifacts;
 - ``_auth``: tokens (stored hashed) and roles;
 - ``_errors``: coded JSON errors;
+- ``_hosts``: the ``Host`` header check (DNS rebinding);
 - ``_hub`` and ``_sse``: live events from the decision log;
 - ``_openapi``: the schema, built from the route table;
 - ``_notify``: webhooks for new approvals, kills and alerts;

@@ -23,6 +23,12 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, Response
 
 from enclosure.audit import ApprovalEvent
+from enclosure.server._artifacts import (
+    artifact_diff,
+    list_artifacts,
+    promote_artifact,
+    reject_artifact,
+)
 from enclosure.server._auth import (
     Identity,
     Permission,
@@ -32,11 +38,21 @@ from enclosure.server._auth import (
 )
 from enclosure.server._errors import HttpError
 from enclosure.server._escalate import escalate, granted, run_granted
+from enclosure.server._manifests import (
+    check_manifest,
+    diff_versions,
+    list_manifests,
+    show_manifest,
+    upload_manifest,
+)
 from enclosure.server._models import (
     CallBody,
     DecideBody,
     EscalateBody,
     KillBody,
+    ManifestBody,
+    PromoteBody,
+    RejectBody,
     StartRunBody,
     TokenBody,
 )
@@ -49,10 +65,14 @@ if TYPE_CHECKING:
     from enclosure.approvals import Approval
     from enclosure.server._hub import Hub
 
-__all__ = ["MAX_BODY", "ROUTES", "Ctx", "Endpoint", "State"]
+__all__ = ["MAX_BODY", "ROUTES", "YAML_TYPES", "Ctx", "Endpoint", "State"]
 
 MAX_BODY = 1024 * 1024
 """Largest request body accepted, in bytes."""
+YAML_TYPES = frozenset(
+    {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
+)
+"""Content types an endpoint with ``yaml=True`` reads as YAML text."""
 _MAX_WAIT = 300.0
 _MAX_LIMIT = 1000
 _APPROVAL_STATUSES = ("pending", "approved", "denied", "expired", "consumed")
@@ -102,7 +122,7 @@ class Ctx:
         raw = self.request.query_params.get(name)
         if raw is None:
             return default
-        if not raw.isdigit() or int(raw) > high:
+        if not (raw.isascii() and raw.isdigit()) or int(raw) > high:
             msg = f"{name} must be an integer from 0 to {high}"
             raise HttpError(400, "E-REQUEST-QUERY", msg)
         return int(raw)
@@ -123,21 +143,29 @@ class Endpoint:
     body: type[BaseModel] | None = None
     status: int = 200
     stream: bool = False
+    yaml: bool = False
+    """The body may also be YAML text (``application/yaml``): ``{"text": ...}``."""
 
 
 async def _thread(fn: Callable[..., Any], *args: Any) -> Any:
     return await anyio.to_thread.run_sync(fn, *args)
 
 
-async def read_body(request: Request, model: type[BaseModel]) -> BaseModel:
+async def read_body(
+    request: Request, model: type[BaseModel], *, yaml: bool = False
+) -> BaseModel:
     """Read at most ``MAX_BODY`` bytes of JSON and validate them against ``model``.
 
+    With ``yaml``, a body sent as YAML (see ``YAML_TYPES``) is taken as the text
+    of ``{"text": ...}`` instead.
+
     Raises:
-        HttpError: 413 ``E-REQUEST-TOO-LARGE``, 400 ``E-REQUEST-JSON`` or 422
+        HttpError: 413 ``E-REQUEST-TOO-LARGE``, 400 ``E-REQUEST-JSON`` (or
+            ``E-REQUEST-TEXT`` for YAML that is not UTF-8) or 422
             ``E-REQUEST-INVALID`` (unknown fields included).
     """
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
         raise HttpError(
             413, "E-REQUEST-TOO-LARGE", f"bodies are at most {MAX_BODY} bytes"
         )
@@ -150,10 +178,20 @@ async def read_body(request: Request, model: type[BaseModel]) -> BaseModel:
                 413, "E-REQUEST-TOO-LARGE", f"bodies are at most {MAX_BODY} bytes"
             )
         chunks.append(chunk)
-    try:
-        data = json.loads(b"".join(chunks) or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise HttpError(400, "E-REQUEST-JSON", "the body is not valid JSON") from None
+    raw = b"".join(chunks)
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if yaml and kind in YAML_TYPES:
+        try:
+            data: Any = {"text": raw.decode("utf-8")}
+        except UnicodeDecodeError:
+            msg = "the body is not UTF-8 text"
+            raise HttpError(400, "E-REQUEST-TEXT", msg) from None
+    else:
+        try:
+            data = json.loads(raw or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            msg = "the body is not valid JSON"
+            raise HttpError(400, "E-REQUEST-JSON", msg) from None
     if not isinstance(data, dict):
         raise HttpError(422, "E-REQUEST-INVALID", "the body must be a JSON object")
     try:
@@ -268,7 +306,8 @@ async def kill_run(ctx: Ctx) -> Any:
 
     def work() -> dict[str, Any]:
         run = state.run(run_id)
-        run.kill(f"{body.reason} (killed by {ctx.identity.name})", rule="operator")
+        who = ctx.identity.name
+        run.kill(f"{body.reason} (killed by {who})", rule="operator", by=who)
         record = state.enc.log.get_run(run_id)
         assert record is not None  # noqa: S101 -- the run was just found
         return record.model_dump(mode="json")
@@ -452,6 +491,70 @@ ROUTES: tuple[Endpoint, ...] = (
     Endpoint(
         "POST", "/api/tokens/{token_id}/revoke", "admin", revoke_token, "Revoke a token"
     ),
+    Endpoint(
+        "POST",
+        "/api/manifests/check",
+        "read",
+        check_manifest,
+        "Check a manifest (JSON or YAML body); stores nothing",
+        ManifestBody,
+        yaml=True,
+    ),
+    Endpoint(
+        "POST",
+        "/api/manifests",
+        "admin",
+        upload_manifest,
+        "Upload a manifest version (the same text returns its version)",
+        ManifestBody,
+        201,
+        yaml=True,
+    ),
+    Endpoint("GET", "/api/manifests", "read", list_manifests, "Manifest versions"),
+    Endpoint(
+        "GET",
+        "/api/manifests/{version}",
+        "read",
+        show_manifest,
+        "One manifest version with its text",
+    ),
+    Endpoint(
+        "GET",
+        "/api/manifests/{a}/diff/{b}",
+        "read",
+        diff_versions,
+        "What changed from version a to version b",
+    ),
+    Endpoint(
+        "GET",
+        "/api/runs/{run_id}/artifacts",
+        "read",
+        list_artifacts,
+        "A run's quarantined artifacts with their findings and decisions",
+    ),
+    Endpoint(
+        "GET",
+        "/api/runs/{run_id}/artifacts/{artifact_id}/diff",
+        "read",
+        artifact_diff,
+        "One artifact against its original (a unified diff)",
+    ),
+    Endpoint(
+        "POST",
+        "/api/runs/{run_id}/artifacts/{artifact_id}/promote",
+        "decide",
+        promote_artifact,
+        "Promote an artifact onto the host (never by the run's starter)",
+        PromoteBody,
+    ),
+    Endpoint(
+        "POST",
+        "/api/runs/{run_id}/artifacts/{artifact_id}/reject",
+        "decide",
+        reject_artifact,
+        "Reject an artifact; it stays in quarantine",
+        RejectBody,
+    ),
 )
 
 
@@ -470,7 +573,7 @@ def endpoint_app(
         require(identity, endpoint.permission)
         body = None
         if endpoint.body is not None:
-            body = await read_body(request, endpoint.body)
+            body = await read_body(request, endpoint.body, yaml=endpoint.yaml)
         result = await endpoint.handler(Ctx(request, state, identity, body))
         if isinstance(result, Response):
             return result

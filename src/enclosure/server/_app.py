@@ -26,13 +26,14 @@ from starlette.routing import Route
 from enclosure.errors import EnclosureError
 from enclosure.server._api import ROUTES, Endpoint, State, endpoint_app
 from enclosure.server._errors import HttpError, error_response, from_enclosure_error
+from enclosure.server._hosts import HostCheck
 from enclosure.server._hub import Hub
 from enclosure.server._openapi import openapi
 from enclosure.server._sse import stream_events
 from enclosure.server._ui import ui_routes
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
 
     from starlette.requests import Request
     from starlette.responses import Response
@@ -64,6 +65,7 @@ def create_app(
     sweep_seconds: float | None = 5.0,
     notifier: Notifier | None = None,
     secure_cookies: bool = True,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> Starlette:
     """The server for ``enc``; its decision log feeds the live events.
 
@@ -75,6 +77,9 @@ def create_app(
         notifier: posts new approvals, kills and alerts to webhooks.
         secure_cookies: mark the dashboard's cookies ``Secure`` (HTTPS only;
             browsers also accept them from ``http://localhost``).
+        allowed_hosts: the ``Host`` names requests must carry (``HostCheck``,
+            against DNS rebinding); ``None`` checks nothing (for an app mounted
+            behind a proxy that checks them).
     """
     hub = hub or Hub()
     enc.log.subscribe(hub.observe)
@@ -93,8 +98,13 @@ def create_app(
         Route("/api/health", health, methods=["GET"]),
         Route("/openapi.json", schema, methods=["GET"]),
     ]
+    by_path: dict[str, dict[str, Any]] = {}
+    for e in ALL_ROUTES:
+        by_path.setdefault(e.path, {})[e.method] = endpoint_app(e, state)
+    # One route per path, so a 405 lists every method the path has in ``Allow``.
     routes += [
-        Route(e.path, endpoint_app(e, state), methods=[e.method]) for e in ALL_ROUTES
+        Route(path, _by_method(handlers), methods=list(handlers))
+        for path, handlers in by_path.items()
     ]
     routes += ui_routes(state, secure_cookies=secure_cookies)
 
@@ -122,9 +132,22 @@ def create_app(
         },
     )
     app.router.redirect_slashes = False  # a stray slash is a coded 404, not a 307
+    if allowed_hosts is not None:
+        app.add_middleware(HostCheck, allowed=allowed_hosts)
     app.state.enclosure = state
     app.state.openapi = document
     return app
+
+
+def _by_method(handlers: dict[str, Any]) -> Any:
+    """One handler per method of a path (Starlette answers HEAD with GET's)."""
+
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        response: Response = await handlers[method](request)
+        return response
+
+    return dispatch
 
 
 async def _sweep(enc: Enclosure, every: float) -> None:
@@ -150,7 +173,9 @@ async def _starlette_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)  # noqa: S101 -- registered for it
     codes = {404: "E-HTTP-NOT-FOUND", 405: "E-HTTP-METHOD"}
     code = codes.get(exc.status_code, f"E-HTTP-{exc.status_code}")
-    return error_response(exc.status_code, code, str(exc.detail))
+    response = error_response(exc.status_code, code, str(exc.detail))
+    response.headers.update(exc.headers or {})  # a 405 says what is Allowed
+    return response
 
 
 async def _unexpected(_request: Request, exc: Exception) -> Any:

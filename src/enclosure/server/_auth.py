@@ -5,10 +5,11 @@ its SHA-256, and nothing here logs a token. Each token acts as one identity (its
 ``name``: who started a run, who decided an approval) in one role:
 
 - ``agent``: start runs and make calls in its own runs; never decide;
-- ``approver``: decide approvals (separation of duties: never in a run it started);
+- ``approver``: decide approvals and artifacts (separation of duties: never in a
+  run it started);
 - ``operator``: kill runs;
 - ``viewer``: read;
-- ``admin``: manage tokens.
+- ``admin``: manage tokens, upload manifests.
 
 Every role may read. Must not know: routes or HTTP beyond the header's format.
 """

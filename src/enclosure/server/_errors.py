@@ -28,6 +28,14 @@ _BY_CODE = {
     "E-APPROVAL-SELF": 403,
     "E-RUN-UNKNOWN": 404,
     "E-RUN-ENDED": 409,
+    "E-ARTIFACT-NOT-FOUND": 404,
+    "E-ARTIFACT-DECIDED": 409,
+    "E-ARTIFACT-FINDINGS": 409,
+    "E-ARTIFACT-UNSAFE": 409,
+    "E-ARTIFACT-CHANGED": 409,
+    "E-ARTIFACT-CONFLICT": 409,
+    "E-ARTIFACT-LIMIT": 409,
+    "E-ARTIFACT-IO": 503,
 }
 _BY_CLASS: tuple[tuple[type[EnclosureError], int], ...] = (
     (AuditUnavailable, 503),

@@ -1,4 +1,4 @@
-"""Request bodies: strict pydantic models (unknown fields are refused).
+"""Request bodies: strict pydantic models (unknown fields and coercions are refused).
 
 Their JSON Schemas go into the OpenAPI document as they are.
 """
@@ -16,6 +16,9 @@ __all__ = [
     "DecideBody",
     "EscalateBody",
     "KillBody",
+    "ManifestBody",
+    "PromoteBody",
+    "RejectBody",
     "StartRunBody",
     "TokenBody",
 ]
@@ -24,7 +27,7 @@ _NAME = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class StartRunBody(_Body):
@@ -69,3 +72,21 @@ class EscalateBody(_Body):
 
     tool: str = _NAME
     justification: str = Field(min_length=1, max_length=2000)
+
+
+class ManifestBody(_Body):
+    """A manifest's YAML text (or the whole body, sent as ``application/yaml``)."""
+
+    text: str = Field(max_length=1024 * 1024)
+
+
+class PromoteBody(_Body):
+    """Promote one artifact; findings (secrets, executable bits...) need accepting."""
+
+    accept_findings: bool = False
+
+
+class RejectBody(_Body):
+    """Reject one artifact (it stays in quarantine); the reason goes into the log."""
+
+    reason: str = Field(min_length=1, max_length=2000)

@@ -25,7 +25,10 @@ ERROR_SCHEMA: dict[str, Any] = {
         "error": {
             "type": "object",
             "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            "properties": {
+                "code": {"type": "string", "pattern": "^E-[A-Z0-9-]+$"},
+                "message": {"type": "string"},
+            },
         }
     },
 }
@@ -39,13 +42,25 @@ _ERRORS = {
     "422": "The body does not match the schema (E-REQUEST-INVALID)",
     "503": "The decision log is unavailable (E-AUDIT-UNAVAILABLE)",
 }
-_QUERY = {
-    "/api/runs": [("limit", "integer")],
-    "/api/runs/{run_id}/events": [("after", "integer"), ("limit", "integer")],
-    "/api/approvals": [("status", "string"), ("run_id", "string")],
-    "/api/approvals/{approval_id}/wait": [("timeout", "integer")],
-    "/api/events": [("after", "integer"), ("run_id", "string")],
+_INT = {"type": "integer", "minimum": 0}
+_STATUSES = ["pending", "approved", "denied", "expired", "consumed"]
+_QUERY: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "/api/runs": [("limit", {**_INT, "maximum": 1000})],
+    "/api/runs/{run_id}/events": [
+        ("after", {**_INT, "maximum": 2**62}),
+        ("limit", {**_INT, "maximum": 1000}),
+    ],
+    "/api/approvals": [
+        ("status", {"type": "string", "enum": _STATUSES}),
+        ("run_id", {"type": "string"}),
+    ],
+    "/api/approvals/{approval_id}/wait": [("timeout", {**_INT, "maximum": 300})],
+    "/api/events": [
+        ("after", {**_INT, "maximum": 2**62}),
+        ("run_id", {"type": "string"}),
+    ],
 }
+"""Query parameters of the GET routes, with the bounds the handlers enforce."""
 
 
 def openapi(routes: Iterable[Endpoint], *, version: str) -> dict[str, Any]:
@@ -56,11 +71,11 @@ def openapi(routes: Iterable[Endpoint], *, version: str) -> dict[str, Any]:
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in re.findall(r"{(\w+)}", route.path)
         ]
-        for name, kind in _QUERY.get(route.path, []):
-            schema: dict[str, Any] = {"type": kind}
-            if kind == "integer":
-                schema["minimum"] = 0
-            params.append({"name": name, "in": "query", "schema": schema})
+        if route.method == "GET":
+            params += [
+                {"name": name, "in": "query", "schema": schema}
+                for name, schema in _QUERY.get(route.path, [])
+            ]
         content = (
             {"text/event-stream": {"schema": {"type": "string"}}}
             if route.stream
@@ -83,12 +98,12 @@ def openapi(routes: Iterable[Endpoint], *, version: str) -> dict[str, Any]:
             "x-role-permission": route.permission,
         }
         if route.body is not None:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": route.body.model_json_schema()}
-                },
+            body: dict[str, Any] = {
+                "application/json": {"schema": route.body.model_json_schema()}
             }
+            if route.yaml:
+                body["application/yaml"] = {"schema": {"type": "string"}}
+            operation["requestBody"] = {"required": True, "content": body}
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",

@@ -44,7 +44,8 @@ def _page(log: DecisionLog, run_id: str | None, after: int) -> list[StoredEvent]
 async def stream_events(ctx: Ctx) -> Any:
     """``GET /api/events``: every event (of ``run_id``) after ``after``, then live."""
     header = ctx.request.headers.get("last-event-id", "")
-    after = int(header) if header.isdigit() else ctx.query_int("after", 0, 2**62)
+    resume = header.isascii() and header.isdigit() and int(header) <= 2**62
+    after = int(header) if resume else ctx.query_int("after", 0, 2**62)
     run_id = ctx.query("run_id")
     log = ctx.state.enc.log
     hub = ctx.state.hub

@@ -7,10 +7,11 @@ hash and re-checks it on every request, so revoking the token ends the session.
 
 Security: the session cookie is random, ``HttpOnly``, ``SameSite=Strict`` and
 ``Secure`` (unless ``secure_cookies=False`` for plain-HTTP development); only its
-SHA-256 is kept in memory. Every form carries a CSRF token (the session's, or a
-double-submit cookie's on the login form) and a cross-origin ``Origin`` header is
-refused. Buttons appear only for roles that may use them, and every action is
-checked again on the server.
+SHA-256 is stored, in the decision log's database, so sessions survive a restart
+and end at their expiry. Every form carries a CSRF token (the session's, derived
+one-way from its cookie, or a double-submit cookie's on the login form) and a
+cross-origin ``Origin`` header is refused. Buttons appear only for roles that may
+use them, and every action is checked again on the server.
 
 Must not know: SQL, or how calls are decided.
 """
@@ -21,7 +22,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,38 +78,43 @@ class Session:
 
 
 class Sessions:
-    """Sessions in memory, keyed by the SHA-256 of the cookie's value."""
+    """Sessions in the decision log, keyed by the SHA-256 of the cookie's value."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_hash: dict[str, Session] = {}
+    def __init__(self, log: DecisionLog) -> None:
+        self._log = log
 
     def create(self, token_sha256: str, now: float) -> tuple[str, Session]:
-        """A new session; return the cookie value (never stored) and the session."""
+        """A new session; return the cookie value (never stored) and the session.
+
+        Raises:
+            AuditUnavailable: the session cannot be stored.
+        """
         cookie = secrets.token_urlsafe(32)
-        session = Session(
-            token_sha256, secrets.token_urlsafe(24), now + _SESSION_SECONDS
+        expires_at = now + _SESSION_SECONDS
+        self._log.create_session(
+            _sha(cookie), token_sha256, expires_at=expires_at, now=now
         )
-        with self._lock:
-            self._by_hash[_sha(cookie)] = session
-        return cookie, session
+        return cookie, Session(token_sha256, _csrf(cookie), expires_at)
 
     def get(self, cookie: str | None, now: float) -> Session | None:
         """The live session for a cookie value, if any."""
         if not cookie:
             return None
-        with self._lock:
-            session = self._by_hash.get(_sha(cookie))
-            if session is not None and session.expires_at <= now:
-                del self._by_hash[_sha(cookie)]
-                return None
-        return session
+        found = self._log.find_session(_sha(cookie), now=now)
+        if found is None:
+            return None
+        token_sha256, expires_at = found
+        return Session(token_sha256, _csrf(cookie), expires_at)
 
     def drop(self, cookie: str | None) -> None:
         """End a session."""
         if cookie:
-            with self._lock:
-                self._by_hash.pop(_sha(cookie), None)
+            self._log.drop_session(_sha(cookie))
+
+
+def _csrf(cookie: str) -> str:
+    """The session's CSRF token: shown in its pages, and no way back to the cookie."""
+    return _sha("csrf:" + cookie)
 
 
 def _sha(value: str) -> str:
@@ -131,13 +136,14 @@ class _Ui:
 
     async def who(self, request: Request) -> tuple[Identity, Session] | None:
         """The logged-in identity, re-checked against its token; None if none."""
-        session = self.sessions.get(request.cookies.get(SESSION_COOKIE), self.now())
+        cookie = request.cookies.get(SESSION_COOKIE)
+        session = await anyio.to_thread.run_sync(self.sessions.get, cookie, self.now())
         if session is None:
             return None
         log = self.state.enc.log
         record = await anyio.to_thread.run_sync(log.find_token, session.token_sha256)
         if record is None or not record.usable(self.now()):
-            self.sessions.drop(request.cookies.get(SESSION_COOKIE))
+            await anyio.to_thread.run_sync(self.sessions.drop, cookie)
             return None
         return Identity(record.name, record.role, record.token_id), session
 
@@ -207,7 +213,7 @@ def _decisions(log: DecisionLog, run_id: str) -> list[StoredEvent]:
 
 def ui_routes(state: State, *, secure_cookies: bool = True) -> list[Route]:  # noqa: C901, PLR0915 -- one closure per page
     """The dashboard's routes, under ``/ui``."""
-    ui = _Ui(state, Sessions(), secure_cookies)
+    ui = _Ui(state, Sessions(state.enc.log), secure_cookies)
     enc = state.enc
 
     def page(
@@ -251,14 +257,17 @@ def ui_routes(state: State, *, secure_cookies: bool = True) -> list[Route]:  # n
             )
             ui.cookie(response, _CSRF_COOKIE, csrf, 3600)
             return response
-        cookie, _ = ui.sessions.create(hash_token(token), ui.now())
+        cookie, _ = await anyio.to_thread.run_sync(
+            ui.sessions.create, hash_token(token), ui.now()
+        )
         done = RedirectResponse("/ui/runs", status_code=303)
         ui.cookie(done, SESSION_COOKIE, cookie, _SESSION_SECONDS)
         done.delete_cookie(_CSRF_COOKIE, path="/ui")
         return done
 
     async def logout(request: Request, _identity: Identity, _s: Session) -> Response:
-        ui.sessions.drop(request.cookies.get(SESSION_COOKIE))
+        cookie = request.cookies.get(SESSION_COOKIE)
+        await anyio.to_thread.run_sync(ui.sessions.drop, cookie)
         response = RedirectResponse("/ui/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/ui")
         return response
@@ -291,7 +300,9 @@ def ui_routes(state: State, *, secure_cookies: bool = True) -> list[Route]:  # n
 
         def work() -> None:
             state.run(run_id).kill(
-                f"{reason} (killed by {identity.name})", rule="operator"
+                f"{reason} (killed by {identity.name})",
+                rule="operator",
+                by=identity.name,
             )
 
         await anyio.to_thread.run_sync(work)
