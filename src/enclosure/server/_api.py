@@ -22,7 +22,6 @@ import anyio.to_thread
 from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, Response
 
-from enclosure.audit import ApprovalEvent
 from enclosure.server._auth import (
     Identity,
     Permission,
@@ -40,6 +39,7 @@ from enclosure.server._models import (
     StartRunBody,
     TokenBody,
 )
+from enclosure.server._wait import wait_decided
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -299,26 +299,10 @@ async def show_approval(ctx: Ctx) -> Any:
 
 async def wait_approval(ctx: Ctx) -> Any:
     """Answer as soon as the approval is no longer pending, or at the timeout."""
-    approval_id = ctx.path("approval_id")
     timeout = ctx.query_int("timeout", 30, int(_MAX_WAIT))
-    hub = ctx.state.hub
-    listener = hub.listen()  # before reading: a decision in between is not missed
-    try:
-        current: Approval = await _thread(ctx.state.enc.approvals.get, approval_id)
-        with anyio.move_on_after(timeout):
-            while current.status == "pending":
-                item = await listener.queue.get()
-                if item is None:  # CLOSED
-                    break
-                event = item.event
-                if (
-                    isinstance(event, ApprovalEvent)
-                    and event.approval_id == approval_id
-                ):
-                    current = await _thread(ctx.state.enc.approvals.get, approval_id)
-    finally:
-        hub.leave(listener)
-    return _approval(current)
+    state = ctx.state
+    approval_id = ctx.path("approval_id")
+    return _approval(await wait_decided(state.enc, state.hub, approval_id, timeout))
 
 
 def _decide(approve: bool) -> Handler:  # noqa: FBT001 -- two fixed handlers
