@@ -30,7 +30,7 @@ from enclosure.server._auth import (
     require,
 )
 from enclosure.server._errors import HttpError
-from enclosure.server._escalate import escalate, granted, run_granted
+from enclosure.server._escalate import escalate, granted, raise_limits, run_granted
 from enclosure.server._models import (
     CallBody,
     DecideBody,
@@ -223,6 +223,8 @@ async def call_tool(ctx: Ctx) -> Any:
         run = _own_run(state, run_id, ctx.identity)
         spec = state.enc.manifest.tools.get(body.tool)
         with state.lock_for(run_id):
+            if spec is not None and spec.rate and run.status == "running":
+                raise_limits(state.enc, run, body.tool)
             if spec is not None and spec.mode == "deny" and run.status == "running":
                 grant = granted(state.enc, run_id, body.tool)
                 if grant is not None:
@@ -256,7 +258,7 @@ async def escalate_run(ctx: Ctx) -> Any:
 
     def work() -> Approval:
         run = _own_run(state, run_id, ctx.identity)
-        return escalate(state.enc, run, body.tool, body.justification)
+        return escalate(state.enc, run, body)
 
     return _approval(await _thread(work))
 
@@ -389,7 +391,7 @@ ROUTES: tuple[Endpoint, ...] = (
         "/api/runs/{run_id}/escalations",
         "call",
         escalate_run,
-        "Ask for a switched-off tool for this run",
+        "Ask for a switched-off tool, a host or a higher limit for this run",
         EscalateBody,
         201,
     ),
