@@ -2,19 +2,23 @@
 
 The server runs here; the decision is made by a separate process on the same
 database: the CLI on SQLite, the Python API on PostgreSQL (the CLI's approvals
-commands open the log under ``--home``). The agent's long poll allows 30 s; each
-test gives the waiter 5 s after the deciding process has exited, less than the
-waiter's own fallback re-check (``RECHECK``), so only the wake-up can pass it.
+commands open the log under ``--home``), and a second ``enclosure serve`` on both.
+The agent's long poll allows 30 s; each test gives the waiter 5 s after the
+deciding process has answered, less than the waiter's own fallback re-check
+(``RECHECK``), so only the wake-up can pass it.
 """
 
+import signal
 import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
+from enclosure.server import ServerClient
 from enclosure.server._wait import RECHECK
 from enclosure.testing import FakeClock
 
@@ -118,3 +122,50 @@ def test_an_expiry_marked_by_another_process_wakes_the_waiting_agent(server):
         assert approval_id in expired
         result = waiting.result(timeout=PROMPTLY)
     assert result["approval"]["status"] == "expired"
+
+
+def test_a_decision_through_a_second_server_process_wakes_the_waiting_agent(
+    server, tmp_path
+):
+    manifest = tmp_path / "second.yaml"
+    manifest.write_text("agent: {name: payer}\n", encoding="utf-8")  # it only decides
+    enclosure = str(Path(sys.executable).with_name("enclosure"))
+    home = str(tmp_path / "second")
+    argv = [enclosure, "--home", home, "serve", "--manifest", str(manifest),
+            "--db", server.db_url, "--port", "0"]  # fmt: skip
+    second = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        line = second.stdout.readline()
+        assert line.startswith("serving on "), line
+        with (
+            ThreadPoolExecutor(1) as pool,
+            ServerClient(line.split()[-1], server.tokens["approver"]) as bob,
+        ):
+            waiting, approval_id = parked_call(server, pool)
+            assert bob.approve(approval_id)["status"] == "approved"
+            result = waiting.result(timeout=PROMPTLY)
+        assert result["status"] == "executed"
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(30)
+        second.stdout.close()
+
+
+def test_a_waiter_expires_an_overdue_approval_itself(server):
+    agent = server.client("agent")
+    run_id = agent.start_run("pay")["run_id"]
+    parked = agent.call(run_id, "pay", {"amount": 7})
+    server.clock.advance(61)  # past the 60 s TTL; no sweep runs in these tests
+    with ThreadPoolExecutor(1) as pool:
+        approval_id = parked["approval_id"]
+        waiting = pool.submit(agent.wait_for_decision, approval_id, timeout=30)
+        decided = waiting.result(timeout=PROMPTLY)
+    assert decided["status"] == "expired"
+    actions = [
+        e.event.action
+        for e in server.enc.log.events(kinds=["approval"])
+        if e.event.approval_id == parked["approval_id"]
+    ]
+    assert actions == ["requested", "expired"]

@@ -92,6 +92,11 @@ class Hub:
         for listener in listeners:
             listener.put(item)
 
+    @property
+    def heard(self) -> bool:
+        """Whether anyone listens now (a stream, a waiting agent)."""
+        return bool(self._listeners)
+
     def listen(self) -> Listener:
         """A new listener on the running loop; ``leave`` it when done."""
         listener = Listener(asyncio.get_running_loop())

@@ -6,7 +6,9 @@ thread per server listens with ``DecisionLog.changes`` (PostgreSQL NOTIFY, SQLit
 ``data_version``; see ``audit._changes`` for why those): an ``approval:<id>``
 becomes a ``Poke`` for that approval, and any other change makes the watcher read
 the events stored after the last one it saw and publish them (the hub drops those
-this process already handed out). Clients never poll.
+this process already handed out). While nobody listens it reads nothing, and skips
+past what this process stored itself, so a busy server without live streams does
+not parse its own events twice. Clients never poll.
 
 When listening fails (the database restarts), the watcher logs it, opens a new
 listener after ``retry`` seconds, then reads what it missed and pokes every waiter:
@@ -115,8 +117,10 @@ class Watcher:
                         self._hub.publish(Poke(payload.removeprefix(_APPROVAL)))
                     else:
                         read = True
-                if read:
+                if read and self._hub.heard:
                     self._cursor = self._publish(self._cursor)
+                elif read:  # nobody to tell: skip what this process stored itself
+                    self._cursor = max(self._cursor, self._log.head)
         finally:
             self.listening.clear()
             with self._lock:
