@@ -141,6 +141,7 @@ def test_a_dropped_listener_listens_again_and_pokes_every_waiter(postgres):
 
     try:
         watcher.start()
+        assert watcher.listening.wait(5)  # its first poke is out: the next is news
         item = heard(hub, drop_listeners, lambda i: i == Poke(None))
         assert item == Poke(None)
         made = {}

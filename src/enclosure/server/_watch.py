@@ -10,10 +10,11 @@ this process already handed out). While nobody listens it reads nothing, and ski
 past what this process stored itself, so a busy server without live streams does
 not parse its own events twice. Clients never poll.
 
-When listening fails (the database restarts), the watcher logs it, opens a new
-listener after ``retry`` seconds, then reads what it missed and pokes every waiter:
-a lost notification strands nobody. Waiters also re-check on their own now and
-then (``_wait``), so even a watcher that cannot reconnect only delays them.
+Each time it starts listening (at first, and again after a failure such as a
+database restart, ``retry`` seconds later, logged) it reads the events it missed
+and pokes every waiter, so a lost notification strands nobody. Waiters also
+re-check on their own now and then (``_wait``), so even a watcher that cannot
+reconnect only delays them.
 
 Must not know: HTTP, routes, roles or SQL.
 """
@@ -106,9 +107,10 @@ class Watcher:
                 self._changes = changes
             if self._cursor is None:  # the first time: only what comes from now on
                 self._cursor = self._publish(self._log.head, publish=False)
-            else:  # listening again: anything may have been missed
-                self._hub.publish(Poke(None))
+            else:  # listening again: events may have been missed
                 self._cursor = self._publish(self._cursor)
+            # Decisions may have landed while nobody listened: waiters re-read.
+            self._hub.publish(Poke(None))
             self.listening.set()
             while not self._stopping():
                 read = False
