@@ -96,7 +96,8 @@ class Changes:
     def wait(self, timeout: float) -> list[str]:
         """The payloads committed since the last call, waiting up to ``timeout``.
 
-        Returns an empty list at the timeout or once closed.
+        Returns an empty list at the timeout, once closed, or (PostgreSQL) after
+        at most half a second, so that a ``close`` is seen: call it in a loop.
 
         Raises:
             AuditUnavailable: the listening connection failed; open a new

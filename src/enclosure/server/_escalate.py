@@ -32,7 +32,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from enclosure._grants import HOST, LIMIT, PREFIX, grants, limit_of, limits, use
+from enclosure._grants import (
+    HOST,
+    LIMIT,
+    PREFIX,
+    grants,
+    limit_of,
+    limits,
+    rule_name,
+    use,
+)
 from enclosure.approvals import Approval, binding_sha256
 from enclosure.errors import UsageError
 from enclosure.manifest import NetworkRule
@@ -139,7 +148,8 @@ def raise_limits(enc: Enclosure, run: Run, tool: str) -> None:
         AuditUnavailable: the log cannot be read or written.
     """
     for index, grant in limits(enc, run.id, tool).items():
-        run.state.limits[f"tools.{tool}.rate[{index}]"] = limit_of(grant)
+        path = f"tools.{tool}.rate[{index}]"  # as the policy engine names the window
+        run.state.limits[path] = limit_of(grant)
         use(enc, grant)
 
 
@@ -154,9 +164,7 @@ def run_granted(
     """Run one call of an escalated tool: decision logged first, then the result."""
     use(enc, grant)  # in use for the rest of the run, out of the expiry's reach
     reason = f"escalation granted by {grant.decided_by}: {grant.reason}"
-    admitted = run.admit(
-        tool, args, rule=f"escalation.{grant.approval_id}", reason=reason
-    )
+    admitted = run.admit(tool, args, rule=rule_name(grant.approval_id), reason=reason)
     if admitted.status != "dispatched" or admitted.receipt is None:
         return admitted
     call_id = admitted.receipt.call_id
