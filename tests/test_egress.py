@@ -47,7 +47,9 @@ from enclosure._egress import CA_PATH, PROXY_PORT, RunEgress, proxy_env
 from enclosure._enclosure import open_log
 from enclosure.audit import EgressEvent
 from enclosure.egress._ca import RunCA
-from enclosure.errors import EgressRefused
+from enclosure.errors import EgressRefused, UsageError
+from enclosure.server._escalate import escalate
+from enclosure.server._models import EscalateBody
 from enclosure.testing import make_enclosure
 
 if TYPE_CHECKING:
@@ -1194,6 +1196,7 @@ class _Resolver:
     ANSWERS: ClassVar[dict[str, list[str]]] = {
         "dual.test": ["127.0.0.2", "127.0.0.1"],  # the first refuses connections
         "mixed.test": ["93.184.215.14", "127.0.0.1"],
+        "granted.test": ["127.0.0.1"],  # a "public" name that resolves privately
     }
 
     async def resolve(self, host: str, port: int) -> list[Any]:
@@ -1526,3 +1529,73 @@ def test_a_run_without_network_rules_has_no_proxy_and_no_network(origins, enclos
     assert bundle.exit_code != 0
     assert origins.http.connections == 0
     assert egress_events(enc) == []
+
+
+# --- escalations: a host granted to one run ------------------------------------------
+
+
+def grant_host(enc: Enclosure, run: Any, host: str, port: int) -> str:
+    """Escalate ``host:port`` for ``run`` (started by ada); bob approves it."""
+    body = EscalateBody(kind="host", host=host, ports=[port], justification="needed")
+    approval = escalate(enc, run, body)
+    enc.approvals.approve(approval.approval_id, by="bob")
+    return approval.approval_id
+
+
+def test_a_granted_host_is_reached_by_its_run_only_while_it_runs(origins, enclose):
+    # The manifest opens the HTTPS origin's port on localhost (a private name it
+    # allows); the escalation asks for the plain HTTP origin's port besides.
+    enc = enclose({"rules": [local(origins.https.port, name="origin")]})
+    url = origins.http.url
+    run = enc.start_run(task="t", started_by="ada")
+    other = enc.start_run(task="other", started_by="ada")
+    before = curl(run, url("/before"))
+    body = EscalateBody(
+        kind="host", host="localhost", ports=[origins.http.port], justification="x"
+    )
+    pending = escalate(enc, run, body)
+    while_pending = curl(run, url("/pending"))
+    enc.approvals.approve(pending.approval_id, by="bob")
+    mark = last_seq(enc)
+    after = curl(run, url("/after"))
+    elsewhere = curl(other, url("/elsewhere"))
+    egress = RunEgress(run)  # what any proxy of this run would ask
+    held = egress._grants(run.id)  # the proxy's own lookup
+    run.end()
+    ended = egress._grants(run.id)
+    egress.close()
+    other.end()
+    with pytest.raises(UsageError) as exc:  # no program of the run runs any more
+        curl(run, url("/ended"))
+    assert exc.value.code == "E-RUN-ENDED"
+    assert (before.status, while_pending.status) == (403, 403)
+    assert before.json()["rule"] == "origin"
+    assert after.status == 200
+    assert after.json()["target"] == "/after"
+    assert elsewhere.status == 403
+    assert origins.http.targets() == ["/after"]
+    granted, refused = egress_events(enc, mark)
+    assert (granted.rule, granted.outcome) == (
+        f"escalation.{pending.approval_id}",
+        "allowed",
+    )
+    assert (refused.run_id, refused.outcome) == (other.id, "denied")
+    assert enc.approvals.get(pending.approval_id).status == "consumed"
+    assert [g.host for g in held] == ["localhost"]
+    assert ended == ()
+
+
+def test_a_granted_host_that_resolves_privately_is_still_refused(
+    origins, enclose, monkeypatch
+):
+    monkeypatch.setattr("enclosure.egress._proxy.SystemResolver", _Resolver)
+    port = origins.http.port
+    enc = enclose({"rules": [local(origins.https.port)]})
+    with enc.start_run(task="t", started_by="ada") as run:
+        approval_id = grant_host(enc, run, "granted.test", port)
+        answer = curl(run, f"http://granted.test:{port}/")
+    assert answer.status == 403
+    assert answer.json()["error"] == "E-EGRESS-SSRF"
+    assert origins.http.connections == 0
+    (event,) = egress_events(enc)
+    assert (event.rule, event.code) == (f"escalation.{approval_id}", "E-EGRESS-SSRF")

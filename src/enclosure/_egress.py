@@ -8,6 +8,11 @@ The program is told through the usual variables (``HTTP_PROXY``, ``HTTPS_PROXY``
 ``SSL_CERT_FILE``, ``NODE_EXTRA_CA_CERTS``, ...); a program that ignores them has
 no network at all. Every request is logged as an ``EgressEvent``. When the run
 ends or is killed, open connections are cut and run-scoped credentials revoked.
+
+Hosts granted to the run by an escalation (``_grants``) are looked up when the
+manifest's rules refuse a request, only while the run is running; a lookup that
+fails grants nothing. A request a grant allowed is logged with the rule
+``escalation.<approval id>``, and its first one marks the grant in use.
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from enclosure._clock import iso
+from enclosure._grants import RULE, grants, host_grants, use
 from enclosure.audit import EgressEvent
 from enclosure.egress._ca import RunCA
 from enclosure.egress._proxy import EgressProxy
-from enclosure.egress._rules import Principal
+from enclosure.egress._rules import HostGrant, Principal
+from enclosure.errors import EnclosureError
 from enclosure.identity import CredentialBroker
 from enclosure.sandbox import Mount
 from enclosure.sandbox._netns import listen_in_netns
@@ -107,6 +114,7 @@ class RunEgress:
             resolver=resolver,
             upstream_ca=upstream_ca,
             clock=enc.clock,
+            grants=self._grants,
         )
         self._dir = Path(tempfile.mkdtemp(prefix="enclosure-egress-"))
         self._dir.chmod(0o755)
@@ -119,6 +127,7 @@ class RunEgress:
         self._bindings: set[Binding] = set()
         self._closed = False
         self._known: set[str] = set()
+        self._used: set[str] = set()
         self.proxy.start()
 
     def hook(self, principal: str, call_id: str | None = None) -> StartHook:
@@ -166,6 +175,26 @@ class RunEgress:
         self.ca.close()
         shutil.rmtree(self._dir, ignore_errors=True)
 
+    def _grants(self, run_id: str) -> tuple[HostGrant, ...]:
+        """The hosts granted to this run, while it runs; none when in doubt."""
+        if run_id != self.run.id or self.run.status != "running":
+            return ()
+        try:
+            return host_grants(self._enc, run_id)
+        except EnclosureError:
+            logger.warning("could not read the host grants of run %s", run_id)
+            return ()
+
+    def _use(self, rule: str) -> None:
+        """Mark the grant behind ``rule`` in use, the first time it allows."""
+        if rule in self._used:
+            return
+        self._used.add(rule)
+        approval_id = rule.removeprefix(RULE)
+        for grant in grants(self._enc, self.run.id):
+            if grant.approval_id == approval_id:
+                use(self._enc, grant)
+
     def _record(self, rec: RequestRecord) -> None:
         enc = self._enc
         if self.broker is not None:
@@ -187,3 +216,5 @@ class RunEgress:
                 **fields,
             )
         )
+        if rec.outcome == "allowed" and rec.rule and rec.rule.startswith(RULE):
+            self._use(rec.rule)

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from enclosure.egress._rules import (
+    HostGrant,
     NetworkPolicy,
     Principal,
     Verdict,
@@ -655,3 +656,81 @@ def test_reasons_stay_on_one_line_and_short():
     assert len(verdict.reason) < 300
     host = get(p, host="evil\ncom").reason
     assert host == "no rule allows host evil?com"
+
+
+# --- grants (escalations) ------------------------------------------------------------
+
+
+def granted(*grants: HostGrant, rules: tuple[dict[str, Any], ...] = (GITHUB,)):
+    """A policy whose run ``run-1`` holds ``grants``; it records who asked."""
+    asked: list[str] = []
+
+    def lookup(run_id: str) -> tuple[HostGrant, ...]:
+        asked.append(run_id)
+        return grants if run_id == "run-1" else ()
+
+    spec = NetworkSpec.model_validate({"rules": list(rules)})
+    return NetworkPolicy(spec, clock=FakeClock(), grants=lookup), asked
+
+
+EXTRA = HostGrant(name="escalation.apr_1", host="api.extra.com", ports=frozenset({443}))
+
+
+def test_a_grant_allows_its_host_for_its_run_only_under_its_name():
+    p, asked = granted(EXTRA)
+    verdict = get(p, host="api.extra.com")
+    assert verdict.allowed
+    assert (verdict.rule, verdict.code) == ("escalation.apr_1", "allowed")
+    assert verdict.reason == "escalation.apr_1 grants GET api.extra.com:443 to this run"
+    assert not verdict.allow_private
+    assert not get(p, host="api.extra.com", who=OTHER_RUN).allowed
+    assert asked == ["run-1", "run-2"]
+
+
+def test_grants_are_asked_for_only_when_the_rules_refuse():
+    p, asked = granted(EXTRA)
+    assert get(p, "/repos/x").allowed
+    assert p.connect(TOOL, "api.github.com", 443).allowed
+    assert asked == []
+
+
+def test_a_grant_keeps_to_its_ports_and_methods():
+    grant = HostGrant(
+        name="escalation.apr_2",
+        host="api.github.com",
+        ports=frozenset({443, 8443}),
+        methods=frozenset({"POST"}),
+    )
+    p, _ = granted(grant)
+    assert get(p, "/repos/x", method="POST").rule == "escalation.apr_2"
+    assert get(p, "/elsewhere", method="POST", port=8443).allowed
+    assert not get(p, "/elsewhere", method="DELETE").allowed
+    assert get(p, "/elsewhere", port=8443).reason == (
+        "rule 'github' allows port 443, not 8443"
+    )
+    tunnel = p.connect(TOOL, "api.github.com", 8443)
+    assert (tunnel.allowed, tunnel.inspect, tunnel.rule) == (
+        True,
+        True,
+        "escalation.apr_2",
+    )
+
+
+def test_a_wildcard_grant_never_matches_an_ip_literal_and_a_grant_no_address():
+    star = HostGrant(name="escalation.apr_3", host="*.0.0.1", ports=frozenset({443}))
+    p, _ = granted(star, EXTRA)
+    assert not get(p, host="127.0.0.1").allowed
+    assert not p.connect(TOOL, "127.0.0.1", 443).allowed
+    assert get(p, host="a.0.0.1").allowed
+
+
+def test_a_grant_passes_on_whether_its_host_may_resolve_privately():
+    local = HostGrant(
+        name="escalation.apr_4",
+        host="localhost",
+        ports=frozenset({8080}),
+        allow_private=True,
+    )
+    p, _ = granted(local)
+    assert get(p, host="localhost", port=8080, scheme="http").allow_private
+    assert p.connect(TOOL, "localhost", 8080).allow_private

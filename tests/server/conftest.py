@@ -26,6 +26,10 @@ tools:
   pay: {mode: approve}
   lookup: {effect: read}
   wire: {mode: deny}
+  ping: {effect: read, rate: 2/hour}
+network:
+  rules:
+    - {name: docs, host: docs.example.com}
 approvals: {ttl: 60s}
 """
 NAMES = {
@@ -44,6 +48,7 @@ def make_enclosure(url: str, home: Path, clock: FakeClock) -> Enclosure:
     enc.tool("pay")(lambda amount: {"paid": amount})
     enc.tool("lookup")(lambda key: {"key": key, "value": 42})
     enc.tool("wire")(lambda iban: {"wired": iban})
+    enc.tool("ping")(lambda: {"pong": True})
     return enc
 
 

@@ -18,6 +18,10 @@ tools:
   pay: {mode: approve}
   lookup: {effect: read}
   wire: {mode: deny}
+  ping: {effect: read, rate: 2/hour}
+network:
+  rules:
+    - {name: docs, host: docs.example.com}
 approvals: {ttl: 60s}
 """
 NEXT = """
@@ -26,6 +30,10 @@ tools:
   pay: {mode: deny}
   lookup: {effect: read}
   search: {effect: read}
+  ping: {effect: read, rate: 2/hour}
+network:
+  rules:
+    - {name: docs, host: docs.example.com}
 approvals: {ttl: 60s}
 """
 BROKEN = """
@@ -61,7 +69,7 @@ def test_a_check_reports_every_issue_with_its_place_and_stores_nothing(server):
     assert good["ok"] is True
     assert good["manifest_sha256"] == server.enc.manifest.sha256
     assert good["sha256"] == manifest_text_sha256(MANIFEST)
-    assert good["tools"] == ["lookup", "pay", "wire"]
+    assert good["tools"] == ["lookup", "pay", "ping", "wire"]
     assert server.enc.log.list_manifests() == []
     assert uploads(server) == []
 

@@ -6,6 +6,16 @@ from enclosure.server._app import ALL_ROUTES
 from enclosure.server._openapi import ERROR_SCHEMA, openapi
 
 
+def _shapes(schema, document):
+    """The object schemas a body may take: itself, or each of its ``oneOf``."""
+    shared = document["components"]["schemas"]
+    if "oneOf" not in schema:
+        return [schema]
+    refs = [one["$ref"] for one in schema["oneOf"]]
+    assert all(ref.startswith("#/components/schemas/") for ref in refs)
+    return [shared[ref.rsplit("/", 1)[1]] for ref in refs]
+
+
 def test_every_route_is_documented_with_its_body_and_errors():
     document = openapi(ALL_ROUTES, version="1")
     assert document["openapi"] == "3.1.0"
@@ -18,7 +28,12 @@ def test_every_route_is_documented_with_its_body_and_errors():
         )
         if route.body is not None:
             schema = operation["requestBody"]["content"]["application/json"]["schema"]
-            assert schema["additionalProperties"] is False
+            for shape in _shapes(schema, document):
+                assert shape["additionalProperties"] is False
+    escalate = document["paths"]["/api/runs/{run_id}/escalations"]["post"]
+    body = escalate["requestBody"]["content"]["application/json"]["schema"]
+    kinds = {shape["properties"]["kind"]["const"] for shape in _shapes(body, document)}
+    assert kinds == {"tool", "host", "limit"}
     ids = [
         op["operationId"] for item in document["paths"].values() for op in item.values()
     ]

@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 import threading
 
 import httpx
@@ -120,4 +122,37 @@ def test_stopping_the_server_ends_open_streams(server):
     server.server.stop()
     assert ended.wait(10)
     reader.join(10)
+    stream.close()
+
+
+REQUEST_ELSEWHERE = """
+import sys
+from enclosure._desk import ApprovalDesk
+from enclosure.audit import DecisionLog
+url, run_id = sys.argv[1:]
+with DecisionLog(url) as log:
+    approval = ApprovalDesk(log).request(
+        run_id=run_id, tool="pay", args={}, binding_sha256="0" * 64,
+        rule="r", reason="from another process", ttl=60, requested_by="ada",
+    )
+print(approval.approval_id)
+"""
+
+
+def test_events_another_process_stores_appear_live(server):
+    run_id = server.client("agent").start_run("t")["run_id"]
+    stream = Stream(server, run_id=run_id)
+    stream.until(lambda m: m["event"] == "run_started")
+    done = subprocess.run(
+        [sys.executable, "-c", REQUEST_ELSEWHERE, server.db_url, run_id],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    seen = stream.until(lambda m: m["event"] == "approval")
+    assert seen["data"]["event"]["approval_id"] == done.stdout.strip()
+    server.client("agent").call(run_id, "lookup", {"key": "k"})
+    later = stream.until(lambda m: m["event"] == "result")
+    assert later["data"]["seq"] > seen["data"]["seq"]
     stream.close()

@@ -5,6 +5,8 @@
 conditional UPDATE, so two callers racing for one approval cannot both win: the
 loser reads the row back and is told why it lost. It shares the log's ``Database``
 and its fail-closed guard; arguments and reasons are redacted before they are stored.
+Each transition announces ``approval:<id>`` in its own transaction (``_changes``), so
+a waiter in another process hears of it the moment it commits.
 
 Must not know: the hash chain, runs, or how the database was opened.
 """
@@ -18,6 +20,7 @@ import sqlalchemy as sa
 
 from enclosure._json import canonical_json
 from enclosure.approvals import Approval, ApprovalStatus
+from enclosure.audit._changes import notify
 from enclosure.audit._schema import approvals_table
 from enclosure.errors import ApprovalError, UsageError
 
@@ -98,6 +101,7 @@ class ApprovalTable:
             )
             if not won:
                 _update(conn, pending & (_A.expires_at <= now), status="expired")
+            notify(self._db, conn, "approval:" + approval_id)
             current = _fetch(conn, approval_id)
         if current is None:
             raise _not_found(approval_id)
@@ -128,6 +132,7 @@ class ApprovalTable:
                     & (_A.expires_at <= now),
                     status="expired",
                 )
+            notify(self._db, conn, "approval:" + approval_id)
             current = _fetch(conn, approval_id)
         if current is None:
             raise _not_found(approval_id)
@@ -151,6 +156,8 @@ class ApprovalTable:
         )
         with self._db.guard("expire approvals in"), self._db.begin() as conn:
             rows = conn.execute(stmt).all()
+            for row in rows:
+                notify(self._db, conn, "approval:" + row.approval_id)
         approvals = [_approval(row._mapping) for row in rows]  # noqa: SLF001 -- public API despite the name
         return sorted(approvals, key=lambda a: (a.requested_at, a.approval_id))
 

@@ -28,6 +28,7 @@ from enclosure.audit._chain import (
     event_hash,
     index_columns,
 )
+from enclosure.audit._changes import notify_raw
 from enclosure.audit._events import Event, parse_event
 from enclosure.audit._schema import (
     ANCHOR_OF,
@@ -130,6 +131,7 @@ class EventTable:
         self._head = self._load_head()
         self._anchored = self._head[0]
         self._last_params = _param_maker(dialect)
+        self._notifies = dialect.name == "postgresql"
         self._raw: PoolProxiedConnection = db.engine.raw_connection()
         self._cursor = self._raw.cursor()
 
@@ -311,6 +313,8 @@ class EventTable:
                 self._cursor.executemany(self._insert_sql, rows)
             if anchor:
                 self._cursor.execute(self._anchor_sql, self._anchor(seq, prev))
+            if self._notifies:  # live events for other processes (see _changes)
+                notify_raw(self._cursor, f"event:{seq}")
             self._raw.commit()
         except self._db.dbapi_error as exc:
             # The rollback error, if any, would hide the one that matters.

@@ -16,7 +16,8 @@ side by side (no part knows another):
 - ``_pin_store``: the MCP gateway's tool pins;
 - ``_token_store``: the server's API tokens, hashed;
 - ``_manifest_store``: manifest versions uploaded to the server;
-- ``_session_store``: the dashboard's sessions, hashed.
+- ``_session_store``: the dashboard's sessions, hashed;
+- ``_changes``: hearing what other processes commit (NOTIFY, ``data_version``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Literal, Self, TypeAlias
 import sqlalchemy as sa
 
 from enclosure.audit._approval_store import ApprovalTable
+from enclosure.audit._changes import Changes
 from enclosure.audit._checkpointer import Checkpointer, CheckpointTimer
 from enclosure.audit._database import Database, reason
 from enclosure.audit._event_store import EventTable
@@ -179,6 +181,11 @@ class DecisionLog:
             self._events.close()
 
     @property
+    def closed(self) -> bool:
+        """Whether ``close`` was called."""
+        return self._db.closed
+
+    @property
     def head(self) -> int:
         """The ``seq`` of the newest event this process appended or found."""
         return self._events.head
@@ -191,6 +198,19 @@ class DecisionLog:
         observer must be quick and must not raise.
         """
         self._observers.append(observer)
+
+    def changes(self) -> Changes:
+        """Listen for what other processes (and connections) commit to this log.
+
+        ``wait`` on the result returns as soon as something committed elsewhere:
+        ``approval:<id>`` and ``event:<seq>`` on PostgreSQL, ``*`` on SQLite. Close
+        it when done. See ``_changes`` for the mechanisms and their limits.
+
+        Raises:
+            AuditUnavailable: the listening connection cannot be opened.
+        """
+        self._db.check_open()
+        return Changes(self._db)
 
     def checkpoint(self, run_id: str = "") -> Checkpoint | None:
         """Sign and chain a checkpoint now (a run's end does), if anything is new.

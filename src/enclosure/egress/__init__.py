@@ -11,12 +11,14 @@ sandbox's network namespace.
 
 from enclosure.egress._ca import RunCA, upstream_context
 from enclosure.egress._proxy import Binding, EgressProxy, RequestRecord
-from enclosure.egress._rules import NetworkPolicy, Principal, Verdict
+from enclosure.egress._rules import Grants, HostGrant, NetworkPolicy, Principal, Verdict
 from enclosure.egress._ssrf import Resolver, SystemResolver, checked_address, refusal
 
 __all__ = [
     "Binding",
     "EgressProxy",
+    "Grants",
+    "HostGrant",
     "NetworkPolicy",
     "Principal",
     "RequestRecord",

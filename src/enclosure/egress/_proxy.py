@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from enclosure.egress._ca import RunCA
-    from enclosure.egress._rules import Principal
+    from enclosure.egress._rules import Grants, Principal
     from enclosure.egress._ssrf import Resolver
     from enclosure.identity import CredentialBroker
     from enclosure.manifest import NetworkSpec
@@ -154,6 +154,8 @@ class EgressProxy:
             (tests).
         clock: for rate limits and for how long idle upstream connections are
             kept; the system clock when None.
+        grants: the run's host grants (escalations), asked for when the
+            manifest's rules refuse a request.
     """
 
     def __init__(
@@ -166,9 +168,10 @@ class EgressProxy:
         resolver: Resolver | None = None,
         upstream_ca: str | None = None,
         clock: Clock | None = None,
+        grants: Grants | None = None,
     ) -> None:
         clock = clock or SystemClock()
-        policy = NetworkPolicy(spec, clock=clock)
+        policy = NetworkPolicy(spec, clock=clock, grants=grants)
         self.spec = spec
         self.record_errors = 0
         """How many times ``on_record`` raised."""

@@ -5,6 +5,14 @@ each request it can see. The first rule in manifest order that matches the host,
 the principal, the port, the method and the path decides; a rule with a ``rate``
 then counts the request, per run, in a sliding window on the injected clock.
 
+A run may also hold ``HostGrant``s: hosts (with ports and, optionally, methods) a
+human granted that run beyond its manifest through an escalation. They are asked
+for, through the ``grants`` callable, only when the manifest's rules refuse, and
+only for the requesting principal's own run; a grant that matches allows the
+request under the rule name ``escalation.<approval id>``. A grant never matches an
+IP literal, and lets its host resolve to a private address only when the manifest
+already lets that very host do so, so SSRF protection still applies.
+
 A denial names what stopped the request at the first check nothing passed, in that
 order: host, principal, port, method, path. ``rule 'github' allows GET, HEAD, not
 POST`` means some rule let this principal reach the host and port, and none of them
@@ -25,6 +33,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,6 +48,8 @@ if TYPE_CHECKING:
     from enclosure.types import Clock
 
 __all__ = [
+    "Grants",
+    "HostGrant",
     "NetworkPolicy",
     "Principal",
     "Verdict",
@@ -91,6 +102,34 @@ class Verdict:
     """The deciding rule(s) let the host resolve to a non-public address."""
     retry_after_s: float | None = None
     """``E-EGRESS-RATE`` only: seconds until the rule's window has room again."""
+
+
+@dataclass(frozen=True, slots=True)
+class HostGrant:
+    """A host one run may reach beyond its manifest: a granted escalation."""
+
+    name: str
+    """``escalation.<approval id>``: named in verdicts and the log."""
+    host: str
+    """Normalised: exact, or ``*.suffix`` (never an IP literal)."""
+    ports: frozenset[int]
+    methods: frozenset[str] = frozenset()
+    """Empty: every method."""
+    allow_private: bool = False
+    """Only when a manifest rule naming this host allows private addresses."""
+
+    def admits(self, host: str, port: int, method: str | None) -> bool:
+        """Whether this grant covers ``host:port`` (and ``method``, once known)."""
+        return (
+            host_ip(host) is None
+            and host_matches(self.host, host)
+            and port in self.ports
+            and (method is None or not self.methods or method in self.methods)
+        )
+
+
+Grants = Callable[[str], Sequence[HostGrant]]
+"""The host grants of a run, by run id; must not raise (none when in doubt)."""
 
 
 def host_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -252,10 +291,18 @@ class NetworkPolicy:
     Args:
         spec: the manifest's ``network`` section.
         clock: time for the rate windows; the system clock when None.
+        grants: a run's host grants, asked for only when the rules refuse.
     """
 
-    def __init__(self, spec: NetworkSpec, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        spec: NetworkSpec,
+        *,
+        clock: Clock | None = None,
+        grants: Grants | None = None,
+    ) -> None:
         self._clock: Clock = clock or SystemClock()
+        self._grants = grants
         self._rules = tuple(
             _Rule(
                 name=spec.rule_name(i),
@@ -288,7 +335,7 @@ class NetworkPolicy:
         host = normalise_host(host)
         found = self._match(who, host, port, literal=host_ip(host) is not None)
         if isinstance(found, Verdict):
-            return found
+            return self._granted(who, host, port, None, found)
         first = found[0]
         inspect = any(r.spec.inspects for r in found)
         if not inspect and (limited := self._over_rate(who, first, "tunnels")):
@@ -332,7 +379,7 @@ class NetworkPolicy:
             who, host, port, literal=literal, method=method, path=(path, normal)
         )
         if isinstance(found, Verdict):
-            return found
+            return self._granted(who, host, port, method, found)
         rule = found[0]
         if rule.spec.credential and scheme != "https" and not rule.spec.allow_private:
             return _deny(
@@ -351,6 +398,35 @@ class NetworkPolicy:
             credential=rule.spec.credential,
             allow_private=rule.spec.allow_private,
         )
+
+    def _granted(
+        self,
+        who: Principal,
+        host: str,
+        port: int,
+        method: str | None,
+        denial: Verdict,
+    ) -> Verdict:
+        """The verdict of the run's first grant covering the request, else ``denial``.
+
+        ``method`` is None for a CONNECT: a grant limited to some methods then
+        needs to see inside the tunnel (``inspect``).
+        """
+        if self._grants is None:
+            return denial
+        for grant in self._grants(who.run_id):
+            if grant.admits(host, port, method):
+                shown = f"{_shown(method)} " if method else ""
+                return Verdict(
+                    allowed=True,
+                    rule=grant.name,
+                    reason=f"{grant.name} grants {shown}{_shown(host)}:{port} "
+                    "to this run",
+                    code=ALLOWED,
+                    inspect=method is None and bool(grant.methods),
+                    allow_private=grant.allow_private,
+                )
+        return denial
 
     def _match(
         self,

@@ -15,6 +15,7 @@ Order of evaluation for one call (the first step that decides wins):
    (approve or deny; a human's approval of exactly this call lets it through).
 6. For allow and simulate (and an approved call), each ``rate`` window: over the limit
    gives the window's ``on_exceed`` (deny or kill); within all, the call is counted.
+   A run's ``state.limits`` may raise a window's count for that run (an escalation).
 7. ``cap``, applied by the caller after ``decide``: a tool's ladder stage or a
    shadow run lowers what a write may do (see ``cap``).
 
@@ -577,11 +578,15 @@ class Policy:
                     reason = f"rate key of {rate.path} could not be evaluated ({exc})"
                     return self._decision("deny", rate.path, reason, tool.name)
             bucket = (rate.path, key)
-            check = state.windows.check(bucket, rate.count, rate.window_s, now)
+            count = state.limits.get(rate.path, rate.count)
+            check = state.windows.check(bucket, count, rate.window_s, now)
             if not check.allowed:
                 per = f" for key {key!r}" if key else ""
+                limit = rate.limit
+                if count != rate.count:
+                    limit = f"{count}/{rate.window_s:g}s (raised for this run)"
                 reason = (
-                    f"rate limit {rate.limit}{per} exceeded ({check.used} calls in the "
+                    f"rate limit {limit}{per} exceeded ({check.used} calls in the "
                     f"window); next call possible in {check.retry_after_s:.0f}s"
                 )
                 return self._decision(rate.on_exceed, rate.path, reason, tool.name)

@@ -45,6 +45,9 @@ class RunState:
     """Why the run was killed, once it has been."""
     taint: Taint = field(default_factory=Taint)
     """What untrusted tools returned in this run (see ``Policy.remember``)."""
+    limits: dict[str, int] = field(default_factory=dict)
+    """Rate limits raised for this run only (an escalation), by rate path
+    (``tools.send_email.rate[0]``): the number of calls its window allows."""
 
     def snapshot(
         self, now: float, *, fields: frozenset[str] | None = None

@@ -10,6 +10,9 @@ are thin: every call goes through the same facade as the Python API and the CLI.
 - ``_errors``: coded JSON errors;
 - ``_hosts``: the ``Host`` header check (DNS rebinding);
 - ``_hub`` and ``_sse``: live events from the decision log;
+- ``_watch``: what other processes store in the same database (NOTIFY, SQLite's
+  ``data_version``), fed to the hub;
+- ``_wait``: an agent's long poll for a decision, woken at once;
 - ``_openapi``: the schema, built from the route table;
 - ``_notify``: webhooks for new approvals, kills and alerts;
 - ``_ui`` and ``templates/``: the web dashboard (sessions, CSRF);

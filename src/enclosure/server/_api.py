@@ -22,7 +22,6 @@ import anyio.to_thread
 from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, Response
 
-from enclosure.audit import ApprovalEvent
 from enclosure.server._artifacts import (
     artifact_diff,
     list_artifacts,
@@ -37,7 +36,7 @@ from enclosure.server._auth import (
     require,
 )
 from enclosure.server._errors import HttpError
-from enclosure.server._escalate import escalate, granted, run_granted
+from enclosure.server._escalate import escalate, granted, raise_limits, run_granted
 from enclosure.server._manifests import (
     check_manifest,
     diff_versions,
@@ -56,6 +55,7 @@ from enclosure.server._models import (
     StartRunBody,
     TokenBody,
 )
+from enclosure.server._wait import wait_decided
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -261,6 +261,8 @@ async def call_tool(ctx: Ctx) -> Any:
         run = _own_run(state, run_id, ctx.identity)
         spec = state.enc.manifest.tools.get(body.tool)
         with state.lock_for(run_id):
+            if spec is not None and spec.rate and run.status == "running":
+                raise_limits(state.enc, run, body.tool)
             if spec is not None and spec.mode == "deny" and run.status == "running":
                 grant = granted(state.enc, run_id, body.tool)
                 if grant is not None:
@@ -294,7 +296,7 @@ async def escalate_run(ctx: Ctx) -> Any:
 
     def work() -> Approval:
         run = _own_run(state, run_id, ctx.identity)
-        return escalate(state.enc, run, body.tool, body.justification)
+        return escalate(state.enc, run, body.root)
 
     return _approval(await _thread(work))
 
@@ -338,26 +340,10 @@ async def show_approval(ctx: Ctx) -> Any:
 
 async def wait_approval(ctx: Ctx) -> Any:
     """Answer as soon as the approval is no longer pending, or at the timeout."""
-    approval_id = ctx.path("approval_id")
     timeout = ctx.query_int("timeout", 30, int(_MAX_WAIT))
-    hub = ctx.state.hub
-    listener = hub.listen()  # before reading: a decision in between is not missed
-    try:
-        current: Approval = await _thread(ctx.state.enc.approvals.get, approval_id)
-        with anyio.move_on_after(timeout):
-            while current.status == "pending":
-                item = await listener.queue.get()
-                if item is None:  # CLOSED
-                    break
-                event = item.event
-                if (
-                    isinstance(event, ApprovalEvent)
-                    and event.approval_id == approval_id
-                ):
-                    current = await _thread(ctx.state.enc.approvals.get, approval_id)
-    finally:
-        hub.leave(listener)
-    return _approval(current)
+    state = ctx.state
+    approval_id = ctx.path("approval_id")
+    return _approval(await wait_decided(state.enc, state.hub, approval_id, timeout))
 
 
 def _decide(approve: bool) -> Handler:  # noqa: FBT001 -- two fixed handlers
@@ -444,7 +430,7 @@ ROUTES: tuple[Endpoint, ...] = (
         "/api/runs/{run_id}/escalations",
         "call",
         escalate_run,
-        "Ask for a switched-off tool for this run",
+        "Ask for a switched-off tool, a host or a higher limit for this run",
         EscalateBody,
         201,
     ),

@@ -1,6 +1,7 @@
 """The Starlette application: routes from ``_api``, errors as coded JSON, lifespan.
 
-``create_app(enc)`` wires the facade's decision log to a live-event hub, builds a
+``create_app(enc)`` wires the facade's decision log to a live-event hub (and, through
+the ``Watcher``, what other processes store in the same database), builds a
 route per ``Endpoint``, serves ``/openapi.json`` and ``/api/health`` without a
 token, and sweeps expired approvals (each becomes a denial with an audit event)
 every ``sweep_seconds``. Every exception maps to a 4xx/503 JSON body; anything
@@ -31,6 +32,7 @@ from enclosure.server._hub import Hub
 from enclosure.server._openapi import openapi
 from enclosure.server._sse import stream_events
 from enclosure.server._ui import ui_routes
+from enclosure.server._watch import Watcher
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -110,6 +112,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        watcher = Watcher(enc.log, hub)
+        watcher.start()
         async with anyio.create_task_group() as tasks:
             if sweep_seconds is not None:
                 tasks.start_soon(_sweep, enc, sweep_seconds)
@@ -118,6 +122,7 @@ def create_app(
             finally:
                 hub.close()
                 tasks.cancel_scope.cancel()
+                await anyio.to_thread.run_sync(watcher.stop)
                 if notifier is not None:
                     notifier.close()
 

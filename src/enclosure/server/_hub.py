@@ -5,12 +5,18 @@ listener (an SSE stream, a waiting agent's long poll) owns an asyncio queue on i
 event loop and gets every event from then on. Listeners subscribe before reading
 the backlog from the log, so nothing falls between the two; the seq dedupes.
 
+Events other processes store arrive through ``publish`` (see ``_watch``), as does a
+``Poke``: an approval changed elsewhere, re-read it. The hub drops an event it has
+already handed out (the watcher also reads this process's own events), but it
+cannot promise order across processes: a stream that needs order re-reads the log.
+
 Must not know: HTTP, routes or roles.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import threading
 from typing import TYPE_CHECKING, NamedTuple
@@ -18,7 +24,10 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from enclosure.audit import Appended, Event
 
-__all__ = ["CLOSED", "Hub", "Listener", "Live"]
+__all__ = ["CLOSED", "Hub", "Item", "Listener", "Live", "Poke"]
+
+_RECENT = 4096
+"""How many handed-out seqs the hub remembers to drop duplicates."""
 
 
 class Live(NamedTuple):
@@ -29,8 +38,17 @@ class Live(NamedTuple):
     event: Event
 
 
+class Poke(NamedTuple):
+    """An approval changed in another process: re-read it (``None``: any of them)."""
+
+    approval_id: str | None
+
+
 CLOSED: None = None
 """What a listener's queue yields when the hub closes (the server is stopping)."""
+
+Item = Live | Poke | None
+"""What a listener's queue holds."""
 
 
 class Listener:
@@ -38,9 +56,9 @@ class Listener:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.queue: asyncio.Queue[Live | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[Item] = asyncio.Queue()
 
-    def put(self, item: Live | None) -> None:
+    def put(self, item: Item) -> None:
         """Hand ``item`` to the listener's loop (thread-safe)."""
         with contextlib.suppress(RuntimeError):  # its loop closed: the listener left
             self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
@@ -52,15 +70,32 @@ class Hub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._listeners: set[Listener] = set()
+        self._recent: collections.deque[int] = collections.deque(maxlen=_RECENT)
+        self._seen: set[int] = set()
         self.closed = False
 
     def observe(self, appended: Appended, event: Event) -> None:
         """The decision log's observer: quick, never raises."""
-        item = Live(appended.seq, appended.hash, event)
+        self.publish(Live(appended.seq, appended.hash, event))
+
+    def publish(self, item: Live | Poke) -> None:
+        """Hand ``item`` to every listener, unless it is an event already handed out."""
         with self._lock:
+            if isinstance(item, Live):
+                if item.seq in self._seen:
+                    return
+                if len(self._recent) == _RECENT:
+                    self._seen.discard(self._recent[0])
+                self._recent.append(item.seq)
+                self._seen.add(item.seq)
             listeners = list(self._listeners)
         for listener in listeners:
             listener.put(item)
+
+    @property
+    def heard(self) -> bool:
+        """Whether anyone listens now (a stream, a waiting agent)."""
+        return bool(self._listeners)
 
     def listen(self) -> Listener:
         """A new listener on the running loop; ``leave`` it when done."""

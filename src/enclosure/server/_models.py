@@ -5,9 +5,17 @@ Their JSON Schemas go into the OpenAPI document as they are.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    RootModel,
+    Tag,
+)
 
 from enclosure.types import JSONObject
 
@@ -15,12 +23,16 @@ __all__ = [
     "CallBody",
     "DecideBody",
     "EscalateBody",
+    "Escalation",
+    "HostEscalation",
     "KillBody",
+    "LimitEscalation",
     "ManifestBody",
     "PromoteBody",
     "RejectBody",
     "StartRunBody",
     "TokenBody",
+    "ToolEscalation",
 ]
 
 _NAME = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
@@ -67,11 +79,89 @@ class TokenBody(_Body):
     ttl_seconds: float | None = Field(default=None, gt=0, le=10 * 365 * 86400)
 
 
-class EscalateBody(_Body):
-    """Ask for a tool the manifest switches off, for this run only."""
+def _json_integer(value: object) -> object:
+    """A whole float (``5.0``) as the integer JSON Schema takes it for; else as is."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value  # strict validation refuses anything else that is not an int
 
-    tool: str = _NAME
-    justification: str = Field(min_length=1, max_length=2000)
+
+def _integer(low: int, high: int) -> Any:
+    """An integer field in ``[low, high]``.
+
+    Strict (no ``true``, no ``"5"``), but ``5.0`` is 5. The bounds come before the
+    validator, or pydantic leaves them out of the JSON Schema's terms.
+    """
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_json_integer)]
+
+
+_PORT = _integer(1, 65535)
+_TOOL = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
+_JUSTIFICATION = Field(min_length=1, max_length=2000)
+
+
+class ToolEscalation(_Body):
+    """A ``tool`` the manifest switches off (``kind`` may be left out)."""
+
+    kind: Literal["tool"] = "tool"
+    tool: str = _TOOL
+    justification: str = _JUSTIFICATION
+
+
+class HostEscalation(_Body):
+    """A ``host`` (exact or ``*.suffix``) on ``ports`` (443 when none).
+
+    Every method, or only ``methods``.
+    """
+
+    kind: Literal["host"]
+    host: str = Field(min_length=1, max_length=300)
+    ports: list[_PORT] = Field(  # type: ignore[valid-type]
+        default_factory=list, max_length=16
+    )
+    methods: list[Annotated[str, Field(min_length=1, max_length=16)]] = Field(
+        default_factory=list, max_length=16
+    )
+    justification: str = _JUSTIFICATION
+
+
+class LimitEscalation(_Body):
+    """A higher ``limit`` for one of the ``tool``'s rate windows.
+
+    ``rate`` is the window's index in the tool's ``rate`` list, the first by default.
+    """
+
+    kind: Literal["limit"]
+    tool: str = _TOOL
+    limit: _integer(1, 1_000_000)  # type: ignore[valid-type]
+    rate: _integer(0, 63) = 0  # type: ignore[valid-type]
+    justification: str = _JUSTIFICATION
+
+
+Escalation = ToolEscalation | HostEscalation | LimitEscalation
+"""One escalation request, by its ``kind``."""
+
+
+def _kind(value: object) -> str:
+    kind = value.get("kind", "tool") if isinstance(value, dict) else "tool"
+    return kind if kind in ("tool", "host", "limit") else "unknown"
+
+
+class EscalateBody(RootModel[Escalation]):
+    """Ask for what the manifest does not grant, for this run only.
+
+    One of three shapes, told apart by ``kind``: ``tool`` (the default), ``host``
+    or ``limit``; each takes only its own fields, and its JSON Schema says so
+    (``oneOf``), so a body valid by the schema is one the server accepts.
+    """
+
+    model_config = ConfigDict(frozen=True, strict=True)
+    root: Annotated[
+        Annotated[ToolEscalation, Tag("tool")]
+        | Annotated[HostEscalation, Tag("host")]
+        | Annotated[LimitEscalation, Tag("limit")],
+        Discriminator(_kind),
+    ]
 
 
 class ManifestBody(_Body):

@@ -63,9 +63,13 @@ _QUERY: dict[str, list[tuple[str, dict[str, Any]]]] = {
 """Query parameters of the GET routes, with the bounds the handlers enforce."""
 
 
+_REF = "#/components/schemas/{model}"
+
+
 def openapi(routes: Iterable[Endpoint], *, version: str) -> dict[str, Any]:
     """The document for ``routes``."""
     paths: dict[str, dict[str, Any]] = {}
+    shared: dict[str, Any] = {}  # models a body refers to: components/schemas
     for route in routes:
         params: list[dict[str, Any]] = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -98,9 +102,9 @@ def openapi(routes: Iterable[Endpoint], *, version: str) -> dict[str, Any]:
             "x-role-permission": route.permission,
         }
         if route.body is not None:
-            body: dict[str, Any] = {
-                "application/json": {"schema": route.body.model_json_schema()}
-            }
+            schema = route.body.model_json_schema(ref_template=_REF)
+            shared.update(schema.pop("$defs", {}))
+            body: dict[str, Any] = {"application/json": {"schema": schema}}
             if route.yaml:
                 body["application/yaml"] = {"schema": {"type": "string"}}
             operation["requestBody"] = {"required": True, "content": body}
@@ -110,6 +114,7 @@ def openapi(routes: Iterable[Endpoint], *, version: str) -> dict[str, Any]:
         "info": {"title": "Enclosure control plane", "version": version},
         "paths": paths,
         "components": {
-            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}
+            "schemas": dict(sorted(shared.items())),
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -6,17 +6,23 @@ Each message is one stored event: ``id`` is its seq, ``event`` its kind, ``data`
 live events; the listener is subscribed before the backlog is read, so none fall
 between. A comment line every ``HEARTBEAT`` seconds keeps proxies from timing out.
 
+Live events may come from other processes (through the watcher), so they can reach
+the hub out of order: an event that does not directly follow the last one sent is
+taken as a sign to read the log from there instead, which is ordered and complete.
+
 Must not know: roles, storage beyond ``DecisionLog.events``.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import anyio
 import anyio.to_thread
 from starlette.responses import StreamingResponse
+
+from enclosure.server._hub import Item, Live
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -41,6 +47,28 @@ def _page(log: DecisionLog, run_id: str | None, after: int) -> list[StoredEvent]
     return log.events(run_id=run_id, after_seq=after, limit=_BACKLOG)
 
 
+async def _from_log(
+    log: DecisionLog, run_id: str | None, after: int
+) -> AsyncIterator[StoredEvent]:
+    """The stored events (of ``run_id``) after ``after``, in pages, to the end."""
+    while True:
+        page = await anyio.to_thread.run_sync(_page, log, run_id, after)
+        for stored in page:
+            after = stored.seq
+            yield stored
+        if len(page) < _BACKLOG:
+            return
+
+
+def _fresh(item: Item, run_id: str | None, last: int) -> TypeGuard[Live]:
+    """Whether ``item`` is an event of the stream newer than the last one sent."""
+    return (
+        isinstance(item, Live)
+        and item.seq > last
+        and (not run_id or item.event.run_id == run_id)
+    )
+
+
 async def stream_events(ctx: Ctx) -> Any:
     """``GET /api/events``: every event (of ``run_id``) after ``after``, then live."""
     header = ctx.request.headers.get("last-event-id", "")
@@ -55,15 +83,11 @@ async def stream_events(ctx: Ctx) -> Any:
         last = after
         try:
             yield b": stream open\n\n"
-            while True:  # the backlog, in pages
-                page = await anyio.to_thread.run_sync(_page, log, run_id, last)
-                for stored in page:
-                    last = stored.seq
-                    yield format_message(stored.seq, stored.hash, stored.event)
-                if len(page) < _BACKLOG:
-                    break
+            async for stored in _from_log(log, run_id, last):  # the backlog
+                last = stored.seq
+                yield format_message(stored.seq, stored.hash, stored.event)
             while True:
-                item = None
+                item: Item = None
                 with anyio.move_on_after(HEARTBEAT) as scope:
                     item = await listener.queue.get()
                 if scope.cancelled_caught:
@@ -71,10 +95,17 @@ async def stream_events(ctx: Ctx) -> Any:
                     continue
                 if item is None:  # CLOSED
                     return
-                if item.seq <= last or (run_id and item.event.run_id != run_id):
+                if not _fresh(item, run_id, last):
                     continue
-                last = item.seq
-                yield format_message(item.seq, item.hash, item.event)
+                if item.seq == last + 1:
+                    last = item.seq
+                    yield format_message(item.seq, item.hash, item.event)
+                    continue
+                # Maybe a gap: an event of another process may still be on its
+                # way here. The log has them all, in order.
+                async for stored in _from_log(log, run_id, last):
+                    last = stored.seq
+                    yield format_message(stored.seq, stored.hash, stored.event)
         finally:
             hub.leave(listener)
 
