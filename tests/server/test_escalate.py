@@ -69,11 +69,7 @@ def test_only_switched_off_tools_of_ones_own_running_run_can_be_asked_for(server
 
 
 def escalation(agent, run_id, **body):
-    return agent.request(
-        "POST",
-        f"/api/runs/{run_id}/escalations",
-        {"justification": "release day, ticket T-9", **body},
-    )
+    return agent.escalate(run_id, "release day, ticket T-9", **body)
 
 
 def test_a_granted_limit_holds_for_that_run_only(server, clock):

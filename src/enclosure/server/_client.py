@@ -101,6 +101,21 @@ class ServerClient:
             run_id, tool, args, approval_id=decided["approval_id"], context=context
         )
 
+    def escalate(
+        self, run_id: str, justification: str, *, kind: str = "tool", **fields: Any
+    ) -> dict[str, Any]:
+        """Ask, for this run only, for what its manifest does not grant.
+
+        ``escalate(run, why, tool="wire")``; ``kind="host", host=..., ports=[...],
+        methods=[...]``; ``kind="limit", tool=..., limit=N``. Returns the pending
+        approval; ``wait_for_decision`` waits for a human to decide it.
+        """
+        body = {"kind": kind, "justification": justification, **fields}
+        approval: dict[str, Any] = self.request(
+            "POST", f"/api/runs/{run_id}/escalations", body
+        )
+        return approval
+
     def wait_for_decision(self, approval_id: str, *, timeout: float) -> dict[str, Any]:
         """Block until the approval is decided (or ``timeout`` passes); return it."""
         deadline = time.monotonic() + timeout
