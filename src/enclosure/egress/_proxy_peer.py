@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import h11
 
+from enclosure.egress._proxy_h1 import Connection
 from enclosure.egress._proxy_record import BodySample
 from enclosure.egress._proxy_wire import (
     TIMEOUT,
@@ -71,7 +72,7 @@ class Peer:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:
-        self.conn = h11.Connection(role)
+        self.conn = Connection(role)
         self.pending: list[bytes] = []
         self.sent = 0
         """Bytes handed to the transport so far."""
