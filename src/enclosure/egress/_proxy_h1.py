@@ -35,6 +35,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import h11
+from h11._state import MIGHT_SWITCH_PROTOCOL  # h11's own state, not in its __all__
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -58,13 +59,21 @@ _STATUS_LINE = re.compile(
 _CHUNK_HEADER = re.compile(rb"(?P<size>[0-9A-Fa-f]{1,20})(?:;.*)?[ \t]*\r\n")
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 _FOLD = re.compile(rb"[ \t]+")
+_DIGITS = re.compile(rb"[0-9]{1,20}").fullmatch
+_NAME = re.compile(_TOKEN).fullmatch
+_VALUE = re.compile(
+    rb"(?:" + _VCHAR_OR_OBS + rb"+(?:[ \t]+" + _VCHAR_OR_OBS + rb"+)*)?"
+).fullmatch
+_METHOD = _NAME
+_TARGET = re.compile(rb"[\x21-\x7e]+").fullmatch
+_REASON = re.compile(rb"(?:[ \t]|" + _VCHAR_OR_OBS + rb")*").fullmatch
 _OWS = b" \t"
 
 _CLIENT, _SERVER = h11.CLIENT, h11.SERVER
 _IDLE, _SEND_BODY, _DONE = h11.IDLE, h11.SEND_BODY, h11.DONE
 _SEND_RESPONSE, _MUST_CLOSE, _CLOSED = h11.SEND_RESPONSE, h11.MUST_CLOSE, h11.CLOSED
 _ERROR = h11.ERROR
-_MIGHT_SWITCH, _SWITCHED = h11.MIGHT_SWITCH_PROTOCOL, h11.SWITCHED_PROTOCOL
+_MIGHT_SWITCH, _SWITCHED = MIGHT_SWITCH_PROTOCOL, h11.SWITCHED_PROTOCOL
 _NEED_DATA, _PAUSED = h11.NEED_DATA, h11.PAUSED
 _Request, _Response = h11.Request, h11.Response
 _Informational = h11.InformationalResponse
@@ -114,7 +123,16 @@ _JOINT: dict[tuple[Any, Any], tuple[Any, Any]] = {
 
 
 class _Facts:
-    """What framing and keep-alive need from one head, read in one pass."""
+    """What framing and keep-alive need from one head, read in one pass.
+
+    ``Content-Length`` and ``Transfer-Encoding`` are held to h11's rules (one
+    length however often repeated, digits only; one ``Transfer-Encoding``, and
+    that ``chunked``), so a head the proxy builds is framed no more loosely
+    than one it parsed.
+
+    Raises:
+        h11.LocalProtocolError: the framing headers break those rules.
+    """
 
     __slots__ = ("chunked", "close", "expect", "length", "upgrade")
 
@@ -122,11 +140,25 @@ class _Facts:
         self.chunked = False
         self.length: int | None = None
         self.close = self.expect = self.upgrade = False
-        for name, value in headers:  # names lower case, values as h11 keeps them
+        for name, value in headers:  # names in lower case
             if name == b"transfer-encoding":
-                self.chunked = True  # h11's constructor allowed "chunked" only
+                if self.chunked:
+                    raise h11.LocalProtocolError("multiple Transfer-Encoding headers")
+                if value.lower() != b"chunked":
+                    raise h11.LocalProtocolError(
+                        "Only Transfer-Encoding: chunked is supported"
+                    )
+                self.chunked = True
             elif name == b"content-length":
-                self.length = int(value)  # checked and de-duplicated by h11
+                lengths = {part.strip() for part in value.split(b",")}
+                length = lengths.pop()
+                if (
+                    lengths
+                    or _DIGITS(length) is None
+                    or (self.length is not None and int(length) != self.length)
+                ):
+                    raise h11.LocalProtocolError("bad or conflicting Content-Length")
+                self.length = int(length)
             elif name == b"connection":
                 self.close = self.close or b"close" in _tokens(value)
             elif name == b"expect":
@@ -140,24 +172,26 @@ def _tokens(value: bytes) -> list[bytes]:
     return [t for t in (t.strip() for t in value.lower().split(b",")) if t]
 
 
-def _framing(method: bytes | None, event: Any, facts: _Facts) -> tuple[int, int]:
+def _framing(
+    method: bytes | None, kind: Any, status: int, facts: _Facts
+) -> tuple[int, int]:
     """How a body after ``event`` is delimited, and its length if that is known.
 
     RFC 9112 6.3 as h11 applies it: no body after 204, 304, HEAD or a CONNECT's
     2xx; ``Transfer-Encoding`` beats ``Content-Length``; a request with neither
     has none; a response with neither runs until the connection closes.
     """
-    if type(event) is _Response and (
-        event.status_code in (204, 304)
+    if kind is _Response and (
+        status in (204, 304)
         or method == b"HEAD"
-        or (method == b"CONNECT" and 200 <= event.status_code < 300)  # noqa: PLR2004
+        or (method == b"CONNECT" and 200 <= status < 300)  # noqa: PLR2004
     ):
         return _LENGTH, 0
     if facts.chunked:
         return _CHUNKED, 0
     if facts.length is not None:
         return _LENGTH, facts.length
-    if type(event) is _Request:
+    if kind is _Request:
         return _LENGTH, 0
     return _HTTP10, 0
 
@@ -202,6 +236,7 @@ class Connection:
         "_buffer",
         "_closed",
         "_continue",
+        "_discard",
         "_keep_alive",
         "_method",
         "_out",
@@ -210,7 +245,6 @@ class Connection:
         "_search",
         "_states",
         "_trailer",
-        "_discard",
         "max_head",
         "our_role",
         "their_http_version",
@@ -284,12 +318,27 @@ class Connection:
         try:
             event = self._extract()
             if event is _NEED_DATA:
-                if len(self._buffer) > self.max_head:
-                    raise h11.RemoteProtocolError("Receive buffer too long", 431)
-                if self._closed:
-                    raise h11.RemoteProtocolError("peer unexpectedly closed connection")
+                self._check_waiting()
             elif event is not _PAUSED:
-                self._process(self.their_role, event)
+                kind = type(event)
+                if kind is _Request:
+                    self._process(
+                        _CLIENT,
+                        kind,
+                        _Facts(event.headers),
+                        method=event.method,
+                        version=event.http_version,
+                    )
+                elif kind is _Response or kind is _Informational:
+                    self._process(
+                        _SERVER,
+                        kind,
+                        _Facts(event.headers),
+                        status=event.status_code,
+                        version=event.http_version,
+                    )
+                else:
+                    self._process(self.their_role, kind)
         except h11.LocalProtocolError as exc:
             self._error(self.their_role)
             raise _remote(exc) from None
@@ -299,50 +348,91 @@ class Connection:
         return event
 
     def send(self, event: Any) -> bytes | None:
-        """The bytes for ``event``, moving our state on; None for ConnectionClosed.
+        """The bytes for an h11 event, moving our state on; None for ConnectionClosed.
 
-        A ``Response`` is framed for this client as h11 frames it.
+        Heads go through ``send_request`` and ``send_response``.
 
         Raises:
             h11.LocalProtocolError: the event cannot be sent now; our state is
                 then ``ERROR`` for good.
         """
+        kind = type(event)
+        if kind is _Request or kind is _Response or kind is _Informational:
+            if event.http_version != b"1.1":
+                raise h11.LocalProtocolError("I only send HTTP/1.1")
+            headers = event.headers.raw_items()
+            if kind is _Request:
+                return self.send_request(event.method, event.target, headers)
+            return self.send_response(event.status_code, event.reason, headers)
         if self.our_state is _ERROR:
             raise h11.LocalProtocolError("Can't send data when our state is ERROR")
         try:
-            kind = type(event)
-            if kind is _Data or kind is _EndOfMessage:
-                if self.our_state is not _SEND_BODY:
-                    self._process(self.our_role, event)  # raises
-                data = self._write_body(event)
-                self._process(self.our_role, event)
-                return data
             if kind is _ConnectionClosed:
-                self._process(self.our_role, event)
+                self._process(self.our_role, kind)
                 return None
-            if kind is _Request:
-                if self.our_role is not _CLIENT or self.our_state is not _IDLE:
-                    self._process(self.our_role, event)  # raises
-                head = _request_head(event)
-                self._process(self.our_role, event)
-                return head
-            if kind is _Response or kind is _Informational:
-                if self.our_role is not _SERVER or self.our_state not in (
-                    _IDLE,
-                    _SEND_RESPONSE,
-                ):
-                    self._process(self.our_role, event)  # raises
-                headers = list(event.headers.raw_items())
-                if kind is _Response:
-                    headers = self._frame_response(event, headers)
-                facts = _Facts((n.lower(), v) for n, v in headers)
-                head = _response_head(event, headers)
-                self._process(self.our_role, event, facts)
-                return head
-            raise h11.LocalProtocolError(f"cannot send {kind.__name__}")
+            if self.our_state is not _SEND_BODY or (
+                kind is not _Data and kind is not _EndOfMessage
+            ):
+                self._process(self.our_role, kind)  # raises: nothing to write now
+            data = self._write_body(event)
+            self._process(self.our_role, kind)
         except BaseException:
             self._error(self.our_role)
             raise
+        return data
+
+    def send_request(
+        self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> bytes:
+        """The bytes of a request head (HTTP/1.1), every part of it checked first.
+
+        The method must be a token, the target visible ASCII, each header name a
+        token and each value free of control bytes and outer whitespace (the
+        proxy injects credentials here), with one ``Host`` and framing headers
+        h11 would accept.
+
+        Raises:
+            h11.LocalProtocolError: any of that fails (naming no header value,
+                which may be a secret), or a request cannot be sent now; our
+                state is then ``ERROR`` for good.
+        """
+        if self.our_state is _ERROR:
+            raise h11.LocalProtocolError("Can't send data when our state is ERROR")
+        try:
+            block, lowered = _checked_request(method, target, headers)
+            self._process(_CLIENT, _Request, _Facts(lowered), method=method)
+        except BaseException:
+            self._error(self.our_role)
+            raise
+        return b"%b %b HTTP/1.1\r\n%b" % (method, target, block)
+
+    def send_response(
+        self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> bytes:
+        """The bytes of a response head (1xx or final), framed for this client.
+
+        Checked as ``send_request`` checks a request (the reason too), then
+        framed as h11 frames it: a body of unknown length goes ``chunked`` to an
+        HTTP/1.1 client and close-delimited to an HTTP/1.0 one, and
+        ``Connection: close`` is set whenever the connection ends after it.
+
+        Raises:
+            h11.LocalProtocolError: as ``send_request``.
+        """
+        if self.our_state is _ERROR:
+            raise h11.LocalProtocolError("Can't send data when our state is ERROR")
+        try:
+            kind = _checked_status(status, reason)
+            block, lowered = _checked(headers)
+            if kind is _Response:
+                framed = self._frame_response(status, headers, lowered)
+                if framed is not headers:
+                    block, lowered = _checked(framed)
+            self._process(_SERVER, kind, _Facts(lowered), status=status)
+        except BaseException:
+            self._error(self.our_role)
+            raise
+        return b"HTTP/1.1 %d %b\r\n%b" % (status, reason, block)
 
     def start_next_cycle(self) -> None:
         """Both sides are DONE: get ready for the next request on this connection.
@@ -360,57 +450,76 @@ class Connection:
 
     # --- the state machine --------------------------------------------------------
 
-    def _process(self, role: Any, event: Any, facts: _Facts | None = None) -> None:
-        """h11's ``_process_event``: states, keep-alive, 100-continue, framing."""
-        kind = type(event)
+    def _process(
+        self,
+        role: Any,
+        kind: Any,
+        facts: _Facts | None = None,
+        *,
+        method: bytes = b"",
+        status: int = 0,
+        version: bytes = b"1.1",
+    ) -> None:
+        """h11's ``_process_event``: states, keep-alive, 100-continue, framing.
+
+        ``facts``, ``method``, ``status`` and ``version`` describe a head.
+        """
         head = kind is _Request or kind is _Response
-        if facts is None and (head or kind is _Informational):
-            facts = _Facts(event.headers)
-        if role is _CLIENT and kind is _Request:
-            assert facts is not None  # noqa: S101 -- set above
-            if event.method == b"CONNECT":
+        if kind is _Request:
+            assert facts is not None  # noqa: S101 -- a head has facts
+            if method == b"CONNECT":
                 self._proposals.add(_CONNECT)
             if facts.upgrade:
                 self._proposals.add(_UPGRADE)
-        switch: str | None = None
-        if role is _SERVER:
-            if kind is _Informational and event.status_code == 101:  # noqa: PLR2004
-                switch = _UPGRADE
-            elif (
-                kind is _Response
-                and _CONNECT in self._proposals
-                and 200 <= event.status_code < 300  # noqa: PLR2004
-            ):
-                switch = _CONNECT
+        switch = self._switch(kind, status) if role is _SERVER else None
         states = self._states
-        before = (states[_CLIENT], states[_SERVER])
-        if switch is not None and switch not in self._proposals:
-            raise h11.LocalProtocolError(
-                "Received server _SWITCH_UPGRADE event without a pending proposal"
-            )
+        before = states[role]
         if switch is None and kind is _Response:
             self._proposals.clear()
         self._move(role, kind if switch is None else (kind, switch))
         if kind is _Request:
             self._move(_SERVER, (_Request, _CLIENT))
-        if kind is _Request:
-            self._method = event.method
-        if head or kind is _Informational:
-            assert facts is not None  # noqa: S101 -- set above
-            if role is self.their_role:
-                self.their_http_version = event.http_version
-            if head and (facts.close or event.http_version < b"1.1"):
-                self._keep_alive = False
-            if kind is _Request:
-                self._continue = facts.expect and event.http_version >= b"1.1"
-            else:
-                self._continue = False
+            self._method = method
+        if facts is not None:  # a head
+            self._note_head(role, kind, facts, version)
         elif role is _CLIENT and (kind is _Data or kind is _EndOfMessage):
             self._continue = False
         self._settle()
-        if head:
-            assert facts is not None  # noqa: S101 -- set above
-            self._enter_body(role, before, event, facts)
+        if head and before is not states[role] and states[role] is _SEND_BODY:
+            assert facts is not None  # noqa: S101 -- a head has facts
+            framing, length = _framing(self._method, kind, status, facts)
+            if role is self.their_role:
+                self._body, self._remaining = framing, length
+                self._discard = b""
+                self._trailer = False
+            else:
+                self._out = [framing, length]
+
+    def _switch(self, kind: Any, status: int) -> str | None:
+        """The protocol switch a server's head accepts, if any (it must be asked)."""
+        switch: str | None = None
+        if kind is _Informational and status == 101:  # noqa: PLR2004
+            switch = _UPGRADE
+        elif kind is _Response and 200 <= status < 300:  # noqa: PLR2004
+            switch = _CONNECT if _CONNECT in self._proposals else None
+        if switch is not None and switch not in self._proposals:
+            raise h11.LocalProtocolError(
+                "Received server _SWITCH_UPGRADE event without a pending proposal"
+            )
+        return switch
+
+    def _note_head(self, role: Any, kind: Any, facts: _Facts, version: bytes) -> None:
+        """Keep-alive, the peer's version and 100-continue, from a head."""
+        if role is self.their_role:
+            self.their_http_version = version
+        if (kind is _Request or kind is _Response) and (
+            facts.close or version < b"1.1"
+        ):
+            self._keep_alive = False
+        if kind is _Request:
+            self._continue = facts.expect and version >= b"1.1"
+        else:
+            self._continue = False
 
     def _move(self, role: Any, event_kind: Any) -> None:
         state = self._states[role]
@@ -418,7 +527,7 @@ class Connection:
         try:
             self._states[role] = moves[event_kind]
         except KeyError:
-            name = (event_kind[0] if isinstance(event_kind, tuple) else event_kind)
+            name = event_kind[0] if isinstance(event_kind, tuple) else event_kind
             raise h11.LocalProtocolError(
                 f"can't handle event type {name.__name__} when role={role} and "
                 f"state={state}"
@@ -441,26 +550,18 @@ class Connection:
             if (client, server) == start:
                 return
 
-    def _enter_body(
-        self, role: Any, before: tuple[Any, Any], event: Any, facts: _Facts
-    ) -> None:
-        """Set the body framing for the side whose head this was."""
-        index = 0 if role is _CLIENT else 1
-        if before[index] is self._states[role] or self._states[role] is not _SEND_BODY:
-            return
-        framing, length = _framing(self._method, event, facts)
-        if role is self.their_role:
-            self._body, self._remaining = framing, length
-            self._discard = b""
-            self._trailer = False
-        else:
-            self._out = [framing, length]
-
     def _error(self, role: Any) -> None:
         self._states[role] = _ERROR
         self._settle()
 
     # --- reading ------------------------------------------------------------------
+
+    def _check_waiting(self) -> None:
+        """Refuse a peer whose incomplete head is too long or who closed mid-event."""
+        if len(self._buffer) > self.max_head:
+            raise h11.RemoteProtocolError("Receive buffer too long", 431)
+        if self._closed:
+            raise h11.RemoteProtocolError("peer unexpectedly closed connection")
 
     def _extract(self) -> Any:
         state = self.their_state
@@ -579,28 +680,14 @@ class Connection:
                 return _EndOfMessage(headers=_header_lines(lines))
             except h11.LocalProtocolError as exc:
                 raise _remote(exc) from None
-        if self._discard:
-            data = self._take(len(self._discard)) if buffer else b""
-            if not data:
-                return None
-            if data != self._discard[: len(data)]:
-                raise h11.RemoteProtocolError(
-                    f"malformed chunk footer: {data!r} (expected {self._discard!r})"
-                )
-            self._discard = self._discard[len(data) :]
-            if self._discard:
-                return None
+        if self._discard and not self._footer():
+            return None
         if self._remaining == 0:
-            end = buffer.find(b"\r\n", max(0, self._search - 1))
-            if end < 0:
-                self._search = len(buffer)
+            size = self._chunk_size()
+            if size is None:
                 return None
-            line = self._take(end + 2)
-            match = _CHUNK_HEADER.fullmatch(line)
-            if match is None:
-                raise h11.RemoteProtocolError(f"illegal chunk header: {line!r}")
-            self._remaining = int(match["size"], 16)
-            if self._remaining == 0:
+            self._remaining = size
+            if size == 0:
                 self._trailer = True
                 return self._read_chunk()
             start = True
@@ -614,6 +701,31 @@ class Connection:
         if end_of_chunk:
             self._discard = b"\r\n"
         return _Data(data=data, chunk_start=start, chunk_end=end_of_chunk)
+
+    def _footer(self) -> bool:
+        """Take the CRLF after a chunk's data; whether all of it is here."""
+        data = self._take(len(self._discard)) if self._buffer else b""
+        if not data:
+            return False
+        if data != self._discard[: len(data)]:
+            raise h11.RemoteProtocolError(
+                f"malformed chunk footer: {data!r} (expected {self._discard!r})"
+            )
+        self._discard = self._discard[len(data) :]
+        return not self._discard
+
+    def _chunk_size(self) -> int | None:
+        """The next chunk's size, or None until its line is whole."""
+        buffer = self._buffer
+        end = buffer.find(b"\r\n", max(0, self._search - 1))
+        if end < 0:
+            self._search = len(buffer)
+            return None
+        line = self._take(end + 2)
+        match = _CHUNK_HEADER.fullmatch(line)
+        if match is None:
+            raise h11.RemoteProtocolError(f"illegal chunk header: {line!r}")
+        return int(match["size"], 16)
 
     def _read_eof(self) -> Any:
         """The peer closed in the middle of a body."""
@@ -634,11 +746,14 @@ class Connection:
     # --- writing ------------------------------------------------------------------
 
     def _frame_response(
-        self, response: Any, headers: list[tuple[bytes, bytes]]
+        self,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        lowered: list[tuple[bytes, bytes]],
     ) -> list[tuple[bytes, bytes]]:
         """h11's ``_clean_up_response_headers_for_sending``."""
         method = b"GET" if self._method == b"HEAD" else self._method
-        framing, _ = _framing(method, response, _Facts(response.headers))
+        framing, _ = _framing(method, _Response, status, _Facts(lowered))
         close = False
         if framing != _LENGTH:
             headers = [
@@ -652,12 +767,7 @@ class Connection:
             else:
                 headers.append((b"Transfer-Encoding", b"chunked"))
         if not self._keep_alive or close:
-            tokens = {
-                token
-                for n, v in headers
-                if n.lower() == b"connection"
-                for token in _tokens(v)
-            }
+            tokens = {t for n, v in lowered if n == b"connection" for t in _tokens(v)}
             tokens.discard(b"keep-alive")
             tokens.add(b"close")
             headers = [(n, v) for n, v in headers if n.lower() != b"connection"]
@@ -682,34 +792,67 @@ class Connection:
         trailer = list(event.headers.raw_items())
         if framing == _LENGTH:
             if left != 0:
-                raise h11.LocalProtocolError("Too little data for declared Content-Length")
+                raise h11.LocalProtocolError(
+                    "Too little data for declared Content-Length"
+                )
             if trailer:
                 raise h11.LocalProtocolError("Content-Length and trailers don't mix")
             return b""
         if framing == _CHUNKED:
-            return b"0\r\n" + _header_block(trailer)
+            return b"0\r\n" + _checked(trailer)[0]
         if trailer:
             raise h11.LocalProtocolError("can't send trailers to HTTP/1.0 client")
         return b""
 
 
-def _header_block(headers: list[tuple[bytes, bytes]]) -> bytes:
-    """``Name: value`` lines, ``Host`` first (RFC 9110 7.2), and the blank line."""
-    lines = [b"%b: %b\r\n" % (n, v) for n, v in headers if n.lower() == b"host"]
-    lines += [b"%b: %b\r\n" % (n, v) for n, v in headers if n.lower() != b"host"]
-    lines.append(b"\r\n")
-    return b"".join(lines)
+def _checked_request(
+    method: bytes, target: bytes, headers: Iterable[tuple[bytes, bytes]]
+) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """``_checked``, and a token method, a visible-ASCII target, one ``Host``."""
+    if _METHOD(method) is None:
+        raise h11.LocalProtocolError("Illegal method characters")
+    if _TARGET(target) is None:
+        raise h11.LocalProtocolError("Illegal target characters")
+    block, lowered = _checked(headers)
+    if sum(1 for name, _ in lowered if name == b"host") != 1:
+        raise h11.LocalProtocolError("a request needs exactly one Host header")
+    return block, lowered
 
 
-def _request_head(request: Any) -> bytes:
-    if request.http_version != b"1.1":
-        raise h11.LocalProtocolError("I only send HTTP/1.1")
-    line = b"%b %b HTTP/1.1\r\n" % (request.method, request.target)
-    return line + _header_block(request.headers.raw_items())
+def _checked_status(status: int, reason: bytes) -> Any:
+    """The event kind for ``status``, once it and the reason phrase are valid."""
+    if not 100 <= status <= 999:  # noqa: PLR2004
+        raise h11.LocalProtocolError("status code out of range")
+    if _REASON(reason) is None:
+        raise h11.LocalProtocolError("Illegal reason phrase")
+    return _Informational if status < 200 else _Response  # noqa: PLR2004
 
 
-def _response_head(response: Any, headers: list[tuple[bytes, bytes]]) -> bytes:
-    if response.http_version != b"1.1":
-        raise h11.LocalProtocolError("I only send HTTP/1.1")
-    line = b"HTTP/1.1 %d %b\r\n" % (response.status_code, response.reason)
-    return line + _header_block(headers)
+def _checked(
+    headers: Iterable[tuple[bytes, bytes]],
+) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """The header block to send, and the headers with lower-case names.
+
+    Every name and value is checked as h11 checks them; ``Host`` goes first
+    (RFC 9110 7.2).
+
+    Raises:
+        h11.LocalProtocolError: a name that is not a token, or a value with a
+            control byte or outer whitespace (CR, LF and NUL included). The
+            message names the header, never its value (it may be a secret).
+    """
+    lowered: list[tuple[bytes, bytes]] = []
+    host: list[bytes] = []
+    rest: list[bytes] = []
+    for name, value in headers:
+        if _NAME(name) is None:
+            raise h11.LocalProtocolError(f"Illegal header name {name[:64]!r}")
+        if _VALUE(value) is None:
+            raise h11.LocalProtocolError(f"Illegal value for header {name!r}")
+        lower = name.lower()
+        lowered.append((lower, value))
+        line = b"%b: %b\r\n" % (name, value)
+        (host if lower == b"host" else rest).append(line)
+    host += rest
+    host.append(b"\r\n")
+    return b"".join(host), lowered

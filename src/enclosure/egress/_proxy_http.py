@@ -60,6 +60,8 @@ _SCOPE_CODES = frozenset({"E-CREDENTIAL-SCOPE", "E-CREDENTIAL-REVOKED"})
 _IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
 """RFC 9110 9.2.2: methods whose request may be sent twice to the same effect."""
 _DEFAULT_PROTOCOL_ERROR = "malformed HTTP/1.1"
+_Head = tuple[bytes, bytes, list[tuple[bytes, bytes]]]
+"""A request head to send: method, origin-form target, headers."""
 
 
 class _UpstreamErrors:
@@ -249,10 +251,7 @@ class Exchange:
         if self.client.conn.they_are_waiting_for_100_continue:
             self.client.write(h11.InformationalResponse(status_code=100, headers=[]))
         errors = _UpstreamErrors(f"the upstream {draft.host}:{draft.port}", self.idle)
-        with errors:
-            head = h11.Request(
-                method=request.method, target=origin.encode(), headers=headers
-            )
+        head = (request.method, origin.encode(), headers)
         await self._send_request(upstream, head, cap)
         replayable = length == 0 and request.method in _IDEMPOTENT
         upstream, response = await self._answer(
@@ -314,14 +313,12 @@ class Exchange:
         draft.address = upstream.shown
         return upstream
 
-    async def _send_request(
-        self, upstream: Upstream, head: h11.Request, cap: int
-    ) -> None:
+    async def _send_request(self, upstream: Upstream, head: _Head, cap: int) -> None:
         draft, client = self.draft, self.client
         errors = _UpstreamErrors(f"the upstream {draft.host}:{draft.port}", self.idle)
         self.upstream_used = True
-        with errors:
-            upstream.write(head)
+        with errors:  # the head is checked here, injected credential included
+            upstream.write_request(*head)
         sample = draft.request_sample
         while True:
             event = client.poll()
@@ -352,7 +349,7 @@ class Exchange:
     async def _answer(
         self,
         upstream: Upstream,
-        head: h11.Request,
+        head: _Head,
         target: Target,
         verdict: Verdict,
         errors: _UpstreamErrors,
@@ -384,7 +381,7 @@ class Exchange:
         self.slot.abort()
         upstream = await self._dial(target, verdict)
         with errors:
-            upstream.write(head)
+            upstream.write_request(*head)
             upstream.write(h11.EndOfMessage())
             return upstream, await self._response_head(upstream)
 
@@ -434,11 +431,7 @@ class Exchange:
         if ctx.spec.log_bodies:
             draft.response_headers = logged_headers(headers, strip)
             draft.response_sample = ctx.sample()
-        client.write(
-            h11.Response(
-                status_code=response.status_code, headers=headers, reason=reason
-            )
-        )
+        client.write_response(response.status_code, reason, headers)
         self.responded = client.sent
         await self._relay_body(upstream, errors, strip)
         if upstream.next_cycle():

@@ -113,6 +113,18 @@ class Peer:
         if data:
             self.pending.append(data)
 
+    def write_request(
+        self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        """Hold a request head, checked (``Connection.send_request``)."""
+        self.pending.append(self.conn.send_request(method, target, headers))
+
+    def write_response(
+        self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        """Hold a response head, checked and framed (``Connection.send_response``)."""
+        self.pending.append(self.conn.send_response(status, reason, headers))
+
     def write_raw(self, data: bytes) -> None:
         """Hold bytes h11 did not make (a refusal after h11 gave up)."""
         self.pending.append(data)
