@@ -35,6 +35,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import h11
+from h11._headers import Headers  # how h11 keeps a parsed head's fields
 from h11._state import MIGHT_SWITCH_PROTOCOL  # h11's own state, not in its __all__
 
 if TYPE_CHECKING:
@@ -167,6 +168,9 @@ class _Facts:
                 self.upgrade = self.upgrade or bool(_tokens(value))
 
 
+_NO_FACTS = _Facts(())
+
+
 def _tokens(value: bytes) -> list[bytes]:
     """A comma list, lower case, empty items dropped (h11's ``get_comma_header``)."""
     return [t for t in (t.strip() for t in value.lower().split(b",")) if t]
@@ -222,6 +226,45 @@ def _header_lines(lines: list[bytes]) -> list[tuple[bytes, bytes]]:
     return out
 
 
+def _fields(lines: list[bytes]) -> tuple[Headers, _Facts]:
+    """A received head's header lines, checked and kept as h11 keeps them.
+
+    Every name must be a token and every value free of control bytes (h11's
+    grammar); ``Content-Length`` and ``Transfer-Encoding`` follow h11's rules
+    (``_Facts``), and are stored as h11 stores them: one length, ``chunked`` in
+    lower case. The event is then built from a ``Headers``, which h11's
+    constructors take as already checked.
+
+    Raises:
+        h11.RemoteProtocolError: any of that fails.
+    """
+    pairs = _header_lines(lines)
+    lowered: list[tuple[bytes, bytes]] = []
+    for name, value in pairs:
+        if _NAME(name) is None:
+            raise h11.RemoteProtocolError(f"Illegal header name {name!r}")
+        if _VALUE(value) is None:
+            raise h11.RemoteProtocolError(f"Illegal header value {value!r}")
+        lowered.append((name.lower(), value))
+    try:
+        facts = _Facts(lowered)
+    except h11.LocalProtocolError as exc:
+        raise _remote(exc) from None
+    items: list[tuple[bytes, bytes, bytes]] = []
+    length_kept = False
+    for (raw, _), (name, value) in zip(pairs, lowered, strict=True):
+        if name == b"content-length":
+            if length_kept:
+                continue  # the same length again (_Facts refused any other)
+            length_kept = True
+            items.append((raw, name, str(facts.length).encode()))
+        elif name == b"transfer-encoding":
+            items.append((raw, name, b"chunked"))
+        else:
+            items.append((raw, name, value))
+    return Headers(items), facts
+
+
 class Connection:
     """One HTTP/1.1 connection's framing and state, as the proxy needs it.
 
@@ -237,6 +280,7 @@ class Connection:
         "_closed",
         "_continue",
         "_discard",
+        "_facts",
         "_keep_alive",
         "_method",
         "_out",
@@ -272,6 +316,8 @@ class Connection:
         self._remaining = 0
         self._discard = b""
         self._trailer = False
+        self._facts = _NO_FACTS
+        """The last head read's facts."""
         # Writing a body: its framing and, for Content-Length, what is left.
         self._out = [_LENGTH, 0]
 
@@ -321,7 +367,9 @@ class Connection:
                 self._check_waiting()
             elif event is not _PAUSED:
                 kind = type(event)
-                if kind is _Request:
+                if kind is _Data:  # SEND_BODY stays SEND_BODY: nothing to move
+                    self._continue = False
+                elif kind is _Request:
                     self._process(
                         _CLIENT,
                         kind,
@@ -333,7 +381,7 @@ class Connection:
                     self._process(
                         _SERVER,
                         kind,
-                        _Facts(event.headers),
+                        self._facts,
                         status=event.status_code,
                         version=event.http_version,
                     )
@@ -375,7 +423,11 @@ class Connection:
             ):
                 self._process(self.our_role, kind)  # raises: nothing to write now
             data = self._write_body(event)
-            self._process(self.our_role, kind)
+            if kind is _Data:  # SEND_BODY stays SEND_BODY: nothing to move
+                if self.our_role is _CLIENT:
+                    self._continue = False
+            else:
+                self._process(self.our_role, kind)
         except BaseException:
             self._error(self.our_role)
             raise
@@ -424,11 +476,13 @@ class Connection:
         try:
             kind = _checked_status(status, reason)
             block, lowered = _checked(headers)
+            facts = _Facts(lowered)
             if kind is _Response:
-                framed = self._frame_response(status, headers, lowered)
+                framed = self._frame_response(status, headers, lowered, facts)
                 if framed is not headers:
                     block, lowered = _checked(framed)
-            self._process(_SERVER, kind, _Facts(lowered), status=status)
+                    facts = _Facts(lowered)
+            self._process(_SERVER, kind, facts, status=status)
         except BaseException:
             self._error(self.our_role)
             raise
@@ -627,10 +681,11 @@ class Connection:
         match = _REQUEST_LINE.fullmatch(lines[0])
         if match is None:
             raise h11.RemoteProtocolError(f"illegal request line: {lines[0]!r}")
+        headers, self._facts = _fields(lines[1:])
         return _Request(
             method=match["method"],
             target=match["target"],
-            headers=_header_lines(lines[1:]),
+            headers=headers,
             http_version=match["version"],
         )
 
@@ -642,9 +697,10 @@ class Connection:
             raise h11.RemoteProtocolError(f"illegal status line: {lines[0]!r}")
         status = int(match["status"])
         kind = _Informational if status < 200 else _Response  # noqa: PLR2004
+        headers, self._facts = _fields(lines[1:])
         return kind(
             status_code=status,
-            headers=_header_lines(lines[1:]),
+            headers=headers,
             reason=match["reason"] or b"",
             http_version=match["version"],
         )
@@ -676,10 +732,7 @@ class Connection:
             lines = self._lines()
             if lines is None:
                 return None
-            try:
-                return _EndOfMessage(headers=_header_lines(lines))
-            except h11.LocalProtocolError as exc:
-                raise _remote(exc) from None
+            return _EndOfMessage(headers=_fields(lines)[0])
         if self._discard and not self._footer():
             return None
         if self._remaining == 0:
@@ -750,10 +803,11 @@ class Connection:
         status: int,
         headers: list[tuple[bytes, bytes]],
         lowered: list[tuple[bytes, bytes]],
+        facts: _Facts,
     ) -> list[tuple[bytes, bytes]]:
-        """h11's ``_clean_up_response_headers_for_sending``."""
+        """h11's ``_clean_up_response_headers_for_sending`` (``headers`` if kept)."""
         method = b"GET" if self._method == b"HEAD" else self._method
-        framing, _ = _framing(method, _Response, status, _Facts(lowered))
+        framing, _ = _framing(method, _Response, status, facts)
         close = False
         if framing != _LENGTH:
             headers = [

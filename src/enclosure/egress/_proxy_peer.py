@@ -441,7 +441,7 @@ async def refuse(
     return not close
 
 
-def _settled(conn: h11.Connection) -> bool:
+def _settled(conn: Connection) -> bool:
     """Read the rest of the request if it is already buffered (a GET's end).
 
     True when the client's side is complete, so the connection can go on.
