@@ -135,6 +135,8 @@ class Exchange:
         self.client = client
         self.slot = slot
         self.request = request
+        self.fields: list[tuple[bytes, bytes]] = list(request.headers)
+        """The request's headers, names in lower case (read once)."""
         self.tunnel = tunnel
         self.draft = Draft(
             who,
@@ -202,7 +204,7 @@ class Exchange:
 
     def _decide(self, target: Target) -> Verdict:
         draft = self.draft
-        if wants_upgrade(self.request.headers):
+        if wants_upgrade(self.fields):
             raise EgressRefused(
                 "protocol upgrades (WebSocket, h2c) are not supported by the proxy",
                 code=UNSUPPORTED,
@@ -223,7 +225,7 @@ class Exchange:
         target = self._target()
         verdict = self._decide(target)
         ctx, request, draft = self.ctx, self.request, self.draft
-        length = body_length(request.headers)
+        length = body_length(self.fields)
         cap = ctx.spec.max_request_body
         if length is not None and length > cap:
             raise EgressRefused(
@@ -233,10 +235,10 @@ class Exchange:
                 rule=verdict.rule,
             )
         if ctx.spec.log_bodies:
-            draft.request_headers = logged_headers(request.headers, ctx.strip())
+            draft.request_headers = logged_headers(self.fields, ctx.strip())
             draft.request_sample = ctx.sample()
         headers = [(b"host", target.authority.encode())]
-        headers += clean_headers(request.headers, keep_length=True)
+        headers += clean_headers(self.fields, keep_length=True)
         if length is None:
             headers.append((b"transfer-encoding", b"chunked"))
         origin = target.target
@@ -395,9 +397,9 @@ class Exchange:
             if event.status_code == 101:  # noqa: PLR2004 -- we never asked to switch
                 raise h11.RemoteProtocolError("switched protocols unasked")
 
-    def _check_response_length(self, response: h11.Response) -> None:
+    def _check_response_length(self, fields: list[tuple[bytes, bytes]]) -> None:
         cap = self.ctx.spec.max_response_body
-        for name, value in response.headers:
+        for name, value in fields:
             if name == b"content-length" and int(value) > cap:
                 raise EgressRefused(
                     f"the response body ({int(value)} bytes) is over the "
@@ -411,10 +413,11 @@ class Exchange:
         self, upstream: Upstream, response: h11.Response, errors: _UpstreamErrors
     ) -> None:
         draft, client, ctx = self.draft, self.client, self.ctx
-        self._check_response_length(response)
+        fields = list(response.headers)
+        self._check_response_length(fields)
         strip = ctx.strip()
         bodiless = self.request.method == b"HEAD" or response.status_code in {204, 304}
-        if strip is not None and not bodiless and _encoded(response.headers):
+        if strip is not None and not bodiless and _encoded(fields):
             raise EgressRefused(
                 f"the upstream {draft.host}:{draft.port} sent an encoded body "
                 "(Content-Encoding) although the proxy asked for identity; it "
@@ -422,7 +425,7 @@ class Exchange:
                 code=UPSTREAM,
                 status=502,
             )
-        headers = clean_headers(response.headers, keep_length=strip is None or bodiless)
+        headers = clean_headers(fields, keep_length=strip is None or bodiless)
         reason = response.reason
         if strip is not None:
             headers = [(name, strip(value)) for name, value in headers]

@@ -22,6 +22,7 @@ rate windows, because the proxy calls from its own thread.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import threading
@@ -93,6 +94,7 @@ class Verdict:
     """``E-EGRESS-RATE`` only: seconds until the rule's window has room again."""
 
 
+@functools.lru_cache(maxsize=1024)
 def host_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """The address a bare host (no brackets) spells, or None for a name.
 
@@ -103,6 +105,8 @@ def host_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     IPv6Address('2001:db8::1')
     >>> host_ip("api.example.com") is None
     True
+
+    Pure, so its answers are cached (addresses are immutable).
     """
     if ":" not in host and not host.replace(".", "").isdigit():
         return None
