@@ -116,10 +116,11 @@ class Binding:
         if self.closed:
             writer.transport.abort()
             return
-        with contextlib.suppress(OSError):  # asyncio skips it for proto-0 sockets
-            writer.get_extra_info("socket").setsockopt(
-                socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
-            )
+        if not self._proxy._nodelay:  # noqa: SLF001 -- the proxy's loop
+            with contextlib.suppress(OSError):  # asyncio skips proto-0 sockets
+                writer.get_extra_info("socket").setsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
+                )
         connection = ClientConnection(
             self._proxy._ctx,  # noqa: SLF001 -- the proxy's shared parts
             self.who,
@@ -196,6 +197,8 @@ class EgressProxy:
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._bindings: set[Binding] = set()
+        self._nodelay = False
+        """The loop sets TCP_NODELAY on accepted sockets itself (uvloop does)."""
 
     def __repr__(self) -> str:
         state = "closed" if self._stopped else "running" if self._thread else "new"
@@ -213,6 +216,7 @@ class EgressProxy:
             if self._thread is not None:
                 return
             loop = _new_loop()
+            self._nodelay = type(loop).__module__.startswith("uvloop")
             ready = threading.Event()
             thread = threading.Thread(
                 target=self._run,
