@@ -144,10 +144,12 @@ class _Facts:
         for name, value in headers:  # names in lower case
             if name == b"transfer-encoding":
                 if self.chunked:
-                    raise h11.LocalProtocolError("multiple Transfer-Encoding headers")
+                    raise h11.LocalProtocolError(
+                        "multiple Transfer-Encoding headers", 501
+                    )
                 if value.lower() != b"chunked":
                     raise h11.LocalProtocolError(
-                        "Only Transfer-Encoding: chunked is supported"
+                        "Only Transfer-Encoding: chunked is supported", 501
                     )
                 self.chunked = True
             elif name == b"content-length":
@@ -451,6 +453,7 @@ class Connection:
         if self.our_state is _ERROR:
             raise h11.LocalProtocolError("Can't send data when our state is ERROR")
         try:
+            self._playing(_CLIENT, "requests")
             block, lowered = _checked_request(method, target, headers)
             self._process(_CLIENT, _Request, _Facts(lowered), method=method)
         except BaseException:
@@ -474,6 +477,7 @@ class Connection:
         if self.our_state is _ERROR:
             raise h11.LocalProtocolError("Can't send data when our state is ERROR")
         try:
+            self._playing(_SERVER, "responses")
             kind = _checked_status(status, reason)
             block, lowered = _checked(headers)
             facts = _Facts(lowered)
@@ -501,6 +505,10 @@ class Connection:
             )
         states[_CLIENT] = states[_SERVER] = _IDLE
         self._method = None
+
+    def _playing(self, role: Any, what: str) -> None:
+        if self.our_role is not role:
+            raise h11.LocalProtocolError(f"only a {role} sends {what}")
 
     # --- the state machine --------------------------------------------------------
 
