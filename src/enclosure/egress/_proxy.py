@@ -8,8 +8,9 @@ methods may be called from any thread. ``Binding.close`` cuts every connection
 of one binding at once, which is how a killed run loses its network mid-request.
 
 The HTTP work lives in ``_proxy_conn`` (a client connection, CONNECT tunnels and
-TLS interception), ``_proxy_http`` (one request), ``_proxy_peer`` (h11 over
-streams and SSRF-checked dialling), ``_proxy_pool`` (idle upstream connections,
+TLS interception), ``_proxy_http`` (one request), ``_proxy_peer`` (HTTP/1.1 over
+streams and SSRF-checked dialling), ``_proxy_h1`` (HTTP/1.1 framing with
+h11's rules), ``_proxy_pool`` (idle upstream connections,
 per binding), ``_proxy_wire`` (parsing, refusals) and ``_proxy_record`` (records
 and redaction).
 """

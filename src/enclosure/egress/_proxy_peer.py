@@ -1,11 +1,11 @@
-"""Both ends of a proxied exchange: h11 over asyncio streams, and dialling out.
+"""Both ends of a proxied exchange: HTTP/1.1 over asyncio streams, and dialling out.
 
-A ``Peer`` is one h11 connection on one stream pair: the client (the proxy plays
-the server role) or an ``Upstream`` (the proxy plays the client role). A
-``Dialer`` turns a host into an ``Upstream`` the only safe way: the name is
-resolved once and every answer checked (``_ssrf``), and the proxy connects to
-one of exactly those addresses, in order (TLS with SNI and verification for the
-host name). A ``Slot`` holds the upstream a client connection is using: taken
+A ``Peer`` is one HTTP/1.1 connection (``_proxy_h1``: h11's events and rules)
+on one stream pair: the client (the proxy plays the server role) or an
+``Upstream`` (the proxy plays the client role). A ``Dialer`` turns a host into
+an ``Upstream`` the only safe way: the name is resolved once and every answer
+checked (``_ssrf``), and the proxy connects to one of exactly those addresses,
+in order (TLS with SNI and verification for the host name). A ``Slot`` holds the upstream a client connection is using: taken
 from the proxy's ``Pool`` of idle connections or freshly dialled, put back when
 its exchange ends clean, and aborted by a binding close. ``Context`` is what
 all connections of a proxy share; ``refuse`` answers a client with the proxy's
@@ -58,7 +58,7 @@ READ_SIZE = 64 * 1024
 
 
 class Peer:
-    """One side's h11 state machine over its stream pair.
+    """One side's HTTP/1.1 connection (``_proxy_h1``) over its stream pair.
 
     What ``write`` produces is held until ``flush`` (or the next read from this
     peer), so a response head and a small body leave in one packet.
