@@ -5,11 +5,11 @@ on one stream pair: the client (the proxy plays the server role) or an
 ``Upstream`` (the proxy plays the client role). A ``Dialer`` turns a host into
 an ``Upstream`` the only safe way: the name is resolved once and every answer
 checked (``_ssrf``), and the proxy connects to one of exactly those addresses,
-in order (TLS with SNI and verification for the host name). A ``Slot`` holds the upstream a client connection is using: taken
-from the proxy's ``Pool`` of idle connections or freshly dialled, put back when
-its exchange ends clean, and aborted by a binding close. ``Context`` is what
-all connections of a proxy share; ``refuse`` answers a client with the proxy's
-JSON refusal.
+in order (TLS with SNI and verification for the host name). A ``Slot`` holds
+the upstream a client connection is using: taken from the proxy's ``Pool`` of
+idle connections or freshly dialled, put back when its exchange ends clean, and
+aborted by a binding close. ``Context`` is what all connections of a proxy
+share; ``refuse`` answers a client with the proxy's JSON refusal.
 """
 
 from __future__ import annotations
