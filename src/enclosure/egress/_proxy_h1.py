@@ -388,7 +388,7 @@ class Connection:
                         version=event.http_version,
                     )
                 else:
-                    self._process(self.their_role, kind)
+                    self._body_event(self.their_role, kind)
         except h11.LocalProtocolError as exc:
             self._error(self.their_role)
             raise _remote(exc) from None
@@ -429,7 +429,7 @@ class Connection:
                 if self.our_role is _CLIENT:
                     self._continue = False
             else:
-                self._process(self.our_role, kind)
+                self._body_event(self.our_role, kind)
         except BaseException:
             self._error(self.our_role)
             raise
@@ -483,7 +483,7 @@ class Connection:
             facts = _Facts(lowered)
             if kind is _Response:
                 framed = self._frame_response(status, headers, lowered, facts)
-                if framed is not headers:
+                if framed is not headers:  # checked fields less some, and h11's own
                     block, lowered = _checked(framed)
                     facts = _Facts(lowered)
             self._process(_SERVER, kind, facts, status=status)
@@ -512,6 +512,20 @@ class Connection:
 
     # --- the state machine --------------------------------------------------------
 
+    def _body_event(self, role: Any, kind: Any) -> None:
+        """``_process`` for Data, EndOfMessage and ConnectionClosed.
+
+        The usual end of a body (SEND_BODY to DONE) skips the general path.
+        """
+        states = self._states
+        if kind is not _EndOfMessage or states[role] is not _SEND_BODY:
+            self._process(role, kind)
+            return
+        states[role] = _DONE
+        if role is _CLIENT:
+            self._continue = False
+        self._settle()
+
     def _process(
         self,
         role: Any,
@@ -526,6 +540,7 @@ class Connection:
 
         ``facts``, ``method``, ``status`` and ``version`` describe a head.
         """
+        states = self._states
         head = kind is _Request or kind is _Response
         if kind is _Request:
             assert facts is not None  # noqa: S101 -- a head has facts
@@ -534,7 +549,6 @@ class Connection:
             if facts.upgrade:
                 self._proposals.add(_UPGRADE)
         switch = self._switch(kind, status) if role is _SERVER else None
-        states = self._states
         before = states[role]
         if switch is None and kind is _Response:
             self._proposals.clear()
