@@ -361,7 +361,7 @@ class Connection:
             h11.RemoteProtocolError: the peer broke HTTP/1.1; its state is then
                 ``ERROR`` for good.
         """
-        if self.their_state is _ERROR:
+        if self._states[self.their_role] is _ERROR:
             raise h11.RemoteProtocolError("Can't receive data when peer state is ERROR")
         try:
             event = self._extract()
@@ -414,13 +414,13 @@ class Connection:
             if kind is _Request:
                 return self.send_request(event.method, event.target, headers)
             return self.send_response(event.status_code, event.reason, headers)
-        if self.our_state is _ERROR:
+        if self._states[self.our_role] is _ERROR:
             raise h11.LocalProtocolError("Can't send data when our state is ERROR")
         try:
             if kind is _ConnectionClosed:
                 self._process(self.our_role, kind)
                 return None
-            if self.our_state is not _SEND_BODY or (
+            if self._states[self.our_role] is not _SEND_BODY or (
                 kind is not _Data and kind is not _EndOfMessage
             ):
                 self._process(self.our_role, kind)  # raises: nothing to write now
@@ -450,7 +450,7 @@ class Connection:
                 which may be a secret), or a request cannot be sent now; our
                 state is then ``ERROR`` for good.
         """
-        if self.our_state is _ERROR:
+        if self._states[self.our_role] is _ERROR:
             raise h11.LocalProtocolError("Can't send data when our state is ERROR")
         try:
             self._playing(_CLIENT, "requests")
@@ -474,7 +474,7 @@ class Connection:
         Raises:
             h11.LocalProtocolError: as ``send_request``.
         """
-        if self.our_state is _ERROR:
+        if self._states[self.our_role] is _ERROR:
             raise h11.LocalProtocolError("Can't send data when our state is ERROR")
         try:
             self._playing(_SERVER, "responses")
@@ -640,7 +640,7 @@ class Connection:
             raise h11.RemoteProtocolError("peer unexpectedly closed connection")
 
     def _extract(self) -> Any:
-        state = self.their_state
+        state = self._states[self.their_role]
         buffer = self._buffer
         if state is _DONE and buffer:
             return _PAUSED
