@@ -8,23 +8,30 @@ rest on:
 
 - heads parsed by h11's grammar (request and status lines, ``name: value``
   lines, obs-fold joined into the line before, a line that is neither refused),
-  then built with h11's public event constructors, so every name and value is
-  validated again and ``Content-Length``/``Transfer-Encoding`` are checked
-  exactly as h11 checks them (conflicting or signed lengths, more than one
-  ``Transfer-Encoding``, any coding but ``chunked``, a missing ``Host``);
+  every name and value checked once against h11's patterns, and
+  ``Content-Length``/``Transfer-Encoding`` held to h11's rules (conflicting or
+  signed lengths, more than one ``Transfer-Encoding``, any coding but
+  ``chunked``); the event is built from h11's ``Headers``, as h11's own parser
+  builds it, so its constructor still checks the method, target and ``Host``;
 - ``Transfer-Encoding`` beats ``Content-Length`` when framing a body; chunk
   sizes and footers checked; a head is at most ``max_head`` bytes while
   incomplete;
 - keep-alive off for HTTP/1.0 and ``Connection: close``; ``Expect:
   100-continue`` noted; CONNECT and Upgrade proposals, states and the pipelining
   rules of h11's state machine;
+- heads going out (``send_request``, ``send_response``, and h11 events given to
+  ``send``) checked part by part as h11's constructors check them, injected
+  credentials included: no CR, LF or NUL, no outer whitespace, token names, one
+  ``Host``; a refusal names the header, never its value;
 - responses framed for the client as h11 frames them (``chunked`` to HTTP/1.1,
   close-delimited to HTTP/1.0, ``Connection: close`` whenever the connection
   ends after it).
 
-What it leaves out is per-event overhead: no event is re-validated on the way
-out (the proxy builds every outgoing head with h11's validating constructors),
-the state machine is two attributes, and a head goes out as one join.
+``tests/egress/test_proxy_h1.py`` runs hostile input through this and through
+``h11.Connection`` and requires the same events, errors, states and bytes. What
+is left out is h11's per-event machinery: no event object is built for a head
+going out, the state machine is a dict of two entries, a head goes out as one
+join.
 
 It must not know sockets, policy or records.
 """
