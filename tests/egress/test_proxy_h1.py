@@ -81,6 +81,9 @@ REQUESTS: dict[str, bytes] = {
         + b"\r\n"
     ),
     "tab fold": _req(b"X-A: a\r\n", b"\tb\r\n", method=b"GET"),
+    "fold after trailing spaces": _req(b"X-A: a  \r\n", b"  b \r\n", method=b"GET"),
+    "blank continuation": _req(b"X-A: a\r\n", b"   \r\n", method=b"GET"),
+    "two folds": _req(b"X-A:\r\n", b" a\r\n", b"\t b\r\n", method=b"GET"),
     "nul in a value": _req(b"X-Evil: a\x00b\r\n", method=b"GET"),
     "cr in a value": _req(b"X-Evil: a\rb\r\n", method=b"GET"),
     "bare lf line ends": b"GET http://a.test/ HTTP/1.1\nHost: a.test\nX: y\n\n",
@@ -104,6 +107,18 @@ REQUESTS: dict[str, bytes] = {
     "lower case version": b"GET http://a.test/ http/1.1\r\n" + HOST + b"\r\n",
     "version 2": b"GET http://a.test/ HTTP/2.0\r\n" + HOST + b"\r\n" + SMUGGLED,
     "nul in the method": b"GET\x00 nonsense\r\n\r\n",
+    "two spaces in the request line": b"GET  http://a.test/ HTTP/1.1\r\n"
+    + HOST
+    + b"\r\n",
+    "trailing space on the request line": (
+        b"GET http://a.test/ HTTP/1.1 \r\n" + HOST + b"\r\n"
+    ),
+    "high byte in a name": _req(b"X-\xff: a\r\n", method=b"GET"),
+    "del in a value": _req(b"X-Del: a\x7fb\r\n", method=b"GET"),
+    "expect on http/1.0": (
+        b"POST http://a.test/ HTTP/1.0\r\nContent-Length: 1\r\n"
+        b"Expect: 100-continue\r\n\r\nx"
+    ),
     "leading blank lines": b"\r\n\r\n" + _req(method=b"GET"),
     "tls hello": b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + b"\0" * 40,
     "socks5": b"\x05\x01\x00",
@@ -118,6 +133,12 @@ REQUESTS: dict[str, bytes] = {
     ),
     "chunked with a trailer": _req(
         b"Transfer-Encoding: chunked\r\n", body=b"1\r\na\r\n0\r\nX-Sum: 1\r\n\r\n"
+    ),
+    "chunk extension with a cr": _req(
+        b"Transfer-Encoding: chunked\r\n", body=b'1;a="\r"\r\nx\r\n0\r\n\r\n'
+    ),
+    "bad trailer": _req(
+        b"Transfer-Encoding: chunked\r\n", body=b"0\r\nX Bad: 1\r\n\r\n"
     ),
     "chunk size not hex": _req(b"Transfer-Encoding: chunked\r\n", body=b"g\r\na\r\n"),
     "chunk size negative": _req(b"Transfer-Encoding: chunked\r\n", body=b"-1\r\na\r\n"),
@@ -251,6 +272,7 @@ def test_the_hostile_requests_are_refused_where_they_must_be():
         "crlf in the target": True,
         "missing host": True,
         "two hosts": True,
+        "bad trailer": True,
         "chunk size not hex": True,
         "chunk size too long": True,
         "chunk size 0x": True,
@@ -345,6 +367,13 @@ RESPONSES: dict[str, bytes] = {
     + b"Content-Length: 0\r\n\r\n",
     "101 unasked": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n",
     "http/1.0": b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "http/1.0 chunked": (
+        b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    ),
+    "http/1.0 until close": b"HTTP/1.0 200 OK\r\n\r\nall",
+    "folded response header": OK + b"X: a\r\n b\r\nContent-Length: 0\r\n\r\n",
+    "chunked trailer": OK
+    + b"Transfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-T: 1\r\n\r\n",
     "connection close": OK + b"Connection: close\r\nContent-Length: 2\r\n\r\nok",
     "reason with obs-text": b"HTTP/1.1 200 \xe9t\xe9\r\nContent-Length: 0\r\n\r\n",
     "status 99": b"HTTP/1.1 099 Low\r\n\r\n",

@@ -214,20 +214,27 @@ def _remote(exc: h11.LocalProtocolError) -> h11.RemoteProtocolError:
 
 
 def _header_lines(lines: list[bytes]) -> list[tuple[bytes, bytes]]:
-    """``name: value`` pairs with obs-fold joined; names and values still raw.
+    """``name: value`` pairs, names and values still unchecked.
 
-    Whitespace around a value is dropped (OWS); the event constructor then
-    refuses any name that is not a token and any value with a control byte.
+    An obs-fold line (leading space or tab) is joined to the line before with
+    one space, before that line is split, as h11 joins it; whitespace around a
+    value is then dropped (OWS).
+
+    Raises:
+        h11.RemoteProtocolError: a fold before any header, or a line without
+            a colon.
     """
-    out: list[tuple[bytes, bytes]] = []
+    joined: list[bytes] = []
     for line in lines:
         fold = _FOLD.match(line)
-        if fold is not None:
-            if not out:
-                raise h11.RemoteProtocolError("continuation line at start of headers")
-            name, value = out[-1]
-            out[-1] = (name, value + b" " + line[fold.end() :].strip(_OWS))
-            continue
+        if fold is None:
+            joined.append(line)
+        elif joined:
+            joined[-1] += b" " + line[fold.end() :]
+        else:
+            raise h11.RemoteProtocolError("continuation line at start of headers")
+    out: list[tuple[bytes, bytes]] = []
+    for line in joined:
         name, colon, value = line.partition(b":")
         if not colon:
             raise h11.RemoteProtocolError(f"illegal header line: {line!r}")
