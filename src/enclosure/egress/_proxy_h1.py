@@ -66,7 +66,8 @@ _STATUS_LINE = re.compile(
 )
 _CHUNK_HEADER = re.compile(rb"(?P<size>[0-9A-Fa-f]{1,20})(?:;.*)?[ \t]*\r\n")
 _BLANK_LINE = re.compile(rb"\n\r?\n")
-_FOLD = re.compile(rb"[ \t]+")
+_FOLDS = (b" ", b"\t")
+"""How an obs-fold line starts."""
 _DIGITS = re.compile(rb"[0-9]{1,20}").fullmatch
 _NAME = re.compile(_TOKEN).fullmatch
 _VALUE = re.compile(
@@ -226,11 +227,10 @@ def _header_lines(lines: list[bytes]) -> list[tuple[bytes, bytes]]:
     """
     joined: list[bytes] = []
     for line in lines:
-        fold = _FOLD.match(line)
-        if fold is None:
+        if line[:1] not in _FOLDS:
             joined.append(line)
         elif joined:
-            joined[-1] += b" " + line[fold.end() :]
+            joined[-1] += b" " + line.lstrip(_OWS)
         else:
             raise h11.RemoteProtocolError("continuation line at start of headers")
     out: list[tuple[bytes, bytes]] = []
@@ -266,6 +266,11 @@ def _fields(lines: list[bytes]) -> tuple[Headers, _Facts]:
         facts = _Facts(lowered)
     except h11.LocalProtocolError as exc:
         raise _remote(exc) from None
+    if facts.length is None and not facts.chunked:  # nothing to store differently
+        names = (raw for raw, _ in pairs)
+        return Headers(
+            [(raw, *low) for raw, low in zip(names, lowered, strict=True)]
+        ), facts
     items: list[tuple[bytes, bytes, bytes]] = []
     length_kept = False
     for (raw, _), (name, value) in zip(pairs, lowered, strict=True):
@@ -389,7 +394,7 @@ class Connection:
                     self._process(
                         _CLIENT,
                         kind,
-                        _Facts(event.headers),
+                        self._facts,
                         method=event.method,
                         version=event.http_version,
                     )
@@ -493,14 +498,11 @@ class Connection:
         try:
             self._playing(_SERVER, "responses")
             kind = _checked_status(status, reason)
+            if kind is _Response:  # framed first: what goes out is checked below
+                given = [(n.lower(), v) for n, v in headers]
+                headers = self._frame_response(status, headers, given, _Facts(given))
             block, lowered = _checked(headers)
-            facts = _Facts(lowered)
-            if kind is _Response:
-                framed = self._frame_response(status, headers, lowered, facts)
-                if framed is not headers:  # checked fields less some, and h11's own
-                    block, lowered = _checked(framed)
-                    facts = _Facts(lowered)
-            self._process(_SERVER, kind, facts, status=status)
+            self._process(_SERVER, kind, _Facts(lowered), status=status)
         except BaseException:
             self._error(self.our_role)
             raise
