@@ -161,21 +161,23 @@ class _Facts:
                     )
                 self.chunked = True
             elif name == b"content-length":
-                lengths = {part.strip() for part in value.split(b",")}
-                length = lengths.pop()
-                if (
-                    lengths
-                    or _DIGITS(length) is None
-                    or (self.length is not None and int(length) != self.length)
-                ):
-                    raise h11.LocalProtocolError("bad or conflicting Content-Length")
-                self.length = int(length)
+                self._length(value)
             elif name == b"connection":
                 self.close = self.close or b"close" in _tokens(value)
             elif name == b"expect":
                 self.expect = self.expect or b"100-continue" in _tokens(value)
             elif name == b"upgrade":
                 self.upgrade = self.upgrade or bool(_tokens(value))
+
+    def _length(self, value: bytes) -> None:
+        if _DIGITS(value) is None:  # "3, 3" is one length; "3, 4" is none
+            lengths = {part.strip() for part in value.split(b",")}
+            value = lengths.pop()
+            if lengths or _DIGITS(value) is None:
+                raise h11.LocalProtocolError("bad or conflicting Content-Length")
+        if self.length is not None and int(value) != self.length:
+            raise h11.LocalProtocolError("bad or conflicting Content-Length")
+        self.length = int(value)
 
 
 _NO_FACTS = _Facts(())
