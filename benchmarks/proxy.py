@@ -952,12 +952,12 @@ _SEGMENTS = (
     # (label, from, to): "t0" and "t1" are the client's start and end of a
     # request, "step>" a step's entry and "step<" its exit
     ("client connects -> the proxy's task starts", "t0", "accept>"),
-    ("read + parse the request head (h11)", "accept>", "exchange>"),
+    ("read + parse the request head", "accept>", "exchange>"),
     ("parse the target (Exchange._target)", "target>", "target<"),
     ("policy decision (Exchange._decide)", "decide>", "decide<"),
     ("resolve + SSRF check (Dialer.check)", "check>", "check<"),
     ("connect upstream (Dialer.open)", "open>", "open<"),
-    ("write the request (h11)", "send>", "send<"),
+    ("write the request", "send>", "send<"),
     ("flush, origin answers, read the head", "head>", "head<"),
     ("relay head + body to the client (bytes out)", "head<", "relay<"),
     ("the client has it (< 0: before relay ends)", "relay<", "t1"),

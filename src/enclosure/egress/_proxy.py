@@ -8,8 +8,9 @@ methods may be called from any thread. ``Binding.close`` cuts every connection
 of one binding at once, which is how a killed run loses its network mid-request.
 
 The HTTP work lives in ``_proxy_conn`` (a client connection, CONNECT tunnels and
-TLS interception), ``_proxy_http`` (one request), ``_proxy_peer`` (h11 over
-streams and SSRF-checked dialling), ``_proxy_pool`` (idle upstream connections,
+TLS interception), ``_proxy_http`` (one request), ``_proxy_peer`` (HTTP/1.1 over
+streams and SSRF-checked dialling), ``_proxy_h1`` (HTTP/1.1 framing with
+h11's rules), ``_proxy_pool`` (idle upstream connections,
 per binding), ``_proxy_wire`` (parsing, refusals) and ``_proxy_record`` (records
 and redaction).
 """
@@ -116,10 +117,11 @@ class Binding:
         if self.closed:
             writer.transport.abort()
             return
-        with contextlib.suppress(OSError):  # asyncio skips it for proto-0 sockets
-            writer.get_extra_info("socket").setsockopt(
-                socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
-            )
+        if not self._proxy._nodelay:  # noqa: SLF001 -- the proxy's loop
+            with contextlib.suppress(OSError):  # asyncio skips proto-0 sockets
+                writer.get_extra_info("socket").setsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
+                )
         connection = ClientConnection(
             self._proxy._ctx,  # noqa: SLF001 -- the proxy's shared parts
             self.who,
@@ -199,6 +201,8 @@ class EgressProxy:
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._bindings: set[Binding] = set()
+        self._nodelay = False
+        """The loop sets TCP_NODELAY on accepted sockets itself (uvloop does)."""
 
     def __repr__(self) -> str:
         state = "closed" if self._stopped else "running" if self._thread else "new"
@@ -216,6 +220,7 @@ class EgressProxy:
             if self._thread is not None:
                 return
             loop = _new_loop()
+            self._nodelay = type(loop).__module__.startswith("uvloop")
             ready = threading.Event()
             thread = threading.Thread(
                 target=self._run,

@@ -60,6 +60,8 @@ _SCOPE_CODES = frozenset({"E-CREDENTIAL-SCOPE", "E-CREDENTIAL-REVOKED"})
 _IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
 """RFC 9110 9.2.2: methods whose request may be sent twice to the same effect."""
 _DEFAULT_PROTOCOL_ERROR = "malformed HTTP/1.1"
+_Head = tuple[bytes, bytes, list[tuple[bytes, bytes]]]
+"""A request head to send: method, origin-form target, headers."""
 
 
 class _UpstreamErrors:
@@ -133,6 +135,8 @@ class Exchange:
         self.client = client
         self.slot = slot
         self.request = request
+        self.fields: list[tuple[bytes, bytes]] = list(request.headers)
+        """The request's headers, names in lower case (read once)."""
         self.tunnel = tunnel
         self.draft = Draft(
             who,
@@ -200,7 +204,7 @@ class Exchange:
 
     def _decide(self, target: Target) -> Verdict:
         draft = self.draft
-        if wants_upgrade(self.request.headers):
+        if wants_upgrade(self.fields):
             raise EgressRefused(
                 "protocol upgrades (WebSocket, h2c) are not supported by the proxy",
                 code=UNSUPPORTED,
@@ -221,7 +225,7 @@ class Exchange:
         target = self._target()
         verdict = self._decide(target)
         ctx, request, draft = self.ctx, self.request, self.draft
-        length = body_length(request.headers)
+        length = body_length(self.fields)
         cap = ctx.spec.max_request_body
         if length is not None and length > cap:
             raise EgressRefused(
@@ -231,10 +235,10 @@ class Exchange:
                 rule=verdict.rule,
             )
         if ctx.spec.log_bodies:
-            draft.request_headers = logged_headers(request.headers, ctx.strip())
+            draft.request_headers = logged_headers(self.fields, ctx.strip())
             draft.request_sample = ctx.sample()
         headers = [(b"host", target.authority.encode())]
-        headers += clean_headers(request.headers, keep_length=True)
+        headers += clean_headers(self.fields, keep_length=True)
         if length is None:
             headers.append((b"transfer-encoding", b"chunked"))
         origin = target.target
@@ -249,10 +253,7 @@ class Exchange:
         if self.client.conn.they_are_waiting_for_100_continue:
             self.client.write(h11.InformationalResponse(status_code=100, headers=[]))
         errors = _UpstreamErrors(f"the upstream {draft.host}:{draft.port}", self.idle)
-        with errors:
-            head = h11.Request(
-                method=request.method, target=origin.encode(), headers=headers
-            )
+        head = (request.method, origin.encode(), headers)
         await self._send_request(upstream, head, cap)
         replayable = length == 0 and request.method in _IDEMPOTENT
         upstream, response = await self._answer(
@@ -314,14 +315,12 @@ class Exchange:
         draft.address = upstream.shown
         return upstream
 
-    async def _send_request(
-        self, upstream: Upstream, head: h11.Request, cap: int
-    ) -> None:
+    async def _send_request(self, upstream: Upstream, head: _Head, cap: int) -> None:
         draft, client = self.draft, self.client
         errors = _UpstreamErrors(f"the upstream {draft.host}:{draft.port}", self.idle)
         self.upstream_used = True
-        with errors:
-            upstream.write(head)
+        with errors:  # the head is checked here, injected credential included
+            upstream.write_request(*head)
         sample = draft.request_sample
         while True:
             event = client.poll()
@@ -352,7 +351,7 @@ class Exchange:
     async def _answer(
         self,
         upstream: Upstream,
-        head: h11.Request,
+        head: _Head,
         target: Target,
         verdict: Verdict,
         errors: _UpstreamErrors,
@@ -384,7 +383,7 @@ class Exchange:
         self.slot.abort()
         upstream = await self._dial(target, verdict)
         with errors:
-            upstream.write(head)
+            upstream.write_request(*head)
             upstream.write(h11.EndOfMessage())
             return upstream, await self._response_head(upstream)
 
@@ -398,9 +397,9 @@ class Exchange:
             if event.status_code == 101:  # noqa: PLR2004 -- we never asked to switch
                 raise h11.RemoteProtocolError("switched protocols unasked")
 
-    def _check_response_length(self, response: h11.Response) -> None:
+    def _check_response_length(self, fields: list[tuple[bytes, bytes]]) -> None:
         cap = self.ctx.spec.max_response_body
-        for name, value in response.headers:
+        for name, value in fields:
             if name == b"content-length" and int(value) > cap:
                 raise EgressRefused(
                     f"the response body ({int(value)} bytes) is over the "
@@ -414,10 +413,11 @@ class Exchange:
         self, upstream: Upstream, response: h11.Response, errors: _UpstreamErrors
     ) -> None:
         draft, client, ctx = self.draft, self.client, self.ctx
-        self._check_response_length(response)
+        fields = list(response.headers)
+        self._check_response_length(fields)
         strip = ctx.strip()
         bodiless = self.request.method == b"HEAD" or response.status_code in {204, 304}
-        if strip is not None and not bodiless and _encoded(response.headers):
+        if strip is not None and not bodiless and _encoded(fields):
             raise EgressRefused(
                 f"the upstream {draft.host}:{draft.port} sent an encoded body "
                 "(Content-Encoding) although the proxy asked for identity; it "
@@ -425,7 +425,7 @@ class Exchange:
                 code=UPSTREAM,
                 status=502,
             )
-        headers = clean_headers(response.headers, keep_length=strip is None or bodiless)
+        headers = clean_headers(fields, keep_length=strip is None or bodiless)
         reason = response.reason
         if strip is not None:
             headers = [(name, strip(value)) for name, value in headers]
@@ -434,11 +434,7 @@ class Exchange:
         if ctx.spec.log_bodies:
             draft.response_headers = logged_headers(headers, strip)
             draft.response_sample = ctx.sample()
-        client.write(
-            h11.Response(
-                status_code=response.status_code, headers=headers, reason=reason
-            )
-        )
+        client.write_response(response.status_code, reason, headers)
         self.responded = client.sent
         await self._relay_body(upstream, errors, strip)
         if upstream.next_cycle():

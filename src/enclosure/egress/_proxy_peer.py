@@ -1,15 +1,15 @@
-"""Both ends of a proxied exchange: h11 over asyncio streams, and dialling out.
+"""Both ends of a proxied exchange: HTTP/1.1 over asyncio streams, and dialling out.
 
-A ``Peer`` is one h11 connection on one stream pair: the client (the proxy plays
-the server role) or an ``Upstream`` (the proxy plays the client role). A
-``Dialer`` turns a host into an ``Upstream`` the only safe way: the name is
-resolved once and every answer checked (``_ssrf``), and the proxy connects to
-one of exactly those addresses, in order (TLS with SNI and verification for the
-host name). A ``Slot`` holds the upstream a client connection is using: taken
-from the proxy's ``Pool`` of idle connections or freshly dialled, put back when
-its exchange ends clean, and aborted by a binding close. ``Context`` is what
-all connections of a proxy share; ``refuse`` answers a client with the proxy's
-JSON refusal.
+A ``Peer`` is one HTTP/1.1 connection (``_proxy_h1``: h11's events and rules)
+on one stream pair: the client (the proxy plays the server role) or an
+``Upstream`` (the proxy plays the client role). A ``Dialer`` turns a host into
+an ``Upstream`` the only safe way: the name is resolved once and every answer
+checked (``_ssrf``), and the proxy connects to one of exactly those addresses,
+in order (TLS with SNI and verification for the host name). A ``Slot`` holds
+the upstream a client connection is using: taken from the proxy's ``Pool`` of
+idle connections or freshly dialled, put back when its exchange ends clean, and
+aborted by a binding close. ``Context`` is what all connections of a proxy
+share; ``refuse`` answers a client with the proxy's JSON refusal.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import h11
 
+from enclosure.egress._proxy_h1 import Connection
 from enclosure.egress._proxy_record import BodySample
 from enclosure.egress._proxy_wire import (
     TIMEOUT,
@@ -57,7 +58,7 @@ READ_SIZE = 64 * 1024
 
 
 class Peer:
-    """One side's h11 state machine over its stream pair.
+    """One side's HTTP/1.1 connection (``_proxy_h1``) over its stream pair.
 
     What ``write`` produces is held until ``flush`` (or the next read from this
     peer), so a response head and a small body leave in one packet.
@@ -71,7 +72,7 @@ class Peer:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:
-        self.conn = h11.Connection(role)
+        self.conn = Connection(role)
         self.pending: list[bytes] = []
         self.sent = 0
         """Bytes handed to the transport so far."""
@@ -111,6 +112,18 @@ class Peer:
         data = self.conn.send(event)
         if data:
             self.pending.append(data)
+
+    def write_request(
+        self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        """Hold a request head, checked (``Connection.send_request``)."""
+        self.pending.append(self.conn.send_request(method, target, headers))
+
+    def write_response(
+        self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        """Hold a response head, checked and framed (``Connection.send_response``)."""
+        self.pending.append(self.conn.send_response(status, reason, headers))
 
     def write_raw(self, data: bytes) -> None:
         """Hold bytes h11 did not make (a refusal after h11 gave up)."""
@@ -428,7 +441,7 @@ async def refuse(
     return not close
 
 
-def _settled(conn: h11.Connection) -> bool:
+def _settled(conn: Connection) -> bool:
     """Read the rest of the request if it is already buffered (a GET's end).
 
     True when the client's side is complete, so the connection can go on.

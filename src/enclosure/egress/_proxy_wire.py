@@ -241,8 +241,8 @@ def clean_headers(
     """Drop hop-by-hop headers, ``Proxy-*``, ``Host`` and ``Expect``.
 
     Also drops headers the ``Connection`` header names, and ``Content-Length``
-    unless ``keep_length`` (a body the proxy rewrites changes length). h11 sets
-    the framing of what it sends.
+    unless ``keep_length`` (a body the proxy rewrites changes length). The
+    connection (``_proxy_h1``) sets the framing of what it sends.
     """
     headers = list(headers)
     named = (
@@ -266,7 +266,7 @@ def wants_upgrade(headers: Iterable[tuple[bytes, bytes]]) -> bool:
 
 
 def body_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:
-    """The declared body length; None when chunked (h11 validated the framing).
+    """The declared body length; None when chunked (the parser validated the framing).
 
     Raises:
         EgressRefused: ``E-EGRESS-BAD-REQUEST`` when both framings are present

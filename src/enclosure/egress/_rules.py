@@ -30,6 +30,7 @@ rate windows, because the proxy calls from its own thread.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import threading
@@ -132,6 +133,7 @@ Grants = Callable[[str], Sequence[HostGrant]]
 """The host grants of a run, by run id; must not raise (none when in doubt)."""
 
 
+@functools.lru_cache(maxsize=1024)
 def host_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """The address a bare host (no brackets) spells, or None for a name.
 
@@ -142,6 +144,8 @@ def host_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     IPv6Address('2001:db8::1')
     >>> host_ip("api.example.com") is None
     True
+
+    Pure, so its answers are cached (addresses are immutable).
     """
     if ":" not in host and not host.replace(".", "").isdigit():
         return None
