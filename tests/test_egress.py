@@ -49,7 +49,7 @@ from enclosure.audit import EgressEvent
 from enclosure.egress._ca import RunCA
 from enclosure.errors import EgressRefused, UsageError
 from enclosure.server._escalate import escalate
-from enclosure.server._models import EscalateBody
+from enclosure.server._models import HostEscalation
 from enclosure.testing import make_enclosure
 
 if TYPE_CHECKING:
@@ -1536,7 +1536,7 @@ def test_a_run_without_network_rules_has_no_proxy_and_no_network(origins, enclos
 
 def grant_host(enc: Enclosure, run: Any, host: str, port: int) -> str:
     """Escalate ``host:port`` for ``run`` (started by ada); bob approves it."""
-    body = EscalateBody(kind="host", host=host, ports=[port], justification="needed")
+    body = HostEscalation(kind="host", host=host, ports=[port], justification="needed")
     approval = escalate(enc, run, body)
     enc.approvals.approve(approval.approval_id, by="bob")
     return approval.approval_id
@@ -1550,7 +1550,7 @@ def test_a_granted_host_is_reached_by_its_run_only_while_it_runs(origins, enclos
     run = enc.start_run(task="t", started_by="ada")
     other = enc.start_run(task="other", started_by="ada")
     before = curl(run, url("/before"))
-    body = EscalateBody(
+    body = HostEscalation(
         kind="host", host="localhost", ports=[origins.http.port], justification="x"
     )
     pending = escalate(enc, run, body)
