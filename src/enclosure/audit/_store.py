@@ -32,7 +32,6 @@ from enclosure.audit._checkpointer import Checkpointer, CheckpointTimer
 from enclosure.audit._database import Database, reason
 from enclosure.audit._event_store import EventTable
 from enclosure.audit._manifest_store import ManifestRecord, ManifestTable
-from enclosure.audit._migrate import upgrade
 from enclosure.audit._pin_store import PinTable
 from enclosure.audit._redact import Redactor
 from enclosure.audit._run_store import RunTable, seen_names
@@ -101,6 +100,9 @@ class DecisionLog:
         with db.guard("open"):
             try:
                 if db.engine.dialect.name == "postgresql":
+                    # Alembic costs ~80 ms to import: only PostgreSQL needs it.
+                    from enclosure.audit._migrate import upgrade  # noqa: PLC0415
+
                     upgrade(db.engine)
                 create_schema(db.engine, db.where)
                 self._events = EventTable(db, redactor)
