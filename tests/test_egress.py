@@ -1313,6 +1313,16 @@ def attacks(port: int) -> dict[str, tuple[bytes, list[tuple[int, str]]]]:
             ),
             [BAD, DENIED],
         ),
+        # Content-Length 0 is a length too: forwarded beside the chunked body, an
+        # origin that honours it would read the chunk as a request of its own.
+        "cl0.te": (
+            post(
+                "Content-Length: 0",
+                "Transfer-Encoding: chunked",
+                body=b"%x\r\n" % len(smuggled) + smuggled + b"\r\n0\r\n\r\n",
+            ),
+            [BAD],
+        ),
         "te obfuscated": (
             post(
                 "Content-Length: 5",

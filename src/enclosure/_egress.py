@@ -189,11 +189,11 @@ class RunEgress:
         """Mark the grant behind ``rule`` in use, the first time it allows."""
         if rule in self._used:
             return
-        self._used.add(rule)
         approval_id = rule.removeprefix(RULE)
         for grant in grants(self._enc, self.run.id):
             if grant.approval_id == approval_id:
                 use(self._enc, grant)
+        self._used.add(rule)  # only once marked: a failed mark is tried again
 
     def _record(self, rec: RequestRecord) -> None:
         enc = self._enc

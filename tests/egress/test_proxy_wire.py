@@ -114,6 +114,8 @@ def test_body_length_and_upgrade():
     assert body_length([(b"transfer-encoding", b"chunked")]) is None
     with pytest.raises(EgressRefused):
         body_length([(b"content-length", b"3"), (b"transfer-encoding", b"chunked")])
+    with pytest.raises(EgressRefused):
+        body_length([(b"content-length", b"0"), (b"transfer-encoding", b"chunked")])
     assert wants_upgrade([(b"upgrade", b"h2c")])
     assert not wants_upgrade([(b"connection", b"close")])
 

@@ -126,6 +126,53 @@ def test_mode_deny_is_decided_before_the_kill_switch():
     ]
 
 
+def test_an_unlocked_tool_is_decided_like_any_other_under_its_limits():
+    run = Harness(
+        """\
+        tools:
+          wire:
+            mode: deny
+            rate: 2/hour
+            rules:
+              - when: "args.amount > 1000"
+                then: approve
+        kill_switch:
+          max_calls: 4
+        """
+    )
+    run.state.unlocked["wire"] = "escalation.apr_1"
+    first = run.decide("wire", amount=5)
+    assert (first.outcome, first.rule) == ("allow", "escalation.apr_1")
+    assert "escalation" in first.reason
+    big = run.decide("wire", amount=5000)
+    assert (big.outcome, big.rule) == ("approve", "tools.wire.rules[0]")
+    run.decide("wire", amount=6)
+    limited = run.decide("wire", amount=7)
+    assert (limited.outcome, limited.rule) == ("deny", "tools.wire.rate[0]")
+    killed = run.decide("wire", amount=8)
+    assert killed.outcome == "kill"
+    assert run.state.killed is not None
+
+
+def test_an_escalated_call_counts_when_a_run_is_rebuilt_from_its_log():
+    run = Harness(
+        """\
+        tools:
+          wire: {mode: deny, rate: 1/hour}
+        """
+    )
+    now = run.clock.monotonic()
+    run.policy.recount(
+        call("wire"), run.state, now, outcome="allow", args_sha256="a" * 64
+    )
+    run.policy.recount(
+        call("wire"), run.state, now, outcome="deny", args_sha256="b" * 64
+    )
+    run.state.unlocked["wire"] = "escalation.apr_1"
+    limited = run.decide("wire")
+    assert (limited.outcome, limited.rule) == ("deny", "tools.wire.rate[0]")
+
+
 # --- 4. modes as defaults, rules and their order -------------------------------------
 
 

@@ -283,3 +283,15 @@ def test_runs_and_their_events_are_listed(server):
         "GET", f"/api/runs/{run_id}/events", params={"after": events[0]["seq"]}
     )["events"]
     assert later == events[1:]
+
+
+def test_a_run_killed_through_another_server_is_refused_here_at_once(make_server):
+    here, there = make_server(), make_server()  # one database, two servers
+    agent = here.client("agent")
+    run_id = agent.start_run("refund")["run_id"]
+    assert agent.call(run_id, "lookup", {"key": "a"})["status"] == "executed"
+    there.client("operator").kill(run_id, "stopped from the other server")
+    refused = agent.call(run_id, "lookup", {"key": "b"})
+    assert refused["status"] == "killed"
+    assert "stopped from the other server" in refused["decision"]["reason"]
+    assert here.enc.get_run(run_id).status == "killed"

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from enclosure.audit import ManifestEvent, manifest_text_sha256
+from enclosure.errors import AuditUnavailable
 from enclosure.server import ServerError
 from enclosure.server._api import MAX_BODY
 from enclosure.server._manifests import UPLOAD
@@ -219,3 +220,26 @@ def test_bad_manifest_bodies_get_a_coded_4xx_and_write_nothing(server):
             ), (path, kw.keys())
     assert server.enc.log.list_manifests() == []
     assert len(server.enc.log.events()) == before
+
+
+def test_an_upload_whose_event_was_not_logged_gets_it_when_sent_again(
+    server, monkeypatch
+):
+    log = server.enc.log
+    real_append = log.append
+
+    def log_down_once(event, **kw):  # the log fails once, after the version is stored
+        monkeypatch.setattr(log, "append", real_append)
+        raise AuditUnavailable("the decision log is unavailable")
+
+    monkeypatch.setattr(log, "append", log_down_once)
+    response = post(
+        server, "/api/manifests", server.tokens["admin"], json={"text": NEXT}
+    )
+    assert response.status_code == 503
+    assert uploads(server) == []
+    again = server.client("admin").request("POST", "/api/manifests", {"text": NEXT})
+    assert (again["version"], again["created"]) == (1, False)
+    assert [e.version for e in uploads(server)] == [1]
+    server.client("admin").request("POST", "/api/manifests", {"text": NEXT})
+    assert [e.version for e in uploads(server)] == [1]

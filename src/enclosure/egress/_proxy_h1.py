@@ -143,11 +143,12 @@ class _Facts:
         h11.LocalProtocolError: the framing headers break those rules.
     """
 
-    __slots__ = ("chunked", "close", "expect", "length", "upgrade")
+    __slots__ = ("chunked", "close", "digits", "expect", "length", "upgrade")
 
     def __init__(self, headers: Iterable[tuple[bytes, bytes]]) -> None:
         self.chunked = False
         self.length: int | None = None
+        self.digits: bytes | None = None  # as written: h11 compares "3" and "003" so
         self.close = self.expect = self.upgrade = False
         for name, value in headers:  # names in lower case
             if name == b"transfer-encoding":
@@ -175,9 +176,9 @@ class _Facts:
             value = lengths.pop()
             if lengths or _DIGITS(value) is None:
                 raise h11.LocalProtocolError("bad or conflicting Content-Length")
-        if self.length is not None and int(value) != self.length:
+        if self.digits is not None and value != self.digits:
             raise h11.LocalProtocolError("bad or conflicting Content-Length")
-        self.length = int(value)
+        self.digits, self.length = value, int(value)
 
 
 _NO_FACTS = _Facts(())

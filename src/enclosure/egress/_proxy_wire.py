@@ -272,16 +272,16 @@ def body_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:
         EgressRefused: ``E-EGRESS-BAD-REQUEST`` when both framings are present
             (a request-smuggling shape).
     """
-    length: int | None = 0
+    length: int | None = None
     chunked = False
     for name, value in headers:
         if name == b"content-length":
             length = int(value)
         elif name == b"transfer-encoding":
             chunked = True
-    if chunked and length:
+    if chunked and length is not None:  # even "Content-Length: 0"
         raise bad_request("both Content-Length and Transfer-Encoding")
-    return None if chunked else length
+    return None if chunked else (length or 0)
 
 
 def _status_line(status: int) -> bytes:

@@ -317,7 +317,10 @@ class Policy:
         elif outcome == "approve":
             state.pending += 1
         tool = self._tools.get(call.tool)
-        if tool is None or tool.default == "deny":
+        # A switched-off tool's call used something only if an escalation let it run.
+        if tool is None or (
+            tool.default == "deny" and outcome not in ("allow", "simulate")
+        ):
             return
         if self._ks.repeated_calls is not None:
             self._repeated(call, tool.name, state, now, args_sha256)
@@ -402,7 +405,8 @@ class Policy:
                 f"tool {call.tool!r} is not declared in the manifest (default deny)"
             )
             return self._decision("deny", "default-deny", reason, call.tool)
-        if tool.default == "deny":
+        unlocked = state.unlocked.get(tool.name) if tool.default == "deny" else None
+        if tool.default == "deny" and unlocked is None:
             reason = f"tool {tool.name!r} is switched off (mode: deny)"
             return self._decision("deny", f"tools.{tool.name}.mode", reason, tool.name)
         activation = _activation(call, tool, state, now)
@@ -417,6 +421,9 @@ class Policy:
         if isinstance(matched, Decision):
             return matched
         outcome, rule, reason = matched
+        if unlocked is not None and rule == f"tools.{tool.name}.mode":
+            outcome, rule = "allow", unlocked
+            reason = f"tool {tool.name!r} is off; an escalation lets this run use it"
         via_approval = False
         if outcome == "approve" and approved:
             outcome, reason = "allow", f"approved by a human ({reason})"

@@ -48,6 +48,11 @@ class RunState:
     limits: dict[str, int] = field(default_factory=dict)
     """Rate limits raised for this run only (an escalation), by rate path
     (``tools.send_email.rate[0]``): the number of calls its window allows."""
+    unlocked: dict[str, str] = field(default_factory=dict)
+    """Tools the manifest switches off (``mode: deny``) that an escalation lets
+    this run use, each with the rule that names the escalation: their calls are
+    decided like any other (rules, rate limits, the kill switch), the escalation
+    standing in for the mode."""
 
     def snapshot(
         self, now: float, *, fields: frozenset[str] | None = None

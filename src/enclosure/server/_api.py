@@ -12,6 +12,7 @@ Must not know: SQL, how runs decide calls, how tokens are stored.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ import anyio.to_thread
 from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, Response
 
+from enclosure.errors import EnclosureError
 from enclosure.server._artifacts import (
     artifact_diff,
     list_artifacts,
@@ -36,7 +38,7 @@ from enclosure.server._auth import (
     require,
 )
 from enclosure.server._errors import HttpError
-from enclosure.server._escalate import escalate, granted, raise_limits, run_granted
+from enclosure.server._escalate import escalate, raise_limits, unlock
 from enclosure.server._manifests import (
     check_manifest,
     diff_versions,
@@ -73,6 +75,7 @@ YAML_TYPES = frozenset(
     {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
 )
 """Content types an endpoint with ``yaml=True`` reads as YAML text."""
+logger = logging.getLogger("enclosure")
 _MAX_WAIT = 300.0
 _MAX_LIMIT = 1000
 _APPROVAL_STATUSES = ("pending", "approved", "denied", "expired", "consumed")
@@ -88,11 +91,27 @@ class State:
     guard: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self, run_id: str) -> Run:
-        """The run, rebuilt from the log when this process does not hold it."""
+        """The run, rebuilt from the log when this process does not hold it.
+
+        A run held here that another process killed or ended since (the CLI, a
+        second server on the same database) is rebuilt from the log too, so it
+        refuses what it must at once; what it ran here is torn down first.
+        """
+        enc = self.enc
         try:
-            return self.enc.get_run(run_id)
+            run = enc.get_run(run_id)
         except Exception:  # noqa: BLE001 -- unknown here: rebuild it (E-RUN-UNKNOWN if none)
-            return self.enc.resume_run(run_id)
+            return enc.resume_run(run_id)
+        if run.status != "running":
+            return run
+        record = enc.log.get_run(run_id)
+        if record is None or record.status == "running":
+            return run
+        try:
+            run.workspace.close()
+        except (OSError, EnclosureError):
+            logger.exception("run %s: its sandbox or quarantine did not close", run_id)
+        return enc.resume_run(run_id, fresh=True)
 
     def lock_for(self, run_id: str) -> threading.Lock:
         """Calls of one run are decided one at a time."""
@@ -264,12 +283,7 @@ async def call_tool(ctx: Ctx) -> Any:
             if spec is not None and spec.rate and run.status == "running":
                 raise_limits(state.enc, run, body.tool)
             if spec is not None and spec.mode == "deny" and run.status == "running":
-                grant = granted(state.enc, run_id, body.tool)
-                if grant is not None:
-                    escalated = run_granted(
-                        state.enc, run, grant, body.tool, dict(body.args)
-                    )
-                    return escalated.model_dump(mode="json")
+                unlock(state.enc, run, body.tool)
             result = run.call(
                 body.tool,
                 dict(body.args),

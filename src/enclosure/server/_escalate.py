@@ -8,9 +8,10 @@ only, while it is running; no other run sees it. Its first use marks the approva
 it; a grant not used before the approval's TTL does expire. Three kinds:
 
 - ``tool``: a tool the manifest declares with ``mode: deny`` (an undeclared tool
-  has no handler or schema to run it with). Calls of it in the run are let
-  through, each logged as a decision with rule ``escalation.<approval_id>``
-  before the handler runs, then its result.
+  has no handler or schema to run it with). Calls of it in the run are decided
+  as any other call (the tool's rules, its rate limits, the kill switch), the
+  escalation standing in for ``mode: deny``: allowed, the decision names rule
+  ``escalation.<approval_id>`` (``unlock``).
 - ``host``: a host name (exact or ``*.suffix``, never an IP literal) with ports
   (443 by default) and optionally methods, checked as a manifest network rule
   would be. The run's egress proxy allows it (``_egress``), logging each request
@@ -28,7 +29,7 @@ Must not know: HTTP or roles; it works through the facade's run and log.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -45,17 +46,15 @@ from enclosure._grants import (
 from enclosure.approvals import Approval, binding_sha256
 from enclosure.errors import UsageError
 from enclosure.manifest import NetworkRule
-from enclosure.models import ToolCall
 from enclosure.server._models import HostEscalation, LimitEscalation
 
 if TYPE_CHECKING:
     from enclosure import Enclosure
     from enclosure._run import Run
-    from enclosure.models import CallResult
     from enclosure.server._models import Escalation
     from enclosure.types import JSONObject
 
-__all__ = ["PREFIX", "escalate", "granted", "raise_limits", "run_granted"]
+__all__ = ["PREFIX", "escalate", "granted", "raise_limits", "unlock"]
 
 
 def escalate(enc: Enclosure, run: Run, body: Escalation) -> Approval:
@@ -159,24 +158,17 @@ def granted(enc: Enclosure, run_id: str, tool: str) -> Approval | None:
     return next((a for a in grants(enc, run_id) if a.tool == PREFIX + tool), None)
 
 
-def run_granted(
-    enc: Enclosure, run: Run, grant: Approval, tool: str, args: dict[str, Any]
-) -> CallResult:
-    """Run one call of an escalated tool: decision logged first, then the result."""
-    use(enc, grant)  # in use for the rest of the run, out of the expiry's reach
-    reason = f"escalation granted by {grant.decided_by}: {grant.reason}"
-    admitted = run.admit(tool, args, rule=rule_name(grant.approval_id), reason=reason)
-    if admitted.status != "dispatched" or admitted.receipt is None:
-        return admitted
-    call_id = admitted.receipt.call_id
-    call = ToolCall(tool=tool, args=args, call_id=call_id)
-    checked = enc.router.check_args(call)
-    if not checked.ok:
-        return run.record_result(
-            call_id, error="; ".join(checked.errors), code="E-ESCALATION-ARGS"
-        )
-    try:
-        value = enc.router.execute(call.model_copy(update={"args": checked.value}))
-    except Exception as exc:  # noqa: BLE001 -- the tool boundary, as in Run.call
-        return run.record_result(call_id, error=type(exc).__name__)
-    return run.record_result(call_id, value=value)
+def unlock(enc: Enclosure, run: Run, tool: str) -> None:
+    """Let ``run`` use ``tool``, switched off by the manifest, if an escalation allows.
+
+    The call is then decided like any other (the tool's rules, rate limits, the
+    kill switch, the ladder), the escalation standing in for ``mode: deny`` and
+    named as the rule; the grant is marked in use the first time.
+
+    Raises:
+        AuditUnavailable: the log cannot be read or written.
+    """
+    grant = granted(enc, run.id, tool)
+    if grant is not None:
+        run.state.unlocked[tool] = rule_name(grant.approval_id)
+        use(enc, grant)

@@ -107,7 +107,8 @@ async def upload_manifest(ctx: Ctx) -> Any:
         record, created = enc.log.add_manifest(
             body.text, manifest_sha256=manifest.sha256, by=by, now=now
         )
-        if created:
+        if created or not _logged(enc, record.version):
+            # A version stored before its event could be logged gets it on retry.
             event = ManifestEvent(
                 run_id="",
                 ts=iso(now),
@@ -121,6 +122,14 @@ async def upload_manifest(ctx: Ctx) -> Any:
         return {**_record(ctx.state, record), "created": created}
 
     return await anyio.to_thread.run_sync(work)
+
+
+def _logged(enc: Enclosure, version: int) -> bool:
+    """Whether the upload of ``version`` is in the log."""
+    return any(
+        isinstance(stored.event, ManifestEvent) and stored.event.version == version
+        for stored in enc.log.events(kinds=["manifest"])
+    )
 
 
 async def list_manifests(ctx: Ctx) -> Any:
