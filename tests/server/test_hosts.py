@@ -19,6 +19,11 @@ def test_a_foreign_host_is_refused_before_any_route(server, path):
     assert response.json()["error"]["code"] == "E-HTTP-HOST"
 
 
+@pytest.mark.parametrize("host", ["[localhost]evil.example", "[127.0.0.1].evil:80"])
+def test_a_bracketed_name_with_a_tail_is_refused(server, host):
+    assert get(server, "/api/health", host).status_code == 400
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "LOCALHOST", "[::1]"])
 def test_the_loopback_names_are_served(server, host):
     response = get(server, "/api/health", f"{host}:{server.server.port}")

@@ -156,3 +156,31 @@ def test_events_another_process_stores_appear_live(server):
     later = stream.until(lambda m: m["event"] == "result")
     assert later["data"]["seq"] > seen["data"]["seq"]
     stream.close()
+
+
+def test_a_stream_ends_once_its_token_is_revoked(server):
+    server.server.app.state.enclosure.heartbeat = 0.2  # credential checks, too
+    stream = Stream(server)
+    assert stream.response.status_code == 200
+    admin = server.client("admin")
+    viewer = next(
+        t for t in admin.request("GET", "/api/tokens")["tokens"] if t["name"] == "vic"
+    )
+    admin.request("POST", f"/api/tokens/{viewer['token_id']}/revoke")
+    server.client("agent").start_run("after the revocation")
+    # What arrives before the next check may still be sent; then the stream ends
+    # (a stream that went on would time a read out after 10 s and fail here).
+    while stream.next() is not None:
+        pass
+    stream.close()
+
+
+def test_a_stream_with_a_valid_token_goes_on_past_its_checks(server):
+    server.server.app.state.enclosure.heartbeat = 0.05
+    stream = Stream(server)
+    agent = server.client("agent")
+    for n in range(3):
+        run_id = agent.start_run(f"t{n}")["run_id"]
+        found = stream.until(lambda m, r=run_id: m["data"]["event"]["run_id"] == r)
+        assert found["event"] == "run_started"
+    stream.close()

@@ -212,3 +212,20 @@ def test_sessions_end_with_their_token_and_their_time(server, clock):
     server.client("admin").request("POST", f"/api/tokens/{token_id}/revoke")
     after = httpx.get(server.url + "/ui/runs", headers={"Cookie": cookie})
     assert after.status_code == 303
+
+
+def test_the_live_timeline_ends_when_its_session_logs_out(server):
+    server.server.app.state.enclosure.heartbeat = 0.2
+    cookie, csrf = session_cookie(server, "viewer")
+    with (
+        httpx.Client(timeout=10) as client,
+        client.stream(
+            "GET", server.url + "/ui/events", headers={"Cookie": cookie}
+        ) as r,
+    ):
+        assert r.status_code == 200
+        out = httpx.post(
+            server.url + "/ui/logout", data={"csrf": csrf}, headers={"Cookie": cookie}
+        )
+        assert out.status_code == 303
+        list(r.iter_lines())  # ends (a stream that went on would time out in 10 s)

@@ -57,6 +57,7 @@ from enclosure.server._models import (
     StartRunBody,
     TokenBody,
 )
+from enclosure.server._sse import HEARTBEAT
 from enclosure.server._wait import wait_decided
 
 if TYPE_CHECKING:
@@ -87,6 +88,8 @@ class State:
 
     enc: Enclosure
     hub: Hub
+    heartbeat: float = HEARTBEAT
+    """Seconds between a live stream's keep-alive lines and credential checks."""
     run_locks: dict[str, threading.Lock] = field(default_factory=dict)
     guard: threading.Lock = field(default_factory=threading.Lock)
 

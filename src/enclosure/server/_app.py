@@ -25,7 +25,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from enclosure.errors import EnclosureError
-from enclosure.server._api import ROUTES, Endpoint, State, endpoint_app
+from enclosure.server._api import ROUTES, Ctx, Endpoint, State, endpoint_app
+from enclosure.server._auth import authenticate
 from enclosure.server._errors import HttpError, error_response, from_enclosure_error
 from enclosure.server._hosts import HostCheck
 from enclosure.server._hub import Hub
@@ -47,13 +48,32 @@ __all__ = ["ALL_ROUTES", "create_app"]
 
 logger = logging.getLogger("enclosure")
 
+
+async def live_events(ctx: Ctx) -> Any:
+    """``GET /api/events``; the stream ends once its token is revoked or expired."""
+    enc = ctx.state.enc
+    header = ctx.request.headers.get("authorization")
+
+    def still_valid() -> bool:
+        try:
+            authenticate(enc.log, header, now=enc.clock.time())
+        except HttpError:
+            return False
+        return True
+
+    async def alive() -> bool:
+        return await anyio.to_thread.run_sync(still_valid)
+
+    return await stream_events(ctx, alive)
+
+
 ALL_ROUTES: tuple[Endpoint, ...] = (
     *ROUTES,
     Endpoint(
         "GET",
         "/api/events",
         "read",
-        stream_events,
+        live_events,
         "Live events (Server-Sent Events)",
         stream=True,
     ),

@@ -35,10 +35,14 @@ def host_of(header: str) -> str:
 
     >>> host_of("[::1]:8350"), host_of("Example.org:80"), host_of("localhost")
     ('::1', 'example.org', 'localhost')
+    >>> host_of("[localhost]evil.com")
+    ''
     """
     header = header.strip().lower()
     if header.startswith("["):
-        return header[1:].partition("]")[0]
+        inside, _, rest = header[1:].partition("]")
+        # Only ":port" may follow the brackets: "[localhost]evil.com" names nothing.
+        return inside if not rest or rest.startswith(":") else ""
     return header.partition(":")[0]
 
 

@@ -6,6 +6,10 @@ Each message is one stored event: ``id`` is its seq, ``event`` its kind, ``data`
 live events; the listener is subscribed before the backlog is read, so none fall
 between. A comment line every ``HEARTBEAT`` seconds keeps proxies from timing out.
 
+A stream outlives no credential: every ``HEARTBEAT`` seconds (busy or idle) it asks
+``alive`` (the caller's check: the API's token, the dashboard's session) and ends
+once the token was revoked or expired or the session logged out.
+
 Live events may come from other processes (through the watcher), so they can reach
 the hub out of order: an event that does not directly follow the last one sent is
 taken as a sign to read the log from there instead, which is ordered and complete.
@@ -25,7 +29,7 @@ from starlette.responses import StreamingResponse
 from enclosure.server._hub import Item, Live
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     from enclosure.audit import DecisionLog, Event, StoredEvent
     from enclosure.server._api import Ctx
@@ -69,18 +73,43 @@ def _fresh(item: Item, run_id: str | None, last: int) -> TypeGuard[Live]:
     )
 
 
-async def stream_events(ctx: Ctx) -> Any:
-    """``GET /api/events``: every event (of ``run_id``) after ``after``, then live."""
+class _Credential:
+    """What a stream was opened with, asked about at most once per ``every`` s."""
+
+    def __init__(
+        self, alive: Callable[[], Awaitable[bool]] | None, every: float
+    ) -> None:
+        self._alive = alive
+        self._every = every
+        self._checked = anyio.current_time()
+
+    async def holds(self) -> bool:
+        if self._alive is None or anyio.current_time() - self._checked < self._every:
+            return True
+        self._checked = anyio.current_time()
+        return await self._alive()
+
+
+async def stream_events(
+    ctx: Ctx, alive: Callable[[], Awaitable[bool]] | None = None
+) -> Any:
+    """``GET /api/events``: every event (of ``run_id``) after ``after``, then live.
+
+    ``alive`` is asked every ``state.heartbeat`` seconds (``HEARTBEAT``); the
+    stream ends when it says no (none: the stream ends only with the server).
+    """
     header = ctx.request.headers.get("last-event-id", "")
     resume = header.isascii() and header.isdigit() and int(header) <= 2**62
     after = int(header) if resume else ctx.query_int("after", 0, 2**62)
     run_id = ctx.query("run_id")
     log = ctx.state.enc.log
     hub = ctx.state.hub
+    beat = ctx.state.heartbeat
     listener = hub.listen()
 
     async def messages() -> AsyncIterator[bytes]:
         last = after
+        credential = _Credential(alive, beat)
         try:
             yield b": stream open\n\n"
             async for stored in _from_log(log, run_id, last):  # the backlog
@@ -88,8 +117,10 @@ async def stream_events(ctx: Ctx) -> Any:
                 yield format_message(stored.seq, stored.hash, stored.event)
             while True:
                 item: Item = None
-                with anyio.move_on_after(HEARTBEAT) as scope:
+                with anyio.move_on_after(beat) as scope:
                     item = await listener.queue.get()
+                if not await credential.holds():
+                    return
                 if scope.cancelled_caught:
                     yield b": heartbeat\n\n"
                     continue

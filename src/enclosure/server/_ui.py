@@ -380,7 +380,11 @@ def ui_routes(state: State, *, secure_cookies: bool = True) -> list[Route]:  # n
         )
 
     async def events(request: Request, identity: Identity, _s: Session) -> Response:
-        response: Response = await stream_events(Ctx(request, state, identity, None))
+        async def alive() -> bool:  # logged out or its token revoked: the end
+            return await ui.who(request) is not None
+
+        ctx = Ctx(request, state, identity, None)
+        response: Response = await stream_events(ctx, alive)
         return response
 
     async def home(_request: Request) -> Response:
