@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from enclosure.audit import (
     ResultEvent,
     RunStartedEvent,
     ValidatorResult,
+    encode_event,
     parse_event,
 )
 
@@ -108,3 +110,28 @@ def test_a_decision_event_needs_its_validator_result():
         DecisionEvent(**fields)
     event = DecisionEvent(**fields, validator=ValidatorResult(ok=False, errors=["e"]))
     assert event.validator.errors == ["e"]
+
+
+def test_a_kill_logged_before_kills_named_who_still_encodes_as_it_was_hashed():
+    # The body a kill had before KillEvent.by existed: verify re-encodes it.
+    before = (
+        b'{"call_id":null,"kind":"kill","reason":"rate limit","rule":"tools.x.rate[0]",'
+        b'"run_id":"r","ts":"2025-01-02T03:04:05.000006Z"}'
+    )
+    assert encode_event(parse_event(before)) == before
+    by = KillEvent(run_id="r", ts=TS, rule="operator", reason="stop", by="olga")
+    assert json.loads(encode_event(by))["by"] == "olga"
+    assert parse_event(encode_event(by)) == by
+
+
+STORED = Path(__file__).with_name("data") / "stored_events.jsonl"
+"""One body of each kind, as an earlier Enclosure stored it (from the demo's log)."""
+
+
+@pytest.mark.parametrize(
+    "body", STORED.read_bytes().splitlines(), ids=lambda b: json.loads(b)["kind"]
+)
+def test_bodies_stored_by_an_earlier_version_encode_as_they_were_hashed(body):
+    # verify re-encodes every body: a field added to an event later must leave
+    # these bytes as they are, or every existing log would read as tampered with.
+    assert encode_event(parse_event(body)) == body

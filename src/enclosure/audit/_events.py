@@ -6,9 +6,16 @@ the run builds them and the decision log chains and stores them.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    model_serializer,
+)
 
 from enclosure.models import ErrorInfo
 from enclosure.types import Disposition, JSONObject, Outcome, RunStatus
@@ -118,7 +125,18 @@ class KillEvent(_Event):
     reason: str
     call_id: str | None = None
     by: str | None = None
-    """Who killed the run (an operator's identity); None when a rule or signal did."""
+    """Who killed the run (an operator's identity); None when a rule or signal did.
+
+    Added after logs with kill events existed: left out of the body while None,
+    so a kill stored before it was added still encodes to the bytes it was
+    hashed as (``verify`` re-encodes every body)."""
+
+    @model_serializer(mode="wrap")
+    def _without_unset_by(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("by") is None:
+            data.pop("by", None)
+        return data
 
 
 class AlertEvent(_Event):
