@@ -5,7 +5,7 @@ Their JSON Schemas go into the OpenAPI document as they are.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -86,16 +86,11 @@ def _json_integer(value: object) -> object:
     return value  # strict validation refuses anything else that is not an int
 
 
-def _integer(low: int, high: int) -> Any:
-    """An integer field in ``[low, high]``.
-
-    Strict (no ``true``, no ``"5"``), but ``5.0`` is 5. The bounds come before the
-    validator, or pydantic leaves them out of the JSON Schema's terms.
-    """
-    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_json_integer)]
-
-
-_PORT = _integer(1, 65535)
+# Integer fields: strict (no ``true``, no ``"5"``), but ``5.0`` is 5. The bounds
+# come before the validator, or pydantic leaves them out of the JSON Schema.
+_Port = Annotated[int, Field(ge=1, le=65535), BeforeValidator(_json_integer)]
+_Limit = Annotated[int, Field(ge=1, le=1_000_000), BeforeValidator(_json_integer)]
+_RateIndex = Annotated[int, Field(ge=0, le=63), BeforeValidator(_json_integer)]
 _TOOL = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
 _JUSTIFICATION = Field(min_length=1, max_length=2000)
 
@@ -116,9 +111,7 @@ class HostEscalation(_Body):
 
     kind: Literal["host"]
     host: str = Field(min_length=1, max_length=300)
-    ports: list[_PORT] = Field(  # type: ignore[valid-type]
-        default_factory=list, max_length=16
-    )
+    ports: list[_Port] = Field(default_factory=list, max_length=16)
     methods: list[Annotated[str, Field(min_length=1, max_length=16)]] = Field(
         default_factory=list, max_length=16
     )
@@ -133,8 +126,8 @@ class LimitEscalation(_Body):
 
     kind: Literal["limit"]
     tool: str = _TOOL
-    limit: _integer(1, 1_000_000)  # type: ignore[valid-type]
-    rate: _integer(0, 63) = 0  # type: ignore[valid-type]
+    limit: _Limit
+    rate: _RateIndex = 0
     justification: str = _JUSTIFICATION
 
 
