@@ -1,4 +1,6 @@
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -612,3 +614,113 @@ def test_a_front_door_admits_and_refuses_calls_outside_the_policy(tmp_path: Path
     ]
     assert [e.disposition for e in events if e.kind == "result"] == ["executed"]
     enc.close()
+
+
+# ---- a run killed or ended by another process -------------------------------------
+
+_KILLER = """
+import sys
+from pathlib import Path
+from enclosure import Enclosure
+from enclosure.testing import manifest_from
+
+home, run_id, manifest = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+with Enclosure(manifest_from(manifest), home=home) as enc:
+    enc.resume_run(run_id).kill("stopped from the other process", by="ops")
+"""
+
+
+def test_a_kill_from_another_process_stops_the_run_at_its_next_call(
+    enc: Enclosure, tmp_path: Path
+):
+    fired: list[str] = []
+    run = enc.start_run(task="t")
+    run.on_kill(lambda _run, reason: fired.append(reason))
+    assert run.call("send_email", {"to": "a@customers.example"}).status == "executed"
+    subprocess.run(  # a real second process, as a server or operator would be
+        [sys.executable, "-c", _KILLER, str(tmp_path), run.id, MANIFEST],
+        check=True,
+        timeout=60,
+    )
+    assert run.status == "running"  # nothing in this process has heard of it yet
+    result = run.call("send_email", {"to": "b@customers.example"})
+    assert result.status == "killed"
+    assert result.error is not None
+    assert result.error.code == "E-RUN-KILLED"
+    assert "stopped from the other process" in result.error.message
+    assert enc.sent == [{"to": "a@customers.example", "body": ""}]  # type: ignore[attr-defined]
+    assert run.status == "killed"
+    assert fired == ["stopped from the other process"]  # this process's hooks, once
+    # The refused call is on record, after the kill, as the kill switch's decision.
+    last = decisions(enc)[-1]
+    assert (last.outcome, last.rule, last.disposition) == (
+        "kill",
+        "run.killed",
+        "killed",
+    )
+    kinds = [e.event.kind for e in enc.log.events(run_id=run.id)]
+    assert kinds.count("kill") == 1  # not logged a second time
+    assert kinds.index("kill") < len(kinds) - 1
+    assert run.call("lookup", {"key": "k"}).status == "killed"
+    assert fired == ["stopped from the other process"]
+    assert enc.log.verify().ok
+
+
+def test_every_way_of_acting_is_refused_once_another_process_killed_the_run(
+    tmp_path: Path, clock: FakeClock
+):
+    first = make_enclosure(MANIFEST, tmp_path, clock=clock)
+    other = make_enclosure(MANIFEST, tmp_path, clock=clock)
+    proposed = first.start_run(task="proposed")
+    admitted = first.start_run(task="admitted")
+    for run in (proposed, admitted):
+        other.resume_run(run.id).kill("operator")
+    assert proposed.propose("lookup", {"key": "k"}).status == "killed"
+    result = admitted.admit("resource", {"uri": "x"}, rule="r", reason="front door")
+    assert result.status == "killed"
+    assert (proposed.status, admitted.status) == ("killed", "killed")
+    first.close()
+    other.close()
+
+
+def test_a_run_ended_by_another_process_takes_no_further_call(
+    tmp_path: Path, clock: FakeClock
+):
+    first = make_enclosure(MANIFEST, tmp_path, clock=clock)
+    ran: list[str] = []
+
+    @first.tool()
+    def lookup(key: str) -> str:
+        ran.append(key)
+        return key
+
+    run = first.start_run(task="t")
+    other = make_enclosure(MANIFEST, tmp_path, clock=clock)
+    other.resume_run(run.id).end()
+    with pytest.raises(UsageError) as caught:
+        run.call("lookup", {"key": "k"})
+    assert caught.value.code == "E-RUN-ENDED"
+    assert ran == []
+    assert run.status == "completed"
+    with pytest.raises(UsageError):
+        run.call("lookup", {"key": "k"})
+    first.close()
+    other.close()
+
+
+def test_a_log_that_cannot_say_how_the_run_closed_refuses_the_call(
+    enc: Enclosure, tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+):
+    run = enc.start_run(task="t")
+    make_enclosure(MANIFEST, tmp_path, clock=clock).resume_run(run.id).kill("x")
+
+    def unreadable(run_id: str) -> None:
+        msg = "the decision log cannot be read"
+        raise AuditUnavailable(msg)
+
+    monkeypatch.setattr(enc.log, "closing_event", unreadable)
+    result = run.call("send_email", {"to": "a@customers.example"})
+    assert result.status == "blocked"
+    assert result.error is not None
+    assert result.error.code == "E-AUDIT-UNAVAILABLE"
+    assert enc.sent == []  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from enclosure._workspace import render_command
-from enclosure.errors import ToolFailed
+from enclosure.errors import RunKilled, ToolFailed
 from enclosure.testing import make_enclosure
 
 pytestmark = pytest.mark.sandbox
@@ -158,3 +158,44 @@ tools:
             assert not (out / "new.txt").exists()
         scanned = {e.path: e.change for e in events(enc, "artifact")}
     assert scanned == {str(out / "keep.txt"): "modified", str(out / "new.txt"): "added"}
+
+
+def test_a_kill_made_by_another_process_stops_a_running_command(tmp_path):
+    with make_enclosure(TOOLS, tmp_path) as enc:
+        run = enc.start_run(task="t")
+        fired = []
+        heard = threading.Event()
+
+        def on_kill(_run, reason):
+            fired.append(reason)
+            heard.set()
+
+        run.on_kill(on_kill)
+        results = []
+        worker = threading.Thread(target=lambda: results.append(run.call("hang")))
+        worker.start()
+        assert run.workspace.sandbox().wait_running(timeout=10)
+        # A second enclosure on the same log, as a server or the dashboard is.
+        with make_enclosure(TOOLS, tmp_path) as other:
+            other.resume_run(run.id).kill("killed from the dashboard", by="ops")
+        worker.join(timeout=20)  # `sleep 60` would hold it for a minute
+        assert not worker.is_alive()
+        assert results[0].status == "failed"
+        assert results[0].error.code == "E-SANDBOX-LIMIT"
+        assert run.status == "killed"
+        assert heard.wait(timeout=10)  # the listening thread calls the hooks
+        assert fired == ["killed from the dashboard"]
+        assert run.call("greet", {"name": "x"}).status == "killed"
+        assert fired == ["killed from the dashboard"]
+        assert enc.log.verify().ok
+
+
+def test_a_command_of_a_run_killed_elsewhere_never_starts(tmp_path):
+    with make_enclosure(TOOLS, tmp_path) as enc:
+        run = enc.start_run(task="t")
+        with make_enclosure(TOOLS, tmp_path) as other:
+            other.resume_run(run.id).kill("stop")
+        with pytest.raises(RunKilled):
+            run.workspace.exec(["touch", str(tmp_path / "ran")])
+        assert not (tmp_path / "ran").exists()
+        assert events(enc, "exec") == []

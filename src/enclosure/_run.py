@@ -28,6 +28,7 @@ from enclosure.audit import (
     DecisionEvent,
     KillEvent,
     ResultEvent,
+    RunClosed,
     RunEndedEvent,
     ShadowEvent,
     UsageEvent,
@@ -566,12 +567,42 @@ class Run:
             self._end_record("killed", reason)
         except AuditUnavailable:
             logger.exception("run %s killed but the kill could not be logged", self.id)
+        self._killed(reason)
+
+    def _killed(self, reason: str) -> None:
+        """Say the run was killed and call the kill hooks, each once."""
         logger.warning("ALERT: run %s (%s) killed: %s", self.id, self.agent, reason)
         for hook in (*self._enc.kill_hooks, *self._kill_hooks):
             try:
                 hook(self, reason)
             except Exception:  # one failing hook must not stop the others
                 logger.exception("kill hook %r failed for run %s", hook, self.id)
+
+    def _adopt_close(self) -> None:
+        """Take on the kill or end that another process recorded for this run.
+
+        The run's next action found it in the log (``RunClosed``): this process
+        stops the run's sandbox, closes its workspace and calls its kill hooks, as
+        if the run had been killed (or ended) here. Nothing is logged again.
+        """
+        stored = self._enc.log.closing_event(self.id)
+        event = None if stored is None else stored.event
+        ended = isinstance(event, RunEndedEvent) and event.status == "completed"
+        if isinstance(event, KillEvent):
+            reason = event.reason
+        else:
+            reason = "the run was closed by another process"
+        with self._lock:
+            if self.status != "running":
+                return
+            self.status = "completed" if ended else "killed"
+            if not ended:
+                self.state.killed = reason
+        if not ended:
+            self.workspace.kill()
+        self._close_workspace()
+        if not ended:
+            self._killed(reason)
 
     def end(self) -> None:
         """Close the run normally; a killed run stays killed."""
@@ -812,19 +843,28 @@ class _Record:
                 return self._park()
             if outcome == "simulate":
                 return self._simulate()
-            if self.decision.via_approval:
-                refused = self._consume(approval_id)
-                if refused is not None:
-                    return refused
-            used = approval_id if self.decision.via_approval else None
-            appended = self.enc.log.append(self._event("dispatched", approval_id=used))
-            if self.run.status == "killed":
-                # Killed while its decision was stored: by a detector that saw
-                # this very event (observers run inside ``append``), or by
-                # another thread. Either way the call must not run.
-                return self._stopped()
+            return self._dispatch(approval_id)
         except AuditUnavailable as exc:
             return self._unlogged(exc)
+
+    def _dispatch(self, approval_id: str | None) -> CallResult | _Prepared:
+        """Store the decision that lets the call run, unless its run is over."""
+        if self.decision.via_approval:
+            refused = self._consume(approval_id)
+            if refused is not None:
+                return refused
+        used = approval_id if self.decision.via_approval else None
+        try:
+            appended = self.enc.log.append(
+                self._event("dispatched", approval_id=used), live=True
+            )
+        except RunClosed:
+            return self._closed_elsewhere()
+        if self.run.status == "killed":
+            # Killed while its decision was stored: by a detector that saw this
+            # very event (observers run inside ``append``), or by another thread.
+            # Either way the call must not run.
+            return self._stopped()
         return _Prepared(
             self.call,
             self.decision,
@@ -832,6 +872,22 @@ class _Record:
             time.perf_counter_ns(),
             appended,
         )
+
+    def _closed_elsewhere(self) -> CallResult:
+        """Refuse a call whose run another process killed or ended meanwhile."""
+        run = self.run
+        run._adopt_close()  # noqa: SLF001 -- Run's helper
+        if run.status == "completed":
+            msg = f"run {run.id} has ended; start a new run"
+            raise UsageError(msg, code="E-RUN-ENDED")
+        self.decision = Decision(
+            outcome="kill",
+            rule="run.killed",
+            reason=f"run was killed: {run.state.killed}",
+            tool=self.call.tool,
+            manifest_sha256=self.decision.manifest_sha256,
+        )
+        return self._kill()
 
     def _event(
         self,

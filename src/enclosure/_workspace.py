@@ -8,6 +8,7 @@ in quarantine is scanned and logged as ``ArtifactEvent``s, awaiting promotion.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -24,7 +25,7 @@ from enclosure.manifest import AGENT
 from enclosure.sandbox import build_spec, open_sandbox, resolve_paths
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
     from enclosure._egress import RunEgress
     from enclosure._run import Run
@@ -40,6 +41,8 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 STDERR_TAIL = 400
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 """A spawned process's output goes to its owner, not into the receipt."""
+_WATCH_WAIT = 1.0
+"""Seconds a kill watch waits for news at a time (it hears a commit at once)."""
 
 
 def render_command(template: Sequence[str], args: Mapping[str, Any]) -> list[str]:
@@ -168,12 +171,13 @@ class Workspace:
         sandbox = self.sandbox(extra=extra)
         egress = self._egress
         hook = egress.hook(principal, call_id) if egress is not None else None
-        if hook is None:
-            result = sandbox.exec_sync(cmd, input=input, cwd=cwd, env=env)
-        else:
-            result = sandbox.exec_sync(
-                cmd, input=input, cwd=cwd, env=env, on_start=hook
-            )
+        with self._kills_heard():
+            if hook is None:
+                result = sandbox.exec_sync(cmd, input=input, cwd=cwd, env=env)
+            else:
+                result = sandbox.exec_sync(
+                    cmd, input=input, cwd=cwd, env=env, on_start=hook
+                )
         enc = self.run._enc  # noqa: SLF001 -- wiring inside the facade
         enc.log.append(
             ExecEvent(
@@ -189,6 +193,56 @@ class Workspace:
             )
         )
         return result
+
+    @contextlib.contextmanager
+    def _kills_heard(self) -> Iterator[None]:
+        """While a command runs, a kill recorded by another process stops it.
+
+        A server, the dashboard or a second enclosure on the same log may kill
+        this run while one of its commands runs here. A thread listens for
+        commits to the log (``DecisionLog.changes``: PostgreSQL ``NOTIFY``, or
+        SQLite's ``data_version`` every 50 ms) and, once the run's kill is on
+        record, takes it on (``Run._adopt_close``): the command's whole tree is
+        killed as by a kill made here. A log that cannot be listened to leaves
+        the command to its own caps; the next call is refused all the same.
+
+        Raises:
+            RunKilled: the run was killed elsewhere before the command started.
+        """
+        run = self.run
+        log = run._enc.log  # noqa: SLF001 -- wiring inside the facade
+        try:
+            changes = log.changes()
+            closed = log.closing_event(run.id) is not None
+        except AuditUnavailable:
+            logger.warning("run %s: cannot listen for kills made elsewhere", run.id)
+            yield
+            return
+        if closed:
+            changes.close()
+            run._adopt_close()  # noqa: SLF001 -- wiring inside the facade
+            run.ensure_running()
+        done = threading.Event()
+
+        def watch() -> None:
+            try:
+                while not done.is_set():
+                    heard = changes.wait(_WATCH_WAIT)
+                    if heard and log.closing_event(run.id) is not None:
+                        if not done.is_set():
+                            run._adopt_close()  # noqa: SLF001 -- see above
+                        return
+            except AuditUnavailable:
+                logger.warning("run %s: stopped listening for kills", run.id)
+            finally:
+                changes.close()
+
+        threading.Thread(target=watch, name=f"kills-{run.id}", daemon=True).start()
+        try:
+            yield
+        finally:
+            done.set()
+            changes.close()  # its wait returns within a tick; nobody waits for it
 
     def spawn(
         self,

@@ -1,12 +1,25 @@
+import contextlib
 import multiprocessing
 import re
 import sqlite3
 import threading
+from typing import Literal
 
 import pytest
 from sqlalchemy import Engine, event
+from sqlalchemy.dialects import sqlite
 
-from enclosure.audit import AlertEvent, DecisionEvent, DecisionLog, Redactor, event_hash
+from enclosure.audit import (
+    AlertEvent,
+    DecisionEvent,
+    DecisionLog,
+    KillEvent,
+    Redactor,
+    RunClosed,
+    RunEndedEvent,
+    event_hash,
+)
+from enclosure.audit._schema import compile_closing_check
 from enclosure.errors import AuditUnavailable
 from enclosure.models import ErrorInfo
 
@@ -408,3 +421,112 @@ def test_two_writers_on_one_database_interleave_into_one_valid_chain(db_url, dec
             (first if n % 2 else second).append(decision(n))
         assert first.verify().ok
         assert [s.seq for s in second.events()] == list(range(1, 41))
+
+
+# ---- actions of live runs only ----------------------------------------------------
+
+
+def _kill(run_id: str, seq: int) -> KillEvent:
+    return KillEvent(
+        run_id=run_id,
+        ts=f"2025-01-02T03:05:{seq:02d}.000000Z",
+        rule="manual",
+        reason="stop",
+    )
+
+
+def _ended(run_id: str, status: Literal["completed", "killed"]) -> RunEndedEvent:
+    return RunEndedEvent(
+        run_id=run_id,
+        ts="2025-01-02T03:06:00.000000Z",
+        status=status,
+        calls=1,
+        cost=0.0,
+        denials=0,
+        errors=0,
+    )
+
+
+def test_a_live_append_is_stored_while_its_run_is_open(db_url, decision):
+    with DecisionLog(db_url) as log:
+        log.append(_kill("run-other", 1))  # another run's kill changes nothing
+        appended = log.append(decision(2), live=True)
+        assert appended.seq == 2
+        assert log.closing_event("run-1") is None
+        assert log.verify().ok
+
+
+@pytest.mark.parametrize("closing", ["kill", "completed", "killed"])
+def test_a_live_append_after_its_run_closed_stores_nothing(db_url, decision, closing):
+    with DecisionLog(db_url) as log, DecisionLog(db_url) as other:
+        log.append(decision(1), live=True)
+        # Another process closes the run; this log's cached head is now stale.
+        other.append(
+            _kill("run-1", 2) if closing == "kill" else _ended("run-1", closing)  # type: ignore[arg-type]
+        )
+        with pytest.raises(RunClosed) as caught:
+            log.append(decision(3), live=True)
+        assert caught.value.run_id == "run-1"
+        assert [s.seq for s in log.events()] == [1, 2]
+        closed = log.closing_event("run-1")
+        assert closed is not None
+        assert closed.seq == 2
+        # Not a live action: the refusal itself can still be recorded.
+        assert log.append(decision(3)).seq == 3
+        assert log.verify().ok
+
+
+def test_the_first_closing_event_is_the_kill_before_the_end(db_url, decision):
+    with DecisionLog(db_url) as log:
+        log.append(decision(1))
+        log.append(_kill("run-1", 2))
+        log.append(_ended("run-1", "killed"))
+        closed = log.closing_event("run-1")
+        assert closed is not None
+        assert isinstance(closed.event, KillEvent)
+
+
+def test_a_kill_racing_a_live_append_either_follows_it_or_refuses_it(db_url, decision):
+    """Many rounds of a writer thread killing while another appends live."""
+    refused = 0
+    with DecisionLog(db_url) as log, DecisionLog(db_url) as killer:
+        for round_ in range(20):
+            run_id = f"run-{round_}"
+            started = threading.Event()
+            stored: list[int] = []
+
+            def act(
+                run_id: str = run_id,
+                started: threading.Event = started,
+                stored: list[int] = stored,
+            ) -> None:
+                started.set()
+                for n in range(50):  # fewer than a loser's retries
+                    try:
+                        stored.append(
+                            log.append(decision(n, run_id=run_id), live=True).seq
+                        )
+                    except RunClosed:
+                        nonlocal refused
+                        refused += 1
+                        return
+
+            worker = threading.Thread(target=act)
+            worker.start()
+            started.wait()
+            try:
+                kill_seq = killer.append(_kill(run_id, 1)).seq
+            finally:
+                worker.join()
+            assert all(seq < kill_seq for seq in stored)  # nothing after the kill
+        assert log.verify().ok
+    assert refused > 0  # the kill did land while the other thread acted
+
+
+def test_the_live_check_reads_the_partial_index_of_closing_events(db_path):
+    DecisionLog(f"sqlite:///{db_path}").close()
+    sql = compile_closing_check(sqlite.dialect())[0]
+    with contextlib.closing(sqlite3.connect(db_path)) as db:
+        plan = db.execute(f"EXPLAIN QUERY PLAN {sql}", ("run-1",)).fetchall()
+    details = " ".join(row[3] for row in plan)
+    assert "ix_events_closing" in details, details

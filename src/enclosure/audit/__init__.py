@@ -37,7 +37,7 @@ from enclosure.audit._checkpointer import (
     Checkpointing,
     CheckpointWebhook,
 )
-from enclosure.audit._event_store import Appended, StoredEvent
+from enclosure.audit._event_store import Appended, RunClosed, StoredEvent
 from enclosure.audit._events import (
     AlertEvent,
     AnomalyEvent,
@@ -105,6 +105,7 @@ __all__ = [
     "OutcomeEvent",
     "Redactor",
     "ResultEvent",
+    "RunClosed",
     "RunEndedEvent",
     "RunRecord",
     "RunStartedEvent",

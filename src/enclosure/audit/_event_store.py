@@ -33,7 +33,9 @@ from enclosure.audit._events import Event, parse_event
 from enclosure.audit._schema import (
     ANCHOR_OF,
     CHAIN_COLUMNS,
+    CLOSING_KINDS,
     compile_anchor,
+    compile_closing_check,
     compile_insert,
     events_table,
     parse_anchor,
@@ -58,7 +60,7 @@ if TYPE_CHECKING:
     from enclosure.audit._database import Database
     from enclosure.audit._redact import Redactor
 
-__all__ = ["Appended", "EventTable", "Prepared", "StoredEvent"]
+__all__ = ["Appended", "EventTable", "Prepared", "RunClosed", "StoredEvent"]
 
 _MAX_APPEND_ATTEMPTS = 100
 """Appends lost to other writers before giving up; each loss means they progressed."""
@@ -109,6 +111,18 @@ class Prepared(NamedTuple):
     columns: IndexColumns
 
 
+class RunClosed(Exception):
+    """The run an action belongs to was killed or ended: its event was not stored.
+
+    Raised by ``append(..., live=True)`` when the database already holds the run's
+    kill or end event, usually committed by another process (a server, the CLI).
+    """
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id} was killed or ended")
+        self.run_id = run_id
+
+
 class EventTable:
     """The events of one database; see ``DecisionLog.append`` and the rest.
 
@@ -127,6 +141,7 @@ class EventTable:
         self._closed = False  # the append path's own flag: one lookup less
         dialect = db.engine.dialect
         self._insert_sql, self._as_params = compile_insert(dialect)
+        self._closed_sql, self._closed_params = compile_closing_check(dialect)
         self._anchor_sql, self._anchor_params = compile_anchor(dialect)
         self._head = self._load_head()
         self._anchored = self._head[0]
@@ -182,19 +197,27 @@ class EventTable:
         return Prepared(body, text, index_columns(event))
 
     def append(
-        self, prepared: Sequence[Prepared], *, anchor: bool = False
+        self,
+        prepared: Sequence[Prepared],
+        *,
+        anchor: bool = False,
+        live: str | None = None,
     ) -> list[Appended]:
-        """Chain and store ``prepared`` in one transaction, retrying lost races."""
+        """Chain and store ``prepared`` in one transaction, retrying lost races.
+
+        ``live`` (a run id) stores them only while that run has no kill or end
+        event: ``RunClosed`` otherwise, with nothing stored.
+        """
         # The hot path: a plain try instead of a guard saves a generator per append.
         try:
             with self._lock:
                 if self._closed:
                     raise self._db.closed_error()
                 for _ in range(_MAX_APPEND_ATTEMPTS):
-                    appended = self._try_append(prepared, anchor=anchor)
+                    appended = self._try_append(prepared, anchor=anchor, live=live)
                     if appended is not None:
                         return appended
-        except AuditUnavailable:
+        except (AuditUnavailable, RunClosed):
             raise
         except (sa_exc.SQLAlchemyError, OSError, self._db.dbapi_error) as exc:
             raise self._db.unavailable("append to", exc) from exc
@@ -283,8 +306,21 @@ class EventTable:
         with self._db.guard("read"):
             yield from self._chain_rows()
 
+    def closing(self, run_id: str) -> StoredEvent | None:
+        """The first event that closed ``run_id`` (its kill, else its end), if any."""
+        stmt = (
+            sa.select(_E.seq, _E.hash, _E.prev_hash, _E.body)
+            .where(sa.text(CLOSING_KINDS))
+            .where(_E.run_id == run_id)
+            .order_by(_E.seq)
+            .limit(1)
+        )
+        with self._db.guard("read"), self._db.connect() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else self._stored(*row)
+
     def _try_append(
-        self, prepared: Sequence[Prepared], *, anchor: bool
+        self, prepared: Sequence[Prepared], *, anchor: bool, live: str | None
     ) -> list[Appended] | None:
         """Chain ``prepared`` after the cached head, insert and commit.
 
@@ -295,22 +331,27 @@ class EventTable:
         appends, skipping SQLAlchemy's execution layer: that halves its cost.
         """
         seq, prev = self._head
-        rows: list[Any] = []
+        rows: list[tuple[Any, ...]] = []
         appended: list[Appended] = []
         for item in prepared:
             seq += 1
             digest = event_hash(prev, seq, item.body)
-            rows.append(self._as_params((seq, *item.columns, item.text, prev, digest)))
+            rows.append((seq, *item.columns, item.text, prev, digest))
             appended.append(Appended(seq, digest))
             prev = digest
         anchor = anchor or (
             seq // _ANCHOR_EVERY != (appended[0].seq - 1) // _ANCHOR_EVERY
         )
         try:
+            if live is not None:
+                self._check_live(live)
             if len(rows) == 1:
-                self._cursor.execute(self._insert_sql, rows[0])
+                self._cursor.execute(self._insert_sql, self._as_params(rows[0]))
             else:
-                self._cursor.executemany(self._insert_sql, rows)
+                as_params = self._as_params
+                self._cursor.executemany(
+                    self._insert_sql, [as_params(row) for row in rows]
+                )
             if anchor:
                 self._cursor.execute(self._anchor_sql, self._anchor(seq, prev))
             if self._notifies:  # live events for other processes (see _changes)
@@ -330,6 +371,20 @@ class EventTable:
         if anchor:
             self._anchored = seq
         return appended
+
+    def _check_live(self, run_id: str) -> None:
+        """Raise ``RunClosed`` if ``run_id`` has a kill or end event.
+
+        Checked first, then inserted at the cached head: a kill committed in
+        between took that seq, so this try loses and the next one checks again.
+        (One INSERT ... SELECT WHERE NOT EXISTS would cost SQLite a temporary
+        table per append, because it reads the table it writes.)
+        """
+        cursor = self._cursor
+        cursor.execute(self._closed_sql, self._closed_params(run_id))
+        if cursor.fetchall()[0][0]:
+            self._raw.rollback()  # PostgreSQL: the check opened a transaction
+            raise RunClosed(run_id)
 
     def _anchor(self, seq: int, digest: str) -> Any:
         """Parameters that move the anchor to ``(seq, digest)``, never backwards."""

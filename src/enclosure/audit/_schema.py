@@ -34,11 +34,13 @@ if TYPE_CHECKING:
 __all__ = [
     "ANCHOR_OF",
     "CHAIN_COLUMNS",
+    "CLOSING_KINDS",
     "NO_ANCHOR",
     "SCHEMA_VERSION",
     "TOKEN_ROLES",
     "approvals_table",
     "compile_anchor",
+    "compile_closing_check",
     "compile_insert",
     "create_schema",
     "events_table",
@@ -80,6 +82,18 @@ events_table = sa.Table(
     sa.Column("prev_hash", sa.Text, nullable=False),
     sa.Column("hash", sa.Text, nullable=False),
 )
+CLOSING_KINDS = "kind IN ('kill', 'run_ended')"
+"""The events after which a run takes no call: its kill, its end. Written out as SQL
+text, the same in the partial index and in every query meant to use it: SQLite uses
+a partial index only for a query whose WHERE holds the index's own term, literally."""
+sa.Index(
+    "ix_events_closing",
+    events_table.c.run_id,
+    events_table.c.kind,
+    sqlite_where=sa.text(CLOSING_KINDS),
+    postgresql_where=sa.text(CLOSING_KINDS),
+)
+# Only kills and run ends enter it: a decision's insert never touches this index.
 runs_table = sa.Table(
     "runs",
     metadata,
@@ -224,6 +238,27 @@ def compile_insert(dialect: Dialect) -> tuple[str, Callable[[tuple[Any, ...]], A
     if compiled.positional and list(compiled.positiontup or ()) == names:
         return str(compiled), _same
     return str(compiled), lambda row: dict(zip(names, row, strict=True))
+
+
+def compile_closing_check(dialect: Dialect) -> tuple[str, Callable[[str], Any]]:
+    """Compile the check that a run has no kill or end event; and its param maker.
+
+    The query yields one row, ``1`` when the run is closed (``CLOSING_KINDS``, read
+    through ``ix_events_closing``) and ``0`` while it is live. An append checks it
+    just before inserting an action's event: a kill committed in between takes
+    the ``seq`` that append was about to use, so the append loses the race, and
+    its retry checks again (see ``EventTable``).
+    """
+    closing: sa.Select[Any] = (
+        sa.select(sa.literal_column("1"))
+        .select_from(events_table)
+        .where(sa.text(CLOSING_KINDS))
+        .where(_E.run_id == sa.bindparam("live_run", type_=sa.Text))
+    )
+    compiled = sa.select(sa.exists(closing)).compile(dialect=dialect)
+    if compiled.positional:
+        return str(compiled), lambda run_id: (run_id,)
+    return str(compiled), lambda run_id: {"live_run": run_id}
 
 
 def compile_anchor(dialect: Dialect) -> tuple[str, Callable[[dict[str, str]], Any]]:

@@ -238,12 +238,20 @@ class DecisionLog:
 
     # -- events ------------------------------------------------------------------
 
-    def append(self, event: Event, *, anchor: bool = False) -> Appended:
+    def append(
+        self, event: Event, *, anchor: bool = False, live: bool = False
+    ) -> Appended:
         """Redact, encode, chain and store one event in its own transaction.
 
         ``anchor=True`` also moves the anchor to this event in the same
         transaction; runs do so when they end, so a finished run's events can
         never be cut from the end of the log unnoticed.
+
+        ``live=True`` stores it only while its run has no ``kill`` or
+        ``run_ended`` event, checked by the database in the same transaction: a
+        run killed or ended by another process (a server, the CLI) takes no
+        further action from this one. Runs store the decision that lets a call
+        run this way.
 
         Returns:
             The event's sequence number and chain hash, for its receipt.
@@ -251,11 +259,14 @@ class DecisionLog:
         Raises:
             AuditUnavailable: the event could not be stored; the call it records
                 must not run.
+            RunClosed: ``live`` and the run was killed or ended; nothing stored.
             ValueError: the event holds NaN or infinity, which JSON cannot carry.
         """
         # The hot path: the same calls as ever, no layer added in between.
         table = self._events
-        appended = table.append((table.prepare(event),), anchor=anchor)[0]
+        appended = table.append(
+            (table.prepare(event),), anchor=anchor, live=event.run_id if live else None
+        )[0]
         if self._observers or self._checkpointer is not None:
             self._after_append(appended, event)
         return appended
@@ -275,6 +286,14 @@ class DecisionLog:
             for one, event in zip(appended, listed, strict=True):
                 self._after_append(one, event)
         return appended
+
+    def closing_event(self, run_id: str) -> StoredEvent | None:
+        """The event that closed ``run_id``: its first kill, else its end; or none.
+
+        Raises:
+            AuditUnavailable: the log cannot be read.
+        """
+        return self._events.closing(run_id)
 
     def events(
         self,
