@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from enclosure._egress import RunEgress
     from enclosure._run import Run
     from enclosure.artifacts import Quarantine
+    from enclosure.audit._changes import Changes
     from enclosure.models import ToolCall
     from enclosure.sandbox import ExecResult, Mount, Sandbox, Spawned
 
@@ -43,6 +44,38 @@ _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 """A spawned process's output goes to its owner, not into the receipt."""
 _WATCH_WAIT = 1.0
 """Seconds a kill watch waits for news at a time (it hears a commit at once)."""
+
+
+class _KillWatch:
+    """A thread that takes on the run's kill once another process records it."""
+
+    def __init__(self, run: Run, changes: Changes) -> None:
+        self._run = run
+        self._changes = changes
+        self._done = threading.Event()
+        thread = threading.Thread(target=self._watch, name=f"kills-{run.id}")
+        thread.daemon = True
+        thread.start()
+
+    def stop(self) -> None:
+        """Stop listening; the thread ends within a tick and nobody waits for it."""
+        self._done.set()
+        self._changes.close()
+
+    def _watch(self) -> None:
+        run, changes, done = self._run, self._changes, self._done
+        log = run._enc.log  # noqa: SLF001 -- wiring inside the facade
+        try:
+            while not done.is_set():
+                heard = changes.wait(_WATCH_WAIT)
+                if heard and log.closing_event(run.id) is not None:
+                    if not done.is_set():
+                        run._adopt_close()  # noqa: SLF001 -- see above
+                    return
+        except AuditUnavailable:
+            logger.warning("run %s: stopped listening for kills", run.id)
+        finally:
+            changes.close()
 
 
 def render_command(template: Sequence[str], args: Mapping[str, Any]) -> list[str]:
@@ -208,41 +241,34 @@ class Workspace:
 
         Raises:
             RunKilled: the run was killed elsewhere before the command started.
+            AuditUnavailable: the log cannot be read; nothing runs.
         """
         run = self.run
         log = run._enc.log  # noqa: SLF001 -- wiring inside the facade
         try:
-            changes = log.changes()
-            closed = log.closing_event(run.id) is not None
+            changes: Changes | None = log.changes()  # first: no kill falls between
         except AuditUnavailable:
             logger.warning("run %s: cannot listen for kills made elsewhere", run.id)
+            changes = None
+        try:
+            closed = log.closing_event(run.id) is not None
+        except AuditUnavailable:
+            if changes is not None:
+                changes.close()
+            raise
+        if closed or changes is None:
+            if changes is not None:
+                changes.close()
+            if closed:
+                run._adopt_close()  # noqa: SLF001 -- wiring inside the facade
+                run.ensure_running()
             yield
             return
-        if closed:
-            changes.close()
-            run._adopt_close()  # noqa: SLF001 -- wiring inside the facade
-            run.ensure_running()
-        done = threading.Event()
-
-        def watch() -> None:
-            try:
-                while not done.is_set():
-                    heard = changes.wait(_WATCH_WAIT)
-                    if heard and log.closing_event(run.id) is not None:
-                        if not done.is_set():
-                            run._adopt_close()  # noqa: SLF001 -- see above
-                        return
-            except AuditUnavailable:
-                logger.warning("run %s: stopped listening for kills", run.id)
-            finally:
-                changes.close()
-
-        threading.Thread(target=watch, name=f"kills-{run.id}", daemon=True).start()
+        watch = _KillWatch(run, changes)
         try:
             yield
         finally:
-            done.set()
-            changes.close()  # its wait returns within a tick; nobody waits for it
+            watch.stop()
 
     def spawn(
         self,
