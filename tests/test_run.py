@@ -724,3 +724,72 @@ def test_a_log_that_cannot_say_how_the_run_closed_refuses_the_call(
     assert result.error is not None
     assert result.error.code == "E-AUDIT-UNAVAILABLE"
     assert enc.sent == []  # type: ignore[attr-defined]
+
+
+def _kill_elsewhere(home: Path, clock: FakeClock, run_id: str, reason: str) -> None:
+    with make_enclosure(MANIFEST, home, clock=clock) as other:
+        other.resume_run(run_id).kill(reason, by="ops")
+
+
+def test_no_approval_is_asked_and_nothing_simulated_for_a_run_killed_elsewhere(
+    enc: Enclosure, tmp_path: Path, clock: FakeClock
+):
+    run = enc.start_run(task="t", started_by="agent-svc")
+    _kill_elsewhere(tmp_path, clock, run.id, "stop")
+    parked = run.call("refund", {"amount": 500})
+    assert parked.status == "killed"
+    assert enc.approvals.list(status="pending") == []
+    assert run.call("draft", {"text": "hi"}).status == "killed"
+    with pytest.raises(RunKilled):
+        run.record_usage("gpt-4o", input_tokens=10, output_tokens=10)
+
+
+def test_an_approved_call_of_a_run_killed_elsewhere_leaves_its_approval_unused(
+    enc: Enclosure, tmp_path: Path, clock: FakeClock
+):
+    run = enc.start_run(task="t", started_by="agent-svc")
+    parked = run.call("refund", {"amount": 500})
+    assert parked.approval_id is not None
+    enc.approvals.approve(parked.approval_id, by="finance")
+    _kill_elsewhere(tmp_path, clock, run.id, "stop")
+    assert run.resume(parked.approval_id).status == "killed"
+    assert enc.approvals.get(parked.approval_id).status == "approved"
+
+
+def test_ending_or_killing_a_run_killed_elsewhere_takes_the_first_kill_on(
+    enc: Enclosure, tmp_path: Path, clock: FakeClock
+):
+    fired: list[str] = []
+    ended = enc.start_run(task="ended")
+    killed = enc.start_run(task="killed")
+    for run in (ended, killed):
+        run.on_kill(lambda _run, reason: fired.append(reason))
+        _kill_elsewhere(tmp_path, clock, run.id, f"first kill of {run.task}")
+    ended.end()
+    killed.kill("second kill")
+    assert (ended.status, killed.status) == ("killed", "killed")
+    assert killed.state.killed == "first kill of killed"
+    assert fired == ["first kill of ended", "first kill of killed"]
+    for run in (ended, killed):
+        kinds = [e.event.kind for e in enc.log.events(run_id=run.id)]
+        assert kinds.count("kill") == 1
+        assert kinds.count("run_ended") == 1
+    assert enc.log.get_run(ended.id).status == "killed"  # type: ignore[union-attr]
+    assert enc.log.verify().ok
+
+
+def test_kill_hooks_fire_even_when_the_workspace_closes_off_the_record(
+    enc: Enclosure, tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+):
+    fired: list[str] = []
+    run = enc.start_run(task="t")
+    run.on_kill(lambda _run, reason: fired.append(reason))
+    _kill_elsewhere(tmp_path, clock, run.id, "stop")
+
+    def unloggable() -> None:  # the quarantine's artifact events fail to store
+        msg = "the decision log cannot be written"
+        raise AuditUnavailable(msg)
+
+    monkeypatch.setattr(run.workspace, "close", unloggable)
+    assert run.call("lookup", {"key": "k"}).status == "killed"
+    assert fired == ["stop"]

@@ -182,6 +182,8 @@ def test_a_kill_made_by_another_process_stops_a_running_command(tmp_path):
         assert not worker.is_alive()
         assert results[0].status == "failed"
         assert results[0].error.code == "E-SANDBOX-LIMIT"
+        # Killed, not stopped by its own 5 s wall-time cap.
+        assert results[0].receipt.sandbox["limit"] == "killed"
         assert run.status == "killed"
         assert heard.wait(timeout=10)  # the listening thread calls the hooks
         assert fired == ["killed from the dashboard"]
@@ -199,3 +201,13 @@ def test_a_command_of_a_run_killed_elsewhere_never_starts(tmp_path):
             run.workspace.exec(["touch", str(tmp_path / "ran")])
         assert not (tmp_path / "ran").exists()
         assert events(enc, "exec") == []
+
+
+def test_no_process_is_spawned_for_a_run_killed_elsewhere(tmp_path):
+    with make_enclosure(TOOLS, tmp_path) as enc:
+        run = enc.start_run(task="t")
+        with make_enclosure(TOOLS, tmp_path) as other:
+            other.resume_run(run.id).kill("stop")
+        with pytest.raises(RunKilled):
+            run.workspace.spawn(["sleep", "60"])
+        assert run.status == "killed"

@@ -263,16 +263,21 @@ class Run:
         with self._lock:
             self.ensure_running()
             self.state.cost += cost
-        enc.log.append(
-            UsageEvent(
-                run_id=self.id,
-                ts=iso(enc.clock.time()),
-                model=model,
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                cost=cost,
+        try:
+            enc.log.append(
+                UsageEvent(
+                    run_id=self.id,
+                    ts=iso(enc.clock.time()),
+                    model=model,
+                    input_tokens=input_tokens,
+                    output_tokens=output_tokens,
+                    cost=cost,
+                ),
+                live=True,
             )
-        )
+        except RunClosed:
+            self._adopt_close()
+            self.ensure_running()  # raises: the run is over
         return cost
 
     def open_call(self, tool: str, args: JSONObject) -> str | None:
@@ -544,16 +549,21 @@ class Run:
         ts = iso(self._enc.clock.time())
         log = self._enc.log
         try:
-            log.append(
-                KillEvent(
-                    run_id=self.id,
-                    ts=ts,
-                    rule=rule,
-                    reason=reason,
-                    call_id=call_id,
-                    by=by,
+            try:
+                log.append(
+                    KillEvent(
+                        run_id=self.id,
+                        ts=ts,
+                        rule=rule,
+                        reason=reason,
+                        call_id=call_id,
+                        by=by,
+                    ),
+                    live=True,  # killed or ended elsewhere first: take that on
                 )
-            )
+            except RunClosed:
+                self._adopt_close(instead_of="killed")
+                return
             log.append(
                 AlertEvent(
                     run_id=self.id,
@@ -578,12 +588,14 @@ class Run:
             except Exception:  # one failing hook must not stop the others
                 logger.exception("kill hook %r failed for run %s", hook, self.id)
 
-    def _adopt_close(self) -> None:
+    def _adopt_close(self, *, instead_of: RunStatus = "running") -> None:
         """Take on the kill or end that another process recorded for this run.
 
-        The run's next action found it in the log (``RunClosed``): this process
+        An action of this run found it in the log (``RunClosed``): this process
         stops the run's sandbox, closes its workspace and calls its kill hooks, as
         if the run had been killed (or ended) here. Nothing is logged again.
+        ``instead_of`` is the status a local kill or end set just before it found
+        that the other process came first; the run takes the earlier close on.
         """
         stored = self._enc.log.closing_event(self.id)
         event = None if stored is None else stored.event
@@ -593,25 +605,34 @@ class Run:
         else:
             reason = "the run was closed by another process"
         with self._lock:
-            if self.status != "running":
+            if self.status != instead_of:
                 return
             self.status = "completed" if ended else "killed"
             if not ended:
                 self.state.killed = reason
         if not ended:
             self.workspace.kill()
-        self._close_workspace()
+        try:
+            self._close_workspace()
+        except AuditUnavailable:
+            logger.exception("run %s: its workspace closed off the record", self.id)
         if not ended:
             self._killed(reason)
 
     def end(self) -> None:
-        """Close the run normally; a killed run stays killed."""
+        """Close the run normally; a killed run stays killed.
+
+        A run another process killed or ended first takes that on instead.
+        """
         with self._lock:
             if self.status != "running":
                 return
             self.status = "completed"
         self._close_workspace()
-        self._end_record("completed", None)
+        try:
+            self._end_record("completed", None, live=True)
+        except RunClosed:
+            self._adopt_close(instead_of="completed")
 
     def _close_workspace(self) -> None:
         try:
@@ -787,11 +808,16 @@ class Run:
         )
 
     def _end_record(
-        self, status: Literal["completed", "killed"], reason: str | None
+        self,
+        status: Literal["completed", "killed"],
+        reason: str | None,
+        *,
+        live: bool = False,
     ) -> None:
         enc, st = self._enc, self.state
         enc.log.append(
             anchor=True,
+            live=live,
             event=RunEndedEvent(
                 run_id=self.id,
                 ts=iso(enc.clock.time()),
@@ -850,6 +876,8 @@ class _Record:
     def _dispatch(self, approval_id: str | None) -> CallResult | _Prepared:
         """Store the decision that lets the call run, unless its run is over."""
         if self.decision.via_approval:
+            if self.enc.log.closing_event(self.run.id) is not None:
+                return self._closed_elsewhere()  # keep the approval unused
             refused = self._consume(approval_id)
             if refused is not None:
                 return refused
@@ -935,6 +963,7 @@ class _Record:
         approval_id: str | None = None,
         decision: Decision | None = None,
         receipt: JSONObject | None = None,
+        live: bool = False,
     ) -> CallResult:
         d = decision or self.decision
         appended = self.enc.log.append(
@@ -944,7 +973,8 @@ class _Record:
                 receipt=receipt,
                 error=error,
                 decision=d,
-            )
+            ),
+            live=live,
         )
         return CallResult(
             status=status,
@@ -1023,6 +1053,8 @@ class _Record:
 
     def _park(self) -> CallResult:
         enc, run, call = self.enc, self.run, self.call
+        if enc.log.closing_event(run.id) is not None:
+            return self._closed_elsewhere()  # no approval asked for a dead run
         approval = enc.approvals.request(
             run_id=run.id,
             tool=call.tool,
@@ -1038,7 +1070,12 @@ class _Record:
             code="E-APPROVAL-PENDING",
             message=f"{self.decision.reason}; waiting for {approval.approval_id}",
         )
-        return self._result("pending", error=error, approval_id=approval.approval_id)
+        try:
+            return self._result(
+                "pending", error=error, approval_id=approval.approval_id, live=True
+            )
+        except RunClosed:  # killed since the check: the approval just expires
+            return self._closed_elsewhere()
 
     def _simulate(self) -> CallResult:
         try:
@@ -1053,9 +1090,15 @@ class _Record:
         with run._lock:  # noqa: SLF001 -- Run's helper
             run.state.simulated += 1
             enc.policy.remember(run.state, self.call.tool, value)
-        result = self._result(
-            "simulated", value=value, receipt={"output_sha256": output_sha}
-        )
+        try:
+            result = self._result(
+                "simulated",
+                value=value,
+                receipt={"output_sha256": output_sha},
+                live=True,
+            )
+        except RunClosed:
+            return self._closed_elsewhere()
         if run.shadow or self.decision.rule.startswith("ladder."):
             enc.log.append(
                 ShadowEvent(

@@ -251,17 +251,12 @@ class Workspace:
             logger.warning("run %s: cannot listen for kills made elsewhere", run.id)
             changes = None
         try:
-            closed = log.closing_event(run.id) is not None
-        except AuditUnavailable:
+            self._refuse_if_closed()
+        except BaseException:
             if changes is not None:
                 changes.close()
             raise
-        if closed or changes is None:
-            if changes is not None:
-                changes.close()
-            if closed:
-                run._adopt_close()  # noqa: SLF001 -- wiring inside the facade
-                run.ensure_running()
+        if changes is None:
             yield
             return
         watch = _KillWatch(run, changes)
@@ -269,6 +264,19 @@ class Workspace:
             yield
         finally:
             watch.stop()
+
+    def _refuse_if_closed(self) -> None:
+        """Raise if another process killed or ended the run; take that on first.
+
+        Raises:
+            RunKilled: the run was killed (``E-RUN-KILLED``).
+            UsageError: the run has ended (``E-RUN-ENDED``).
+            AuditUnavailable: the log cannot be read; nothing may start.
+        """
+        run = self.run
+        if run._enc.log.closing_event(run.id) is not None:  # noqa: SLF001 -- wiring
+            run._adopt_close()  # noqa: SLF001 -- wiring inside the facade
+            run.ensure_running()
 
     def spawn(
         self,
@@ -288,9 +296,12 @@ class Workspace:
 
         Raises:
             SandboxUnavailable: no working sandbox; nothing runs.
-            RunKilled: the run is not running (``E-RUN-KILLED``).
+            RunKilled: the run is not running (``E-RUN-KILLED``), here or
+                because another process killed it.
+            AuditUnavailable: the log cannot be read; nothing starts.
         """
         self.run.ensure_running()
+        self._refuse_if_closed()
         enc = self.run._enc  # noqa: SLF001 -- wiring inside the facade
         if isolated:
             sandbox = self.sandbox()

@@ -523,10 +523,32 @@ def test_a_kill_racing_a_live_append_either_follows_it_or_refuses_it(db_url, dec
     assert refused > 0  # the kill did land while the other thread acted
 
 
+def _plan(db_path, sql: str, params: object) -> str:
+    with contextlib.closing(sqlite3.connect(db_path)) as db:
+        plan = db.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
+    return " ".join(row[3] for row in plan)
+
+
 def test_the_live_check_reads_the_partial_index_of_closing_events(db_path):
     DecisionLog(f"sqlite:///{db_path}").close()
     sql = compile_closing_check(sqlite.dialect())[0]
-    with contextlib.closing(sqlite3.connect(db_path)) as db:
-        plan = db.execute(f"EXPLAIN QUERY PLAN {sql}", ("run-1",)).fetchall()
-    details = " ".join(row[3] for row in plan)
+    details = _plan(db_path, sql, ("run-1",))
+    assert "ix_events_closing" in details, details
+
+
+def test_reading_a_runs_closing_event_uses_the_partial_index_too(db_path, decision):
+    seen: list[tuple[str, object]] = []
+
+    def capture(_conn, _cursor, statement, params, _context, _many):
+        seen.append((statement, params))
+
+    with DecisionLog(f"sqlite:///{db_path}") as log:
+        log.append(decision(1))
+        event.listen(Engine, "before_cursor_execute", capture)
+        try:
+            assert log.closing_event("run-1") is None
+        finally:
+            event.remove(Engine, "before_cursor_execute", capture)
+    [(sql, params)] = [(q, p) for q, p in seen if "run_ended" in q]
+    details = _plan(db_path, sql, params)
     assert "ix_events_closing" in details, details

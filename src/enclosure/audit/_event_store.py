@@ -308,16 +308,16 @@ class EventTable:
 
     def closing(self, run_id: str) -> StoredEvent | None:
         """The first event that closed ``run_id`` (its kill, else its end), if any."""
+        # No ORDER BY: SQLite would walk the run's every event by ix_events_run_id
+        # to keep seq order. A run has one or two closing events; the first wins.
         stmt = (
             sa.select(_E.seq, _E.hash, _E.prev_hash, _E.body)
             .where(sa.text(CLOSING_KINDS))
             .where(_E.run_id == run_id)
-            .order_by(_E.seq)
-            .limit(1)
         )
         with self._db.guard("read"), self._db.connect() as conn:
-            row = conn.execute(stmt).first()
-        return None if row is None else self._stored(*row)
+            rows = conn.execute(stmt).all()
+        return None if not rows else self._stored(*min(rows, key=lambda r: r[0]))
 
     def _try_append(
         self, prepared: Sequence[Prepared], *, anchor: bool, live: str | None
