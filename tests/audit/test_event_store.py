@@ -552,3 +552,23 @@ def test_reading_a_runs_closing_event_uses_the_partial_index_too(db_path, decisi
     [(sql, params)] = [(q, p) for q, p in seen if "run_ended" in q]
     details = _plan(db_path, sql, params)
     assert "ix_events_closing" in details, details
+
+
+def test_the_live_check_is_skipped_only_while_nobody_else_wrote(db_path, decision):
+    checks: list[str] = []
+    with DecisionLog(f"sqlite:///{db_path}") as log:
+        raw = log._events._raw.driver_connection
+        raw.set_trace_callback(
+            lambda sql: checks.append(sql) if "run_ended" in sql else None
+        )
+        for n in range(1, 6):
+            log.append(decision(n), live=True)
+        assert len(checks) == 1  # the first append learnt the run is open
+        with DecisionLog(f"sqlite:///{db_path}") as other:
+            other.append(decision(6, run_id="run-2"))  # someone else wrote
+        log.append(decision(7), live=True)
+        assert len(checks) == 2  # lost the race, so checked again
+        log.append(_kill("run-1", 8))  # this log's own kill closes the run
+        with pytest.raises(RunClosed):
+            log.append(decision(9), live=True)
+        assert log.verify().ok

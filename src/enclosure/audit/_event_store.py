@@ -33,6 +33,7 @@ from enclosure.audit._events import Event, parse_event
 from enclosure.audit._schema import (
     ANCHOR_OF,
     CHAIN_COLUMNS,
+    CLOSING,
     CLOSING_KINDS,
     compile_anchor,
     compile_closing_check,
@@ -144,6 +145,10 @@ class EventTable:
         self._closed_sql, self._closed_params = compile_closing_check(dialect)
         self._anchor_sql, self._anchor_params = compile_anchor(dialect)
         self._head = self._load_head()
+        # Runs known to have no kill or end event up to seq ``_open_at``: a live
+        # append for one of them at ``_open_at + 1`` needs no check (``_learn``).
+        self._open_runs: set[str] = set()
+        self._open_at = -1
         self._anchored = self._head[0]
         self._last_params = _param_maker(dialect)
         self._notifies = dialect.name == "postgresql"
@@ -343,7 +348,9 @@ class EventTable:
             seq // _ANCHOR_EVERY != (appended[0].seq - 1) // _ANCHOR_EVERY
         )
         try:
-            if live is not None:
+            if live is not None and not (
+                self._open_at == appended[0].seq - 1 and live in self._open_runs
+            ):
                 self._check_live(live)
             if len(rows) == 1:
                 self._cursor.execute(self._insert_sql, self._as_params(rows[0]))
@@ -368,9 +375,29 @@ class EventTable:
                 raise  # an integrity error that was not a lost race: a real fault
             return None
         self._head = (seq, prev)
+        self._learn(appended[0].seq, rows, live)
         if anchor:
             self._anchored = seq
         return appended
+
+    def _learn(self, first: int, rows: list[tuple[Any, ...]], live: str | None) -> None:
+        """Carry what is known of open runs past rows just stored from ``first``.
+
+        Rows commit only at seq = the newest seq + 1, so this append's success
+        says the log ended at ``first - 1`` when it was stored: nobody else wrote
+        in between. Knowledge as of exactly ``first - 1`` therefore still holds,
+        and ``live`` (checked, or known) was open then too; older knowledge is
+        dropped, because others wrote since. Our own kill and end rows close
+        their runs.
+        """
+        if self._open_at != first - 1:
+            self._open_runs.clear()
+        if live is not None:
+            self._open_runs.add(live)
+        for row in rows:
+            if row[3] in CLOSING:  # (seq, ts, run_id, kind, ...)
+                self._open_runs.discard(row[2])
+        self._open_at = first + len(rows) - 1
 
     def _check_live(self, run_id: str) -> None:
         """Raise ``RunClosed`` if ``run_id`` has a kill or end event.
@@ -378,7 +405,8 @@ class EventTable:
         Checked first, then inserted at the cached head: a kill committed in
         between took that seq, so this try loses and the next one checks again.
         (One INSERT ... SELECT WHERE NOT EXISTS would cost SQLite a temporary
-        table per append, because it reads the table it writes.)
+        table per append, because it reads the table it writes.) ``_learn``
+        skips it where this table's own appends show nobody else wrote since.
         """
         cursor = self._cursor
         cursor.execute(self._closed_sql, self._closed_params(run_id))

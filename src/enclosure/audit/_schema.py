@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ANCHOR_OF",
     "CHAIN_COLUMNS",
+    "CLOSING",
     "CLOSING_KINDS",
     "NO_ANCHOR",
     "SCHEMA_VERSION",
@@ -82,10 +83,12 @@ events_table = sa.Table(
     sa.Column("prev_hash", sa.Text, nullable=False),
     sa.Column("hash", sa.Text, nullable=False),
 )
+CLOSING = frozenset({"kill", "run_ended"})
+"""The kinds of event after which a run takes no call: its kill, its end."""
 CLOSING_KINDS = "kind IN ('kill', 'run_ended')"
-"""The events after which a run takes no call: its kill, its end. Written out as SQL
-text, the same in the partial index and in every query meant to use it: SQLite uses
-a partial index only for a query whose WHERE holds the index's own term, literally."""
+"""``CLOSING`` as SQL text, the same in the partial index and in every query meant
+to use it: SQLite uses a partial index only for a query whose WHERE holds the
+index's own term, literally."""
 sa.Index(
     "ix_events_closing",
     events_table.c.run_id,
