@@ -12,7 +12,9 @@ Must not know: runs, approvals, or how the database was opened.
 from __future__ import annotations
 
 import contextlib
+import random
 import threading
+import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
@@ -65,6 +67,12 @@ __all__ = ["Appended", "EventTable", "Prepared", "RunClosed", "StoredEvent"]
 
 _MAX_APPEND_ATTEMPTS = 100
 """Appends lost to other writers before giving up; each loss means they progressed."""
+_BACKOFF_AFTER = 2
+"""Races lost in a row before a loser waits a little: writers in tight loops would
+otherwise keep one of them losing until it gave up (seen on PostgreSQL with four
+writers). That writer may hold a kill, so it must get through."""
+_BACKOFF_FIRST = 0.0005
+_BACKOFF_MOST = 0.02
 _VERIFY_BATCH = 2_000
 """Rows per query when verify streams the log; more is slower (cache misses)."""
 _HASHES_BATCH = 10_000
@@ -218,10 +226,12 @@ class EventTable:
             with self._lock:
                 if self._closed:
                     raise self._db.closed_error()
-                for _ in range(_MAX_APPEND_ATTEMPTS):
+                for attempt in range(_MAX_APPEND_ATTEMPTS):
                     appended = self._try_append(prepared, anchor=anchor, live=live)
                     if appended is not None:
                         return appended
+                    if attempt >= _BACKOFF_AFTER:
+                        time.sleep(_backoff(attempt - _BACKOFF_AFTER))
         except (AuditUnavailable, RunClosed):
             raise
         except (sa_exc.SQLAlchemyError, OSError, self._db.dbapi_error) as exc:
@@ -474,6 +484,12 @@ class EventTable:
             msg = f"event {seq} in {self._db.where} is unreadable; run verify"
             raise AuditUnavailable(msg) from exc
         return StoredEvent(seq, digest, prev, event)
+
+
+def _backoff(losses: int) -> float:
+    """Seconds to wait after ``losses`` more lost races: random, doubling, capped."""
+    most = min(_BACKOFF_MOST, _BACKOFF_FIRST * 2.0 ** min(losses, 16))
+    return random.uniform(0.0, most)  # noqa: S311 -- jitter, not a secret
 
 
 def _param_maker(dialect: Dialect) -> Callable[[int], Any]:
