@@ -3,8 +3,10 @@ from __future__ import annotations
 import threading
 
 import pytest
+import sqlalchemy as sa
 
 from enclosure._workspace import render_command
+from enclosure.audit import DecisionLog
 from enclosure.errors import RunKilled, ToolFailed
 from enclosure.testing import make_enclosure
 
@@ -211,3 +213,52 @@ def test_no_process_is_spawned_for_a_run_killed_elsewhere(tmp_path):
         with pytest.raises(RunKilled):
             run.workspace.spawn(["sleep", "60"])
         assert run.status == "killed"
+
+
+def _command_in_flight(run):
+    results = []
+    worker = threading.Thread(target=lambda: results.append(run.call("hang")))
+    worker.start()
+    assert run.workspace.sandbox().wait_running(timeout=10)
+    return worker, results
+
+
+def test_one_listener_serves_every_command_and_stops_only_the_killed_run(tmp_path):
+    with make_enclosure(TOOLS, tmp_path) as enc:
+        doomed, spared = enc.start_run(task="doomed"), enc.start_run(task="spared")
+        doomed_worker, doomed_results = _command_in_flight(doomed)
+        spared_worker, spared_results = _command_in_flight(spared)
+        listeners = [t for t in threading.enumerate() if t.name == "enclosure-kills"]
+        assert len(listeners) == 1
+        with make_enclosure(TOOLS, tmp_path) as other:
+            other.resume_run(doomed.id).kill("only this one")
+        doomed_worker.join(timeout=20)
+        assert doomed_results[0].receipt.sandbox["limit"] == "killed"
+        assert spared_worker.is_alive()
+        assert spared.status == "running"
+        spared.kill("done with the test")
+        spared_worker.join(timeout=20)
+        assert spared_results[0].status == "failed"
+
+
+def test_a_lost_listening_connection_is_opened_again(tmp_path, postgres):
+    """PostgreSQL ends the LISTEN connection; the kill made after is still heard."""
+    url = postgres.fresh_url()
+    with make_enclosure(TOOLS, tmp_path, log=DecisionLog(url)) as enc:
+        run = enc.start_run(task="t")
+        worker, results = _command_in_flight(run)
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            ended = conn.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid()"
+                )
+            ).scalar()
+        engine.dispose()
+        assert ended == 1
+        with make_enclosure(TOOLS, tmp_path, log=DecisionLog(url)) as other:
+            other.resume_run(run.id).kill("after the connection dropped")
+        worker.join(timeout=20)
+        assert not worker.is_alive()
+        assert results[0].receipt.sandbox["limit"] == "killed"

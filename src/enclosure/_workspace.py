@@ -15,6 +15,8 @@ import json
 import logging
 import re
 import threading
+import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from enclosure._clock import iso
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from enclosure._egress import RunEgress
     from enclosure._run import Run
     from enclosure.artifacts import Quarantine
+    from enclosure.audit import DecisionLog
     from enclosure.audit._changes import Changes
     from enclosure.models import ToolCall
     from enclosure.sandbox import ExecResult, Mount, Sandbox, Spawned
@@ -47,35 +50,96 @@ _WATCH_WAIT = 1.0
 
 
 class _KillWatch:
-    """A thread that takes on the run's kill once another process records it."""
+    """One listener per decision log for kills that other processes record.
 
-    def __init__(self, run: Run, changes: Changes) -> None:
-        self._run = run
-        self._changes = changes
-        self._done = threading.Event()
-        thread = threading.Thread(target=self._watch, name=f"kills-{run.id}")
-        thread.daemon = True
-        thread.start()
+    Runs with a command in flight are registered; while any is, one thread waits
+    for commits to the log (``DecisionLog.changes``: PostgreSQL ``NOTIFY``, or
+    SQLite's ``data_version`` every 50 ms) and, after each, reads whether a
+    registered run was closed and takes that on (``Run._adopt_close``). One
+    connection per process, however many commands run. A lost listening
+    connection is opened again and every registered run re-read, so a kill
+    missed meanwhile is still found; the thread ends when nothing is registered.
+    """
 
-    def stop(self) -> None:
-        """Stop listening; the thread ends within a tick and nobody waits for it."""
-        self._done.set()
-        self._changes.close()
+    def __init__(self, log: DecisionLog) -> None:
+        self._log = log
+        self._lock = threading.Lock()
+        self._runs: dict[Run, int] = {}  # commands in flight, per run
+        self._changes: Changes | None = None
+        self._running = False
+
+    def register(self, run: Run) -> None:
+        """Listen for ``run``'s kill until ``unregister``; call before checking it.
+
+        Raises:
+            AuditUnavailable: listening cannot start.
+        """
+        with self._lock:
+            if not self._running:
+                self._changes = self._log.changes()
+                self._running = True
+                thread = threading.Thread(target=self._watch, name="enclosure-kills")
+                thread.daemon = True
+                thread.start()
+            self._runs[run] = self._runs.get(run, 0) + 1
+
+    def unregister(self, run: Run) -> None:
+        """One command of ``run`` is over."""
+        with self._lock:
+            left = self._runs.pop(run) - 1
+            if left:
+                self._runs[run] = left
 
     def _watch(self) -> None:
-        run, changes, done = self._run, self._changes, self._done
-        log = run._enc.log  # noqa: SLF001 -- wiring inside the facade
-        try:
-            while not done.is_set():
-                heard = changes.wait(_WATCH_WAIT)
-                if heard and log.closing_event(run.id) is not None:
-                    if not done.is_set():
-                        run._adopt_close()  # noqa: SLF001 -- see above
-                    return
-        except AuditUnavailable:
-            logger.warning("run %s: stopped listening for kills", run.id)
-        finally:
+        while True:
+            with self._lock:
+                changes = self._changes
+                if not self._runs or self._log.closed:
+                    self._running = False
+                    self._changes = None
+                    break
+            try:
+                if changes is None:
+                    changes = self._resubscribe()
+                elif changes.wait(_WATCH_WAIT):
+                    self._check()
+            except AuditUnavailable:
+                logger.warning("lost the decision log's change feed; listening again")
+                if changes is not None:
+                    changes.close()
+                with self._lock:
+                    self._changes = None
+                time.sleep(_WATCH_WAIT)  # the log may be down: no busy loop
+        if changes is not None:
             changes.close()
+
+    def _resubscribe(self) -> Changes:
+        changes = self._log.changes()
+        with self._lock:
+            self._changes = changes
+        self._check()  # whatever was committed while nobody listened
+        return changes
+
+    def _check(self) -> None:
+        with self._lock:
+            runs = list(self._runs)
+        for run in runs:
+            if run.status == "running" and self._log.closing_event(run.id) is not None:
+                run._adopt_close()  # noqa: SLF001 -- wiring inside the facade
+
+
+_WATCHES: weakref.WeakKeyDictionary[DecisionLog, _KillWatch] = (
+    weakref.WeakKeyDictionary()
+)
+_WATCHES_LOCK = threading.Lock()
+
+
+def _watch_of(log: DecisionLog) -> _KillWatch:
+    with _WATCHES_LOCK:
+        watch = _WATCHES.get(log)
+        if watch is None:
+            watch = _WATCHES[log] = _KillWatch(log)
+        return watch
 
 
 def render_command(template: Sequence[str], args: Mapping[str, Any]) -> list[str]:
@@ -232,38 +296,30 @@ class Workspace:
         """While a command runs, a kill recorded by another process stops it.
 
         A server, the dashboard or a second enclosure on the same log may kill
-        this run while one of its commands runs here. A thread listens for
-        commits to the log (``DecisionLog.changes``: PostgreSQL ``NOTIFY``, or
-        SQLite's ``data_version`` every 50 ms) and, once the run's kill is on
-        record, takes it on (``Run._adopt_close``): the command's whole tree is
-        killed as by a kill made here. A log that cannot be listened to leaves
-        the command to its own caps; the next call is refused all the same.
+        this run while one of its commands runs here. The log's ``_KillWatch``
+        hears it and takes it on (``Run._adopt_close``): the command's whole
+        tree is killed as by a kill made here. A log that cannot be listened to
+        leaves the command to its own caps; the next call is refused all the
+        same.
 
         Raises:
             RunKilled: the run was killed elsewhere before the command started.
             AuditUnavailable: the log cannot be read; nothing runs.
         """
         run = self.run
-        log = run._enc.log  # noqa: SLF001 -- wiring inside the facade
+        watch = _watch_of(run._enc.log)  # noqa: SLF001 -- wiring inside the facade
         try:
-            changes: Changes | None = log.changes()  # first: no kill falls between
+            watch.register(run)  # listening first: no kill falls in between
         except AuditUnavailable:
             logger.warning("run %s: cannot listen for kills made elsewhere", run.id)
-            changes = None
-        try:
             self._refuse_if_closed()
-        except BaseException:
-            if changes is not None:
-                changes.close()
-            raise
-        if changes is None:
             yield
             return
-        watch = _KillWatch(run, changes)
         try:
+            self._refuse_if_closed()
             yield
         finally:
-            watch.stop()
+            watch.unregister(run)
 
     def _refuse_if_closed(self) -> None:
         """Raise if another process killed or ended the run; take that on first.
