@@ -1,8 +1,10 @@
-"""``enclosure runs list|show`` and ``enclosure log``: what agents did, and why."""
+"""``enclosure runs list|show|kill`` and ``enclosure log``: what agents did, and why."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
@@ -175,6 +177,70 @@ def test_runs_show_of_an_unknown_run_is_run_unknown(enclosure, recorded):
     assert result.out == ""
     [line] = result.err_lines()
     assert line.startswith("enclosure: E-RUN-UNKNOWN: ")
+
+
+# ---- runs kill ----------------------------------------------------------------------
+
+
+def test_runs_kill_from_another_process_stops_the_agent_at_its_next_call(home):
+    clock = FakeClock()
+    with make_enclosure(MANIFEST, home, clock=clock) as enc:
+        enc.tool("lookup")(lambda key: {"key": key, "value": 42})
+        run = enc.start_run(task="looping")
+        assert run.call("lookup", {"key": "k1"}).status == "executed"
+        killed = subprocess.run(  # an operator's shell: a real second process
+            [
+                sys.executable,
+                "-c",
+                "from enclosure.cli import entrypoint; entrypoint()",
+                *("--home", str(home), "runs", "kill", run.id),
+                *("--reason", "stuck in a loop", "--by", "oncall", "--json"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert killed.returncode == 0, killed.stderr
+        record = json.loads(killed.stdout)
+        assert record["status"] == "killed"
+        assert record["end_reason"] == "stuck in a loop (killed by oncall)"
+        refused = run.call("lookup", {"key": "k2"})
+        assert refused.status == "killed"
+        assert refused.error is not None
+        assert "stuck in a loop" in refused.error.message
+        [kill] = [e.event for e in enc.log.events(run_id=run.id, kinds=["kill"])]
+        assert (kill.rule, kill.by) == ("operator", "oncall")
+        assert enc.log.verify().ok
+
+
+def test_runs_kill_leaves_a_run_that_is_over_as_it_is(enclosure, recorded):
+    result = enclosure(
+        "--home", recorded.home, "runs", "kill", recorded.second, "--reason", "again"
+    )
+    assert result.status == 0
+    assert "killed" in result.out
+    assert "operator stop" in result.out
+    result = enclosure(
+        "--home", recorded.home, "runs", "kill", recorded.first, "--reason", "late"
+    )
+    assert result.status == 0
+    assert "completed" in result.out
+    with make_enclosure(MANIFEST, recorded.home) as enc:
+        kinds = [e.event.kind for e in enc.log.events(kinds=["kill", "run_ended"])]
+    assert kinds == ["run_ended", "kill", "run_ended"]  # nothing added
+
+
+def test_runs_kill_needs_a_known_run_and_a_reason(enclosure, recorded):
+    unknown = enclosure(
+        "--home", recorded.home, "runs", "kill", "run_nope", "--reason", "x"
+    )
+    assert unknown.status == 2
+    [line] = unknown.err_lines()
+    assert line.startswith("enclosure: E-RUN-UNKNOWN: ")
+    no_reason = enclosure("--home", recorded.home, "runs", "kill", recorded.first)
+    assert no_reason.status == 2
+    assert "--reason" in no_reason.err
 
 
 # ---- log ----------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -11,7 +10,7 @@ import click
 from rich.table import Table
 
 from enclosure._desk import ApprovalDesk
-from enclosure.cli._common import console, echo_json, open_home_log
+from enclosure.cli._common import console, current_user, echo_json, open_home_log
 
 if TYPE_CHECKING:
     from enclosure.approvals import Approval
@@ -23,13 +22,6 @@ _STATUSES = ["pending", "approved", "denied", "expired", "consumed"]
 
 def _desk(ctx: click.Context) -> ApprovalDesk:
     return ApprovalDesk(open_home_log(ctx))
-
-
-def _who() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 @click.group()
@@ -92,7 +84,7 @@ def approve(
     ctx: click.Context, approval_id: str, by: str | None, reason: str | None
 ) -> None:
     """Approve one parked call: it may then run once, with exactly its arguments."""
-    _print(_desk(ctx).approve(approval_id, by=by or _who(), reason=reason))
+    _print(_desk(ctx).approve(approval_id, by=by or current_user(), reason=reason))
 
 
 @approvals.command()
@@ -104,4 +96,4 @@ def deny(
     ctx: click.Context, approval_id: str, by: str | None, reason: str | None
 ) -> None:
     """Deny one parked call."""
-    _print(_desk(ctx).deny(approval_id, by=by or _who(), reason=reason))
+    _print(_desk(ctx).deny(approval_id, by=by or current_user(), reason=reason))

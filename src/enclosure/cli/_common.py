@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from pathlib import Path
@@ -16,7 +17,14 @@ from enclosure.errors import AuditUnavailable
 if TYPE_CHECKING:
     from enclosure.audit import DecisionLog
 
-__all__ = ["DB_NAME", "console", "echo_json", "home_of", "open_home_log"]
+__all__ = [
+    "DB_NAME",
+    "console",
+    "current_user",
+    "echo_json",
+    "home_of",
+    "open_home_log",
+]
 
 DB_NAME = "enclosure.db"
 
@@ -29,6 +37,14 @@ def console() -> Console:
     """A Rich console on stdout; plain text and wide tables when piped."""
     width = None if sys.stdout.isatty() else PIPE_WIDTH
     return Console(highlight=False, soft_wrap=False, width=width)
+
+
+def current_user() -> str:
+    """Who runs the command, for ``--by`` defaults: the login name, or "unknown"."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def home_of(ctx: click.Context) -> Path:

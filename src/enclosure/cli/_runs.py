@@ -1,4 +1,4 @@
-"""``enclosure runs list|show`` and ``enclosure log``: what agents did, and why."""
+"""``enclosure runs list|show|kill`` and ``enclosure log``: what agents did, and why."""
 
 from __future__ import annotations
 
@@ -9,8 +9,16 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.table import Table
 
-from enclosure.cli._common import console, echo_json, open_home_log
+from enclosure._enclosure import Enclosure
+from enclosure.cli._common import (
+    console,
+    current_user,
+    echo_json,
+    home_of,
+    open_home_log,
+)
 from enclosure.errors import UsageError
+from enclosure.manifest import AgentSpec, Manifest
 
 if TYPE_CHECKING:
     from enclosure.audit import StoredEvent
@@ -141,6 +149,47 @@ def show_run(ctx: click.Context, run_id: str, as_json: bool) -> None:  # noqa: F
         f"prompt={record.prompt_version or '-'} manifest={record.manifest_sha256[:16]}"
     )
     out.print(_events_table(events, title=f"Events of {run_id}"))
+
+
+@runs.command("kill")
+@click.argument("run_id")
+@click.option("--reason", required=True, help="Why; kept in the kill event.")
+@click.option("--by", default=None, help="Who kills it (default: the current user).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def kill_run(
+    ctx: click.Context,
+    run_id: str,
+    reason: str,
+    by: str | None,
+    as_json: bool,  # noqa: FBT001 -- click flag
+) -> None:
+    """Kill a running run, wherever its agent runs.
+
+    The kill goes into the decision log. The agent's process refuses its next
+    action (E-RUN-KILLED) and stops a sandboxed command it is running as soon as
+    it hears of it; the run's own kill hooks fire there. A run that is over is
+    left as it is.
+    """
+    log_ = open_home_log(ctx)
+    record = log_.get_run(run_id)
+    if record is None:
+        msg = f"no run {run_id!r} in the decision log"
+        raise UsageError(msg, code="E-RUN-UNKNOWN")
+    if record.status == "running":
+        who = by or current_user()
+        # Killing needs only the run's record and events, not its manifest.
+        bare = Manifest(agent=AgentSpec(name=record.agent))
+        enc = Enclosure(bare, home=home_of(ctx), log=log_)
+        enc.resume_run(run_id).kill(
+            f"{reason} (killed by {who})", rule="operator", by=who
+        )
+        record = log_.get_run(run_id)
+        assert record is not None  # noqa: S101 -- it was just there
+    if as_json:
+        echo_json(record.model_dump(mode="json"))
+        return
+    console().print(f"{record.run_id}: {_styled(record.status)} ({record.end_reason})")
 
 
 @click.command()
