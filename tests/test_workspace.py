@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 
 import pytest
 import sqlalchemy as sa
@@ -262,3 +264,53 @@ def test_a_lost_listening_connection_is_opened_again(tmp_path, postgres):
         worker.join(timeout=20)
         assert not worker.is_alive()
         assert results[0].receipt.sandbox["limit"] == "killed"
+
+
+def test_a_slow_kill_hook_of_one_run_does_not_hold_up_another_runs_kill(tmp_path):
+    release = threading.Event()
+    with make_enclosure(TOOLS, tmp_path) as enc:
+        slow, other_run = enc.start_run(task="slow"), enc.start_run(task="other")
+        slow.on_kill(lambda _run, _reason: release.wait(timeout=30))
+        slow_worker, _ = _command_in_flight(slow)
+        other_worker, other_results = _command_in_flight(other_run)
+        with make_enclosure(TOOLS, tmp_path) as killer:
+            killer.resume_run(slow.id).kill("first")
+            slow_worker.join(timeout=20)  # its hook now blocks, in its own thread
+            killer.resume_run(other_run.id).kill("second")
+        other_worker.join(timeout=20)
+        assert other_results[0].receipt.sandbox["limit"] == "killed"  # not capped
+        release.set()
+
+
+def test_the_listener_outlives_a_run_that_fails_to_take_its_kill_on(
+    tmp_path, monkeypatch
+):
+    with make_enclosure(TOOLS, tmp_path) as enc:
+        broken = enc.start_run(task="broken")
+
+        def fails() -> None:
+            msg = "the quarantine scan broke"
+            raise ValueError(msg)
+
+        monkeypatch.setattr(broken.workspace, "close", fails)
+        worker, results = _command_in_flight(broken)
+        with make_enclosure(TOOLS, tmp_path) as killer:
+            killer.resume_run(broken.id).kill("first")
+            worker.join(timeout=20)
+            assert results[0].receipt.sandbox["limit"] == "killed"
+            later = enc.start_run(task="later")
+            worker, results = _command_in_flight(later)
+            killer.resume_run(later.id).kill("second")
+        worker.join(timeout=20)
+        assert results[0].receipt.sandbox["limit"] == "killed"
+        monkeypatch.undo()
+        broken.workspace.close()  # what the broken close left open
+
+
+def test_a_closed_log_is_not_kept_alive_by_its_kill_listener(tmp_path):
+    with make_enclosure(TOOLS, tmp_path) as enc, enc.start_run(task="t") as run:
+        assert run.call("greet", {"name": "x"}).status == "executed"
+        gone = weakref.ref(enc.log)
+    del enc, run
+    gc.collect()
+    assert gone() is None

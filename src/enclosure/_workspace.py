@@ -55,77 +55,122 @@ class _KillWatch:
     Runs with a command in flight are registered; while any is, one thread waits
     for commits to the log (``DecisionLog.changes``: PostgreSQL ``NOTIFY``, or
     SQLite's ``data_version`` every 50 ms) and, after each, reads whether a
-    registered run was closed and takes that on (``Run._adopt_close``). One
-    connection per process, however many commands run. A lost listening
-    connection is opened again and every registered run re-read, so a kill
-    missed meanwhile is still found; the thread ends when nothing is registered.
+    registered run was closed. Each such run takes that on in a thread of its own
+    (``Run._adopt_close``: kill hooks and the quarantine scan may take long), so
+    the listener goes on hearing the other runs' kills. One connection per
+    process, however many commands run. A lost listening connection is opened
+    again and every registered run re-read, so a kill missed meanwhile is still
+    found; the thread ends when nothing is registered, or its log is gone (it
+    holds the log weakly, as ``_WATCHES`` does).
     """
 
     def __init__(self, log: DecisionLog) -> None:
-        self._log = log
+        self._log = weakref.ref(log)
         self._lock = threading.Lock()
         self._runs: dict[Run, int] = {}  # commands in flight, per run
         self._changes: Changes | None = None
         self._running = False
 
-    def register(self, run: Run) -> None:
+    def register(self, run: Run, log: DecisionLog) -> None:
         """Listen for ``run``'s kill until ``unregister``; call before checking it.
+
+        ``log`` is this watch's log, which the caller holds.
 
         Raises:
             AuditUnavailable: listening cannot start.
         """
         with self._lock:
             if not self._running:
-                self._changes = self._log.changes()
-                self._running = True
+                changes = log.changes()
                 thread = threading.Thread(target=self._watch, name="enclosure-kills")
                 thread.daemon = True
-                thread.start()
+                try:
+                    thread.start()
+                except BaseException:
+                    changes.close()
+                    raise
+                self._changes, self._running = changes, True
             self._runs[run] = self._runs.get(run, 0) + 1
 
     def unregister(self, run: Run) -> None:
-        """One command of ``run`` is over."""
+        """One command of ``run`` is over; the last one stops the listening."""
         with self._lock:
             left = self._runs.pop(run) - 1
             if left:
                 self._runs[run] = left
-
-    def _watch(self) -> None:
-        while True:
-            with self._lock:
-                changes = self._changes
-                if not self._runs or self._log.closed:
-                    self._running = False
-                    self._changes = None
-                    break
-            try:
-                if changes is None:
-                    changes = self._resubscribe()
-                elif changes.wait(_WATCH_WAIT):
-                    self._check()
-            except AuditUnavailable:
-                logger.warning("lost the decision log's change feed; listening again")
-                if changes is not None:
-                    changes.close()
-                with self._lock:
-                    self._changes = None
-                time.sleep(_WATCH_WAIT)  # the log may be down: no busy loop
+            changes = None
+            if not self._runs:  # the thread's wait returns within a tick, and it ends
+                changes, self._changes = self._changes, None
         if changes is not None:
             changes.close()
 
-    def _resubscribe(self) -> Changes:
-        changes = self._log.changes()
-        with self._lock:
-            self._changes = changes
-        self._check()  # whatever was committed while nobody listened
-        return changes
+    def _watch(self) -> None:
+        try:
+            while self._listen():
+                pass
+        finally:
+            with self._lock:
+                changes, self._changes, self._running = self._changes, None, False
+            if changes is not None:
+                changes.close()
 
-    def _check(self) -> None:
+    def _listen(self) -> bool:
+        """Wait for one change and act on it; ``False`` once there is nothing to do.
+
+        The log is looked up after each wait, never held across one.
+        """
+        with self._lock:
+            changes = self._changes
+            if not self._runs:
+                return False
+        log = self._log()
+        if log is None or log.closed:
+            return False
+        try:
+            if changes is None:
+                changes = log.changes()
+                with self._lock:
+                    self._changes = changes
+                self._check(log)  # whatever was committed while nobody listened
+                return True
+            del log
+            if changes.wait(_WATCH_WAIT):
+                log = self._log()
+                if log is None:
+                    return False
+                self._check(log)
+        except AuditUnavailable:
+            logger.warning("lost the decision log's change feed; listening again")
+            with self._lock:
+                lost, self._changes = self._changes, None
+            if lost is not None:
+                lost.close()
+            time.sleep(_WATCH_WAIT)  # the log may be down: no busy loop
+        return True
+
+    def _check(self, log: DecisionLog) -> None:
+        """Hand each registered run that another process closed to its own thread.
+
+        Raises:
+            AuditUnavailable: the log cannot be read.
+        """
         with self._lock:
             runs = list(self._runs)
         for run in runs:
-            if run.status == "running" and self._log.closing_event(run.id) is not None:
-                run._adopt_close()  # noqa: SLF001 -- wiring inside the facade
+            if run.status == "running" and log.closing_event(run.id) is not None:
+                adopt = threading.Thread(
+                    target=_adopt, args=(run,), name=f"enclosure-kill-{run.id}"
+                )
+                adopt.daemon = True
+                adopt.start()
+
+
+def _adopt(run: Run) -> None:
+    """``Run._adopt_close`` in a thread of its own; a failure is logged, not lost."""
+    try:
+        run._adopt_close()  # noqa: SLF001 -- wiring inside the facade
+    except Exception:  # the thread's boundary: the next call refuses all the same
+        logger.exception("run %s: a kill made elsewhere could not be taken on", run.id)
 
 
 _WATCHES: weakref.WeakKeyDictionary[DecisionLog, _KillWatch] = (
@@ -307,19 +352,20 @@ class Workspace:
             AuditUnavailable: the log cannot be read; nothing runs.
         """
         run = self.run
-        watch = _watch_of(run._enc.log)  # noqa: SLF001 -- wiring inside the facade
+        watch: _KillWatch | None = None
         try:
-            watch.register(run)  # listening first: no kill falls in between
+            log = run._enc.log  # noqa: SLF001 -- wiring inside the facade
+            candidate = _watch_of(log)
+            candidate.register(run, log)  # listening first: no kill falls between
+            watch = candidate
         except AuditUnavailable:
             logger.warning("run %s: cannot listen for kills made elsewhere", run.id)
-            self._refuse_if_closed()
-            yield
-            return
         try:
             self._refuse_if_closed()
             yield
         finally:
-            watch.unregister(run)
+            if watch is not None:
+                watch.unregister(run)
 
     def _refuse_if_closed(self) -> None:
         """Raise if another process killed or ended the run; take that on first.

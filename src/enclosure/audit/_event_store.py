@@ -223,15 +223,17 @@ class EventTable:
         """
         # The hot path: a plain try instead of a guard saves a generator per append.
         try:
-            with self._lock:
-                if self._closed:
-                    raise self._db.closed_error()
-                for attempt in range(_MAX_APPEND_ATTEMPTS):
+            for attempt in range(_MAX_APPEND_ATTEMPTS):
+                with self._lock:
+                    if self._closed:
+                        raise self._db.closed_error()
                     appended = self._try_append(prepared, anchor=anchor, live=live)
-                    if appended is not None:
-                        return appended
-                    if attempt >= _BACKOFF_AFTER:
-                        time.sleep(_backoff(attempt - _BACKOFF_AFTER))
+                if appended is not None:
+                    return appended
+                if attempt >= _BACKOFF_AFTER:
+                    # Outside the lock: this process's other threads (one may hold a
+                    # kill) go on appending meanwhile.
+                    time.sleep(_backoff(attempt - _BACKOFF_AFTER))
         except (AuditUnavailable, RunClosed):
             raise
         except (sa_exc.SQLAlchemyError, OSError, self._db.dbapi_error) as exc:
