@@ -28,3 +28,27 @@ def test_caps_still_apply(tmp_path):
     assert r.limit == "output"
     r = runner().exec_sync(["sh", "-c", "pwd"], cwd=str(tmp_path))
     assert r.text().strip() == str(tmp_path)
+
+
+def test_a_kill_while_a_command_starts_kills_it_once_it_is_registered(monkeypatch):
+    """The command runs (and may show it) before ``kill()`` can find it.
+
+    Here ``kill()`` lands just after the start read the kill count, as a kill
+    from another thread can: the command must still be killed, not left to its
+    60 s (the self-check's kill test failed so about one run in fifteen).
+    """
+    sandbox = runner(wall_time=30)
+    counted = sandbox._kill_count
+
+    def count_then_kill() -> int:
+        kills = counted()
+        sandbox.kill()
+        return kills
+
+    monkeypatch.setattr(sandbox, "_kill_count", count_then_kill)
+    r = sandbox.exec_sync(["sleep", "60"])
+    assert r.limit == "killed"
+    assert r.duration_s < 10
+    monkeypatch.undo()
+    assert sandbox.exec_sync(["true"]).limit is None  # later commands run as ever
+    sandbox.cleanup()

@@ -42,6 +42,7 @@ class DirectRunner(ProcessSandbox):
         argv = [*self._rlimits(), *cmd]
         group = self._acquire_group()
         before = group.counters() if group is not None else None
+        kills = self._kill_count()
         try:
             proc = subprocess.Popen(  # noqa: S603 -- argv, never a shell
                 argv,
@@ -59,7 +60,7 @@ class DirectRunner(ProcessSandbox):
         # Registered before anything else: the program already runs, and a
         # kill() from now on must find it (a cgroup move can take milliseconds).
         active = Active(proc, group, before)
-        self._register(active)
+        self._register(active, kills_before=kills)
         if group is not None:
             # On failure the caps fall back to the rlimits already in force.
             with contextlib.suppress(OSError):

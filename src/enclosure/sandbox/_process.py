@@ -88,6 +88,8 @@ class ProcessSandbox(Sandbox):
         self._lock = threading.Lock()
         self._running = threading.Condition(self._lock)
         self._closed = False
+        self._kills = 0
+        """``kill()`` calls so far: a command started meanwhile is killed too."""
 
     @property
     def cgroups(self) -> bool:
@@ -130,10 +132,25 @@ class ProcessSandbox(Sandbox):
             group.kill_all()
             self._pool.release(group)
 
-    def _register(self, active: Active) -> None:
+    def _kill_count(self) -> int:
+        """How many times ``kill()`` ran; read before a command may start."""
+        with self._lock:
+            return self._kills
+
+    def _register(self, active: Active, *, kills_before: int | None = None) -> None:
+        """Make ``active`` reachable by ``kill()``.
+
+        ``kills_before`` is ``_kill_count()`` from before the command could start:
+        a backend whose command runs before it is registered passes it, and a
+        ``kill()`` that came in between (it could not see the command, which was
+        already running and may have shown it) kills it now.
+        """
         with self._lock:
             self._active.add(active)
             self._running.notify_all()
+            missed = kills_before is not None and self._kills != kills_before
+        if missed:
+            active.stop("killed")
 
     def _mark_started(self, active: Active) -> None:
         """The command itself now runs (setup is over)."""
@@ -347,6 +364,7 @@ class ProcessSandbox(Sandbox):
     def kill(self) -> None:
         """Kill every running command of this sandbox, whole trees, at once."""
         with self._lock:
+            self._kills += 1
             running = list(self._active)
         for active in running:
             active.stop("killed")
