@@ -356,6 +356,18 @@ def test_runaway_loop_three_emails_then_claude_is_stopped(enc):
     assert "kill" in kinds
 
 
+def test_a_kill_from_elsewhere_stops_the_session_at_its_next_tool(enc, tmp_path):
+    assert permission(pre(enc, "Bash", {"command": "ls"})) == "allow"
+    # The operator kills the session's run from the dashboard or the CLI: another
+    # enclosure on the same log.
+    with make_enclosure(OUTCOMES, tmp_path, clock=FakeClock()) as operator:
+        operator.resume_run(run_id_for("sess-1")).kill("runaway session", by="ops")
+    answer = pre(enc, "Bash", {"command": "ls"})
+    assert permission(answer) == "deny"
+    assert answer["continue"] is False
+    assert "runaway session" in reason(answer)
+
+
 def test_each_call_is_one_decision_event_with_the_core_fields(enc):
     pre(enc, "Bash", {"command": "ls"})
     pre(enc, "Bash", {"command": "sudo ls"})
