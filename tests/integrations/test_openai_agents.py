@@ -367,6 +367,27 @@ def test_a_killed_run_refuses_the_next_agent_too(enc, tools, ran):
     assert ran == []
 
 
+def test_a_kill_from_another_process_stops_the_runner_at_its_next_call(
+    enc, ran, tmp_path
+):
+    run = enc.start_run("t")
+
+    @function_tool
+    def send_email(to: str) -> str:
+        """Send an email; the operator kills the run after the first one."""
+        ran.append(("send_email", to))
+        if len(ran) == 1:  # another process on the same log, as a server would be
+            with make_enclosure(MANIFEST, tmp_path, clock=FakeClock()) as operator:
+                operator.resume_run(run.id).kill("operator saw a loop", by="ops")
+        return f"sent to {to}"
+
+    steps = [ModelStep.respond(keep_emailing) for _ in range(10)]
+    with pytest.raises(RunKilled, match="operator saw a loop"):
+        run_agent(guard_tools(run, [send_email]), steps)
+    assert ran == [("send_email", "c1@customers.example")]
+    assert run.status == "killed"
+
+
 # ---- the guardrail form -------------------------------------------------------------
 
 
