@@ -314,3 +314,16 @@ def test_a_closed_log_is_not_kept_alive_by_its_kill_listener(tmp_path):
     del enc, run
     gc.collect()
     assert gone() is None
+
+
+def test_commands_in_a_row_share_one_listener_which_stops_once_idle(tmp_path):
+    def listeners():
+        return [t for t in threading.enumerate() if t.name == "enclosure-kills"]
+
+    with make_enclosure(TOOLS, tmp_path) as enc, enc.start_run(task="t") as run:
+        assert run.call("greet", {"name": "a"}).status == "executed"
+        [first] = listeners()
+        assert run.call("greet", {"name": "b"}).status == "executed"
+        assert listeners() == [first]  # still listening: no new connection
+        first.join(timeout=10)  # a whole wait with nothing in flight ends it
+        assert not first.is_alive()

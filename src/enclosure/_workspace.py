@@ -70,6 +70,10 @@ class _KillWatch:
         self._runs: dict[Run, int] = {}  # commands in flight, per run
         self._changes: Changes | None = None
         self._running = False
+        self._gen = 0
+        """Which listener thread is the live one (a stopped one never interferes)."""
+        self._idle = False
+        """A whole wait went by with nothing registered: the next one ends it."""
 
     def register(self, run: Run, log: DecisionLog) -> None:
         """Listen for ``run``'s kill until ``unregister``; call before checking it.
@@ -82,7 +86,10 @@ class _KillWatch:
         with self._lock:
             if not self._running:
                 changes = log.changes()
-                thread = threading.Thread(target=self._watch, name="enclosure-kills")
+                self._gen += 1
+                thread = threading.Thread(
+                    target=self._watch, args=(self._gen,), name="enclosure-kills"
+                )
                 thread.daemon = True
                 try:
                     thread.start()
@@ -91,50 +98,65 @@ class _KillWatch:
                     raise
                 self._changes, self._running = changes, True
             self._runs[run] = self._runs.get(run, 0) + 1
+            self._idle = False
 
     def unregister(self, run: Run) -> None:
-        """One command of ``run`` is over; the last one stops the listening."""
+        """One command of ``run`` is over.
+
+        The listener lingers one more wait, so that the next command (often
+        right behind) finds it listening instead of opening a connection anew.
+        """
         with self._lock:
             left = self._runs.pop(run) - 1
             if left:
                 self._runs[run] = left
-            changes = None
-            if not self._runs:  # the thread's wait returns within a tick, and it ends
-                changes, self._changes = self._changes, None
-        if changes is not None:
-            changes.close()
 
-    def _watch(self) -> None:
+    def _watch(self, gen: int) -> None:
         try:
-            while self._listen():
+            while self._listen(gen):
                 pass
         finally:
-            with self._lock:
-                changes, self._changes, self._running = self._changes, None, False
-            if changes is not None:
-                changes.close()
+            self._stop(gen, force=True)
 
-    def _listen(self) -> bool:
+    def _stop(self, gen: int, *, force: bool) -> bool:
+        """Stop listening if the log is gone or idle (or ``force``); under the lock.
+
+        ``gen`` names the thread asking: a thread that already stopped never
+        stops the one ``register`` started after it.
+        """
+        log = self._log()
+        with self._lock:
+            if self._gen != gen or not self._running:
+                return True
+            idle = not self._runs and self._idle
+            if not (force or idle or log is None or log.closed):
+                self._idle = not self._runs
+                return False
+            changes, self._changes, self._running = self._changes, None, False
+        if changes is not None:
+            changes.close()
+        return True
+
+    def _listen(self, gen: int) -> bool:
         """Wait for one change and act on it; ``False`` once there is nothing to do.
 
-        The log is looked up after each wait, never held across one.
+        It stops when its log is gone, or a whole wait went by with nothing
+        registered. The log is looked up after each wait, never held across one.
         """
+        if self._stop(gen, force=False):
+            return False
         with self._lock:
             changes = self._changes
-            if not self._runs:
-                return False
-        log = self._log()
-        if log is None or log.closed:
-            return False
         try:
             if changes is None:
+                log = self._log()
+                if log is None:
+                    return False
                 changes = log.changes()
                 with self._lock:
                     self._changes = changes
                 self._check(log)  # whatever was committed while nobody listened
-                return True
-            del log
-            if changes.wait(_WATCH_WAIT):
+            elif changes.wait(_WATCH_WAIT):
                 log = self._log()
                 if log is None:
                     return False
@@ -157,7 +179,7 @@ class _KillWatch:
         with self._lock:
             runs = list(self._runs)
         for run in runs:
-            if run.status == "running" and log.closing_event(run.id) is not None:
+            if run.status == "running" and log.run_closed(run.id):
                 adopt = threading.Thread(
                     target=_adopt, args=(run,), name=f"enclosure-kill-{run.id}"
                 )
@@ -376,7 +398,7 @@ class Workspace:
             AuditUnavailable: the log cannot be read; nothing may start.
         """
         run = self.run
-        if run._enc.log.closing_event(run.id) is not None:  # noqa: SLF001 -- wiring
+        if run._enc.log.run_closed(run.id):  # noqa: SLF001 -- wiring
             run._adopt_close()  # noqa: SLF001 -- wiring inside the facade
             run.ensure_running()
 

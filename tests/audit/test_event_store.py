@@ -601,3 +601,16 @@ def test_the_live_check_is_skipped_only_while_nobody_else_wrote(db_path, decisio
         with pytest.raises(RunClosed):
             log.append(decision(9), live=True)
         assert log.verify().ok
+
+
+def test_run_closed_says_whether_a_run_has_its_kill_or_end(db_url, decision):
+    with DecisionLog(db_url) as log:
+        log.append(decision(1))
+        assert log.run_closed("run-1") is False
+        log.append(_kill("run-1", 2))
+        assert log.run_closed("run-1") is True
+        assert log.run_closed("run-2") is False
+        log.append(decision(3, run_id="run-2"))  # the check left no transaction open
+        assert log.verify().ok
+    with pytest.raises(AuditUnavailable):
+        log.run_closed("run-1")

@@ -323,6 +323,22 @@ class EventTable:
         with self._db.guard("read"):
             yield from self._chain_rows()
 
+    def is_closed(self, run_id: str) -> bool:
+        """Whether ``run_id`` has a kill or end event: the append path's own query.
+
+        Run on the append connection with the statement compiled once, so it
+        costs what the live check costs, not a pooled SQLAlchemy query.
+        """
+        with self._db.guard("read"), self._lock:
+            if self._closed:
+                raise self._db.closed_error()
+            cursor = self._cursor
+            try:
+                cursor.execute(self._closed_sql, self._closed_params(run_id))
+                return bool(cursor.fetchall()[0][0])
+            finally:
+                self._raw.rollback()  # PostgreSQL: end the transaction it opened
+
     def closing(self, run_id: str) -> StoredEvent | None:
         """The first event that closed ``run_id`` (its kill, else its end), if any."""
         # No ORDER BY: SQLite would walk the run's every event by ix_events_run_id

@@ -287,6 +287,14 @@ class DecisionLog:
                 self._after_append(one, event)
         return appended
 
+    def run_closed(self, run_id: str) -> bool:
+        """Whether ``run_id`` has a ``kill`` or ``run_ended`` event (a cheap check).
+
+        Raises:
+            AuditUnavailable: the log cannot be read.
+        """
+        return self._events.is_closed(run_id)
+
     def closing_event(self, run_id: str) -> StoredEvent | None:
         """The event that closed ``run_id``: its first kill, else its end; or none.
 
