@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from enclosure._workspace import render_command
 from enclosure.audit import DecisionLog
-from enclosure.errors import RunKilled, ToolFailed
+from enclosure.errors import AuditUnavailable, RunKilled, ToolFailed
 from enclosure.testing import make_enclosure
 
 pytestmark = pytest.mark.sandbox
@@ -188,8 +188,8 @@ def test_a_kill_made_by_another_process_stops_a_running_command(tmp_path):
         assert results[0].error.code == "E-SANDBOX-LIMIT"
         # Killed, not stopped by its own 5 s wall-time cap.
         assert results[0].receipt.sandbox["limit"] == "killed"
+        assert heard.wait(timeout=10)  # the listener's thread calls the hooks
         assert run.status == "killed"
-        assert heard.wait(timeout=10)  # the listening thread calls the hooks
         assert fired == ["killed from the dashboard"]
         assert run.call("greet", {"name": "x"}).status == "killed"
         assert fired == ["killed from the dashboard"]
@@ -320,10 +320,50 @@ def test_commands_in_a_row_share_one_listener_which_stops_once_idle(tmp_path):
     def listeners():
         return [t for t in threading.enumerate() if t.name == "enclosure-kills"]
 
+    earlier = set(listeners())  # other tests' listeners may still linger
     with make_enclosure(TOOLS, tmp_path) as enc, enc.start_run(task="t") as run:
         assert run.call("greet", {"name": "a"}).status == "executed"
-        [first] = listeners()
+        [first] = set(listeners()) - earlier
         assert run.call("greet", {"name": "b"}).status == "executed"
-        assert listeners() == [first]  # still listening: no new connection
+        assert set(listeners()) - earlier == {first}  # no new connection
         first.join(timeout=10)  # a whole wait with nothing in flight ends it
         assert not first.is_alive()
+
+
+def test_a_failed_check_leaves_the_listener_listening(tmp_path, monkeypatch):
+    with make_enclosure(TOOLS, tmp_path) as enc:
+        run = enc.start_run(task="t")
+        checked = enc.log.run_closed
+        failures = []
+
+        def flaky(run_id):  # fails once, in the listener only
+            if threading.current_thread().name == "enclosure-kills" and not failures:
+                failures.append(run_id)
+                msg = "a bug in a check"
+                raise RuntimeError(msg)
+            return checked(run_id)
+
+        monkeypatch.setattr(enc.log, "run_closed", flaky)
+        worker, results = _command_in_flight(run)
+        with make_enclosure(TOOLS, tmp_path) as other:
+            other.resume_run(run.id).kill("stop")
+        worker.join(timeout=20)
+        assert failures == [run.id]
+        assert results[0].receipt.sandbox["limit"] == "killed"
+
+
+def test_a_kill_heard_stops_the_command_even_if_reading_it_fails(tmp_path, monkeypatch):
+    with make_enclosure(TOOLS, tmp_path) as enc:
+        run = enc.start_run(task="t")
+
+        def unreadable(run_id):
+            msg = "the decision log cannot be read"
+            raise AuditUnavailable(msg)
+
+        worker, results = _command_in_flight(run)
+        monkeypatch.setattr(enc.log, "closing_event", unreadable)
+        with make_enclosure(TOOLS, tmp_path) as other:
+            other.resume_run(run.id).kill("stop")
+        worker.join(timeout=20)
+        assert results[0].receipt.sandbox["limit"] == "killed"
+        monkeypatch.undo()

@@ -54,13 +54,14 @@ class _KillWatch:
 
     Runs with a command in flight are registered; while any is, one thread waits
     for commits to the log (``DecisionLog.changes``: PostgreSQL ``NOTIFY``, or
-    SQLite's ``data_version`` every 50 ms) and, after each, reads whether a
-    registered run was closed. Each such run takes that on in a thread of its own
-    (``Run._adopt_close``: kill hooks and the quarantine scan may take long), so
-    the listener goes on hearing the other runs' kills. One connection per
-    process, however many commands run. A lost listening connection is opened
-    again and every registered run re-read, so a kill missed meanwhile is still
-    found; the thread ends when nothing is registered, or its log is gone (it
+    SQLite's ``data_version`` every 50 ms) and, after each (and at least every
+    ``_WATCH_WAIT`` seconds), reads whether a registered run was closed. Each such
+    run's commands are killed and the run takes the close on in a thread of its
+    own (``_adopt``: kill hooks and the quarantine scan may take long), so the
+    listener goes on hearing the other runs' kills. One connection per process,
+    however many commands run. A lost listening connection is opened again and
+    every registered run re-read. The thread ends once nothing was registered for
+    ``_WATCH_WAIT`` seconds (commands in a row share it), or its log is gone (it
     holds the log weakly, as ``_WATCHES`` does).
     """
 
@@ -72,8 +73,8 @@ class _KillWatch:
         self._running = False
         self._gen = 0
         """Which listener thread is the live one (a stopped one never interferes)."""
-        self._idle = False
-        """A whole wait went by with nothing registered: the next one ends it."""
+        self._idle_since: float | None = None
+        """Since when nothing is registered (monotonic seconds)."""
 
     def register(self, run: Run, log: DecisionLog) -> None:
         """Listen for ``run``'s kill until ``unregister``; call before checking it.
@@ -98,7 +99,7 @@ class _KillWatch:
                     raise
                 self._changes, self._running = changes, True
             self._runs[run] = self._runs.get(run, 0) + 1
-            self._idle = False
+            self._idle_since = None
 
     def unregister(self, run: Run) -> None:
         """One command of ``run`` is over.
@@ -121,27 +122,37 @@ class _KillWatch:
     def _stop(self, gen: int, *, force: bool) -> bool:
         """Stop listening if the log is gone or idle (or ``force``); under the lock.
 
-        ``gen`` names the thread asking: a thread that already stopped never
-        stops the one ``register`` started after it.
+        Idle means nothing registered for ``_WATCH_WAIT`` seconds. ``gen`` names
+        the thread asking: a thread that already stopped never stops the one
+        ``register`` started after it.
         """
         log = self._log()
+        now = time.monotonic()
         with self._lock:
             if self._gen != gen or not self._running:
                 return True
-            idle = not self._runs and self._idle
+            if self._runs:
+                self._idle_since = None
+            elif self._idle_since is None:
+                self._idle_since = now
+            idle = self._idle_since is not None and now - self._idle_since >= (
+                _WATCH_WAIT
+            )
             if not (force or idle or log is None or log.closed):
-                self._idle = not self._runs
                 return False
             changes, self._changes, self._running = self._changes, None, False
         if changes is not None:
-            changes.close()
+            with contextlib.suppress(AuditUnavailable):
+                changes.close()
         return True
 
     def _listen(self, gen: int) -> bool:
-        """Wait for one change and act on it; ``False`` once there is nothing to do.
+        """Wait for news, then check the runs in flight; ``False`` when done.
 
-        It stops when its log is gone, or a whole wait went by with nothing
-        registered. The log is looked up after each wait, never held across one.
+        It checks after every wait, news or not, so a check that failed is made
+        again within ``_WATCH_WAIT``. It stops when its log is gone, or nothing
+        was registered for a whole wait. The log is looked up after each wait,
+        never held across one.
         """
         if self._stop(gen, force=False):
             return False
@@ -152,22 +163,28 @@ class _KillWatch:
                 log = self._log()
                 if log is None:
                     return False
-                changes = log.changes()
+                changes = log.changes()  # then check: whatever came meanwhile
                 with self._lock:
                     self._changes = changes
-                self._check(log)  # whatever was committed while nobody listened
-            elif changes.wait(_WATCH_WAIT):
-                log = self._log()
-                if log is None:
-                    return False
-                self._check(log)
+                del log
+            else:
+                changes.wait(_WATCH_WAIT)
         except AuditUnavailable:
             logger.warning("lost the decision log's change feed; listening again")
             with self._lock:
                 lost, self._changes = self._changes, None
             if lost is not None:
-                lost.close()
+                with contextlib.suppress(AuditUnavailable):
+                    lost.close()
             time.sleep(_WATCH_WAIT)  # the log may be down: no busy loop
+            return True
+        log = self._log()
+        if log is None:
+            return False
+        try:
+            self._check(log)
+        except Exception:  # the listener's boundary: it must go on for the others
+            logger.exception("could not check the runs in flight for kills")
         return True
 
     def _check(self, log: DecisionLog) -> None:
@@ -188,8 +205,13 @@ class _KillWatch:
 
 
 def _adopt(run: Run) -> None:
-    """``Run._adopt_close`` in a thread of its own; a failure is logged, not lost."""
+    """Stop the run's commands, then ``Run._adopt_close``; a failure is logged.
+
+    The commands stop first: the log has said the run is over, and reading how
+    (``_adopt_close``) may fail.
+    """
     try:
+        run.workspace.kill()
         run._adopt_close()  # noqa: SLF001 -- wiring inside the facade
     except Exception:  # the thread's boundary: the next call refuses all the same
         logger.exception("run %s: a kill made elsewhere could not be taken on", run.id)

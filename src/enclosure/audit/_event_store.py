@@ -337,7 +337,10 @@ class EventTable:
                 cursor.execute(self._closed_sql, self._closed_params(run_id))
                 return bool(cursor.fetchall()[0][0])
             finally:
-                self._raw.rollback()  # PostgreSQL: end the transaction it opened
+                # PostgreSQL: end the transaction it opened; a failed rollback
+                # must not hide the error that matters.
+                with contextlib.suppress(self._db.dbapi_error):
+                    self._raw.rollback()
 
     def closing(self, run_id: str) -> StoredEvent | None:
         """The first event that closed ``run_id`` (its kill, else its end), if any."""
