@@ -180,8 +180,7 @@ def test_a_kill_made_by_another_process_stops_a_running_command(tmp_path):
         worker.start()
         assert run.workspace.sandbox().wait_running(timeout=10)
         # A second enclosure on the same log, as a server or the dashboard is.
-        with make_enclosure(TOOLS, tmp_path) as other:
-            other.resume_run(run.id).kill("killed from the dashboard", by="ops")
+        _kill_elsewhere(tmp_path, run, "killed from the dashboard", by="ops")
         worker.join(timeout=20)  # `sleep 60` would hold it for a minute
         assert not worker.is_alive()
         assert results[0].status == "failed"
@@ -199,8 +198,7 @@ def test_a_kill_made_by_another_process_stops_a_running_command(tmp_path):
 def test_a_command_of_a_run_killed_elsewhere_never_starts(tmp_path):
     with make_enclosure(TOOLS, tmp_path) as enc:
         run = enc.start_run(task="t")
-        with make_enclosure(TOOLS, tmp_path) as other:
-            other.resume_run(run.id).kill("stop")
+        _kill_elsewhere(tmp_path, run, "stop")
         with pytest.raises(RunKilled):
             run.workspace.exec(["touch", str(tmp_path / "ran")])
         assert not (tmp_path / "ran").exists()
@@ -210,11 +208,16 @@ def test_a_command_of_a_run_killed_elsewhere_never_starts(tmp_path):
 def test_no_process_is_spawned_for_a_run_killed_elsewhere(tmp_path):
     with make_enclosure(TOOLS, tmp_path) as enc:
         run = enc.start_run(task="t")
-        with make_enclosure(TOOLS, tmp_path) as other:
-            other.resume_run(run.id).kill("stop")
+        _kill_elsewhere(tmp_path, run, "stop")
         with pytest.raises(RunKilled):
             run.workspace.spawn(["sleep", "60"])
         assert run.status == "killed"
+
+
+def _kill_elsewhere(home, run, reason, *, by=None):
+    """Kill ``run`` through a second enclosure on its log, as a server would."""
+    with make_enclosure(TOOLS, home) as other:
+        other.resume_run(run.id).kill(reason, by=by)
 
 
 def _command_in_flight(run):
@@ -232,8 +235,7 @@ def test_one_listener_serves_every_command_and_stops_only_the_killed_run(tmp_pat
         spared_worker, spared_results = _command_in_flight(spared)
         listeners = [t for t in threading.enumerate() if t.name == "enclosure-kills"]
         assert len(listeners) == 1
-        with make_enclosure(TOOLS, tmp_path) as other:
-            other.resume_run(doomed.id).kill("only this one")
+        _kill_elsewhere(tmp_path, doomed, "only this one")
         doomed_worker.join(timeout=20)
         assert doomed_results[0].receipt.sandbox["limit"] == "killed"
         assert spared_worker.is_alive()
@@ -273,10 +275,9 @@ def test_a_slow_kill_hook_of_one_run_does_not_hold_up_another_runs_kill(tmp_path
         slow.on_kill(lambda _run, _reason: release.wait(timeout=30))
         slow_worker, _ = _command_in_flight(slow)
         other_worker, other_results = _command_in_flight(other_run)
-        with make_enclosure(TOOLS, tmp_path) as killer:
-            killer.resume_run(slow.id).kill("first")
-            slow_worker.join(timeout=20)  # its hook now blocks, in its own thread
-            killer.resume_run(other_run.id).kill("second")
+        _kill_elsewhere(tmp_path, slow, "first")
+        slow_worker.join(timeout=20)  # its hook now blocks, in its own thread
+        _kill_elsewhere(tmp_path, other_run, "second")
         other_worker.join(timeout=20)
         assert other_results[0].receipt.sandbox["limit"] == "killed"  # not capped
         release.set()
@@ -294,13 +295,12 @@ def test_the_listener_outlives_a_run_that_fails_to_take_its_kill_on(
 
         monkeypatch.setattr(broken.workspace, "close", fails)
         worker, results = _command_in_flight(broken)
-        with make_enclosure(TOOLS, tmp_path) as killer:
-            killer.resume_run(broken.id).kill("first")
-            worker.join(timeout=20)
-            assert results[0].receipt.sandbox["limit"] == "killed"
-            later = enc.start_run(task="later")
-            worker, results = _command_in_flight(later)
-            killer.resume_run(later.id).kill("second")
+        _kill_elsewhere(tmp_path, broken, "first")
+        worker.join(timeout=20)
+        assert results[0].receipt.sandbox["limit"] == "killed"
+        later = enc.start_run(task="later")
+        worker, results = _command_in_flight(later)
+        _kill_elsewhere(tmp_path, later, "second")
         worker.join(timeout=20)
         assert results[0].receipt.sandbox["limit"] == "killed"
         monkeypatch.undo()
@@ -345,8 +345,7 @@ def test_a_failed_check_leaves_the_listener_listening(tmp_path, monkeypatch):
 
         monkeypatch.setattr(enc.log, "run_closed", flaky)
         worker, results = _command_in_flight(run)
-        with make_enclosure(TOOLS, tmp_path) as other:
-            other.resume_run(run.id).kill("stop")
+        _kill_elsewhere(tmp_path, run, "stop")
         worker.join(timeout=20)
         assert failures == [run.id]
         assert results[0].receipt.sandbox["limit"] == "killed"
@@ -362,8 +361,7 @@ def test_a_kill_heard_stops_the_command_even_if_reading_it_fails(tmp_path, monke
 
         worker, results = _command_in_flight(run)
         monkeypatch.setattr(enc.log, "closing_event", unreadable)
-        with make_enclosure(TOOLS, tmp_path) as other:
-            other.resume_run(run.id).kill("stop")
+        _kill_elsewhere(tmp_path, run, "stop")
         worker.join(timeout=20)
         assert results[0].receipt.sandbox["limit"] == "killed"
         monkeypatch.undo()
