@@ -876,7 +876,7 @@ class _Record:
     def _dispatch(self, approval_id: str | None) -> CallResult | _Prepared:
         """Store the decision that lets the call run, unless its run is over."""
         if self.decision.via_approval:
-            if self.enc.log.closing_event(self.run.id) is not None:
+            if self.enc.log.run_closed(self.run.id):
                 return self._closed_elsewhere()  # keep the approval unused
             refused = self._consume(approval_id)
             if refused is not None:
@@ -1053,7 +1053,7 @@ class _Record:
 
     def _park(self) -> CallResult:
         enc, run, call = self.enc, self.run, self.call
-        if enc.log.closing_event(run.id) is not None:
+        if enc.log.run_closed(run.id):
             return self._closed_elsewhere()  # no approval asked for a dead run
         approval = enc.approvals.request(
             run_id=run.id,

@@ -85,7 +85,7 @@ events_table = sa.Table(
 )
 CLOSING = frozenset({"kill", "run_ended"})
 """The kinds of event after which a run takes no call: its kill, its end."""
-CLOSING_KINDS = "kind IN ('kill', 'run_ended')"
+CLOSING_KINDS = "kind IN ({})".format(", ".join(f"'{k}'" for k in sorted(CLOSING)))
 """``CLOSING`` as SQL text, the same in the partial index and in every query meant
 to use it: SQLite uses a partial index only for a query whose WHERE holds the
 index's own term, literally."""
