@@ -73,6 +73,15 @@ with the same two hooks, a ``FunctionTool`` whose ``on_invoke_tool`` calls on, a
 ``WrapperToolset``): "wrap floor" is what that alone adds, the part of "added"
 that is the framework's own cost of letting anything wrap a tool call.
 
+And each runs with the same wrapper around the least any guard that logs durably
+must do, ``DurableFloor``: commit a decision row before the tool runs and a result
+row after it, each a hash-chained row of canonical JSON in its own transaction on
+a raw ``sqlite3`` connection (WAL, the enclosure's default ``synchronous``, the
+events table's two indexes), with no policy, models or redaction. "durable floor"
+is what that adds: what a guard cannot go below on this machine inside that
+framework, measured in the same run. It also counts the distinct threads the
+tools ran on: LangGraph starts a new thread for every tool step.
+
 Targets (PASS/FAIL; the script does not fail): the median added time per tool
 call <= 300 us for each framework; ``hook`` median <= 150 ms. The last line
 printed is a JSON object with the figures.
@@ -83,14 +92,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import hashlib
 import json
 import math
 import os
 import platform
 import random
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -174,6 +186,65 @@ kill_switch:
 
 PASSTHROUGH = "passthrough"
 """In place of a run: the framework's own wrapper that does nothing but call on."""
+DURABLE = "durable"
+"""The mode whose runs get the ``DurableFloor`` in place of an enclosure run."""
+
+
+class DurableFloor:
+    """The least a guard that logs durably does: two committed, chained rows.
+
+    The decision row is committed before the tool runs (a guard must not let a
+    call run that is not on record) and the result row after it, each in its own
+    transaction, as canonical JSON chained by SHA-256, on one raw ``sqlite3``
+    connection in WAL mode with the enclosure's default ``synchronous``. No
+    policy, no models, no redaction: whatever a real guard adds above this is
+    its own work.
+    """
+
+    def __init__(self, path: Path) -> None:
+        sync = os.environ.get("ENCLOSURE_DB_SYNC", "normal")
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=wal")
+        db.execute(f"PRAGMA synchronous={sync}")
+        db.execute(
+            "CREATE TABLE events (seq INTEGER PRIMARY KEY, ts TEXT, run_id TEXT, "
+            "kind TEXT, tool TEXT, body TEXT, prev_hash TEXT, hash TEXT)"
+        )
+        db.execute("CREATE INDEX ix_run ON events (run_id)")
+        db.execute("CREATE INDEX ix_kind ON events (kind)")
+        self._db = db
+        self._lock = threading.Lock()
+        self._head = (0, "0" * 64)
+        self.threads: set[int] = set()
+        self.calls = 0
+
+    def _append(self, kind: str, tool: str, fields: dict[str, Any]) -> None:
+        body = json.dumps(
+            {"kind": kind, "run_id": "floor", "tool": tool, **fields},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        with self._lock:
+            seq, prev = self._head
+            digest = hashlib.sha256(f"{prev}{seq + 1}{body}".encode()).hexdigest()
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq + 1, "ts", "floor", kind, tool, body, prev, digest),
+            )
+            self._db.execute("COMMIT")
+            self._head = (seq + 1, digest)
+
+    def before(self, tool: str, args: Any) -> None:
+        self.threads.add(threading.get_native_id())
+        self._append("decision", tool, {"args": args, "outcome": "allow"})
+
+    def after(self, tool: str, value: Any) -> None:
+        self._append("result", tool, {"status": "executed", "output": str(value)})
+        self.calls += 1
+
+    def close(self) -> None:
+        self._db.close()
 
 
 class Stats(NamedTuple):
@@ -248,11 +319,28 @@ class PassMiddleware(AgentMiddleware[Any, Any, Any]):
         return handler(request)
 
 
-def langchain_once(run: Run | str | None, n: int) -> tuple[int, int]:
+class FloorMiddleware(PassMiddleware):
+    """``PassMiddleware`` around a ``DurableFloor``."""
+
+    def __init__(self, floor: DurableFloor) -> None:
+        super().__init__()
+        self.floor = floor
+
+    def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
+        call = request.tool_call
+        self.floor.before(call["name"], call["args"])
+        out = handler(request)
+        self.floor.after(call["name"], out.content)
+        return out
+
+
+def langchain_once(run: Run | DurableFloor | str | None, n: int) -> tuple[int, int]:
     """One agent run of ``n`` calls: (ns, tool results the model read)."""
     middleware: list[Any] = []
     if run == PASSTHROUGH:
         middleware = [PassMiddleware()]
+    elif isinstance(run, DurableFloor):
+        middleware = [FloorMiddleware(run)]
     elif isinstance(run, Run):
         middleware = [EnclosureMiddleware(run)]
     agent = create_agent(ScriptedChat(calls=n), [lc_lookup], middleware=middleware)
@@ -286,7 +374,19 @@ async def _oa_pass(ctx: Any, raw: str) -> Any:
 OA_PASS = dataclasses.replace(oa_lookup, on_invoke_tool=_oa_pass)
 
 
-async def openai_agents_once(run: Run | str | None, n: int) -> tuple[int, int]:
+def _oa_floor(floor: DurableFloor) -> Any:
+    async def invoke(ctx: Any, raw: str) -> Any:
+        floor.before("lookup", json.loads(raw))
+        out = await oa_lookup.on_invoke_tool(ctx, raw)
+        floor.after("lookup", out)
+        return out
+
+    return dataclasses.replace(oa_lookup, on_invoke_tool=invoke)
+
+
+async def openai_agents_once(
+    run: Run | DurableFloor | str | None, n: int
+) -> tuple[int, int]:
     steps: list[Any] = [
         [function_call("lookup", {"key": f"k{i}"}, call_id=f"call_{i}")]
         for i in range(n)
@@ -295,6 +395,8 @@ async def openai_agents_once(run: Run | str | None, n: int) -> tuple[int, int]:
     tools: list[Any] = [oa_lookup]
     if run == PASSTHROUGH:
         tools = [OA_PASS]
+    elif isinstance(run, DurableFloor):
+        tools = [_oa_floor(run)]
     elif isinstance(run, Run):
         tools = guard_tools(run, [oa_lookup])
     agent = Agent(name="bench", model=ScriptedModel(steps), tools=tools)
@@ -352,7 +454,25 @@ class PassToolset(WrapperToolset[None]):
         return await self.wrapped.call_tool(name, tool_args, ctx, tool)
 
 
-async def pydantic_ai_once(run: Run | str | None, n: int) -> tuple[int, int]:
+class FloorToolset(WrapperToolset[None]):
+    """``PassToolset`` around a ``DurableFloor``."""
+
+    def __init__(self, wrapped: Any, floor: DurableFloor) -> None:
+        super().__init__(wrapped)
+        self.floor = floor
+
+    async def call_tool(
+        self, name: str, tool_args: dict[str, Any], ctx: Any, tool: Any
+    ) -> Any:
+        self.floor.before(name, tool_args)
+        out = await self.wrapped.call_tool(name, tool_args, ctx, tool)
+        self.floor.after(name, out)
+        return out
+
+
+async def pydantic_ai_once(
+    run: Run | DurableFloor | str | None, n: int
+) -> tuple[int, int]:
     agent = _PYDANTIC_AGENTS.get(n)
     if agent is None:
         agent = PydanticAgent(FunctionModel(_pydantic_respond(n)))
@@ -360,6 +480,8 @@ async def pydantic_ai_once(run: Run | str | None, n: int) -> tuple[int, int]:
     toolset: Any = PYDANTIC_TOOLS
     if run == PASSTHROUGH:
         toolset = PassToolset(PYDANTIC_TOOLS)
+    elif isinstance(run, DurableFloor):
+        toolset = FloorToolset(PYDANTIC_TOOLS, run)
     elif isinstance(run, Run):
         toolset = EnclosureToolset(run, PYDANTIC_TOOLS)
     t0 = time.perf_counter_ns()
@@ -381,8 +503,18 @@ async def pydantic_ai_once(run: Run | str | None, n: int) -> tuple[int, int]:
 # ---- the core, for reference -------------------------------------------------------
 
 
-def core_once(run: Run | str | None, n: int) -> tuple[int, int]:
-    fn = lookup_value
+def _floored(floor: DurableFloor) -> Callable[..., str]:
+    def lookup(key: str) -> str:
+        floor.before("lookup", {"key": key})
+        out = lookup_value(key)
+        floor.after("lookup", out)
+        return out
+
+    return lookup
+
+
+def core_once(run: Run | DurableFloor | str | None, n: int) -> tuple[int, int]:
+    fn = _floored(run) if isinstance(run, DurableFloor) else lookup_value
     if not isinstance(run, Run):
         t0 = time.perf_counter_ns()
         for i in range(n):
@@ -398,7 +530,7 @@ def core_once(run: Run | str | None, n: int) -> tuple[int, int]:
 _EVICT = bytearray(EVICT_BYTES)
 
 
-def core_cold_once(run: Run | str | None, n: int) -> tuple[int, int]:
+def core_cold_once(run: Run | DurableFloor | str | None, n: int) -> tuple[int, int]:
     """``core_once`` with the caches evicted before every call; only calls timed.
 
     A framework's own work between two tool calls (building messages, running
@@ -407,7 +539,7 @@ def core_cold_once(run: Run | str | None, n: int) -> tuple[int, int]:
     the same without a framework, so this shows what one call costs when it
     starts cold, as it does inside every framework.
     """
-    fn = lookup_value
+    fn = _floored(run) if isinstance(run, DurableFloor) else lookup_value
     elapsed = made = 0
     for i in range(n):
         bytes(_EVICT)
@@ -423,17 +555,19 @@ def core_cold_once(run: Run | str | None, n: int) -> tuple[int, int]:
 
 
 def _sync(
-    fn: Callable[[Run | str | None, int], Awaitable[tuple[int, int]]],
-) -> Callable[[Run | str | None, int], tuple[int, int]]:
+    fn: Callable[[Run | DurableFloor | str | None, int], Awaitable[tuple[int, int]]],
+) -> Callable[[Run | DurableFloor | str | None, int], tuple[int, int]]:
     """An async variant as a sync one: a new event loop, outside the timed span."""
 
-    def once(run: Run | str | None, n: int) -> tuple[int, int]:
+    def once(run: Run | DurableFloor | str | None, n: int) -> tuple[int, int]:
         return asyncio.run(fn(run, n))  # type: ignore[arg-type]
 
     return once
 
 
-RUNNERS: dict[str, Callable[[Run | str | None, int], tuple[int, int]]] = {
+RUNNERS: dict[
+    str, Callable[[Run | DurableFloor | str | None, int], tuple[int, int]]
+] = {
     "langchain": langchain_once,
     "openai_agents": _sync(openai_agents_once),
     "pydantic_ai": _sync(pydantic_ai_once),
@@ -448,6 +582,10 @@ class InProcess(NamedTuple):
     guarded_us: dict[str, list[float]]
     floor_us: dict[str, list[float]]
     """What the framework's own do-nothing wrapper adds (passthrough - bare)."""
+    durable_us: dict[str, list[float]]
+    """What the ``DurableFloor`` adds (durable - bare)."""
+    threads_per_call: dict[str, float]
+    """Distinct threads the floor's tool calls ran on, per call."""
     calls_logged: int
 
 
@@ -456,21 +594,33 @@ def measure_in_process(
 ) -> InProcess:
     """Interleaved, shuffled rounds of every framework, bare and guarded."""
     enc = Enclosure(load_manifest_text(MANIFEST, "integrations.yaml"), home=home)
-    added: dict[str, list[float]] = {f: [] for f in FRAMEWORKS}
-    bare_us: dict[str, list[float]] = {f: [] for f in FRAMEWORKS}
-    guarded_us: dict[str, list[float]] = {f: [] for f in FRAMEWORKS}
-    floor_us: dict[str, list[float]] = {f: [] for f in FRAMEWORKS}
+    floor = DurableFloor(home.parent / "durable-floor.db")
+    series = ("added", "bare", "guarded", "floor", "durable")
+    us: dict[str, dict[str, list[float]]] = {
+        name: {f: [] for f in FRAMEWORKS} for name in series
+    }
+    threads = dict.fromkeys(FRAMEWORKS, 0)
     guarded_calls = 0
-    jobs = [(f, m) for f in FRAMEWORKS for m in ("bare", PASSTHROUGH, "guarded")]
+    modes = ("bare", PASSTHROUGH, DURABLE, "guarded")
+    jobs = [(f, m) for f in FRAMEWORKS for m in modes]
     for k in range(warmup + rounds):
         rng.shuffle(jobs)
         times: dict[tuple[str, str], int] = {}
         for framework, mode in jobs:
-            guarded = mode == "guarded"
-            run = enc.start_run(task=f"{framework} round {k}") if guarded else None
-            elapsed, made = RUNNERS[framework](
-                run or (PASSTHROUGH if mode == PASSTHROUGH else None), n
+            run = (
+                enc.start_run(task=f"{framework} round {k}")
+                if mode == "guarded"
+                else None
             )
+            floor.threads.clear()
+            floor.calls = 0
+            guard: Run | DurableFloor | str | None = {
+                "bare": None,
+                PASSTHROUGH: PASSTHROUGH,
+                DURABLE: floor,
+                "guarded": run,
+            }[mode]
+            elapsed, made = RUNNERS[framework](guard, n)
             if run is not None:
                 executed = run.state.executed
                 run.end()
@@ -478,24 +628,36 @@ def measure_in_process(
                 if made != n or executed != n:
                     msg = f"{framework}: {made} calls made, {executed} executed of {n}"
                     raise RuntimeError(msg)
-            elif made != n:
-                msg = f"{framework} (bare): {made} calls made of {n}"
+            elif made != n or (mode == DURABLE and floor.calls != n):
+                msg = f"{framework} ({mode}): {made} calls made of {n}"
                 raise RuntimeError(msg)
+            if mode == DURABLE and k >= warmup:
+                threads[framework] += len(floor.threads)
             times[framework, mode] = elapsed
         if k < warmup:
             continue
         for f in FRAMEWORKS:
             b, g = times[f, "bare"] / 1e3, times[f, "guarded"] / 1e3
-            bare_us[f].append(b / n)
-            guarded_us[f].append(g / n)
-            added[f].append((g - b) / n)
-            floor_us[f].append((times[f, PASSTHROUGH] / 1e3 - b) / n)
+            us["bare"][f].append(b / n)
+            us["guarded"][f].append(g / n)
+            us["added"][f].append((g - b) / n)
+            us["floor"][f].append((times[f, PASSTHROUGH] / 1e3 - b) / n)
+            us["durable"][f].append((times[f, DURABLE] / 1e3 - b) / n)
     logged = len(enc.log.events(kinds=["result"]))
     enc.close()
+    floor.close()
     if logged < guarded_calls:
         msg = f"only {logged} result events for {guarded_calls} guarded calls"
         raise RuntimeError(msg)
-    return InProcess(added, bare_us, guarded_us, floor_us, logged)
+    return InProcess(
+        us["added"],
+        us["bare"],
+        us["guarded"],
+        us["floor"],
+        us["durable"],
+        {f: threads[f] / (rounds * n) for f in FRAMEWORKS},
+        logged,
+    )
 
 
 # ---- the Claude Code hook ----------------------------------------------------------
@@ -712,6 +874,7 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear report
     bare = {f: summarize(inproc.bare_us[f]) for f in FRAMEWORKS}
     guarded = {f: summarize(inproc.guarded_us[f]) for f in FRAMEWORKS}
     floor = {f: summarize(inproc.floor_us[f]) for f in FRAMEWORKS}
+    durable = {f: summarize(inproc.durable_us[f]) for f in FRAMEWORKS}
     hooks = {v: summarize(t) for v, t in hook_times.items()}
     passed = {f: added[f].median <= TARGET_ADDED_US for f in FRAMEWORKS}
     hook_med = hooks["hook"].median if "hook" in hooks else None
@@ -725,15 +888,19 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear report
     print(
         f"{'framework':<15}{'bare us/call':>13}{'guarded us/call':>16}"
         f"{'added median':>13}{'added p95':>11}{'wrap floor':>11}"
+        f"{'durable floor':>14}{'threads/call':>13}"
     )
     for f in FRAMEWORKS:
         print(
             f"{f:<15}{bare[f].median:>13.1f}{guarded[f].median:>16.1f}"
             f"{added[f].median:>13.1f}{added[f].p95:>11.1f}{floor[f].median:>11.1f}"
+            f"{durable[f].median:>14.1f}{inproc.threads_per_call[f]:>13.2f}"
         )
     print(
         "wrap floor: median of what the framework's own do-nothing wrapper of the "
-        "same kind adds (passthrough - bare)"
+        "same kind adds (passthrough - bare); durable floor: what the same wrapper "
+        "adds around two committed SQLite rows and nothing else (durable - bare); "
+        "threads/call: distinct threads the tool ran on, per call"
     )
     print()
     if hook_missing is not None:
@@ -761,6 +928,8 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear report
         figures[f"{f}_bare_us"] = _r(bare[f].median)
         figures[f"{f}_guarded_us"] = _r(guarded[f].median)
         figures[f"{f}_wrap_floor_us"] = _r(floor[f].median)
+        figures[f"{f}_durable_floor_us"] = _r(durable[f].median)
+        figures[f"{f}_threads_per_call"] = _r(inproc.threads_per_call[f], 2)
     for v in HOOK_VARIANTS:
         s = hooks.get(v)
         key = {"hook": "hook", "python": "python_startup"}.get(v, v)
