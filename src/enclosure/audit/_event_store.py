@@ -342,6 +342,12 @@ class EventTable:
                 with contextlib.suppress(self._db.dbapi_error):
                     self._raw.rollback()
 
+    def run_head(self, run_id: str) -> int:
+        """The newest seq among ``run_id``'s events, 0 for none (by its index)."""
+        stmt = sa.select(sa.func.max(_E.seq)).where(_E.run_id == run_id)
+        with self._db.guard("read"), self._db.connect() as conn:
+            return int(conn.execute(stmt).scalar() or 0)
+
     def closing(self, run_id: str) -> StoredEvent | None:
         """The first event that closed ``run_id`` (its kill, else its end), if any."""
         # No ORDER BY: SQLite would walk the run's every event by ix_events_run_id
