@@ -1,3 +1,4 @@
+import contextlib
 import sqlite3
 import subprocess
 import sys
@@ -127,7 +128,7 @@ def test_a_lock_holds_against_another_process_until_that_process_dies(db_url):
             thread.join()
         finally:
             holder.kill()
-    db.engine.dispose()
+    db.dispose()
 
 
 def test_a_lock_excludes_this_processs_other_threads_too(db_url):
@@ -142,7 +143,7 @@ def test_a_lock_excludes_this_processs_other_threads_too(db_url):
     second[1].set()
     for _, _, thread in (first, second):
         thread.join()
-    db.engine.dispose()
+    db.dispose()
 
 
 def test_a_lock_that_cannot_be_taken_is_audit_unavailable(tmp_path):
@@ -153,4 +154,15 @@ def test_a_lock_that_cannot_be_taken_is_audit_unavailable(tmp_path):
     with pytest.raises(AuditUnavailable) as exc, db.exclusive("run:r1"):
         pytest.fail("the block ran without its lock")
     assert exc.value.message.startswith(f"cannot lock the decision log {folder}")
-    db.engine.dispose()
+    db.dispose()
+
+
+def test_locks_held_at_once_do_not_use_up_the_connections_appends_need(db_url):
+    DecisionLog(db_url).close()
+    db = Database(db_url, "normal")
+    with contextlib.ExitStack() as held:
+        for i in range(24):  # more than the engine's pool and overflow (5 + 10)
+            held.enter_context(db.exclusive(f"run:r{i}"))
+        with db.connect() as conn:
+            assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+    db.dispose()

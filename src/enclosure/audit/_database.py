@@ -52,6 +52,8 @@ class Database:
     def __init__(self, url: str | sa.URL, sync: Literal["normal", "full"]) -> None:
         self.where = "(invalid database URL)"  # as messages name it; see describe()
         self.closed = False  # set by the owner on close: no connections from then on
+        self._locks: Engine | None = None  # see _locks_engine
+        self._locks_guard = threading.Lock()
         self.dbapi_error: type[Exception] = OSError  # until the driver is known
         with self.guard("open"):
             parsed = sa.make_url(url)
@@ -117,7 +119,8 @@ class Database:
         if self.engine.dialect.name == "postgresql":
             number = int.from_bytes(digest[:8], "big", signed=True)
             with self.guard("lock"):
-                conn = self.connect()
+                self.check_open()
+                conn = self._locks_engine().connect()
                 try:
                     conn.exec_driver_sql(f"SELECT pg_advisory_lock({number})")
                     conn.commit()  # the lock is the session's; no open transaction
@@ -152,6 +155,26 @@ class Database:
             yield
         finally:
             os.close(fd)  # closing lets go of the lock
+
+    def _locks_engine(self) -> Engine:
+        """PostgreSQL: the engine whose connections hold advisory locks.
+
+        Its own pool, without a cap: a lock is held for as long as a call runs,
+        and calls of many runs at once must not use up the pool appends need.
+        """
+        with self._locks_guard:
+            if self._locks is None:
+                self._locks = sa.create_engine(
+                    self.engine.url, pool_size=2, max_overflow=-1, pool_pre_ping=True
+                )
+            return self._locks
+
+    def dispose(self) -> None:
+        """Close every pooled connection (the owner closes the log)."""
+        self.engine.dispose()
+        with self._locks_guard:
+            if self._locks is not None:
+                self._locks.dispose()
 
     @contextlib.contextmanager
     def guard(self, action: str) -> Iterator[None]:

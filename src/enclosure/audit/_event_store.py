@@ -190,7 +190,7 @@ class EventTable:
                 with self._db.guard("close"):
                     self._cursor.close()
                     self._raw.close()
-                    self._db.engine.dispose()
+                    self._db.dispose()
 
     def prepare(self, event: Event) -> Prepared:
         """Redact and encode ``event``; ``ValueError`` for NaN or infinity."""

@@ -108,7 +108,7 @@ class DecisionLog:
                 create_schema(db.engine, db.where)
                 self._events = EventTable(db, redactor)
             except BaseException:
-                db.engine.dispose()
+                db.dispose()
                 raise
         self._runs = RunTable(db)
         self._approvals = ApprovalTable(db, redactor)
