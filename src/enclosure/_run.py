@@ -487,13 +487,13 @@ class Run:
         """
         log = self._enc.log
         with log.run_lock(self.id):
-            newer = log.events(
-                run_id=self.id, kinds=("decision", "result"), after_seq=self._synced
-            )
-            if newer:
+            if log.run_head(self.id) > self._synced:  # the cheap query first
+                newer = log.events(
+                    run_id=self.id, kinds=("decision", "result"), after_seq=self._synced
+                )
                 with self._lock:
                     self._fold(stored.event for stored in newer)
-                self._synced = newer[-1].seq
+                self._synced = max([self._synced] + [stored.seq for stored in newer])
             try:
                 yield
             finally:
