@@ -793,3 +793,37 @@ def test_kill_hooks_fire_even_when_the_workspace_closes_off_the_record(
     monkeypatch.setattr(run.workspace, "close", unloggable)
     assert run.call("lookup", {"key": "k"}).status == "killed"
     assert fired == ["stop"]
+
+
+def test_runs_deciding_exclusively_in_two_processes_share_one_rate_limit(
+    enc: Enclosure, tmp_path: Path, clock: FakeClock
+):
+    other = make_enclosure(MANIFEST, tmp_path, clock=clock)  # a second server's
+    other.tool("send_email")(lambda to, body="": enc.sent.append(to) or {"id": to})  # type: ignore[attr-defined]
+    mine = enc.start_run(task="mail loop")
+    theirs = other.resume_run(mine.id)
+    statuses = []
+    for i in range(6):
+        run = (mine, theirs)[i % 2]
+        with run.exclusively():
+            result = run.call("send_email", {"to": "a@customers.example"})
+        statuses.append(result.status)
+    assert statuses == ["executed"] * 3 + ["killed"] * 3  # 3/minute, on_exceed: kill
+    assert len(enc.sent) == 3  # type: ignore[attr-defined]
+    with theirs.exclusively():  # counted in: the three that ran, one of them its own
+        assert theirs.state.executed == 3
+    other.close()
+
+
+def test_without_exclusively_each_process_counts_only_its_own_calls(
+    enc: Enclosure, tmp_path: Path, clock: FakeClock
+):
+    other = make_enclosure(MANIFEST, tmp_path, clock=clock)
+    other.tool("send_email")(lambda to, body="": {"id": to})
+    mine = enc.start_run(task="mail loop")
+    theirs = other.resume_run(mine.id)
+    for run in (mine, theirs, mine, theirs):
+        run.call("send_email", {"to": "a@customers.example"})
+    # What ``exclusively`` is for: apart, each saw two calls of the four.
+    assert mine.state.calls == theirs.state.calls == 2
+    other.close()

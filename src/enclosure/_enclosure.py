@@ -327,7 +327,7 @@ class Enclosure:
             started_by=started_by,
             started_at=now,
         )
-        self.log.append(
+        started = self.log.append(
             RunStartedEvent(
                 run_id=run_id,
                 ts=iso(now),
@@ -348,6 +348,7 @@ class Enclosure:
             prompt_version=prompt_version,
             started_by=started_by,
             shadow=shadow,
+            synced=started.seq,
         )
         self._runs[run_id] = run
         return run
@@ -376,6 +377,7 @@ class Enclosure:
         if record is None:
             msg = f"run {run_id!r} is not in the decision log"
             raise UsageError(msg, code="E-RUN-UNKNOWN")
+        events = self.log.events(run_id=run_id, kinds=("decision", "result"))
         run = Run(
             self,
             run_id=run_id,
@@ -384,8 +386,8 @@ class Enclosure:
             model=record.model,
             prompt_version=record.prompt_version,
             started_by=record.started_by,
+            synced=events[-1].seq if events else 0,
         )
-        events = self.log.events(run_id=run_id, kinds=("decision", "result"))
         run.restore(
             record.status,
             record.end_reason,

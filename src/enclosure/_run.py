@@ -8,11 +8,12 @@ result follows as a second event with the same ``call_id``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Self
@@ -87,7 +88,7 @@ class _Prepared:
 class Run:
     """One agent task under a manifest. Use ``Enclosure.start_run`` to make one."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 -- the run's record, field by field
         self,
         enc: Enclosure,
         *,
@@ -98,6 +99,7 @@ class Run:
         prompt_version: str | None,
         started_by: str | None,
         shadow: bool = False,
+        synced: int = 0,
     ) -> None:
         self._enc = enc
         self.id = run_id
@@ -115,6 +117,9 @@ class Run:
         self._parked: dict[str, ToolCall] = {}
         self._open: dict[str, _Prepared] = {}
         """Calls ``propose`` let through (or parked) whose result is not logged yet."""
+        self._synced = synced
+        """The log's seq up to which other processes' decisions of this run are
+        counted in here (see ``exclusively``)."""
         self.workspace = Workspace(self)
         """The run's sandbox and quarantine (created when first needed)."""
 
@@ -462,6 +467,47 @@ class Run:
         self.status = status
         state.killed = killed if status == "killed" else None
         state.started = mono - (wall - started_at)
+        self._fold(events)
+
+    @contextlib.contextmanager
+    def exclusively(self) -> Iterator[None]:
+        """Decide this run's calls here alone, in step with other processes.
+
+        For servers that share one database and take calls of the same run: the
+        run's lock (``DecisionLog.run_lock``) is held for the block, and first the
+        decisions and results other processes logged for the run since this
+        object last knew the log are counted in (``restore`` does the same for
+        a whole run), so rate limits, counters and the kill switch hold across
+        all of them together. Every call of the run, in every process, must be
+        made in such a block once any is: one made outside it is counted twice.
+
+        Raises:
+            AuditUnavailable: the lock cannot be taken or the log read; the
+                block does not run.
+        """
+        log = self._enc.log
+        with log.run_lock(self.id):
+            if log.run_head(self.id) > self._synced:  # the cheap query first
+                newer = log.events(
+                    run_id=self.id, kinds=("decision", "result"), after_seq=self._synced
+                )
+                with self._lock:
+                    self._fold(stored.event for stored in newer)
+                self._synced = max([self._synced] + [stored.seq for stored in newer])
+            try:
+                yield
+            finally:
+                try:
+                    # Under the lock only this block wrote the run's decisions.
+                    self._synced = log.run_head(self.id)
+                except AuditUnavailable:
+                    # The next block counts this one's calls again: stricter.
+                    logger.exception("run %s: cannot read where it ends", self.id)
+
+    def _fold(self, events: Iterable[Event]) -> None:
+        """Count logged decision and result events of this run into its state."""
+        enc, state = self._enc, self.state
+        mono, wall = enc.clock.monotonic(), enc.clock.time()
         for event in events:
             at = mono - (wall - datetime.fromisoformat(event.ts).timestamp())
             if isinstance(event, DecisionEvent):

@@ -1,4 +1,8 @@
+import contextlib
 import sqlite3
+import subprocess
+import sys
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -77,3 +81,88 @@ def test_sqlite_error_names_get_a_plain_reason():
     full.sqlite_errorname = "SQLITE_FULL"
     wrapped = sa.exc.OperationalError("INSERT ...", {}, full)
     assert reason(wrapped) == "the disk (or the database size limit) is full"
+
+
+HOLDER = """
+import sys
+from enclosure.audit._database import Database
+db = Database(sys.argv[1], "normal")
+with db.exclusive("run:shared"):
+    print("held", flush=True)
+    sys.stdin.read()  # until the test kills this process
+"""
+
+
+def _try_in_thread(db, key):
+    """Take ``key`` in a thread: (taken event, let-go event, thread)."""
+    taken, let_go = threading.Event(), threading.Event()
+
+    def take():
+        with db.exclusive(key):
+            taken.set()
+            let_go.wait(10)
+
+    thread = threading.Thread(target=take)
+    thread.start()
+    return taken, let_go, thread
+
+
+def test_a_lock_holds_against_another_process_until_that_process_dies(db_url):
+    DecisionLog(db_url).close()  # the schema, as every real log has it
+    db = Database(db_url, "normal")
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLDER, db_url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
+        try:
+            assert holder.stdout.readline() == "held\n"
+            with db.exclusive("run:other"):  # another key is free
+                pass
+            taken, let_go, thread = _try_in_thread(db, "run:shared")
+            assert not taken.wait(0.3)  # held elsewhere: it waits
+            holder.kill()  # a process that dies lets go of its locks
+            assert taken.wait(10)
+            let_go.set()
+            thread.join()
+        finally:
+            holder.kill()
+    db.dispose()
+
+
+def test_a_lock_excludes_this_processs_other_threads_too(db_url):
+    DecisionLog(db_url).close()
+    db = Database(db_url, "normal")
+    first = _try_in_thread(db, "run:r1")
+    assert first[0].wait(10)
+    second = _try_in_thread(db, "run:r1")
+    assert not second[0].wait(0.3)
+    first[1].set()  # the first lets go: the second gets it
+    assert second[0].wait(10)
+    second[1].set()
+    for _, _, thread in (first, second):
+        thread.join()
+    db.dispose()
+
+
+def test_a_lock_that_cannot_be_taken_is_audit_unavailable(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = Database(f"sqlite:///{folder / 'enclosure.db'}", "normal")
+    (folder / "enclosure.db-locks").write_text("a file where the folder goes")
+    with pytest.raises(AuditUnavailable) as exc, db.exclusive("run:r1"):
+        pytest.fail("the block ran without its lock")
+    assert exc.value.message.startswith(f"cannot lock the decision log {folder}")
+    db.dispose()
+
+
+def test_locks_held_at_once_do_not_use_up_the_connections_appends_need(db_url):
+    DecisionLog(db_url).close()
+    db = Database(db_url, "normal")
+    with contextlib.ExitStack() as held:
+        for i in range(24):  # more than the engine's pool and overflow (5 + 10)
+            held.enter_context(db.exclusive(f"run:r{i}"))
+        with db.connect() as conn:
+            assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+    db.dispose()

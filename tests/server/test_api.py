@@ -1,10 +1,12 @@
 import json
+import threading
 
 import httpx
 import pytest
 
 from enclosure.artifacts import Quarantine
 from enclosure.audit import ApprovalEvent
+from enclosure.errors import AuditUnavailable
 from enclosure.server import ROLES, ServerError
 from enclosure.server._api import MAX_BODY, ROUTES
 from enclosure.server._auth import GRANTS
@@ -295,3 +297,54 @@ def test_a_run_killed_through_another_server_is_refused_here_at_once(make_server
     assert refused["status"] == "killed"
     assert "stopped from the other server" in refused["decision"]["reason"]
     assert here.enc.get_run(run_id).status == "killed"
+
+
+def test_a_rate_limit_holds_across_servers_that_share_the_database(make_server):
+    here, there = make_server(), make_server()  # one database, two servers
+    run_id = here.client("agent").start_run("ping around")["run_id"]
+    through = [here.client("agent"), there.client("agent")]
+    outcomes = [
+        through[i % 2].call(run_id, "ping", {})["status"] for i in range(5)
+    ]  # here, there, here, there, here: ``ping`` allows 2 an hour in all
+    assert outcomes == ["executed", "executed", "blocked", "blocked", "blocked"]
+    state = here.enc.get_run(run_id).state
+    assert (state.calls, state.executed, state.denials) == (5, 2, 3)
+    assert through[1].call(run_id, "ping", {})["status"] == "blocked"
+    state = there.enc.get_run(run_id).state  # counted in at its next call
+    assert (state.calls, state.executed, state.denials) == (6, 2, 4)
+
+
+def test_servers_taking_calls_of_one_run_at_once_allow_exactly_its_rate(make_server):
+    servers = [make_server(), make_server()]
+    run_id = servers[0].client("agent").start_run("ping storm")["run_id"]
+    clients = [s.client("agent") for s in servers for _ in range(3)]
+    start = threading.Barrier(len(clients))
+    statuses: list[str] = []
+
+    def storm(client) -> None:
+        start.wait()
+        statuses.extend(client.call(run_id, "ping", {})["status"] for _ in range(3))
+
+    threads = [threading.Thread(target=storm, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == ["blocked"] * 16 + ["executed"] * 2
+    events = servers[0].enc.log.events(run_id=run_id, kinds=["result"])
+    assert len(events) == 2
+
+
+def test_a_call_is_refused_when_the_run_lock_cannot_be_taken(server, monkeypatch):
+    agent = server.client("agent")
+    run_id = agent.start_run("locked out")["run_id"]
+
+    def broken(_key):
+        msg = "cannot lock the decision log: permission denied"
+        raise AuditUnavailable(msg)
+
+    monkeypatch.setattr(server.enc.log._db, "exclusive", broken)
+    with pytest.raises(ServerError) as caught:
+        agent.call(run_id, "ping", {})
+    assert caught.value.code == "E-AUDIT-UNAVAILABLE"
+    assert server.enc.log.events(run_id=run_id, kinds=["decision"]) == []

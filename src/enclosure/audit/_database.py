@@ -15,6 +15,11 @@ Must not know: the tables (``_schema``), events, runs or approvals.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
+import os
+import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
@@ -47,6 +52,8 @@ class Database:
     def __init__(self, url: str | sa.URL, sync: Literal["normal", "full"]) -> None:
         self.where = "(invalid database URL)"  # as messages name it; see describe()
         self.closed = False  # set by the owner on close: no connections from then on
+        self._locks: Engine | None = None  # see _locks_engine
+        self._locks_guard = threading.Lock()
         self.dbapi_error: type[Exception] = OSError  # until the driver is known
         with self.guard("open"):
             parsed = sa.make_url(url)
@@ -96,6 +103,80 @@ class Database:
         )
 
     @contextlib.contextmanager
+    def exclusive(self, key: str) -> Iterator[None]:
+        """Hold the lock named ``key`` against every process on this database.
+
+        PostgreSQL: a session advisory lock, on a connection of its own for the
+        block. SQLite: ``flock`` on a file of its own beside the database file
+        (``<database>-locks/``), which also excludes this process's other
+        threads; an in-memory database is this process's alone, so a thread
+        lock. A process that dies lets go of its locks with it.
+
+        Raises:
+            AuditUnavailable: the lock cannot be taken (the block does not run).
+        """
+        digest = hashlib.sha256(key.encode("utf-8")).digest()
+        if self.engine.dialect.name == "postgresql":
+            number = int.from_bytes(digest[:8], "big", signed=True)
+            with self.guard("lock"):
+                self.check_open()
+                conn = self._locks_engine().connect()
+                try:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_lock({number})")
+                    conn.commit()  # the lock is the session's; no open transaction
+                except BaseException:
+                    conn.close()
+                    raise
+            try:
+                yield
+            finally:
+                with self.guard("unlock"):
+                    try:
+                        conn.exec_driver_sql(f"SELECT pg_advisory_unlock({number})")
+                        conn.commit()
+                    finally:
+                        conn.close()  # a lost connection lets go of the lock too
+            return
+        database = self.engine.url.database
+        if database in (None, "", ":memory:"):
+            with _MEMORY_LOCKS.setdefault(digest, threading.Lock()):
+                yield
+            return
+        folder = Path(f"{database}-locks")
+        with self.guard("lock"):
+            folder.mkdir(mode=0o700, exist_ok=True)
+            fd = os.open(folder / digest.hex()[:32], os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(fd)
+                raise
+        try:
+            yield
+        finally:
+            os.close(fd)  # closing lets go of the lock
+
+    def _locks_engine(self) -> Engine:
+        """PostgreSQL: the engine whose connections hold advisory locks.
+
+        Its own pool, without a cap: a lock is held for as long as a call runs,
+        and calls of many runs at once must not use up the pool appends need.
+        """
+        with self._locks_guard:
+            if self._locks is None:
+                self._locks = sa.create_engine(
+                    self.engine.url, pool_size=2, max_overflow=-1, pool_pre_ping=True
+                )
+            return self._locks
+
+    def dispose(self) -> None:
+        """Close every pooled connection (the owner closes the log)."""
+        self.engine.dispose()
+        with self._locks_guard:
+            if self._locks is not None:
+                self._locks.dispose()
+
+    @contextlib.contextmanager
     def guard(self, action: str) -> Iterator[None]:
         """Translate every database, driver and OS error into ``AuditUnavailable``.
 
@@ -113,6 +194,10 @@ class Database:
             self.dbapi_error,
         ) as exc:
             raise self.unavailable(action, exc) from exc
+
+
+_MEMORY_LOCKS: dict[bytes, threading.Lock] = {}
+"""``Database.exclusive`` on in-memory SQLite: one process, thread locks."""
 
 
 def describe(url: sa.URL) -> str:

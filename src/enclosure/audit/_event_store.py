@@ -190,7 +190,7 @@ class EventTable:
                 with self._db.guard("close"):
                     self._cursor.close()
                     self._raw.close()
-                    self._db.engine.dispose()
+                    self._db.dispose()
 
     def prepare(self, event: Event) -> Prepared:
         """Redact and encode ``event``; ``ValueError`` for NaN or infinity."""
@@ -341,6 +341,12 @@ class EventTable:
                 # must not hide the error that matters.
                 with contextlib.suppress(self._db.dbapi_error):
                     self._raw.rollback()
+
+    def run_head(self, run_id: str) -> int:
+        """The newest seq among ``run_id``'s events, 0 for none (by its index)."""
+        stmt = sa.select(sa.func.max(_E.seq)).where(_E.run_id == run_id)
+        with self._db.guard("read"), self._db.connect() as conn:
+            return int(conn.execute(stmt).scalar() or 0)
 
     def closing(self, run_id: str) -> StoredEvent | None:
         """The first event that closed ``run_id`` (its kill, else its end), if any."""

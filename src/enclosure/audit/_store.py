@@ -41,6 +41,7 @@ from enclosure.audit._token_store import TokenRecord, TokenTable
 from enclosure.errors import AuditUnavailable, UsageError
 
 if TYPE_CHECKING:
+    import contextlib
     from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
     from pathlib import Path
     from types import TracebackType
@@ -107,7 +108,7 @@ class DecisionLog:
                 create_schema(db.engine, db.where)
                 self._events = EventTable(db, redactor)
             except BaseException:
-                db.engine.dispose()
+                db.dispose()
                 raise
         self._runs = RunTable(db)
         self._approvals = ApprovalTable(db, redactor)
@@ -286,6 +287,25 @@ class DecisionLog:
             for one, event in zip(appended, listed, strict=True):
                 self._after_append(one, event)
         return appended
+
+    def run_lock(self, run_id: str) -> contextlib.AbstractContextManager[None]:
+        """Hold ``run_id``'s lock against every process on this log, for a block.
+
+        Servers sharing one database decide the calls of a run one at a time
+        under it (see ``Run.exclusively``).
+
+        Raises:
+            AuditUnavailable: the lock cannot be taken; the block does not run.
+        """
+        return self._db.exclusive(f"run:{run_id}")
+
+    def run_head(self, run_id: str) -> int:
+        """The sequence number of ``run_id``'s newest event; 0 when it has none.
+
+        Raises:
+            AuditUnavailable: the log cannot be read.
+        """
+        return self._events.run_head(run_id)
 
     def run_closed(self, run_id: str) -> bool:
         """Whether ``run_id`` has a ``kill`` or ``run_ended`` event (a cheap check).

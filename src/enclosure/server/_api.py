@@ -280,19 +280,22 @@ async def call_tool(ctx: Ctx) -> Any:
     run_id = ctx.path("run_id")
 
     def work() -> dict[str, Any]:
-        run = _own_run(state, run_id, ctx.identity)
         spec = state.enc.manifest.tools.get(body.tool)
+        # One call of a run at a time, here and in every server on this database,
+        # each counting in what the others decided (rate limits hold across them).
         with state.lock_for(run_id):
-            if spec is not None and spec.rate and run.status == "running":
-                raise_limits(state.enc, run, body.tool)
-            if spec is not None and spec.mode == "deny" and run.status == "running":
-                unlock(state.enc, run, body.tool)
-            result = run.call(
-                body.tool,
-                dict(body.args),
-                context=body.context,
-                approval_id=body.approval_id,
-            )
+            run = _own_run(state, run_id, ctx.identity)
+            with run.exclusively():
+                if spec is not None and spec.rate and run.status == "running":
+                    raise_limits(state.enc, run, body.tool)
+                if spec is not None and spec.mode == "deny" and run.status == "running":
+                    unlock(state.enc, run, body.tool)
+                result = run.call(
+                    body.tool,
+                    dict(body.args),
+                    context=body.context,
+                    approval_id=body.approval_id,
+                )
         return result.model_dump(mode="json")
 
     return await _thread(work)
