@@ -166,3 +166,24 @@ def test_locks_held_at_once_do_not_use_up_the_connections_appends_need(db_url):
         with db.connect() as conn:
             assert conn.exec_driver_sql("SELECT 1").scalar() == 1
     db.dispose()
+
+
+def test_a_lock_whose_connection_died_is_let_go_without_failing_the_block(
+    postgres, caplog
+):
+    url = postgres.fresh_url()
+    DecisionLog(url).close()
+    db = Database(url, "normal")
+    with db.exclusive("run:r1"):
+        with db.connect() as conn:  # the lock's session dies under it
+            conn.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                "WHERE locktype = 'advisory'"
+            )
+            conn.commit()
+        ran = True
+    assert ran
+    assert "cannot unlock run:r1" in caplog.text
+    with db.exclusive("run:r1"):  # and it is free
+        pass
+    db.dispose()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import logging
 import os
 import threading
 from pathlib import Path
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from sqlalchemy.pool import ConnectionPoolEntry
 
 __all__ = ["Database", "describe", "reason"]
+
+logger = logging.getLogger("enclosure")
 
 
 class Database:
@@ -130,12 +133,16 @@ class Database:
             try:
                 yield
             finally:
-                with self.guard("unlock"):
-                    try:
-                        conn.exec_driver_sql(f"SELECT pg_advisory_unlock({number})")
-                        conn.commit()
-                    finally:
-                        conn.close()  # a lost connection lets go of the lock too
+                try:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({number})")
+                    conn.commit()
+                    conn.close()
+                except (sa_exc.SQLAlchemyError, self.dbapi_error):
+                    # What the block did stands; a session that ends lets go of
+                    # its locks, so end this one rather than report a failure.
+                    logger.warning("cannot unlock %s on %s", key, self.where)
+                    conn.invalidate()
+                    conn.close()
             return
         database = self.engine.url.database
         if database in (None, "", ":memory:"):
