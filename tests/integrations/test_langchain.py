@@ -20,7 +20,7 @@ from langchain_core.tools import BaseTool, tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
-from langgraph.types import Command
+from langgraph.types import Command, interrupt
 from pydantic import Field
 
 from enclosure import Enclosure
@@ -412,6 +412,127 @@ def test_an_approval_decided_elsewhere_is_honoured_on_resume(enc, tools, ran):
     agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), THREAD)
     assert ran == []
     assert decisions(enc)[-1].outcome == "deny"
+
+
+# ---- a tool that pauses the graph itself ------------------------------------------
+
+ASKING = """
+agent: {name: helper}
+tools:
+  ask_user: {effect: read}
+  refund:
+    rules:
+      - when: "args.amount > 100"
+        then: approve
+        reason: large refunds need a human
+kill_switch:
+  max_consecutive_errors: 2
+approvals:
+  ttl: 10m
+"""
+
+
+@pytest.fixture
+def asking_tools(ran: list[tuple[str, dict[str, Any]]]) -> list[BaseTool]:
+    @tool
+    def ask_user(question: str) -> str:
+        """Ask the human two questions."""
+        first = interrupt({"q": question})
+        second = interrupt({"q": "and the second?"})
+        ran.append(("ask_user", {"answers": [first, second]}))
+        return f"{first}/{second}"
+
+    @tool
+    def refund(amount: float) -> str:
+        """Refund after asking the user which account."""
+        account = interrupt({"q": "which account?"})
+        ran.append(("refund", {"amount": amount, "account": account}))
+        return f"refunded {amount} to {account}"
+
+    return [ask_user, refund]
+
+
+def test_a_tool_that_interrupts_pauses_its_call_without_failing_it(
+    tmp_path, asking_tools, ran
+):
+    enc = make_enclosure(ASKING, tmp_path, clock=FakeClock())
+    run = enc.start_run(task="t")
+    model = script(calls(("ask_user", {"question": "name?"})))
+    agent = agent_for(model, asking_tools, run)
+    assert [i.value for i in ask(agent)["__interrupt__"]] == [{"q": "name?"}]
+    out = agent.invoke(Command(resume="Ann"), THREAD)
+    assert [i.value for i in out["__interrupt__"]] == [{"q": "and the second?"}]
+    assert results(enc) == []  # a pause is no result
+    agent.invoke(Command(resume="Bob"), THREAD)
+    assert ran == [("ask_user", {"answers": ["Ann", "Bob"]})]
+    [msg] = model.tool_results()
+    assert (msg.content, msg.status) == ("Ann/Bob", "success")
+    [d] = decisions(enc)  # one call, one decision across its pauses
+    [r] = results(enc)
+    assert (r.call_id, r.disposition) == (d.call_id, "executed")
+    assert (run.status, run.state.errors) == ("running", 0)
+
+
+def test_an_approved_tool_that_interrupts_uses_its_approval_once(
+    tmp_path, asking_tools, ran
+):
+    enc = make_enclosure(ASKING, tmp_path, clock=FakeClock())
+    run = enc.start_run(task="t")
+    model = script(calls(("refund", {"amount": 500})))
+    agent = agent_for(model, asking_tools, run)
+    ask(agent)
+    approve = Command(resume={"decisions": [{"type": "approve"}]})
+    out = agent.invoke(approve, THREAD)
+    assert [i.value for i in out["__interrupt__"]] == [{"q": "which account?"}]
+    agent.invoke(Command(resume="ACC-1"), THREAD)
+    assert ran == [("refund", {"amount": 500.0, "account": "ACC-1"})]
+    [msg] = model.tool_results()
+    assert (msg.content, msg.status) == ("refunded 500.0 to ACC-1", "success")
+    assert [(d.outcome, d.disposition) for d in decisions(enc)] == [
+        ("approve", "pending"),
+        ("allow", "dispatched"),
+    ]
+    [approval] = enc.approvals.list()
+    assert approval.status == "consumed"
+    assert [r.disposition for r in results(enc)] == ["executed"]
+
+
+def test_a_tool_that_interrupts_in_an_async_graph_is_one_call(
+    tmp_path, asking_tools, ran
+):
+    enc = make_enclosure(ASKING, tmp_path, clock=FakeClock())
+    run = enc.start_run(task="t")
+    model = script(calls(("ask_user", {"question": "name?"})))
+    agent = agent_for(model, asking_tools, run)
+
+    async def main() -> None:
+        with anyio.fail_after(5):
+            await agent.ainvoke({"messages": [HumanMessage("go")]}, THREAD)
+            await agent.ainvoke(Command(resume="Ann"), THREAD)
+            await agent.ainvoke(Command(resume="Bob"), THREAD)
+
+    anyio.run(main)
+    assert ran == [("ask_user", {"answers": ["Ann", "Bob"]})]
+    assert len(decisions(enc)) == 1
+    assert [r.disposition for r in results(enc)] == ["executed"]
+
+
+def test_a_run_killed_while_a_tool_is_paused_never_resumes_it(
+    tmp_path, asking_tools, ran
+):
+    enc = make_enclosure(ASKING, tmp_path, clock=FakeClock())
+    run = enc.start_run(task="t")
+    agent = agent_for(script(calls(("ask_user", {"question": "q"}))), asking_tools, run)
+    ask(agent)
+    run.kill("operator pressed stop")
+    with pytest.raises(RunKilled):
+        agent.invoke(Command(resume="Ann"), THREAD)
+    assert ran == []
+    [r] = results(enc)
+    assert (r.disposition, r.error.code if r.error else None) == (
+        "failed",
+        "E-RUN-KILLED",
+    )
 
 
 # ---- kill -------------------------------------------------------------------------

@@ -21,8 +21,11 @@ ends the graph run.
 LangGraph re-runs an interrupted task from its start on resume, so the calls
 parked for approval are remembered per tool call (in this process): the replay
 finds its parked call instead of proposing it again, and each proposal stays one
-decision event. The module is imported only when the user imports it; a missing
-extra raises ``E-INTEGRATION-MISSING`` with the install command.
+decision event. A tool that pauses the graph itself (``interrupt()`` inside the
+tool) is not a failure: its call stays dispatched with no result, and the replay
+runs that same call again, its approval used once. The module is imported only
+when the user imports it; a missing extra raises ``E-INTEGRATION-MISSING`` with
+the install command.
 """
 
 from __future__ import annotations
@@ -32,8 +35,9 @@ from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from enclosure.errors import ApprovalError, RunKilled, UsageError
+from enclosure.errors import ApprovalError, EnclosureError, RunKilled, UsageError
 from enclosure.integrations._common import model_text, require
+from enclosure.models import ToolCall
 
 try:
     from langchain.agents.middleware import AgentMiddleware, ToolCallRequest
@@ -93,8 +97,6 @@ class _Step:
     approval_id: str | None = None
     out: Any = _UNSET
     """What the framework's own tool call returned (a ToolMessage, a Command)."""
-    bubble: BaseException | None = None
-    """A LangGraph control-flow exception (an interrupt inside the tool) to re-raise."""
 
 
 @dataclass(slots=True)
@@ -107,12 +109,29 @@ class _Final:
     rejected: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A dispatched call whose tool paused the graph (``interrupt()`` inside it)."""
+
+    args: dict[str, Any]
+    call: ToolCall
+
+
+Executor = Callable[[_Step], Callable[..., Any]]
+"""Makes the function that runs one step's call through the framework."""
+
+
 class _Gate:
     """The decision path shared by the middleware, the ToolNode and ``guard_tool``.
 
     ``flow`` is a generator so the sync and async doors share it: it yields each
     proposal, is sent the ``CallResult``, asks the human through ``interrupt()``
-    in between, and returns how the call ended.
+    in between, and returns how the call ended. ``run`` and ``arun`` drive it:
+    each step is decided with ``Run.propose``, run through the router and its
+    result logged with ``Run.record_result``, so that a tool which pauses the
+    graph itself (LangGraph's ``interrupt()`` inside the tool) leaves its call
+    dispatched and open, with no result: the replay after the resume runs that
+    same call again (one decision, its approval used once), not a new one.
     """
 
     def __init__(self, run: Run, *, reviewer: str, description_prefix: str) -> None:
@@ -120,6 +139,137 @@ class _Gate:
         self.reviewer = reviewer
         self.description_prefix = description_prefix
         self._parked: dict[str, list[CallResult]] = {}
+        self._held: dict[str, _Held] = {}
+
+    def run_sync(
+        self,
+        name: str,
+        args: dict[str, Any],
+        key: str,
+        execute: Executor,
+        context: JSONObject | None = None,
+    ) -> _Final:
+        """Decide, log and (if allowed) run one tool call of a sync graph."""
+        router = self.run._enc.router  # noqa: SLF001 -- the run's own router
+        flow = self.flow(name, args, key)
+        try:
+            step = next(flow)
+            while True:
+                todo = self._decide(name, step, key, context)
+                if isinstance(todo, ToolCall):
+                    try:
+                        value = router.execute(
+                            todo,
+                            command=self.run.workspace.run_command,
+                            handler=execute(step),
+                        )
+                    except Exception as exc:  # noqa: BLE001 -- the tool boundary, as in Run.call
+                        todo = self._ended(key, step, todo, exc)
+                    else:
+                        todo = self._finished(key, todo, value, None)
+                step = flow.send(todo)
+        except StopIteration as stop:
+            final: _Final = stop.value
+            return final
+
+    async def run_async(
+        self,
+        name: str,
+        args: dict[str, Any],
+        key: str,
+        execute: Executor,
+        context: JSONObject | None = None,
+    ) -> _Final:
+        """``run_sync`` for async graphs."""
+        router = self.run._enc.router  # noqa: SLF001 -- the run's own router
+        flow = self.flow(name, args, key)
+        try:
+            step = next(flow)
+            while True:
+                todo = self._decide(name, step, key, context)
+                if isinstance(todo, ToolCall):
+                    try:
+                        value = await router.aexecute(
+                            todo,
+                            command=self.run.workspace.run_command,
+                            handler=execute(step),
+                        )
+                    except Exception as exc:  # noqa: BLE001 -- the tool boundary, as in Run.acall
+                        todo = self._ended(key, step, todo, exc)
+                    else:
+                        todo = self._finished(key, todo, value, None)
+                step = flow.send(todo)
+        except StopIteration as stop:
+            final: _Final = stop.value
+            return final
+
+    def _decide(
+        self, name: str, step: _Step, key: str, context: JSONObject | None
+    ) -> CallResult | ToolCall:
+        """The call to run for ``step``, or the result that says why none runs.
+
+        A call whose tool paused the graph is already decided and dispatched:
+        the replay after the resume runs it again (unless the run was closed
+        meanwhile) instead of proposing it anew.
+        """
+        held = self._held.get(key)
+        if held is not None and held.args == step.args:
+            self._still_open(key, held)
+            return held.call
+        result = self.run.propose(
+            name, step.args, context=context, approval_id=step.approval_id
+        )
+        if result.status != "dispatched" or result.receipt is None:
+            return result
+        call = ToolCall.model_construct(
+            tool=name,
+            args=step.args,
+            context=context or {},
+            call_id=result.receipt.call_id,
+        )
+        checked = self.run._enc.router.check_args(call)  # noqa: SLF001 -- what propose decided on
+        if checked.ok:
+            call = call.model_copy(update={"args": checked.value})
+        return call
+
+    def _still_open(self, key: str, held: _Held) -> None:
+        """Raise, closing the held call, when its run was killed while it paused."""
+        run = self.run
+        _adopt_close(run)
+        if run.status == "running":
+            return
+        self._held.pop(key, None)
+        run.record_result(
+            held.call.call_id,
+            error=f"the run was closed while {held.call.tool} was paused",
+            code="E-RUN-KILLED" if run.status == "killed" else "E-RUN-ENDED",
+        )
+        _ensure_alive(run)
+        run.ensure_running()
+
+    def _ended(
+        self, key: str, step: _Step, call: ToolCall, exc: Exception
+    ) -> CallResult:
+        """The result of a call whose tool raised; a pause is re-raised, unlogged."""
+        if isinstance(exc, GraphBubbleUp) and not isinstance(exc, RunKilled):
+            # LangGraph's own control flow (an interrupt() in the tool): not a
+            # failure and not a result; the call stays dispatched until it ends.
+            self._held[key] = _Held(step.args, call)
+            raise exc
+        return self._finished(key, call, None, exc)
+
+    def _finished(
+        self, key: str, call: ToolCall, value: Any, exc: Exception | None
+    ) -> CallResult:
+        self._held.pop(key, None)
+        if exc is None:
+            return self.run.record_result(call.call_id, value=value)
+        if isinstance(exc, EnclosureError):
+            code, detail = exc.code, exc.message
+        else:
+            code, detail = "E-TOOL-FAILED", (str(exc).splitlines() or [""])[0]
+        error = f"{type(exc).__name__}: {detail}"
+        return self.run.record_result(call.call_id, error=error, code=code)
 
     def flow(
         self, name: str, args: dict[str, Any], key: str
@@ -239,6 +389,20 @@ def _content(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
+def _adopt_close(run: Run) -> None:
+    """Take on a kill or end another process logged for ``run`` (a cheap check)."""
+    if run.status == "running" and run._enc.log.run_closed(run.id):  # noqa: SLF001 -- the run's own log
+        run._adopt_close()  # noqa: SLF001 -- the core's way to take a close on
+
+
+def _ensure_alive(run: Run) -> None:
+    """Raise ``GraphRunKilled`` once ``run`` is killed, here or elsewhere."""
+    _adopt_close(run)
+    if run.status == "killed":
+        msg = f"run {run.id} was killed: {run.state.killed}"
+        raise GraphRunKilled(msg)
+
+
 def _killed(result: CallResult) -> GraphRunKilled:
     d = result.decision
     code = result.error.code if result.error else None
@@ -349,23 +513,15 @@ class EnclosureMiddleware(AgentMiddleware[Any, Any, Any]):
         """
         call = request.tool_call
         name = call["name"]
-        flow = self._gate.flow(name, call["args"], call["id"] or name)
         context = self._context(request) if self._context is not None else None
-        try:
-            step = next(flow)
-            while True:
-                result = self.run.call(
-                    name,
-                    step.args,
-                    context=context,
-                    approval_id=step.approval_id,
-                    handler=_sync_executor(request, handler, step),
-                )
-                if step.bubble is not None:
-                    raise step.bubble
-                step = flow.send(result)
-        except StopIteration as stop:
-            return _message(stop.value, request)
+        final = self._gate.run_sync(
+            name,
+            call["args"],
+            call["id"] or name,
+            lambda step: _sync_executor(request, handler, step),
+            context,
+        )
+        return _message(final, request)
 
     async def awrap_tool_call(
         self, request: ToolCallRequest, handler: AsyncHandler
@@ -377,23 +533,15 @@ class EnclosureMiddleware(AgentMiddleware[Any, Any, Any]):
         """
         call = request.tool_call
         name = call["name"]
-        flow = self._gate.flow(name, call["args"], call["id"] or name)
         context = self._context(request) if self._context is not None else None
-        try:
-            step = next(flow)
-            while True:
-                result = await self.run.acall(
-                    name,
-                    step.args,
-                    context=context,
-                    approval_id=step.approval_id,
-                    handler=_async_executor(request, handler, step),
-                )
-                if step.bubble is not None:
-                    raise step.bubble
-                step = flow.send(result)
-        except StopIteration as stop:
-            return _message(stop.value, request)
+        final = await self._gate.run_async(
+            name,
+            call["args"],
+            call["id"] or name,
+            lambda step: _async_executor(request, handler, step),
+            context,
+        )
+        return _message(final, request)
 
 
 def _request_for(request: ToolCallRequest, args: dict[str, Any]) -> ToolCallRequest:
@@ -407,11 +555,7 @@ def _sync_executor(
     request: ToolCallRequest, handler: Handler, step: _Step
 ) -> Callable[..., Any]:
     def execute(**args: Any) -> Any:
-        try:
-            step.out = handler(_request_for(request, args))
-        except GraphBubbleUp as exc:
-            step.bubble = exc
-            raise
+        step.out = handler(_request_for(request, args))
         return _value_of(step.out)
 
     return execute
@@ -421,11 +565,7 @@ def _async_executor(
     request: ToolCallRequest, handler: AsyncHandler, step: _Step
 ) -> Callable[..., Awaitable[Any]]:
     async def execute(**args: Any) -> Any:
-        try:
-            step.out = await handler(_request_for(request, args))
-        except GraphBubbleUp as exc:
-            step.bubble = exc
-            raise
+        step.out = await handler(_request_for(request, args))
         return _value_of(step.out)
 
     return execute
@@ -523,38 +663,28 @@ class _GuardedTool(BaseTool):
 
     def _run(self, config: RunnableConfig, **kwargs: Any) -> Any:
         args, injected = self._split(kwargs)
-        flow = self.gate.flow(self.name, args, _key(self.name, args))
         inner = self.inner
-        try:
-            step = next(flow)
-            while True:
-                result = self.gate.run.call(
-                    self.name,
-                    step.args,
-                    approval_id=step.approval_id,
-                    handler=lambda **a: inner.invoke({**a, **injected}, config),
-                )
-                step = flow.send(result)
-        except StopIteration as stop:
-            return _tool_value(stop.value, self.name)
+
+        def execute(_step: _Step) -> Callable[..., Any]:
+            return lambda **a: inner.invoke({**a, **injected}, config)
+
+        gate: _Gate = self.gate
+        final = gate.run_sync(self.name, args, _key(self.name, args), execute)
+        return _tool_value(final, self.name)
 
     async def _arun(self, config: RunnableConfig, **kwargs: Any) -> Any:
         args, injected = self._split(kwargs)
-        flow = self.gate.flow(self.name, args, _key(self.name, args))
         inner = self.inner
 
-        async def execute(**a: Any) -> Any:
-            return await inner.ainvoke({**a, **injected}, config)
+        def execute(_step: _Step) -> Callable[..., Awaitable[Any]]:
+            async def run(**a: Any) -> Any:
+                return await inner.ainvoke({**a, **injected}, config)
 
-        try:
-            step = next(flow)
-            while True:
-                result = await self.gate.run.acall(
-                    self.name, step.args, approval_id=step.approval_id, handler=execute
-                )
-                step = flow.send(result)
-        except StopIteration as stop:
-            return _tool_value(stop.value, self.name)
+            return run
+
+        gate: _Gate = self.gate
+        final = await gate.run_async(self.name, args, _key(self.name, args), execute)
+        return _tool_value(final, self.name)
 
 
 def _key(name: str, args: dict[str, Any]) -> str:
