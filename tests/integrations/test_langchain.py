@@ -25,7 +25,7 @@ from pydantic import Field
 
 from enclosure import Enclosure
 from enclosure.audit import DecisionEvent, ResultEvent
-from enclosure.errors import RunKilled, UsageError
+from enclosure.errors import RunKilled
 from enclosure.integrations.langchain import (
     EnclosureMiddleware,
     guard_tool,
@@ -379,28 +379,83 @@ def test_an_edit_that_still_needs_approval_asks_again(enc, tools, ran):
     assert sorted(a.status for a in enc.approvals.list()) == ["consumed", "denied"]
 
 
-def test_an_edit_may_not_switch_tools(enc, tools, ran):
+def asked_again(out: dict[str, Any]) -> tuple[str, str]:
+    """The refused answer's code and the request's first line, when asked again."""
+    [again] = out["__interrupt__"]
+    error = again.value["enclosure"]["error"]
+    description = again.value["action_requests"][0]["description"]
+    return error["code"], description.splitlines()[0]
+
+
+def test_an_edit_may_not_switch_tools_and_the_reviewer_is_asked_again(enc, tools, ran):
     run = enc.start_run(task="t")
     agent = agent_for(script(calls(("refund", {"amount": 500}))), tools, run)
     ask(agent)
-    edit = {"type": "edit", "edited_action": {"name": "lookup", "args": {"key": "k"}}}
-    with pytest.raises(UsageError) as exc:
-        agent.invoke(Command(resume={"decisions": [edit]}), THREAD)
-    assert exc.value.code == "E-LANGCHAIN-EDIT-TOOL"
+    edit = {"type": "edit", "edited_action": {"name": "lookup", "args": {"k": 1}}}
+    out = agent.invoke(Command(resume={"decisions": [edit]}), THREAD)
+    code, first_line = asked_again(out)
+    assert code == "E-LANGCHAIN-EDIT-TOOL"
+    assert first_line.startswith("The last answer was refused (E-LANGCHAIN-EDIT")
     assert ran == []
+    agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), THREAD)
+    assert ran == [("refund", {"amount": 500})]
 
 
 @pytest.mark.parametrize(
     "answer", ["yes", {"decisions": []}, {"type": "respond", "message": "hi"}]
 )
-def test_an_unreadable_decision_is_a_usage_error(enc, tools, ran, answer):
+def test_an_unreadable_decision_is_asked_again_and_the_thread_goes_on(
+    enc, tools, ran, answer
+):
     run = enc.start_run(task="t")
+    model = script(calls(("refund", {"amount": 500})))
+    agent = agent_for(model, tools, run)
+    ask(agent)
+    out = agent.invoke(Command(resume=answer), THREAD)
+    assert asked_again(out)[0] == "E-LANGCHAIN-DECISION"
+    assert ran == []
+    [approval] = enc.approvals.list()
+    assert approval.status == "pending"
+    agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), THREAD)
+    assert ran == [("refund", {"amount": 500})]
+    [msg] = model.tool_results()
+    assert (msg.content, msg.status) == ("refunded 500.0", "success")
+    assert [(d.outcome, d.disposition) for d in decisions(enc)] == [
+        ("approve", "pending"),
+        ("allow", "dispatched"),
+    ]
+
+
+def test_the_runs_own_starter_cannot_approve_and_another_reviewer_still_can(
+    enc, tools, ran
+):
+    run = enc.start_run(task="t", started_by="alice")
     agent = agent_for(script(calls(("refund", {"amount": 500}))), tools, run)
     ask(agent)
-    with pytest.raises(UsageError) as exc:
-        agent.invoke(Command(resume=answer), THREAD)
-    assert exc.value.code == "E-LANGCHAIN-DECISION"
+    mine = {"type": "approve", "by": "alice"}
+    out = agent.invoke(Command(resume={"decisions": [mine]}), THREAD)
+    assert asked_again(out)[0] == "E-APPROVAL-SELF"
     assert ran == []
+    bob = {"type": "approve", "by": "bob"}
+    agent.invoke(Command(resume={"decisions": [bob]}), THREAD)
+    assert ran == [("refund", {"amount": 500})]
+    [approval] = enc.approvals.list()
+    assert (approval.status, approval.decided_by) == ("consumed", "bob")
+
+
+def test_a_refused_answer_and_a_tool_interrupt_replay_in_order(
+    tmp_path, asking_tools, ran
+):
+    enc = make_enclosure(ASKING, tmp_path, clock=FakeClock())
+    run = enc.start_run(task="t")
+    agent = agent_for(script(calls(("refund", {"amount": 500}))), asking_tools, run)
+    ask(agent)
+    agent.invoke(Command(resume="yes"), THREAD)
+    out = agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), THREAD)
+    assert [i.value for i in out["__interrupt__"]] == [{"q": "which account?"}]
+    agent.invoke(Command(resume="ACC-1"), THREAD)
+    assert ran == [("refund", {"amount": 500.0, "account": "ACC-1"})]
+    assert len(decisions(enc)) == 2
 
 
 def test_an_approval_decided_elsewhere_is_honoured_on_resume(enc, tools, ran):

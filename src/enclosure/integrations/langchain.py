@@ -15,8 +15,10 @@ with ``status="error"`` and the enclosure's one-line reason; simulate returns th
 simulated value as the message content; approve pauses the graph with LangGraph's
 ``interrupt()``, with the payload and decisions of LangChain's
 ``HumanInTheLoopMiddleware`` (approve / reject / edit), resumed with
-``Command(resume=...)``; kill raises ``GraphRunKilled`` (a ``RunKilled``), which
-ends the graph run.
+``Command(resume=...)``; an answer that cannot be recorded (unreadable, or from
+the run's own ``started_by``) is refused and the reviewer asked again, the error
+in the new request's ``enclosure.error``; kill raises ``GraphRunKilled`` (a
+``RunKilled``), which ends the graph run.
 
 LangGraph re-runs an interrupted task from its start on resume, so the calls
 parked for approval are remembered per tool call (in this process): the replay
@@ -33,11 +35,11 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from enclosure.errors import ApprovalError, EnclosureError, RunKilled, UsageError
 from enclosure.integrations._common import model_text, require
-from enclosure.models import ToolCall
+from enclosure.models import ErrorInfo, ToolCall
 
 try:
     from langchain.agents.middleware import AgentMiddleware, ToolCallRequest
@@ -107,6 +109,19 @@ class _Final:
     step: _Step
     edited: bool = False
     rejected: str | None = None
+
+
+class _Answer(NamedTuple):
+    """A reviewer's answer that was recorded on the approval."""
+
+    kind: str
+    args: dict[str, Any] | None = None
+    """An edit's new arguments."""
+    reason: str | None = None
+
+
+_SETTLED = ("E-APPROVAL-DECIDED", "E-APPROVAL-EXPIRED", "E-APPROVAL-NOT-FOUND")
+"""Approval errors the next call settles (refused, fail-closed): not the reviewer's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,64 +306,109 @@ class _Gate:
             if asked == len(parked):
                 parked.append(result)
             asked += 1
-            decision = self._ask(name, step.args, result, key)
-            approval_id = result.approval_id or ""
-            kind = decision["type"]
-            by = str(decision.get("by") or self.reviewer)
-            if kind == "approve":
-                self._approve(approval_id, by)
-                step = _Step(step.args, approval_id=approval_id)
-            elif kind == "reject":
-                reason = str(decision.get("message") or "").strip()
-                self._deny(approval_id, by, reason or "rejected by the reviewer")
+            answer = self._review(name, step.args, result, key)
+            if answer.kind == "approve":
+                step = _Step(step.args, approval_id=result.approval_id or "")
+            elif answer.kind == "reject":
                 self._parked.pop(key, None)
-                return _Final(None, step, edited=edited, rejected=reason)
+                return _Final(None, step, edited=edited, rejected=answer.reason)
             else:
-                new = _edited_args(name, decision)
-                self._deny(approval_id, by, "edited by the reviewer; decided anew")
-                step, edited = _Step(new), True
+                step, edited = _Step(answer.args or {}), True
 
-    def _ask(
+    def _review(
         self, name: str, args: dict[str, Any], result: CallResult, key: str
+    ) -> _Answer:
+        """Ask the reviewer until an answer can be recorded.
+
+        LangGraph saves every resume value and, on each later resume, replays the
+        task's ``interrupt()`` calls in order with them. So an answer that cannot
+        be recorded (unreadable, an edit to another tool, a reviewer who started
+        the run) is not raised, which would fail every later resume with it: the
+        reviewer is asked again, the error in the request, and on the replays
+        the bad answer is refused the same way and passed over.
+        """
+        problem: ErrorInfo | None = None
+        while True:
+            answer = interrupt(self._request(name, args, result, key, problem))
+            try:
+                return self._record(name, result.approval_id or "", answer)
+            except (UsageError, ApprovalError) as exc:
+                problem = ErrorInfo(code=exc.code, message=exc.message)
+
+    def _request(
+        self,
+        name: str,
+        args: dict[str, Any],
+        result: CallResult,
+        key: str,
+        problem: ErrorInfo | None,
     ) -> dict[str, Any]:
+        """A ``HumanInTheLoopMiddleware`` request for one parked call."""
         d = result.decision
         description = (
             f"{self.description_prefix}\n\nTool: {name}\nArgs: {args}\n"
             f"Reason: {d.reason} (rule {d.rule}); approval {result.approval_id}"
         )
-        answer = interrupt(
-            {
-                "action_requests": [
-                    {"name": name, "args": args, "description": description}
-                ],
-                "review_configs": [
-                    {"action_name": name, "allowed_decisions": list(DECISIONS)}
-                ],
-                "enclosure": {
-                    "run_id": self.run.id,
-                    "approval_id": result.approval_id,
-                    "rule": d.rule,
-                    "reason": d.reason,
-                    "tool_call": key,
-                },
-            }
-        )
-        return _one_decision(answer)
+        about: dict[str, Any] = {
+            "run_id": self.run.id,
+            "approval_id": result.approval_id,
+            "rule": d.rule,
+            "reason": d.reason,
+            "tool_call": key,
+        }
+        if problem is not None:
+            description = (
+                f"The last answer was refused ({problem.code}): {problem.message}"
+                f"\n\n{description}"
+            )
+            about["error"] = problem.model_dump()
+        return {
+            "action_requests": [
+                {"name": name, "args": args, "description": description}
+            ],
+            "review_configs": [
+                {"action_name": name, "allowed_decisions": list(DECISIONS)}
+            ],
+            "enclosure": about,
+        }
 
-    def _approve(self, approval_id: str, by: str) -> None:
-        try:
-            self.run._enc.approvals.approve(approval_id, by=by)  # noqa: SLF001 -- the run's own enclosure
-        except ApprovalError as exc:
-            # Decided elsewhere (or replayed), or expired: the core's single-use
-            # check on the next call settles it and the model reads why.
-            if exc.code not in ("E-APPROVAL-DECIDED", "E-APPROVAL-EXPIRED"):
-                raise
+    def _record(self, name: str, approval_id: str, answer: Any) -> _Answer:
+        """Record one answer on the approval; raise if it cannot be recorded.
 
-    def _deny(self, approval_id: str, by: str, reason: str) -> None:
+        Raises:
+            UsageError: an unreadable answer (``E-LANGCHAIN-DECISION``) or an
+                edit to another tool (``E-LANGCHAIN-EDIT-TOOL``).
+            ApprovalError: the reviewer may not decide it (``E-APPROVAL-SELF``).
+        """
+        decision = _one_decision(answer)
+        by = str(decision.get("by") or self.reviewer)
+        kind = decision["type"]
+        if kind == "approve":
+            self._settle(approval_id, by, None)
+            return _Answer("approve")
+        if kind == "reject":
+            reason = str(decision.get("message") or "").strip()
+            self._settle(approval_id, by, reason or "rejected by the reviewer")
+            return _Answer("reject", reason=reason)
+        new = _edited_args(name, decision)
+        self._settle(approval_id, by, "edited by the reviewer; decided anew")
+        return _Answer("edit", args=new)
+
+    def _settle(self, approval_id: str, by: str, deny: str | None) -> None:
+        """Approve (``deny`` is None) or deny the approval as ``by``.
+
+        Decided elsewhere (or on an earlier pass of this replay), expired or
+        unknown: the core's single-use check on the next call settles it and
+        the model reads why. A reviewer who may not decide it raises.
+        """
+        desk = self.run._enc.approvals  # noqa: SLF001 -- the run's own enclosure
         try:
-            self.run._enc.approvals.deny(approval_id, by=by, reason=reason)  # noqa: SLF001 -- the run's own enclosure
+            if deny is None:
+                desk.approve(approval_id, by=by)
+            else:
+                desk.deny(approval_id, by=by, reason=deny)
         except ApprovalError as exc:
-            if exc.code not in ("E-APPROVAL-DECIDED", "E-APPROVAL-EXPIRED"):
+            if exc.code not in _SETTLED:
                 raise
 
 
@@ -460,7 +520,8 @@ class EnclosureMiddleware(AgentMiddleware[Any, Any, Any]):
             run: the run every call is decided and logged in.
             reviewer: who decides approvals answered through ``Command(resume=...)``
                 (a decision may name its own with a ``by`` key); it may not be the
-                run's ``started_by`` (``E-APPROVAL-SELF``).
+                run's ``started_by`` (``E-APPROVAL-SELF``: the reviewer is asked
+                again).
             context: builds a call's ``context`` (visible to manifest conditions)
                 from the ``ToolCallRequest``, e.g. where the task came from.
             description_prefix: the first line of the reviewer's description.
