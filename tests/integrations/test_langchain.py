@@ -16,7 +16,7 @@ import pytest
 from langchain.agents import create_agent
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.tools import BaseTool, tool
+from langchain_core.tools import BaseTool, StructuredTool, ToolException, tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
@@ -265,6 +265,59 @@ def test_tool_arguments_the_framework_rejects_count_as_failed(enc, tools, ran):
     assert "lookup" in str(msg.content)  # the framework's own validation message
     [r] = results(enc)
     assert r.disposition == "failed"
+
+
+SECRET = "hunter2-supersecret-XYZ"
+
+
+def test_a_result_failing_the_output_schema_is_withheld_from_the_model(tmp_path):
+    manifest = """
+agent: {name: helper}
+tools:
+  lookup:
+    effect: read
+    output_schema: {type: string, pattern: "^[a-z ]*$"}
+"""
+
+    @tool
+    def lookup(key: str) -> str:
+        """Look a key up."""
+        return f"row for {key}: card=4111111111111111"
+
+    enc = make_enclosure(manifest, tmp_path, clock=FakeClock())
+    model = script(calls(("lookup", {"key": "bob"})))
+    ask(agent_for(model, [lookup], enc.start_run(task="t")))
+    [msg] = model.tool_results()
+    assert msg.status == "error"
+    assert "E-RESULT-INVALID" in str(msg.content)
+    assert str(msg.content).startswith("[enclosure] lookup failed")
+    [r] = results(enc)
+    assert (r.disposition, r.error.code if r.error else None) == (
+        "failed",
+        "E-RESULT-INVALID",
+    )
+
+
+def test_a_tool_error_the_framework_handles_reaches_the_model_redacted(tmp_path):
+    def fetch(url: str) -> str:
+        msg = f"401 from {url} with Authorization: Bearer {SECRET}"
+        raise ToolException(msg)
+
+    lookup = StructuredTool.from_function(
+        fetch, name="lookup", description="Fetch a URL.", handle_tool_error=True
+    )
+    enc = make_enclosure(MANIFEST, tmp_path, clock=FakeClock(), secrets=[SECRET])
+    model = script(calls(("lookup", {"url": "https://x"})))
+    ask(agent_for(model, [lookup], enc.start_run(task="t")))
+    [msg] = model.tool_results()
+    assert msg.status == "error"
+    assert SECRET not in str(msg.content)
+    assert "401 from https://x" in str(msg.content)
+    assert "E-TOOL-FAILED" in str(msg.content)
+    [r] = results(enc)
+    assert r.disposition == "failed"
+    assert r.error is not None
+    assert SECRET not in r.error.message
 
 
 # ---- approvals: interrupt and Command(resume=...) ----------------------------------

@@ -86,8 +86,9 @@ class ToolReportedError(Exception):
     """The framework ran the tool and answered with an error ``ToolMessage``.
 
     Raised inside the handler so the enclosure records the call as failed (it
-    counts toward ``max_consecutive_errors``); the model still reads the
-    framework's own message.
+    counts toward ``max_consecutive_errors``). The model reads the enclosure's
+    one line for a failed call, as for any other, redacted like the log: never
+    the framework's message, which may hold a secret the tool echoed.
     """
 
 
@@ -283,8 +284,9 @@ class _Gate:
             code, detail = exc.code, exc.message
         else:
             code, detail = "E-TOOL-FAILED", (str(exc).splitlines() or [""])[0]
-        error = f"{type(exc).__name__}: {detail}"
-        return self.run.record_result(call.call_id, error=error, code=code)
+        if not isinstance(exc, ToolReportedError):
+            detail = f"{type(exc).__name__}: {detail}"
+        return self.run.record_result(call.call_id, error=detail, code=code)
 
     def flow(
         self, name: str, args: dict[str, Any], key: str
@@ -646,8 +648,6 @@ def _message(final: _Final, request: ToolCallRequest) -> ToolMessage | Command[A
         if final.edited and isinstance(out, ToolMessage):
             return _with_notice(out, final.step.args)
         return out  # type: ignore[no-any-return]  # the framework's own message
-    if status == "failed" and isinstance(out, ToolMessage):
-        return out  # the tool's own error message, recorded as failed
     if status in ("executed", "simulated"):
         content = _content(result.value)
         return ToolMessage(content, name=name, tool_call_id=call_id)
