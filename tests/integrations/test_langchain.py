@@ -827,6 +827,31 @@ def test_guarded_base_tool_kill_raises(enc, tools, ran):
     assert len(ran) == 3
 
 
+def test_guarded_base_tool_records_an_error_the_tool_handles_as_failed(tmp_path):
+    def fetch(url: str) -> str:
+        msg = f"boom {url} {SECRET}"
+        raise ToolException(msg)
+
+    inner = StructuredTool.from_function(
+        fetch, name="lookup", description="Fetch a URL.", handle_tool_error=True
+    )
+    manifest = MANIFEST.replace(
+        "approvals:", "kill_switch:\n  max_consecutive_errors: 2\napprovals:"
+    )
+    enc = make_enclosure(manifest, tmp_path, clock=FakeClock(), secrets=[SECRET])
+    run = enc.start_run(task="t")
+    guarded = guard_tool(run, inner)
+    first = guarded.invoke({"url": "u0"})
+    assert SECRET not in first
+    assert first.startswith("[enclosure] lookup failed (E-TOOL-FAILED)")
+    guarded.invoke({"url": "u1"})
+    assert run.state.errors == 2
+    with pytest.raises(RunKilled):
+        guarded.invoke({"url": "u2"})
+    assert [r.disposition for r in results(enc)] == ["failed", "failed"]
+    assert all(SECRET not in (r.error.message if r.error else "") for r in results(enc))
+
+
 def test_the_example_agent_runs_offline():
     example = Path(__file__).resolve().parents[2] / "examples" / "langchain"
     done = subprocess.run(

@@ -778,6 +778,8 @@ def guard_tool(
     model reads the reason as an error ``ToolMessage``); approve calls
     ``interrupt()`` and so needs a LangGraph graph with a checkpointer; kill
     raises ``RunKilled``. A ``content_and_artifact`` tool returns its content only.
+    An error the tool would handle itself (its ``handle_tool_error``) is recorded
+    as a failed call, and the model reads the enclosure's redacted line for it.
 
     Returns:
         The guarded tool; give it to the agent in place of ``tool``.
@@ -791,7 +793,11 @@ def guard_tool(
         tags=tool.tags,
         metadata=tool.metadata,
         handle_tool_error=True,
-        inner=tool,
+        # The tool's own error handling would turn a failure into a plain
+        # result: the guard records it as failed and shows the model its line.
+        inner=tool.model_copy(
+            update={"handle_tool_error": False, "handle_validation_error": False}
+        ),
         gate=gate,
         call_fields=_call_fields(tool),
     )
