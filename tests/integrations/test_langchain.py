@@ -511,6 +511,45 @@ def test_a_refused_answer_and_a_tool_interrupt_replay_in_order(
     assert len(decisions(enc)) == 2
 
 
+@pytest.mark.parametrize("call_id", ["call_0", None])
+def test_parallel_calls_sharing_an_id_or_without_one_get_their_own_approvals(
+    enc, tools, ran, call_id
+):
+    run = enc.start_run(task="t")
+    model = script(
+        AIMessage(
+            content="",
+            tool_calls=[
+                {"name": "refund", "args": {"amount": 500}, "id": call_id},
+                {"name": "refund", "args": {"amount": 900}, "id": call_id},
+            ],
+        )
+    )
+    agent = agent_for(model, tools, run)
+    out = ask(agent)
+    asked = {
+        i.value["action_requests"][0]["args"]["amount"]: i.value["enclosure"]
+        for i in out["__interrupt__"]
+    }
+    by_args = {a.args["amount"]: a.approval_id for a in enc.approvals.list()}
+    assert {k: v["approval_id"] for k, v in asked.items()} == by_args
+    assert len(set(by_args.values())) == 2
+    choice = {500: "reject", 900: "approve"}
+    resume = {
+        i.id: {
+            "decisions": [
+                {"type": choice[i.value["action_requests"][0]["args"]["amount"]]}
+            ]
+        }
+        for i in out["__interrupt__"]
+    }
+    agent.invoke(Command(resume=resume), THREAD)
+    assert [r[0] for r in ran] == ["refund"]
+    assert ran[0][1]["amount"] == 900
+    status = {a.args["amount"]: a.status for a in enc.approvals.list()}
+    assert status == {500: "denied", 900: "consumed"}
+
+
 def test_an_approval_decided_elsewhere_is_honoured_on_resume(enc, tools, ran):
     run = enc.start_run(task="t")
     agent = agent_for(script(calls(("refund", {"amount": 500}))), tools, run)

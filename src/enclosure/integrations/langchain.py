@@ -121,6 +121,23 @@ class _Answer(NamedTuple):
     reason: str | None = None
 
 
+class _Key(NamedTuple):
+    """One tool call, as the gate remembers it across LangGraph's replays.
+
+    The framework's id alone is not enough: some servers send none, or the same
+    one for parallel calls, and an approval must never pass to other arguments.
+    """
+
+    tool_call_id: str | None
+    call: str
+    """The tool's name and its arguments as canonical JSON."""
+
+    @classmethod
+    def of(cls, tool_call_id: str | None, name: str, args: dict[str, Any]) -> _Key:
+        text = json.dumps(args, sort_keys=True, default=str)
+        return cls(tool_call_id or None, f"{name}:{text}")
+
+
 _SETTLED = ("E-APPROVAL-DECIDED", "E-APPROVAL-EXPIRED", "E-APPROVAL-NOT-FOUND")
 """Approval errors the next call settles (refused, fail-closed): not the reviewer's."""
 
@@ -154,14 +171,14 @@ class _Gate:
         self.run = run
         self.reviewer = reviewer
         self.description_prefix = description_prefix
-        self._parked: dict[str, list[CallResult]] = {}
-        self._held: dict[str, _Held] = {}
+        self._parked: dict[_Key, list[CallResult]] = {}
+        self._held: dict[_Key, _Held] = {}
 
     def run_sync(
         self,
         name: str,
         args: dict[str, Any],
-        key: str,
+        key: _Key,
         execute: Executor,
         context: JSONObject | None = None,
     ) -> _Final:
@@ -192,7 +209,7 @@ class _Gate:
         self,
         name: str,
         args: dict[str, Any],
-        key: str,
+        key: _Key,
         execute: Executor,
         context: JSONObject | None = None,
     ) -> _Final:
@@ -220,7 +237,7 @@ class _Gate:
             return final
 
     def _decide(
-        self, name: str, step: _Step, key: str, context: JSONObject | None
+        self, name: str, step: _Step, key: _Key, context: JSONObject | None
     ) -> CallResult | ToolCall:
         """The call to run for ``step``, or the result that says why none runs.
 
@@ -248,7 +265,7 @@ class _Gate:
             call = call.model_copy(update={"args": checked.value})
         return call
 
-    def _still_open(self, key: str, held: _Held) -> None:
+    def _still_open(self, key: _Key, held: _Held) -> None:
         """Raise, closing the held call, when its run was killed while it paused."""
         run = self.run
         _adopt_close(run)
@@ -264,7 +281,7 @@ class _Gate:
         run.ensure_running()
 
     def _ended(
-        self, key: str, step: _Step, call: ToolCall, exc: Exception
+        self, key: _Key, step: _Step, call: ToolCall, exc: Exception
     ) -> CallResult:
         """The result of a call whose tool raised; a pause is re-raised, unlogged."""
         if isinstance(exc, GraphBubbleUp) and not isinstance(exc, RunKilled):
@@ -275,7 +292,7 @@ class _Gate:
         return self._finished(key, call, None, exc)
 
     def _finished(
-        self, key: str, call: ToolCall, value: Any, exc: Exception | None
+        self, key: _Key, call: ToolCall, value: Any, exc: Exception | None
     ) -> CallResult:
         self._held.pop(key, None)
         if exc is None:
@@ -289,7 +306,7 @@ class _Gate:
         return self.run.record_result(call.call_id, error=detail, code=code)
 
     def flow(
-        self, name: str, args: dict[str, Any], key: str
+        self, name: str, args: dict[str, Any], key: _Key
     ) -> Generator[_Step, CallResult, _Final]:
         step = _Step(args)
         edited = False
@@ -318,7 +335,7 @@ class _Gate:
                 step, edited = _Step(answer.args or {}), True
 
     def _review(
-        self, name: str, args: dict[str, Any], result: CallResult, key: str
+        self, name: str, args: dict[str, Any], result: CallResult, key: _Key
     ) -> _Answer:
         """Ask the reviewer until an answer can be recorded.
 
@@ -342,7 +359,7 @@ class _Gate:
         name: str,
         args: dict[str, Any],
         result: CallResult,
-        key: str,
+        key: _Key,
         problem: ErrorInfo | None,
     ) -> dict[str, Any]:
         """A ``HumanInTheLoopMiddleware`` request for one parked call."""
@@ -356,7 +373,7 @@ class _Gate:
             "approval_id": result.approval_id,
             "rule": d.rule,
             "reason": d.reason,
-            "tool_call": key,
+            "tool_call": key.tool_call_id,
         }
         if problem is not None:
             description = (
@@ -580,7 +597,7 @@ class EnclosureMiddleware(AgentMiddleware[Any, Any, Any]):
         final = self._gate.run_sync(
             name,
             call["args"],
-            call["id"] or name,
+            _Key.of(call["id"], name, call["args"]),
             lambda step: _sync_executor(request, handler, step),
             context,
         )
@@ -600,7 +617,7 @@ class EnclosureMiddleware(AgentMiddleware[Any, Any, Any]):
         final = await self._gate.run_async(
             name,
             call["args"],
-            call["id"] or name,
+            _Key.of(call["id"], name, call["args"]),
             lambda step: _async_executor(request, handler, step),
             context,
         )
@@ -730,7 +747,8 @@ class _GuardedTool(BaseTool):
             return lambda **a: inner.invoke({**a, **injected}, config)
 
         gate: _Gate = self.gate
-        final = gate.run_sync(self.name, args, _key(self.name, args), execute)
+        key = _Key.of(None, self.name, args)
+        final = gate.run_sync(self.name, args, key, execute)
         return _tool_value(final, self.name)
 
     async def _arun(self, config: RunnableConfig, **kwargs: Any) -> Any:
@@ -744,12 +762,9 @@ class _GuardedTool(BaseTool):
             return run
 
         gate: _Gate = self.gate
-        final = await gate.run_async(self.name, args, _key(self.name, args), execute)
+        key = _Key.of(None, self.name, args)
+        final = await gate.run_async(self.name, args, key, execute)
         return _tool_value(final, self.name)
-
-
-def _key(name: str, args: dict[str, Any]) -> str:
-    return f"{name}:{json.dumps(args, sort_keys=True, default=str)}"
 
 
 def _tool_value(final: _Final, name: str) -> Any:
