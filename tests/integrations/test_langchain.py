@@ -712,6 +712,18 @@ def test_a_run_killed_from_outside_stops_before_the_next_model_call(enc, tools):
     assert model.seen == []
 
 
+def test_a_run_killed_by_another_process_stops_before_the_next_model_call(enc, tools):
+    run = enc.start_run(task="t")
+    with make_enclosure(MANIFEST, enc.home, clock=FakeClock()) as operator:
+        operator.resume_run(run.id).kill("operator saw a loop", by="ops")
+    model = script(AIMessage(content="final answer"))
+    with pytest.raises(RunKilled) as exc:
+        ask(agent_for(model, tools, run))
+    assert "operator saw a loop" in exc.value.message
+    assert model.seen == []
+    assert run.status == "killed"
+
+
 def test_a_kill_swallowed_by_tool_error_handling_still_ends_the_run(enc, tools, ran):
     run = enc.start_run(task="loop")
     model = ScriptedModel(messages=runaway())

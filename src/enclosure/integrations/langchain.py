@@ -552,24 +552,21 @@ class EnclosureMiddleware(AgentMiddleware[Any, Any, Any]):
             run, reviewer=reviewer, description_prefix=description_prefix
         )
 
-    def _check_alive(self) -> None:
-        if self.run.status == "killed":
-            msg = f"run {self.run.id} was killed: {self.run.state.killed}"
-            raise GraphRunKilled(msg)
-
     def wrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
         """Stop before the next model call once the run is killed.
 
         A kill raised by a tool call already ends the graph run; this also stops
-        it when the run was killed from outside, or when a ``ToolNode`` with
-        ``handle_tool_errors=True`` turned the kill into a message. It wraps the
+        it when the run was killed from outside (in this process, or by another
+        one sharing the decision log: a cheap check of the log), or when a
+        ``ToolNode`` with ``handle_tool_errors=True`` turned the kill into a
+        message. It wraps the
         model call rather than adding a ``before_model`` node, which would cost
         the graph a step per turn.
 
         Raises:
             GraphRunKilled: the run was killed.
         """
-        self._check_alive()
+        _ensure_alive(self.run)
         return handler(request)
 
     async def awrap_model_call(
@@ -580,7 +577,7 @@ class EnclosureMiddleware(AgentMiddleware[Any, Any, Any]):
         Raises:
             GraphRunKilled: the run was killed.
         """
-        self._check_alive()
+        _ensure_alive(self.run)
         return await handler(request)
 
     def wrap_tool_call(
