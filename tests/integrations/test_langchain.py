@@ -855,6 +855,29 @@ def test_guarded_base_tool_approval_and_rejection(enc, tools, ran):
     assert "too much" in str(rejected.content)
 
 
+def test_guarded_base_tool_logs_arguments_its_schema_refuses(enc, tools, ran):
+    run = enc.start_run(task="t")
+    guarded = [guard_tool(run, t) for t in tools]
+    model = script(calls(("lookup", {"key": ["not", "text"]})))
+    create_agent(model=model, tools=guarded, checkpointer=InMemorySaver()).invoke(
+        {"messages": [HumanMessage("go")]}, THREAD
+    )
+    assert ran == []
+    [msg] = model.tool_results()
+    assert msg.status == "error"
+    [d] = decisions(enc)
+    assert (d.tool, d.outcome, d.disposition, d.rule) == (
+        "lookup",
+        "deny",
+        "blocked",
+        "langchain.args_schema",
+    )
+    assert d.error is not None
+    assert d.error.code == "E-ARGS-INVALID"
+    assert "key" in d.reason
+    assert run.state.denials == 1
+
+
 def test_guarded_base_tool_invoked_directly(enc, tools, ran):
     run = enc.start_run(task="t")
     lookup = guard_tool(run, tools[0])

@@ -49,6 +49,8 @@ try:
     from langgraph.errors import GraphBubbleUp
     from langgraph.prebuilt import ToolNode
     from langgraph.types import Command, interrupt
+    from pydantic import ValidationError
+    from pydantic.v1 import ValidationError as ValidationErrorV1
 except ImportError:  # pragma: no cover -- the extra is installed wherever tests run
     require("langchain.agents.middleware")
     require("langgraph.prebuilt")
@@ -736,6 +738,34 @@ class _GuardedTool(BaseTool):
         injected = {k: v for k, v in kwargs.items() if k not in self.call_fields}
         return args, injected
 
+    def _parse_input(
+        self, tool_input: str | dict[str, Any], tool_call_id: str | None
+    ) -> str | dict[str, Any]:
+        """Validate as the tool would; arguments it refuses are a refusal on record.
+
+        ``BaseTool`` validates before ``_run``, so without this a call with bad
+        arguments would leave no decision at all. It is logged as a call the
+        front door refused (``E-ARGS-INVALID``, a denial) and the framework's
+        own validation error follows as before.
+        """
+        try:
+            return super()._parse_input(tool_input, tool_call_id)
+        except (ValidationError, ValidationErrorV1) as exc:
+            raw = tool_input if isinstance(tool_input, dict) else {"input": tool_input}
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            gate: _Gate = self.gate
+            gate.run.refuse(
+                self.name,
+                self._split(raw)[0] or raw,
+                rule="langchain.args_schema",
+                reason=f"arguments do not match the tool's schema: {problems}"[:500],
+                code="E-ARGS-INVALID",
+            )
+            raise
+
     def _run(self, config: RunnableConfig, **kwargs: Any) -> Any:
         args, injected = self._split(kwargs)
         inner = self.inner
@@ -790,6 +820,8 @@ def guard_tool(
     model reads the reason as an error ``ToolMessage``); approve calls
     ``interrupt()`` and so needs a LangGraph graph with a checkpointer; kill
     raises ``RunKilled``. A ``content_and_artifact`` tool returns its content only.
+    Arguments the tool's schema refuses are logged as a refused call
+    (``E-ARGS-INVALID``); the framework's validation error follows as before.
     An error the tool would handle itself (its ``handle_tool_error``) is recorded
     as a failed call, and the model reads the enclosure's redacted line for it.
 
