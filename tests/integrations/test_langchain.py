@@ -878,6 +878,23 @@ def test_guarded_base_tool_logs_arguments_its_schema_refuses(enc, tools, ran):
     assert run.state.denials == 1
 
 
+def test_guarded_base_tool_whose_tool_interrupts_is_one_approved_call(
+    tmp_path, asking_tools, ran
+):
+    enc = make_enclosure(ASKING, tmp_path, clock=FakeClock())
+    run = enc.start_run(task="t")
+    guarded = [guard_tool(run, t) for t in asking_tools]
+    model = script(calls(("refund", {"amount": 500})))
+    agent = create_agent(model=model, tools=guarded, checkpointer=InMemorySaver())
+    ask(agent)
+    out = agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), THREAD)
+    assert [i.value for i in out["__interrupt__"]] == [{"q": "which account?"}]
+    agent.invoke(Command(resume="ACC-1"), THREAD)
+    assert ran == [("refund", {"amount": 500.0, "account": "ACC-1"})]
+    assert [d.disposition for d in decisions(enc)] == ["pending", "dispatched"]
+    assert [r.disposition for r in results(enc)] == ["executed"]
+
+
 def test_guarded_base_tool_invoked_directly(enc, tools, ran):
     run = enc.start_run(task="t")
     lookup = guard_tool(run, tools[0])

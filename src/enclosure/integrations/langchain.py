@@ -1,7 +1,8 @@
 """LangChain / LangGraph: the enclosure in front of every tool an agent calls.
 
-Three doors onto one decision path (``Run.call`` with the framework's own tool call
-as the handler, so a tool runs only when the enclosure allows it):
+Three doors onto one decision path (``Run.propose``, then the framework's own tool
+call through the router, then ``Run.record_result``, so a tool runs only when the
+enclosure allows it):
 
 - ``EnclosureMiddleware(run)``: agent middleware for ``create_agent``; it wraps
   every tool call (``wrap_tool_call`` / ``awrap_tool_call``);
@@ -15,10 +16,12 @@ with ``status="error"`` and the enclosure's one-line reason; simulate returns th
 simulated value as the message content; approve pauses the graph with LangGraph's
 ``interrupt()``, with the payload and decisions of LangChain's
 ``HumanInTheLoopMiddleware`` (approve / reject / edit), resumed with
-``Command(resume=...)``; an answer that cannot be recorded (unreadable, or from
-the run's own ``started_by``) is refused and the reviewer asked again, the error
-in the new request's ``enclosure.error``; kill raises ``GraphRunKilled`` (a
-``RunKilled``), which ends the graph run.
+``Command(resume=...)`` (with several calls waiting, LangGraph wants each answer
+by its interrupt's id: ``Command(resume={i.id: {"decisions": [d]}, ...})``); an
+answer that cannot be recorded (unreadable, or from the run's own
+``started_by``) is refused and the reviewer asked again, the error in the new
+request's ``enclosure.error``; kill raises ``GraphRunKilled`` (a ``RunKilled``),
+which ends the graph run.
 
 LangGraph re-runs an interrupted task from its start on resume, so the calls
 parked for approval are remembered per tool call (in this process): the replay
