@@ -266,7 +266,7 @@ class _Gate:
             call_id=result.receipt.call_id,
         )
         checked = self.run._enc.router.check_args(call)  # noqa: SLF001 -- what propose decided on
-        if checked.ok:
+        if checked.ok and checked.value is not call.args:
             call = call.model_copy(update={"args": checked.value})
         return call
 
