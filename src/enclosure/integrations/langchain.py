@@ -164,10 +164,10 @@ class _Gate:
 
     ``flow`` is a generator so the sync and async doors share it: it yields each
     proposal, is sent the ``CallResult``, asks the human through ``interrupt()``
-    in between, and returns how the call ended. ``run`` and ``arun`` drive it:
-    each step is decided with ``Run.propose``, run through the router and its
-    result logged with ``Run.record_result``, so that a tool which pauses the
-    graph itself (LangGraph's ``interrupt()`` inside the tool) leaves its call
+    in between, and returns how the call ended. ``run_sync`` and ``run_async``
+    drive it: each step is decided with ``Run.propose``, run through the router
+    and its result logged with ``Run.record_result``, so that a tool which pauses
+    the graph itself (LangGraph's ``interrupt()`` inside the tool) leaves its call
     dispatched and open, with no result: the replay after the resume runs that
     same call again (one decision, its approval used once), not a new one.
     """
