@@ -16,16 +16,16 @@ import pytest
 from langchain.agents import create_agent
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.tools import BaseTool, tool
+from langchain_core.tools import BaseTool, StructuredTool, ToolException, tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
-from langgraph.types import Command
+from langgraph.types import Command, interrupt
 from pydantic import Field
 
 from enclosure import Enclosure
 from enclosure.audit import DecisionEvent, ResultEvent
-from enclosure.errors import RunKilled, UsageError
+from enclosure.errors import RunKilled
 from enclosure.integrations.langchain import (
     EnclosureMiddleware,
     guard_tool,
@@ -267,6 +267,59 @@ def test_tool_arguments_the_framework_rejects_count_as_failed(enc, tools, ran):
     assert r.disposition == "failed"
 
 
+SECRET = "hunter2-supersecret-XYZ"
+
+
+def test_a_result_failing_the_output_schema_is_withheld_from_the_model(tmp_path):
+    manifest = """
+agent: {name: helper}
+tools:
+  lookup:
+    effect: read
+    output_schema: {type: string, pattern: "^[a-z ]*$"}
+"""
+
+    @tool
+    def lookup(key: str) -> str:
+        """Look a key up."""
+        return f"row for {key}: card=4111111111111111"
+
+    enc = make_enclosure(manifest, tmp_path, clock=FakeClock())
+    model = script(calls(("lookup", {"key": "bob"})))
+    ask(agent_for(model, [lookup], enc.start_run(task="t")))
+    [msg] = model.tool_results()
+    assert msg.status == "error"
+    assert "E-RESULT-INVALID" in str(msg.content)
+    assert str(msg.content).startswith("[enclosure] lookup failed")
+    [r] = results(enc)
+    assert (r.disposition, r.error.code if r.error else None) == (
+        "failed",
+        "E-RESULT-INVALID",
+    )
+
+
+def test_a_tool_error_the_framework_handles_reaches_the_model_redacted(tmp_path):
+    def fetch(url: str) -> str:
+        msg = f"401 from {url} with Authorization: Bearer {SECRET}"
+        raise ToolException(msg)
+
+    lookup = StructuredTool.from_function(
+        fetch, name="lookup", description="Fetch a URL.", handle_tool_error=True
+    )
+    enc = make_enclosure(MANIFEST, tmp_path, clock=FakeClock(), secrets=[SECRET])
+    model = script(calls(("lookup", {"url": "https://x"})))
+    ask(agent_for(model, [lookup], enc.start_run(task="t")))
+    [msg] = model.tool_results()
+    assert msg.status == "error"
+    assert SECRET not in str(msg.content)
+    assert "401 from https://x" in str(msg.content)
+    assert "E-TOOL-FAILED" in str(msg.content)
+    [r] = results(enc)
+    assert r.disposition == "failed"
+    assert r.error is not None
+    assert SECRET not in r.error.message
+
+
 # ---- approvals: interrupt and Command(resume=...) ----------------------------------
 
 
@@ -379,28 +432,122 @@ def test_an_edit_that_still_needs_approval_asks_again(enc, tools, ran):
     assert sorted(a.status for a in enc.approvals.list()) == ["consumed", "denied"]
 
 
-def test_an_edit_may_not_switch_tools(enc, tools, ran):
+def asked_again(out: dict[str, Any]) -> tuple[str, str]:
+    """The refused answer's code and the request's first line, when asked again."""
+    [again] = out["__interrupt__"]
+    error = again.value["enclosure"]["error"]
+    description = again.value["action_requests"][0]["description"]
+    return error["code"], description.splitlines()[0]
+
+
+def test_an_edit_may_not_switch_tools_and_the_reviewer_is_asked_again(enc, tools, ran):
     run = enc.start_run(task="t")
     agent = agent_for(script(calls(("refund", {"amount": 500}))), tools, run)
     ask(agent)
-    edit = {"type": "edit", "edited_action": {"name": "lookup", "args": {"key": "k"}}}
-    with pytest.raises(UsageError) as exc:
-        agent.invoke(Command(resume={"decisions": [edit]}), THREAD)
-    assert exc.value.code == "E-LANGCHAIN-EDIT-TOOL"
+    edit = {"type": "edit", "edited_action": {"name": "lookup", "args": {"k": 1}}}
+    out = agent.invoke(Command(resume={"decisions": [edit]}), THREAD)
+    code, first_line = asked_again(out)
+    assert code == "E-LANGCHAIN-EDIT-TOOL"
+    assert first_line.startswith("The last answer was refused (E-LANGCHAIN-EDIT")
     assert ran == []
+    agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), THREAD)
+    assert ran == [("refund", {"amount": 500})]
 
 
 @pytest.mark.parametrize(
     "answer", ["yes", {"decisions": []}, {"type": "respond", "message": "hi"}]
 )
-def test_an_unreadable_decision_is_a_usage_error(enc, tools, ran, answer):
+def test_an_unreadable_decision_is_asked_again_and_the_thread_goes_on(
+    enc, tools, ran, answer
+):
     run = enc.start_run(task="t")
+    model = script(calls(("refund", {"amount": 500})))
+    agent = agent_for(model, tools, run)
+    ask(agent)
+    out = agent.invoke(Command(resume=answer), THREAD)
+    assert asked_again(out)[0] == "E-LANGCHAIN-DECISION"
+    assert ran == []
+    [approval] = enc.approvals.list()
+    assert approval.status == "pending"
+    agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), THREAD)
+    assert ran == [("refund", {"amount": 500})]
+    [msg] = model.tool_results()
+    assert (msg.content, msg.status) == ("refunded 500.0", "success")
+    assert [(d.outcome, d.disposition) for d in decisions(enc)] == [
+        ("approve", "pending"),
+        ("allow", "dispatched"),
+    ]
+
+
+def test_the_runs_own_starter_cannot_approve_and_another_reviewer_still_can(
+    enc, tools, ran
+):
+    run = enc.start_run(task="t", started_by="alice")
     agent = agent_for(script(calls(("refund", {"amount": 500}))), tools, run)
     ask(agent)
-    with pytest.raises(UsageError) as exc:
-        agent.invoke(Command(resume=answer), THREAD)
-    assert exc.value.code == "E-LANGCHAIN-DECISION"
+    mine = {"type": "approve", "by": "alice"}
+    out = agent.invoke(Command(resume={"decisions": [mine]}), THREAD)
+    assert asked_again(out)[0] == "E-APPROVAL-SELF"
     assert ran == []
+    bob = {"type": "approve", "by": "bob"}
+    agent.invoke(Command(resume={"decisions": [bob]}), THREAD)
+    assert ran == [("refund", {"amount": 500})]
+    [approval] = enc.approvals.list()
+    assert (approval.status, approval.decided_by) == ("consumed", "bob")
+
+
+def test_a_refused_answer_and_a_tool_interrupt_replay_in_order(
+    tmp_path, asking_tools, ran
+):
+    enc = make_enclosure(ASKING, tmp_path, clock=FakeClock())
+    run = enc.start_run(task="t")
+    agent = agent_for(script(calls(("refund", {"amount": 500}))), asking_tools, run)
+    ask(agent)
+    agent.invoke(Command(resume="yes"), THREAD)
+    out = agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), THREAD)
+    assert [i.value for i in out["__interrupt__"]] == [{"q": "which account?"}]
+    agent.invoke(Command(resume="ACC-1"), THREAD)
+    assert ran == [("refund", {"amount": 500.0, "account": "ACC-1"})]
+    assert len(decisions(enc)) == 2
+
+
+@pytest.mark.parametrize("call_id", ["call_0", None])
+def test_parallel_calls_sharing_an_id_or_without_one_get_their_own_approvals(
+    enc, tools, ran, call_id
+):
+    run = enc.start_run(task="t")
+    model = script(
+        AIMessage(
+            content="",
+            tool_calls=[
+                {"name": "refund", "args": {"amount": 500}, "id": call_id},
+                {"name": "refund", "args": {"amount": 900}, "id": call_id},
+            ],
+        )
+    )
+    agent = agent_for(model, tools, run)
+    out = ask(agent)
+    asked = {
+        i.value["action_requests"][0]["args"]["amount"]: i.value["enclosure"]
+        for i in out["__interrupt__"]
+    }
+    by_args = {a.args["amount"]: a.approval_id for a in enc.approvals.list()}
+    assert {k: v["approval_id"] for k, v in asked.items()} == by_args
+    assert len(set(by_args.values())) == 2
+    choice = {500: "reject", 900: "approve"}
+    resume = {
+        i.id: {
+            "decisions": [
+                {"type": choice[i.value["action_requests"][0]["args"]["amount"]]}
+            ]
+        }
+        for i in out["__interrupt__"]
+    }
+    agent.invoke(Command(resume=resume), THREAD)
+    assert [r[0] for r in ran] == ["refund"]
+    assert ran[0][1]["amount"] == 900
+    status = {a.args["amount"]: a.status for a in enc.approvals.list()}
+    assert status == {500: "denied", 900: "consumed"}
 
 
 def test_an_approval_decided_elsewhere_is_honoured_on_resume(enc, tools, ran):
@@ -412,6 +559,127 @@ def test_an_approval_decided_elsewhere_is_honoured_on_resume(enc, tools, ran):
     agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), THREAD)
     assert ran == []
     assert decisions(enc)[-1].outcome == "deny"
+
+
+# ---- a tool that pauses the graph itself ------------------------------------------
+
+ASKING = """
+agent: {name: helper}
+tools:
+  ask_user: {effect: read}
+  refund:
+    rules:
+      - when: "args.amount > 100"
+        then: approve
+        reason: large refunds need a human
+kill_switch:
+  max_consecutive_errors: 2
+approvals:
+  ttl: 10m
+"""
+
+
+@pytest.fixture
+def asking_tools(ran: list[tuple[str, dict[str, Any]]]) -> list[BaseTool]:
+    @tool
+    def ask_user(question: str) -> str:
+        """Ask the human two questions."""
+        first = interrupt({"q": question})
+        second = interrupt({"q": "and the second?"})
+        ran.append(("ask_user", {"answers": [first, second]}))
+        return f"{first}/{second}"
+
+    @tool
+    def refund(amount: float) -> str:
+        """Refund after asking the user which account."""
+        account = interrupt({"q": "which account?"})
+        ran.append(("refund", {"amount": amount, "account": account}))
+        return f"refunded {amount} to {account}"
+
+    return [ask_user, refund]
+
+
+def test_a_tool_that_interrupts_pauses_its_call_without_failing_it(
+    tmp_path, asking_tools, ran
+):
+    enc = make_enclosure(ASKING, tmp_path, clock=FakeClock())
+    run = enc.start_run(task="t")
+    model = script(calls(("ask_user", {"question": "name?"})))
+    agent = agent_for(model, asking_tools, run)
+    assert [i.value for i in ask(agent)["__interrupt__"]] == [{"q": "name?"}]
+    out = agent.invoke(Command(resume="Ann"), THREAD)
+    assert [i.value for i in out["__interrupt__"]] == [{"q": "and the second?"}]
+    assert results(enc) == []  # a pause is no result
+    agent.invoke(Command(resume="Bob"), THREAD)
+    assert ran == [("ask_user", {"answers": ["Ann", "Bob"]})]
+    [msg] = model.tool_results()
+    assert (msg.content, msg.status) == ("Ann/Bob", "success")
+    [d] = decisions(enc)  # one call, one decision across its pauses
+    [r] = results(enc)
+    assert (r.call_id, r.disposition) == (d.call_id, "executed")
+    assert (run.status, run.state.errors) == ("running", 0)
+
+
+def test_an_approved_tool_that_interrupts_uses_its_approval_once(
+    tmp_path, asking_tools, ran
+):
+    enc = make_enclosure(ASKING, tmp_path, clock=FakeClock())
+    run = enc.start_run(task="t")
+    model = script(calls(("refund", {"amount": 500})))
+    agent = agent_for(model, asking_tools, run)
+    ask(agent)
+    approve = Command(resume={"decisions": [{"type": "approve"}]})
+    out = agent.invoke(approve, THREAD)
+    assert [i.value for i in out["__interrupt__"]] == [{"q": "which account?"}]
+    agent.invoke(Command(resume="ACC-1"), THREAD)
+    assert ran == [("refund", {"amount": 500.0, "account": "ACC-1"})]
+    [msg] = model.tool_results()
+    assert (msg.content, msg.status) == ("refunded 500.0 to ACC-1", "success")
+    assert [(d.outcome, d.disposition) for d in decisions(enc)] == [
+        ("approve", "pending"),
+        ("allow", "dispatched"),
+    ]
+    [approval] = enc.approvals.list()
+    assert approval.status == "consumed"
+    assert [r.disposition for r in results(enc)] == ["executed"]
+
+
+def test_a_tool_that_interrupts_in_an_async_graph_is_one_call(
+    tmp_path, asking_tools, ran
+):
+    enc = make_enclosure(ASKING, tmp_path, clock=FakeClock())
+    run = enc.start_run(task="t")
+    model = script(calls(("ask_user", {"question": "name?"})))
+    agent = agent_for(model, asking_tools, run)
+
+    async def main() -> None:
+        with anyio.fail_after(5):
+            await agent.ainvoke({"messages": [HumanMessage("go")]}, THREAD)
+            await agent.ainvoke(Command(resume="Ann"), THREAD)
+            await agent.ainvoke(Command(resume="Bob"), THREAD)
+
+    anyio.run(main)
+    assert ran == [("ask_user", {"answers": ["Ann", "Bob"]})]
+    assert len(decisions(enc)) == 1
+    assert [r.disposition for r in results(enc)] == ["executed"]
+
+
+def test_a_run_killed_while_a_tool_is_paused_never_resumes_it(
+    tmp_path, asking_tools, ran
+):
+    enc = make_enclosure(ASKING, tmp_path, clock=FakeClock())
+    run = enc.start_run(task="t")
+    agent = agent_for(script(calls(("ask_user", {"question": "q"}))), asking_tools, run)
+    ask(agent)
+    run.kill("operator pressed stop")
+    with pytest.raises(RunKilled):
+        agent.invoke(Command(resume="Ann"), THREAD)
+    assert ran == []
+    [r] = results(enc)
+    assert (r.disposition, r.error.code if r.error else None) == (
+        "failed",
+        "E-RUN-KILLED",
+    )
 
 
 # ---- kill -------------------------------------------------------------------------
@@ -442,6 +710,18 @@ def test_a_run_killed_from_outside_stops_before_the_next_model_call(enc, tools):
     with pytest.raises(RunKilled):
         ask(agent_for(model, tools, run))
     assert model.seen == []
+
+
+def test_a_run_killed_by_another_process_stops_before_the_next_model_call(enc, tools):
+    run = enc.start_run(task="t")
+    with make_enclosure(MANIFEST, enc.home, clock=FakeClock()) as operator:
+        operator.resume_run(run.id).kill("operator saw a loop", by="ops")
+    model = script(AIMessage(content="final answer"))
+    with pytest.raises(RunKilled) as exc:
+        ask(agent_for(model, tools, run))
+    assert "operator saw a loop" in exc.value.message
+    assert model.seen == []
+    assert run.status == "killed"
 
 
 def test_a_kill_swallowed_by_tool_error_handling_still_ends_the_run(enc, tools, ran):
@@ -575,6 +855,46 @@ def test_guarded_base_tool_approval_and_rejection(enc, tools, ran):
     assert "too much" in str(rejected.content)
 
 
+def test_guarded_base_tool_logs_arguments_its_schema_refuses(enc, tools, ran):
+    run = enc.start_run(task="t")
+    guarded = [guard_tool(run, t) for t in tools]
+    model = script(calls(("lookup", {"key": ["not", "text"]})))
+    create_agent(model=model, tools=guarded, checkpointer=InMemorySaver()).invoke(
+        {"messages": [HumanMessage("go")]}, THREAD
+    )
+    assert ran == []
+    [msg] = model.tool_results()
+    assert msg.status == "error"
+    [d] = decisions(enc)
+    assert (d.tool, d.outcome, d.disposition, d.rule) == (
+        "lookup",
+        "deny",
+        "blocked",
+        "langchain.args_schema",
+    )
+    assert d.error is not None
+    assert d.error.code == "E-ARGS-INVALID"
+    assert "key" in d.reason
+    assert run.state.denials == 1
+
+
+def test_guarded_base_tool_whose_tool_interrupts_is_one_approved_call(
+    tmp_path, asking_tools, ran
+):
+    enc = make_enclosure(ASKING, tmp_path, clock=FakeClock())
+    run = enc.start_run(task="t")
+    guarded = [guard_tool(run, t) for t in asking_tools]
+    model = script(calls(("refund", {"amount": 500})))
+    agent = create_agent(model=model, tools=guarded, checkpointer=InMemorySaver())
+    ask(agent)
+    out = agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), THREAD)
+    assert [i.value for i in out["__interrupt__"]] == [{"q": "which account?"}]
+    agent.invoke(Command(resume="ACC-1"), THREAD)
+    assert ran == [("refund", {"amount": 500.0, "account": "ACC-1"})]
+    assert [d.disposition for d in decisions(enc)] == ["pending", "dispatched"]
+    assert [r.disposition for r in results(enc)] == ["executed"]
+
+
 def test_guarded_base_tool_invoked_directly(enc, tools, ran):
     run = enc.start_run(task="t")
     lookup = guard_tool(run, tools[0])
@@ -596,6 +916,31 @@ def test_guarded_base_tool_kill_raises(enc, tools, ran):
     with pytest.raises(RunKilled):
         send.invoke({"to": "a@customers.example"})
     assert len(ran) == 3
+
+
+def test_guarded_base_tool_records_an_error_the_tool_handles_as_failed(tmp_path):
+    def fetch(url: str) -> str:
+        msg = f"boom {url} {SECRET}"
+        raise ToolException(msg)
+
+    inner = StructuredTool.from_function(
+        fetch, name="lookup", description="Fetch a URL.", handle_tool_error=True
+    )
+    manifest = MANIFEST.replace(
+        "approvals:", "kill_switch:\n  max_consecutive_errors: 2\napprovals:"
+    )
+    enc = make_enclosure(manifest, tmp_path, clock=FakeClock(), secrets=[SECRET])
+    run = enc.start_run(task="t")
+    guarded = guard_tool(run, inner)
+    first = guarded.invoke({"url": "u0"})
+    assert SECRET not in first
+    assert first.startswith("[enclosure] lookup failed (E-TOOL-FAILED)")
+    guarded.invoke({"url": "u1"})
+    assert run.state.errors == 2
+    with pytest.raises(RunKilled):
+        guarded.invoke({"url": "u2"})
+    assert [r.disposition for r in results(enc)] == ["failed", "failed"]
+    assert all(SECRET not in (r.error.message if r.error else "") for r in results(enc))
 
 
 def test_the_example_agent_runs_offline():

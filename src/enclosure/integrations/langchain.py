@@ -1,7 +1,8 @@
 """LangChain / LangGraph: the enclosure in front of every tool an agent calls.
 
-Three doors onto one decision path (``Run.call`` with the framework's own tool call
-as the handler, so a tool runs only when the enclosure allows it):
+Three doors onto one decision path (``Run.propose``, then the framework's own tool
+call through the router, then ``Run.record_result``, so a tool runs only when the
+enclosure allows it):
 
 - ``EnclosureMiddleware(run)``: agent middleware for ``create_agent``; it wraps
   every tool call (``wrap_tool_call`` / ``awrap_tool_call``);
@@ -15,14 +16,21 @@ with ``status="error"`` and the enclosure's one-line reason; simulate returns th
 simulated value as the message content; approve pauses the graph with LangGraph's
 ``interrupt()``, with the payload and decisions of LangChain's
 ``HumanInTheLoopMiddleware`` (approve / reject / edit), resumed with
-``Command(resume=...)``; kill raises ``GraphRunKilled`` (a ``RunKilled``), which
-ends the graph run.
+``Command(resume=...)`` (with several calls waiting, LangGraph wants each answer
+by its interrupt's id: ``Command(resume={i.id: {"decisions": [d]}, ...})``); an
+answer that cannot be recorded (unreadable, or from the run's own
+``started_by``) is refused and the reviewer asked again, the error in the new
+request's ``enclosure.error``; kill raises ``GraphRunKilled`` (a ``RunKilled``),
+which ends the graph run.
 
 LangGraph re-runs an interrupted task from its start on resume, so the calls
 parked for approval are remembered per tool call (in this process): the replay
 finds its parked call instead of proposing it again, and each proposal stays one
-decision event. The module is imported only when the user imports it; a missing
-extra raises ``E-INTEGRATION-MISSING`` with the install command.
+decision event. A tool that pauses the graph itself (``interrupt()`` inside the
+tool) is not a failure: its call stays dispatched with no result, and the replay
+runs that same call again, its approval used once. The module is imported only
+when the user imports it; a missing extra raises ``E-INTEGRATION-MISSING`` with
+the install command.
 """
 
 from __future__ import annotations
@@ -30,10 +38,11 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from enclosure.errors import ApprovalError, RunKilled, UsageError
+from enclosure.errors import ApprovalError, EnclosureError, RunKilled, UsageError
 from enclosure.integrations._common import model_text, require
+from enclosure.models import ErrorInfo, ToolCall
 
 try:
     from langchain.agents.middleware import AgentMiddleware, ToolCallRequest
@@ -43,6 +52,8 @@ try:
     from langgraph.errors import GraphBubbleUp
     from langgraph.prebuilt import ToolNode
     from langgraph.types import Command, interrupt
+    from pydantic import ValidationError
+    from pydantic.v1 import ValidationError as ValidationErrorV1
 except ImportError:  # pragma: no cover -- the extra is installed wherever tests run
     require("langchain.agents.middleware")
     require("langgraph.prebuilt")
@@ -80,8 +91,9 @@ class ToolReportedError(Exception):
     """The framework ran the tool and answered with an error ``ToolMessage``.
 
     Raised inside the handler so the enclosure records the call as failed (it
-    counts toward ``max_consecutive_errors``); the model still reads the
-    framework's own message.
+    counts toward ``max_consecutive_errors``). The model reads the enclosure's
+    one line for a failed call, as for any other, redacted like the log: never
+    the framework's message, which may hold a secret the tool echoed.
     """
 
 
@@ -93,8 +105,6 @@ class _Step:
     approval_id: str | None = None
     out: Any = _UNSET
     """What the framework's own tool call returned (a ToolMessage, a Command)."""
-    bubble: BaseException | None = None
-    """A LangGraph control-flow exception (an interrupt inside the tool) to re-raise."""
 
 
 @dataclass(slots=True)
@@ -107,22 +117,201 @@ class _Final:
     rejected: str | None = None
 
 
+class _Answer(NamedTuple):
+    """A reviewer's answer that was recorded on the approval."""
+
+    kind: str
+    args: dict[str, Any] | None = None
+    """An edit's new arguments."""
+    reason: str | None = None
+
+
+class _Key(NamedTuple):
+    """One tool call, as the gate remembers it across LangGraph's replays.
+
+    The framework's id alone is not enough: some servers send none, or the same
+    one for parallel calls, and an approval must never pass to other arguments.
+    """
+
+    tool_call_id: str | None
+    call: str
+    """The tool's name and its arguments as canonical JSON."""
+
+    @classmethod
+    def of(cls, tool_call_id: str | None, name: str, args: dict[str, Any]) -> _Key:
+        text = json.dumps(args, sort_keys=True, default=str)
+        return cls(tool_call_id or None, f"{name}:{text}")
+
+
+_SETTLED = ("E-APPROVAL-DECIDED", "E-APPROVAL-EXPIRED", "E-APPROVAL-NOT-FOUND")
+"""Approval errors the next call settles (refused, fail-closed): not the reviewer's."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A dispatched call whose tool paused the graph (``interrupt()`` inside it)."""
+
+    args: dict[str, Any]
+    call: ToolCall
+
+
+Executor = Callable[[_Step], Callable[..., Any]]
+"""Makes the function that runs one step's call through the framework."""
+
+
 class _Gate:
     """The decision path shared by the middleware, the ToolNode and ``guard_tool``.
 
     ``flow`` is a generator so the sync and async doors share it: it yields each
     proposal, is sent the ``CallResult``, asks the human through ``interrupt()``
-    in between, and returns how the call ended.
+    in between, and returns how the call ended. ``run_sync`` and ``run_async``
+    drive it: each step is decided with ``Run.propose``, run through the router
+    and its result logged with ``Run.record_result``, so that a tool which pauses
+    the graph itself (LangGraph's ``interrupt()`` inside the tool) leaves its call
+    dispatched and open, with no result: the replay after the resume runs that
+    same call again (one decision, its approval used once), not a new one.
     """
 
     def __init__(self, run: Run, *, reviewer: str, description_prefix: str) -> None:
         self.run = run
         self.reviewer = reviewer
         self.description_prefix = description_prefix
-        self._parked: dict[str, list[CallResult]] = {}
+        self._parked: dict[_Key, list[CallResult]] = {}
+        self._held: dict[_Key, _Held] = {}
+
+    def run_sync(
+        self,
+        name: str,
+        args: dict[str, Any],
+        key: _Key,
+        execute: Executor,
+        context: JSONObject | None = None,
+    ) -> _Final:
+        """Decide, log and (if allowed) run one tool call of a sync graph."""
+        router = self.run._enc.router  # noqa: SLF001 -- the run's own router
+        flow = self.flow(name, args, key)
+        try:
+            step = next(flow)
+            while True:
+                todo = self._decide(name, step, key, context)
+                if isinstance(todo, ToolCall):
+                    try:
+                        value = router.execute(
+                            todo,
+                            command=self.run.workspace.run_command,
+                            handler=execute(step),
+                        )
+                    except Exception as exc:  # noqa: BLE001 -- the tool boundary, as in Run.call
+                        todo = self._ended(key, step, todo, exc)
+                    else:
+                        todo = self._finished(key, todo, value, None)
+                step = flow.send(todo)
+        except StopIteration as stop:
+            final: _Final = stop.value
+            return final
+
+    async def run_async(
+        self,
+        name: str,
+        args: dict[str, Any],
+        key: _Key,
+        execute: Executor,
+        context: JSONObject | None = None,
+    ) -> _Final:
+        """``run_sync`` for async graphs."""
+        router = self.run._enc.router  # noqa: SLF001 -- the run's own router
+        flow = self.flow(name, args, key)
+        try:
+            step = next(flow)
+            while True:
+                todo = self._decide(name, step, key, context)
+                if isinstance(todo, ToolCall):
+                    try:
+                        value = await router.aexecute(
+                            todo,
+                            command=self.run.workspace.run_command,
+                            handler=execute(step),
+                        )
+                    except Exception as exc:  # noqa: BLE001 -- the tool boundary, as in Run.acall
+                        todo = self._ended(key, step, todo, exc)
+                    else:
+                        todo = self._finished(key, todo, value, None)
+                step = flow.send(todo)
+        except StopIteration as stop:
+            final: _Final = stop.value
+            return final
+
+    def _decide(
+        self, name: str, step: _Step, key: _Key, context: JSONObject | None
+    ) -> CallResult | ToolCall:
+        """The call to run for ``step``, or the result that says why none runs.
+
+        A call whose tool paused the graph is already decided and dispatched:
+        the replay after the resume runs it again (unless the run was closed
+        meanwhile) instead of proposing it anew.
+        """
+        held = self._held.get(key)
+        if held is not None and held.args == step.args:
+            self._still_open(key, held)
+            return held.call
+        result = self.run.propose(
+            name, step.args, context=context, approval_id=step.approval_id
+        )
+        if result.status != "dispatched" or result.receipt is None:
+            return result
+        call = ToolCall.model_construct(
+            tool=name,
+            args=step.args,
+            context=context or {},
+            call_id=result.receipt.call_id,
+        )
+        checked = self.run._enc.router.check_args(call)  # noqa: SLF001 -- what propose decided on
+        if checked.ok and checked.value is not call.args:
+            call = call.model_copy(update={"args": checked.value})
+        return call
+
+    def _still_open(self, key: _Key, held: _Held) -> None:
+        """Raise, closing the held call, when its run was killed while it paused."""
+        run = self.run
+        _adopt_close(run)
+        if run.status == "running":
+            return
+        self._held.pop(key, None)
+        run.record_result(
+            held.call.call_id,
+            error=f"the run was closed while {held.call.tool} was paused",
+            code="E-RUN-KILLED" if run.status == "killed" else "E-RUN-ENDED",
+        )
+        _ensure_alive(run)
+        run.ensure_running()
+
+    def _ended(
+        self, key: _Key, step: _Step, call: ToolCall, exc: Exception
+    ) -> CallResult:
+        """The result of a call whose tool raised; a pause is re-raised, unlogged."""
+        if isinstance(exc, GraphBubbleUp) and not isinstance(exc, RunKilled):
+            # LangGraph's own control flow (an interrupt() in the tool): not a
+            # failure and not a result; the call stays dispatched until it ends.
+            self._held[key] = _Held(step.args, call)
+            raise exc
+        return self._finished(key, call, None, exc)
+
+    def _finished(
+        self, key: _Key, call: ToolCall, value: Any, exc: Exception | None
+    ) -> CallResult:
+        self._held.pop(key, None)
+        if exc is None:
+            return self.run.record_result(call.call_id, value=value)
+        if isinstance(exc, EnclosureError):
+            code, detail = exc.code, exc.message
+        else:
+            code, detail = "E-TOOL-FAILED", (str(exc).splitlines() or [""])[0]
+        if not isinstance(exc, ToolReportedError):
+            detail = f"{type(exc).__name__}: {detail}"
+        return self.run.record_result(call.call_id, error=detail, code=code)
 
     def flow(
-        self, name: str, args: dict[str, Any], key: str
+        self, name: str, args: dict[str, Any], key: _Key
     ) -> Generator[_Step, CallResult, _Final]:
         step = _Step(args)
         edited = False
@@ -141,64 +330,109 @@ class _Gate:
             if asked == len(parked):
                 parked.append(result)
             asked += 1
-            decision = self._ask(name, step.args, result, key)
-            approval_id = result.approval_id or ""
-            kind = decision["type"]
-            by = str(decision.get("by") or self.reviewer)
-            if kind == "approve":
-                self._approve(approval_id, by)
-                step = _Step(step.args, approval_id=approval_id)
-            elif kind == "reject":
-                reason = str(decision.get("message") or "").strip()
-                self._deny(approval_id, by, reason or "rejected by the reviewer")
+            answer = self._review(name, step.args, result, key)
+            if answer.kind == "approve":
+                step = _Step(step.args, approval_id=result.approval_id or "")
+            elif answer.kind == "reject":
                 self._parked.pop(key, None)
-                return _Final(None, step, edited=edited, rejected=reason)
+                return _Final(None, step, edited=edited, rejected=answer.reason)
             else:
-                new = _edited_args(name, decision)
-                self._deny(approval_id, by, "edited by the reviewer; decided anew")
-                step, edited = _Step(new), True
+                step, edited = _Step(answer.args or {}), True
 
-    def _ask(
-        self, name: str, args: dict[str, Any], result: CallResult, key: str
+    def _review(
+        self, name: str, args: dict[str, Any], result: CallResult, key: _Key
+    ) -> _Answer:
+        """Ask the reviewer until an answer can be recorded.
+
+        LangGraph saves every resume value and, on each later resume, replays the
+        task's ``interrupt()`` calls in order with them. So an answer that cannot
+        be recorded (unreadable, an edit to another tool, a reviewer who started
+        the run) is not raised, which would fail every later resume with it: the
+        reviewer is asked again, the error in the request, and on the replays
+        the bad answer is refused the same way and passed over.
+        """
+        problem: ErrorInfo | None = None
+        while True:
+            answer = interrupt(self._request(name, args, result, key, problem))
+            try:
+                return self._record(name, result.approval_id or "", answer)
+            except (UsageError, ApprovalError) as exc:
+                problem = ErrorInfo(code=exc.code, message=exc.message)
+
+    def _request(
+        self,
+        name: str,
+        args: dict[str, Any],
+        result: CallResult,
+        key: _Key,
+        problem: ErrorInfo | None,
     ) -> dict[str, Any]:
+        """A ``HumanInTheLoopMiddleware`` request for one parked call."""
         d = result.decision
         description = (
             f"{self.description_prefix}\n\nTool: {name}\nArgs: {args}\n"
             f"Reason: {d.reason} (rule {d.rule}); approval {result.approval_id}"
         )
-        answer = interrupt(
-            {
-                "action_requests": [
-                    {"name": name, "args": args, "description": description}
-                ],
-                "review_configs": [
-                    {"action_name": name, "allowed_decisions": list(DECISIONS)}
-                ],
-                "enclosure": {
-                    "run_id": self.run.id,
-                    "approval_id": result.approval_id,
-                    "rule": d.rule,
-                    "reason": d.reason,
-                    "tool_call": key,
-                },
-            }
-        )
-        return _one_decision(answer)
+        about: dict[str, Any] = {
+            "run_id": self.run.id,
+            "approval_id": result.approval_id,
+            "rule": d.rule,
+            "reason": d.reason,
+            "tool_call": key.tool_call_id,
+        }
+        if problem is not None:
+            description = (
+                f"The last answer was refused ({problem.code}): {problem.message}"
+                f"\n\n{description}"
+            )
+            about["error"] = problem.model_dump()
+        return {
+            "action_requests": [
+                {"name": name, "args": args, "description": description}
+            ],
+            "review_configs": [
+                {"action_name": name, "allowed_decisions": list(DECISIONS)}
+            ],
+            "enclosure": about,
+        }
 
-    def _approve(self, approval_id: str, by: str) -> None:
-        try:
-            self.run._enc.approvals.approve(approval_id, by=by)  # noqa: SLF001 -- the run's own enclosure
-        except ApprovalError as exc:
-            # Decided elsewhere (or replayed), or expired: the core's single-use
-            # check on the next call settles it and the model reads why.
-            if exc.code not in ("E-APPROVAL-DECIDED", "E-APPROVAL-EXPIRED"):
-                raise
+    def _record(self, name: str, approval_id: str, answer: Any) -> _Answer:
+        """Record one answer on the approval; raise if it cannot be recorded.
 
-    def _deny(self, approval_id: str, by: str, reason: str) -> None:
+        Raises:
+            UsageError: an unreadable answer (``E-LANGCHAIN-DECISION``) or an
+                edit to another tool (``E-LANGCHAIN-EDIT-TOOL``).
+            ApprovalError: the reviewer may not decide it (``E-APPROVAL-SELF``).
+        """
+        decision = _one_decision(answer)
+        by = str(decision.get("by") or self.reviewer)
+        kind = decision["type"]
+        if kind == "approve":
+            self._settle(approval_id, by, None)
+            return _Answer("approve")
+        if kind == "reject":
+            reason = str(decision.get("message") or "").strip()
+            self._settle(approval_id, by, reason or "rejected by the reviewer")
+            return _Answer("reject", reason=reason)
+        new = _edited_args(name, decision)
+        self._settle(approval_id, by, "edited by the reviewer; decided anew")
+        return _Answer("edit", args=new)
+
+    def _settle(self, approval_id: str, by: str, deny: str | None) -> None:
+        """Approve (``deny`` is None) or deny the approval as ``by``.
+
+        Decided elsewhere (or on an earlier pass of this replay), expired or
+        unknown: the core's single-use check on the next call settles it and
+        the model reads why. A reviewer who may not decide it raises.
+        """
+        desk = self.run._enc.approvals  # noqa: SLF001 -- the run's own enclosure
         try:
-            self.run._enc.approvals.deny(approval_id, by=by, reason=reason)  # noqa: SLF001 -- the run's own enclosure
+            if deny is None:
+                desk.approve(approval_id, by=by)
+            else:
+                desk.deny(approval_id, by=by, reason=deny)
         except ApprovalError as exc:
-            if exc.code not in ("E-APPROVAL-DECIDED", "E-APPROVAL-EXPIRED"):
+            if exc.code not in _SETTLED:
                 raise
 
 
@@ -237,6 +471,20 @@ def _content(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, default=str)
+
+
+def _adopt_close(run: Run) -> None:
+    """Take on a kill or end another process logged for ``run`` (a cheap check)."""
+    if run.status == "running" and run._enc.log.run_closed(run.id):  # noqa: SLF001 -- the run's own log
+        run._adopt_close()  # noqa: SLF001 -- the core's way to take a close on
+
+
+def _ensure_alive(run: Run) -> None:
+    """Raise ``GraphRunKilled`` once ``run`` is killed, here or elsewhere."""
+    _adopt_close(run)
+    if run.status == "killed":
+        msg = f"run {run.id} was killed: {run.state.killed}"
+        raise GraphRunKilled(msg)
 
 
 def _killed(result: CallResult) -> GraphRunKilled:
@@ -296,7 +544,8 @@ class EnclosureMiddleware(AgentMiddleware[Any, Any, Any]):
             run: the run every call is decided and logged in.
             reviewer: who decides approvals answered through ``Command(resume=...)``
                 (a decision may name its own with a ``by`` key); it may not be the
-                run's ``started_by`` (``E-APPROVAL-SELF``).
+                run's ``started_by`` (``E-APPROVAL-SELF``: the reviewer is asked
+                again).
             context: builds a call's ``context`` (visible to manifest conditions)
                 from the ``ToolCallRequest``, e.g. where the task came from.
             description_prefix: the first line of the reviewer's description.
@@ -308,24 +557,21 @@ class EnclosureMiddleware(AgentMiddleware[Any, Any, Any]):
             run, reviewer=reviewer, description_prefix=description_prefix
         )
 
-    def _check_alive(self) -> None:
-        if self.run.status == "killed":
-            msg = f"run {self.run.id} was killed: {self.run.state.killed}"
-            raise GraphRunKilled(msg)
-
     def wrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
         """Stop before the next model call once the run is killed.
 
         A kill raised by a tool call already ends the graph run; this also stops
-        it when the run was killed from outside, or when a ``ToolNode`` with
-        ``handle_tool_errors=True`` turned the kill into a message. It wraps the
+        it when the run was killed from outside (in this process, or by another
+        one sharing the decision log: a cheap check of the log), or when a
+        ``ToolNode`` with ``handle_tool_errors=True`` turned the kill into a
+        message. It wraps the
         model call rather than adding a ``before_model`` node, which would cost
         the graph a step per turn.
 
         Raises:
             GraphRunKilled: the run was killed.
         """
-        self._check_alive()
+        _ensure_alive(self.run)
         return handler(request)
 
     async def awrap_model_call(
@@ -336,7 +582,7 @@ class EnclosureMiddleware(AgentMiddleware[Any, Any, Any]):
         Raises:
             GraphRunKilled: the run was killed.
         """
-        self._check_alive()
+        _ensure_alive(self.run)
         return await handler(request)
 
     def wrap_tool_call(
@@ -349,23 +595,15 @@ class EnclosureMiddleware(AgentMiddleware[Any, Any, Any]):
         """
         call = request.tool_call
         name = call["name"]
-        flow = self._gate.flow(name, call["args"], call["id"] or name)
         context = self._context(request) if self._context is not None else None
-        try:
-            step = next(flow)
-            while True:
-                result = self.run.call(
-                    name,
-                    step.args,
-                    context=context,
-                    approval_id=step.approval_id,
-                    handler=_sync_executor(request, handler, step),
-                )
-                if step.bubble is not None:
-                    raise step.bubble
-                step = flow.send(result)
-        except StopIteration as stop:
-            return _message(stop.value, request)
+        final = self._gate.run_sync(
+            name,
+            call["args"],
+            _Key.of(call["id"], name, call["args"]),
+            lambda step: _sync_executor(request, handler, step),
+            context,
+        )
+        return _message(final, request)
 
     async def awrap_tool_call(
         self, request: ToolCallRequest, handler: AsyncHandler
@@ -377,23 +615,15 @@ class EnclosureMiddleware(AgentMiddleware[Any, Any, Any]):
         """
         call = request.tool_call
         name = call["name"]
-        flow = self._gate.flow(name, call["args"], call["id"] or name)
         context = self._context(request) if self._context is not None else None
-        try:
-            step = next(flow)
-            while True:
-                result = await self.run.acall(
-                    name,
-                    step.args,
-                    context=context,
-                    approval_id=step.approval_id,
-                    handler=_async_executor(request, handler, step),
-                )
-                if step.bubble is not None:
-                    raise step.bubble
-                step = flow.send(result)
-        except StopIteration as stop:
-            return _message(stop.value, request)
+        final = await self._gate.run_async(
+            name,
+            call["args"],
+            _Key.of(call["id"], name, call["args"]),
+            lambda step: _async_executor(request, handler, step),
+            context,
+        )
+        return _message(final, request)
 
 
 def _request_for(request: ToolCallRequest, args: dict[str, Any]) -> ToolCallRequest:
@@ -407,11 +637,7 @@ def _sync_executor(
     request: ToolCallRequest, handler: Handler, step: _Step
 ) -> Callable[..., Any]:
     def execute(**args: Any) -> Any:
-        try:
-            step.out = handler(_request_for(request, args))
-        except GraphBubbleUp as exc:
-            step.bubble = exc
-            raise
+        step.out = handler(_request_for(request, args))
         return _value_of(step.out)
 
     return execute
@@ -421,11 +647,7 @@ def _async_executor(
     request: ToolCallRequest, handler: AsyncHandler, step: _Step
 ) -> Callable[..., Awaitable[Any]]:
     async def execute(**args: Any) -> Any:
-        try:
-            step.out = await handler(_request_for(request, args))
-        except GraphBubbleUp as exc:
-            step.bubble = exc
-            raise
+        step.out = await handler(_request_for(request, args))
         return _value_of(step.out)
 
     return execute
@@ -445,8 +667,6 @@ def _message(final: _Final, request: ToolCallRequest) -> ToolMessage | Command[A
         if final.edited and isinstance(out, ToolMessage):
             return _with_notice(out, final.step.args)
         return out  # type: ignore[no-any-return]  # the framework's own message
-    if status == "failed" and isinstance(out, ToolMessage):
-        return out  # the tool's own error message, recorded as failed
     if status in ("executed", "simulated"):
         content = _content(result.value)
         return ToolMessage(content, name=name, tool_call_id=call_id)
@@ -521,44 +741,60 @@ class _GuardedTool(BaseTool):
         injected = {k: v for k, v in kwargs.items() if k not in self.call_fields}
         return args, injected
 
+    def _parse_input(
+        self, tool_input: str | dict[str, Any], tool_call_id: str | None
+    ) -> str | dict[str, Any]:
+        """Validate as the tool would; arguments it refuses are a refusal on record.
+
+        ``BaseTool`` validates before ``_run``, so without this a call with bad
+        arguments would leave no decision at all. It is logged as a call the
+        front door refused (``E-ARGS-INVALID``, a denial) and the framework's
+        own validation error follows as before.
+        """
+        try:
+            return super()._parse_input(tool_input, tool_call_id)
+        except (ValidationError, ValidationErrorV1) as exc:
+            raw = tool_input if isinstance(tool_input, dict) else {"input": tool_input}
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            gate: _Gate = self.gate
+            gate.run.refuse(
+                self.name,
+                self._split(raw)[0] or raw,
+                rule="langchain.args_schema",
+                reason=f"arguments do not match the tool's schema: {problems}"[:500],
+                code="E-ARGS-INVALID",
+            )
+            raise
+
     def _run(self, config: RunnableConfig, **kwargs: Any) -> Any:
         args, injected = self._split(kwargs)
-        flow = self.gate.flow(self.name, args, _key(self.name, args))
         inner = self.inner
-        try:
-            step = next(flow)
-            while True:
-                result = self.gate.run.call(
-                    self.name,
-                    step.args,
-                    approval_id=step.approval_id,
-                    handler=lambda **a: inner.invoke({**a, **injected}, config),
-                )
-                step = flow.send(result)
-        except StopIteration as stop:
-            return _tool_value(stop.value, self.name)
+
+        def execute(_step: _Step) -> Callable[..., Any]:
+            return lambda **a: inner.invoke({**a, **injected}, config)
+
+        gate: _Gate = self.gate
+        key = _Key.of(None, self.name, args)
+        final = gate.run_sync(self.name, args, key, execute)
+        return _tool_value(final, self.name)
 
     async def _arun(self, config: RunnableConfig, **kwargs: Any) -> Any:
         args, injected = self._split(kwargs)
-        flow = self.gate.flow(self.name, args, _key(self.name, args))
         inner = self.inner
 
-        async def execute(**a: Any) -> Any:
-            return await inner.ainvoke({**a, **injected}, config)
+        def execute(_step: _Step) -> Callable[..., Awaitable[Any]]:
+            async def run(**a: Any) -> Any:
+                return await inner.ainvoke({**a, **injected}, config)
 
-        try:
-            step = next(flow)
-            while True:
-                result = await self.gate.run.acall(
-                    self.name, step.args, approval_id=step.approval_id, handler=execute
-                )
-                step = flow.send(result)
-        except StopIteration as stop:
-            return _tool_value(stop.value, self.name)
+            return run
 
-
-def _key(name: str, args: dict[str, Any]) -> str:
-    return f"{name}:{json.dumps(args, sort_keys=True, default=str)}"
+        gate: _Gate = self.gate
+        key = _Key.of(None, self.name, args)
+        final = await gate.run_async(self.name, args, key, execute)
+        return _tool_value(final, self.name)
 
 
 def _tool_value(final: _Final, name: str) -> Any:
@@ -587,6 +823,10 @@ def guard_tool(
     model reads the reason as an error ``ToolMessage``); approve calls
     ``interrupt()`` and so needs a LangGraph graph with a checkpointer; kill
     raises ``RunKilled``. A ``content_and_artifact`` tool returns its content only.
+    Arguments the tool's schema refuses are logged as a refused call
+    (``E-ARGS-INVALID``); the framework's validation error follows as before.
+    An error the tool would handle itself (its ``handle_tool_error``) is recorded
+    as a failed call, and the model reads the enclosure's redacted line for it.
 
     Returns:
         The guarded tool; give it to the agent in place of ``tool``.
@@ -600,7 +840,11 @@ def guard_tool(
         tags=tool.tags,
         metadata=tool.metadata,
         handle_tool_error=True,
-        inner=tool,
+        # The tool's own error handling would turn a failure into a plain
+        # result: the guard records it as failed and shows the model its line.
+        inner=tool.model_copy(
+            update={"handle_tool_error": False, "handle_validation_error": False}
+        ),
         gate=gate,
         call_fields=_call_fields(tool),
     )
