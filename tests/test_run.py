@@ -280,6 +280,44 @@ def test_result_not_matching_output_schema_is_withheld(tmp_path: Path):
     assert result.error.code == "E-RESULT-INVALID"
 
 
+def test_a_withheld_result_is_never_quoted_to_the_model_or_the_log(tmp_path: Path):
+    secret = "hunter2-supersecret-XYZ"
+    enc = make_enclosure(
+        """
+        agent: {name: a}
+        tools:
+          lookup:
+            effect: read
+            output_schema: {type: object}
+          count: {effect: read}
+        """,
+        tmp_path,
+        secrets=[secret],
+    )
+    enc.tool("lookup")(lambda: f"postgres://app:{secret}@db is the value-xyz")
+
+    @enc.tool()
+    def count() -> int:
+        return "value-xyz"  # type: ignore[return-value]
+
+    run = enc.start_run(task="x")
+    results = [run.call("lookup", {}), run.call("count", {})]
+    logged = [
+        e.event.error
+        for e in enc.log.events(kinds=["result"])
+        if isinstance(e.event, ResultEvent)
+    ]
+    messages = [r.error.message for r in results if r.error] + [
+        e.message for e in logged if e
+    ]
+    assert [r.error.code for r in results if r.error] == ["E-RESULT-INVALID"] * 2
+    assert len(messages) == 4
+    assert "(root): fails the schema's type" in messages[0]
+    for message in messages:
+        assert "value-xyz" not in message
+        assert "hunter2" not in message
+
+
 def test_approval_parks_the_call_then_runs_it_once_when_approved(enc: Enclosure):
     run = enc.start_run(task="t", started_by="agent-svc")
     parked = run.call("refund", {"amount": 500})

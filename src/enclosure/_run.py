@@ -740,10 +740,12 @@ class Run:
             route = enc.router.route(call.tool)  # None: admitted by a front door
             checked = route.result.check(value) if route is not None else None
             if checked is not None and not checked.ok:
+                # The errors name where and which constraint failed, never the
+                # value; the redactor still runs over them (keys are text too).
+                where = enc.redactor.redact_text("; ".join(checked.errors))
                 error = ErrorInfo(
                     code="E-RESULT-INVALID",
-                    message="tool result does not match its schema: "
-                    + "; ".join(checked.errors),
+                    message=f"tool result does not match its schema: {where}"[:500],
                 )
                 value = None
             else:
