@@ -397,6 +397,45 @@ def test_ended_run_refuses_calls_and_records_its_end(enc: Enclosure):
     assert (record.status, record.calls, record.executed) == ("completed", 1, 1)
 
 
+def test_a_cancelled_call_gets_a_failed_result_then_the_cancellation_goes_on(
+    enc: Enclosure,
+):
+    run = enc.start_run(task="t")
+    started = anyio.Event()
+    finished: list[Any] = []
+
+    async def hang(key: str) -> str:
+        started.set()
+        await anyio.Event().wait()  # never set: only a cancel ends it
+        return key
+
+    async def main() -> None:
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+
+                async def one() -> None:
+                    finished.append(
+                        await run.acall("lookup", {"key": "k"}, handler=hang)
+                    )
+
+                tg.start_soon(one)
+                await started.wait()
+                tg.cancel_scope.cancel()
+
+    anyio.run(main)
+    assert finished == []  # the cancellation reached the caller
+    [result] = [
+        e.event
+        for e in enc.log.events(kinds=["result"])
+        if isinstance(e.event, ResultEvent)
+    ]
+    assert result.disposition == "failed"
+    assert result.error is not None
+    assert result.error.code == "E-TOOL-CANCELLED"
+    assert run.state.errors == 1  # a timeout counts toward max_consecutive_errors
+    assert run.open_call("lookup", {"key": "k"}) is None
+
+
 def test_async_api_awaits_async_handlers_and_threads_sync_ones(tmp_path: Path):
     enc = make_enclosure(
         """

@@ -171,6 +171,9 @@ class Run:
             return self._finish(prepared, None, exc)
         except Exception as exc:  # noqa: BLE001 -- the tool boundary: any handler error becomes a coded, logged result
             return self._finish(prepared, None, exc)
+        except BaseException as exc:
+            self._interrupted(prepared, exc)
+            raise
         return self._finish(prepared, value, None)
 
     async def acall(
@@ -196,7 +199,22 @@ class Run:
             )
         except Exception as exc:  # noqa: BLE001 -- the tool boundary: any handler error becomes a coded, logged result
             return self._finish(prepared, None, exc)
+        except BaseException as exc:
+            self._interrupted(prepared, exc)
+            raise
         return self._finish(prepared, value, None)
+
+    def _interrupted(self, prepared: _Prepared, exc: BaseException) -> None:
+        """Log a call that was cancelled (a timeout, a sibling's kill) or interrupted.
+
+        Its decision is on record, so it gets a failed result (``E-TOOL-CANCELLED``,
+        counted as an error) before the cancellation goes on up.
+        """
+        why = type(exc).__name__
+        cancelled = ToolFailed(
+            f"the call was cancelled ({why})", code="E-TOOL-CANCELLED"
+        )
+        self._finish(prepared, None, cancelled)
 
     def propose(
         self,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -130,10 +129,12 @@ def call(name: str, args: dict[str, Any] | str, call_id: str) -> Any:
 def run_agent(tools: list[Any], steps: list[Any]) -> tuple[Any, ScriptedModel]:
     model = ScriptedModel(steps)
     agent = Agent(name="mailer", model=model, tools=tools)
-    result = anyio.run(
-        functools.partial(Runner.run, agent, "go", run_config=NO_TRACING)
-    )
-    return result, model
+
+    async def bounded() -> Any:
+        with anyio.fail_after(5):  # a tool that never finishes fails the test
+            return await Runner.run(agent, "go", run_config=NO_TRACING)
+
+    return anyio.run(bounded), model
 
 
 def seen(model: ScriptedModel, turn: int, call_id: str) -> str:
@@ -357,6 +358,51 @@ def test_parallel_calls_in_one_turn_still_stop_after_three(enc, tools, ran):
     outcomes = [e.outcome for e in decisions(enc, run.id)]
     assert outcomes[:4] == ["allow", "allow", "allow", "kill"]
     assert set(outcomes[4:]) <= {"kill"}  # a sibling decided after the kill
+
+
+def hanging_email(started: list[str]) -> FunctionTool:
+    @function_tool
+    async def send_email(to: str) -> str:
+        """Send an email; never finishes (only a cancellation ends it)."""
+        started.append(to)
+        await anyio.Event().wait()
+        return "sent"
+
+    return send_email
+
+
+def test_a_kill_cancelling_parallel_calls_logs_each_as_cancelled(enc):
+    run = enc.start_run("t")
+    started: list[str] = []
+    burst = [
+        call("send_email", {"to": f"c{n}@customers.example"}, f"c{n}") for n in range(5)
+    ]
+    with pytest.raises(RunKilled):
+        run_agent(guard_tools(run, [hanging_email(started)]), [burst, done()])
+    assert len(started) == 3
+    dispatched = {
+        e.call_id for e in decisions(enc, run.id) if e.disposition == "dispatched"
+    }
+    closed = {r.call_id: r for r in results(enc, run.id)}
+    assert len(dispatched) == 3
+    assert set(closed) == dispatched
+    assert {r.error.code for r in closed.values() if r.error} == {"E-TOOL-CANCELLED"}
+
+
+def test_an_sdk_timeout_is_a_failed_result_and_counts_as_an_error(enc):
+    run = enc.start_run("t")
+    started: list[str] = []
+    slow = hanging_email(started)
+    slow.timeout_seconds = 0.01  # the SDK cancels the call: no test sleeps
+    _, model = run_agent(
+        guard_tools(run, [slow]),
+        [[call("send_email", {"to": "a@customers.example"}, "c1")], done()],
+    )
+    assert "timed out" in seen(model, 1, "c1")
+    [result] = results(enc, run.id)
+    assert result.error is not None
+    assert result.error.code == "E-TOOL-CANCELLED"
+    assert run.state.errors == 1
 
 
 def test_a_killed_run_refuses_the_next_agent_too(enc, tools, ran):
