@@ -173,3 +173,86 @@ def test_a_runaway_loop_sends_three_emails_and_then_stops(enc):
         assert run.status == "killed"
     assert stopped_at == 3
     assert len(sent) == 3
+
+
+GUARD_MANIFEST = """
+agent: {name: billing}
+tools:
+  refund:
+    rules:
+      - when: "args.amount > 100"
+        then: approve
+        reason: large refunds need a human
+  send_email:
+    rules:
+      - when: "has(args.to) && !args.to.endsWith('@customers.example')"
+        then: deny
+        reason: customers only
+  lookup: {effect: read}
+  notify: {effect: read}
+"""
+
+
+def test_the_policy_sees_the_defaults_a_guarded_function_runs_with(tmp_path):
+    enc = make_enclosure(GUARD_MANIFEST, tmp_path)
+    ran: list[Any] = []
+
+    def refund(amount: float = 5000) -> float:
+        ran.append(amount)
+        return amount
+
+    def send_email(to: str = "ceo@evil.example", body: str = "") -> str:
+        ran.append(to)
+        return "sent"
+
+    with enc.start_run(task="t") as run:
+        with pytest.raises(ApprovalPending):
+            guard(run, refund)()
+        with pytest.raises(ToolDenied):
+            guard(run, send_email)(body="x")
+    assert ran == []
+    assert [(d.args, d.outcome) for d in decisions(enc)] == [
+        ({"amount": 5000}, "approve"),
+        ({"to": "ceo@evil.example", "body": "x"}, "deny"),
+    ]
+
+
+def test_star_args_and_keyword_arguments_reach_the_policy_and_the_function(tmp_path):
+    enc = make_enclosure(GUARD_MANIFEST, tmp_path)
+
+    def lookup(key: str, /, *more: str, **extra: str) -> dict[str, Any]:
+        return {"key": key, "more": list(more), **extra}
+
+    async def notify(*targets: str) -> list[str]:
+        return list(targets)
+
+    with enc.start_run(task="t") as run:
+        looked = guard(run, lookup)("k", "l", region="eu")
+        notified = anyio.run(guard(run, notify), "a", "b")
+    assert looked == {"key": "k", "more": ["l"], "region": "eu"}
+    assert notified == ["a", "b"]
+    assert [d.args for d in decisions(enc)] == [
+        {"key": "k", "more": ["l"], "region": "eu"},
+        {"targets": ["a", "b"]},
+    ]
+
+
+def test_a_call_that_does_not_fit_the_signature_is_one_refused_decision(tmp_path):
+    enc = make_enclosure(GUARD_MANIFEST, tmp_path)
+    ran: list[str] = []
+
+    def lookup(key: str) -> str:
+        ran.append(key)
+        return key
+
+    with enc.start_run(task="t") as run:
+        with pytest.raises(ToolDenied) as missing:
+            guard(run, lookup)()
+        with pytest.raises(ToolDenied) as extra:
+            guard(run, lookup)("k", region="eu")
+        assert run.state.denials == 2
+    assert missing.value.code == extra.value.code == "E-ARGS-INVALID"
+    assert ran == []
+    assert [(d.tool, d.outcome, d.rule) for d in decisions(enc)] == [
+        ("lookup", "deny", "guard.signature"),
+    ] * 2

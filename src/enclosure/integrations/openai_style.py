@@ -26,6 +26,7 @@ from enclosure.integrations._common import model_text
 if TYPE_CHECKING:
     from enclosure._run import Run
     from enclosure.models import CallResult
+    from enclosure.types import JSONObject
 
 __all__ = ["dispatch", "guard", "tool_output"]
 
@@ -40,30 +41,111 @@ def guard(run: Run, fn: F, *, name: str | None = None) -> F:
         fn: the function; its name (or ``name``) must be a tool in the manifest.
         name: the manifest tool, when it differs from ``fn.__name__``.
 
-    Positional arguments are bound to parameter names, so the policy always sees
-    named arguments.
+    The policy and the log see exactly the arguments ``fn`` runs with, by name:
+    positional ones bound to their parameters, defaults filled in, ``**kwargs``
+    flattened in beside the named ones and ``*args`` as a list under its name.
+    A call that does not fit the signature is refused (``E-ARGS-INVALID``), on
+    record, and never runs.
     """
     tool = name or fn.__name__
-    signature = inspect.signature(fn)
-
-    def args_of(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        bound = signature.bind(*args, **kwargs)
-        return dict(bound.arguments)
+    binder = _Binder(fn)
 
     if inspect.iscoroutinefunction(fn):
 
+        async def run_async(**args: Any) -> Any:
+            return await binder.call(fn, args)
+
         @functools.wraps(fn)
         async def guarded_async(*args: Any, **kwargs: Any) -> Any:
-            result = await run.acall(tool, args_of(*args, **kwargs), handler=fn)
+            bound = binder.bind(args, kwargs)
+            if isinstance(bound, str):
+                return _unfit(run, tool, args, kwargs, bound).unwrap()
+            result = await run.acall(tool, bound, handler=run_async)
             return result.unwrap()
 
         return cast("F", guarded_async)
 
+    def run_sync(**args: Any) -> Any:
+        return binder.call(fn, args)
+
     @functools.wraps(fn)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        return run.call(tool, args_of(*args, **kwargs), handler=fn).unwrap()
+        bound = binder.bind(args, kwargs)
+        if isinstance(bound, str):
+            return _unfit(run, tool, args, kwargs, bound).unwrap()
+        return run.call(tool, bound, handler=run_sync).unwrap()
 
     return cast("F", guarded)
+
+
+_VAR_POSITIONAL = inspect.Parameter.VAR_POSITIONAL
+_VAR_KEYWORD = inspect.Parameter.VAR_KEYWORD
+
+
+class _Binder:
+    """A function's call as the named arguments the policy sees, and back again."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.signature = inspect.signature(fn)
+        params = self.signature.parameters
+        self.var_keyword = next(
+            (p.name for p in params.values() if p.kind is _VAR_KEYWORD), None
+        )
+        self.named = {n for n, p in params.items() if p.kind is not _VAR_KEYWORD}
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> JSONObject | str:
+        """The call's arguments by name, or why they do not fit the signature."""
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            return str(exc)
+        bound.apply_defaults()
+        out: dict[str, Any] = {}
+        for name, value in bound.arguments.items():
+            kind = self.signature.parameters[name].kind
+            if kind is _VAR_KEYWORD:
+                if clash := sorted(set(value) & self.named):
+                    return f"keyword arguments {clash} clash with parameter names"
+                out.update(value)
+            elif kind is _VAR_POSITIONAL:
+                out[name] = list(value)
+            else:
+                out[name] = value
+        return out
+
+    def call(self, fn: Callable[..., Any], args: dict[str, Any]) -> Any:
+        """Run ``fn`` with the (decided, possibly validated) named arguments."""
+        arguments: dict[str, Any] = {}
+        for name, param in self.signature.parameters.items():
+            if param.kind is _VAR_KEYWORD:
+                arguments[name] = {k: v for k, v in args.items() if k not in self.named}
+            elif name in args:
+                value = args[name]
+                arguments[name] = (
+                    tuple(value) if param.kind is _VAR_POSITIONAL else value
+                )
+        bound = inspect.BoundArguments(self.signature, arguments)
+        return fn(*bound.args, **bound.kwargs)
+
+
+def _unfit(
+    run: Run,
+    tool: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    why: str,
+) -> CallResult:
+    """One refused decision on record for a call that does not fit ``tool``."""
+    raw: JSONObject = {"args": list(args), "kwargs": kwargs}
+    if run.status == "killed":
+        return run.call(tool, raw)  # the core logs the kill; unwrap raises RunKilled
+    return run.refuse(
+        tool,
+        raw,
+        rule="guard.signature",
+        reason=f"the arguments do not fit {tool}(): {why}",
+        code="E-ARGS-INVALID",
+    )
 
 
 def tool_output(result: CallResult) -> str:
