@@ -133,7 +133,7 @@ def test_dispatch_answers_chat_completions_tool_calls_in_order(enc):
     assert "refused: customers only" in texts[1]
     assert "needs a human's approval" in texts[2]
     assert "simulated" in texts[3]
-    assert "not valid JSON" in texts[4]
+    assert "refused: arguments do not match" in texts[4]
     assert "refused" in texts[5]
     assert sent == []
 
@@ -256,3 +256,35 @@ def test_a_call_that_does_not_fit_the_signature_is_one_refused_decision(tmp_path
     assert [(d.tool, d.outcome, d.rule) for d in decisions(enc)] == [
         ("lookup", "deny", "guard.signature"),
     ] * 2
+
+
+def test_arguments_that_are_not_a_json_object_are_one_refused_decision(tmp_path):
+    enc = make_enclosure(MANIFEST + "kill_switch:\n  max_denials: 2\n", tmp_path)
+    bad = [
+        {"id": "c1", "function": {"name": "lookup", "arguments": "{not json"}},
+        {"id": "c2", "function": {"name": "lookup", "arguments": "[1, 2]"}},
+    ]
+    with enc.start_run(task="t") as run:
+        out = dispatch(run, bad, tools=TOOLS)
+        assert run.state.denials == 2
+        with pytest.raises(RunKilled):  # both counted: max_denials kills
+            dispatch(run, bad[:1], tools=TOOLS)
+        with pytest.raises(RunKilled):  # and a killed run raises, bad JSON or not
+            dispatch(run, bad[1:], tools=TOOLS)
+    assert all("lookup was refused" in m["content"] for m in out)
+    assert [(d.outcome, d.disposition) for d in decisions(enc)] == [
+        ("deny", "blocked"),
+        ("deny", "blocked"),
+        ("kill", "killed"),
+        ("kill", "killed"),
+    ]
+    first = decisions(enc)[0]
+    assert not first.validator.ok
+
+
+def test_arguments_already_parsed_into_a_dict_are_taken_as_they_are(enc):
+    call = {"id": "c1", "function": {"name": "lookup", "arguments": {"key": "k"}}}
+    with enc.start_run(task="t") as run:
+        (answer,) = dispatch(run, [call], tools=TOOLS)
+    assert answer["content"] == "value of k"
+    assert [d.args for d in decisions(enc)] == [{"key": "k"}]

@@ -190,18 +190,31 @@ def dispatch(
     return out
 
 
-def _one(run: Run, name: str, raw: str, handler: Callable[..., Any] | None) -> str:
-    try:
-        args = json.loads(raw or "{}")
-    except ValueError:
-        return f"[enclosure] {name} was not called: its arguments are not valid JSON"
-    if not isinstance(args, dict):
-        return f"[enclosure] {name} was not called: its arguments must be a JSON object"
-    result = run.call(name, args, handler=handler)
+def _one(run: Run, name: str, raw: Any, handler: Callable[..., Any] | None) -> str:
+    result = run.call(name, _arguments(raw), handler=handler)
     if result.status == "killed":
         message = result.error.message if result.error else result.decision.reason
         raise RunKilled(message)
     return tool_output(result)
+
+
+def _arguments(raw: Any) -> Any:
+    """The model's arguments: a mapping as it is, JSON text parsed.
+
+    Anything else (text that is not JSON, JSON that is not an object) is passed
+    on as it is, so the run refuses it as one decision on record
+    (``E-ARGS-INVALID``), counted toward ``max_denials``.
+    """
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return {}
+    if not isinstance(raw, str | bytes):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
 
 
 def _field(item: Any, key: str) -> Any:
@@ -210,19 +223,19 @@ def _field(item: Any, key: str) -> Any:
     return getattr(item, key, None)
 
 
-def _parse(item: Any) -> tuple[str, str, str, bool]:
-    """(call id, tool name, JSON arguments, whether it is a Responses API item)."""
+def _parse(item: Any) -> tuple[str, str, Any, bool]:
+    """(call id, tool name, arguments as sent, whether it is a Responses API item)."""
     function = _field(item, "function")
     if function is not None:  # Chat Completions
         return (
             str(_field(item, "id") or ""),
             str(_field(function, "name") or ""),
-            str(_field(function, "arguments") or ""),
+            _field(function, "arguments"),
             False,
         )
     return (  # Responses API function_call
         str(_field(item, "call_id") or _field(item, "id") or ""),
         str(_field(item, "name") or ""),
-        str(_field(item, "arguments") or ""),
+        _field(item, "arguments"),
         True,
     )
