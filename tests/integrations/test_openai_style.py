@@ -6,7 +6,12 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 from openai.types.chat import ChatCompletionMessageToolCall
-from openai.types.responses import ResponseFunctionToolCall
+from openai.types.responses import (
+    ResponseFunctionToolCall,
+    ResponseOutputMessage,
+    ResponseOutputText,
+    ResponseReasoningItem,
+)
 
 from enclosure.audit import DecisionEvent
 from enclosure.errors import ApprovalPending, RunKilled, ToolDenied
@@ -288,3 +293,30 @@ def test_arguments_already_parsed_into_a_dict_are_taken_as_they_are(enc):
         (answer,) = dispatch(run, [call], tools=TOOLS)
     assert answer["content"] == "value of k"
     assert [d.args for d in decisions(enc)] == [{"key": "k"}]
+
+
+def test_a_whole_responses_output_answers_only_its_function_calls(enc):
+    output = [
+        ResponseReasoningItem(id="rs_1", type="reasoning", summary=[]),
+        ResponseFunctionToolCall(
+            id="fc_1",
+            call_id="call_1",
+            type="function_call",
+            name="lookup",
+            arguments='{"key": "k"}',
+        ),
+        ResponseOutputMessage(
+            id="msg_1",
+            type="message",
+            role="assistant",
+            status="completed",
+            content=[ResponseOutputText(type="output_text", text="hi", annotations=[])],
+        ),
+        {"type": "message", "role": "assistant", "content": "hi"},
+    ]
+    with enc.start_run(task="t") as run:
+        out = dispatch(run, output, tools=TOOLS)
+    assert out == [
+        {"type": "function_call_output", "call_id": "call_1", "output": "value of k"}
+    ]
+    assert [d.tool for d in decisions(enc)] == ["lookup"]

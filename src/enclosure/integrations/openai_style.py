@@ -166,6 +166,9 @@ def dispatch(
 ) -> list[dict[str, Any]]:
     """Run each tool call through the enclosure; return the messages for the model.
 
+    A Responses API ``response.output`` can be passed whole: its items other
+    than ``function_call`` (reasoning, messages) are skipped.
+
     Args:
         run: the run the calls belong to.
         tool_calls: Chat Completions ``message.tool_calls`` (``{"id", "function":
@@ -179,7 +182,10 @@ def dispatch(
     """
     out = []
     for item in tool_calls:
-        call_id, name, raw, responses = _parse(item)
+        parsed = _parse(item)
+        if parsed is None:
+            continue  # a reasoning or message item of a Responses output
+        call_id, name, raw, responses = parsed
         text = _one(run, name, raw, (tools or {}).get(name))
         if responses:
             out.append(
@@ -223,8 +229,12 @@ def _field(item: Any, key: str) -> Any:
     return getattr(item, key, None)
 
 
-def _parse(item: Any) -> tuple[str, str, Any, bool]:
-    """(call id, tool name, arguments as sent, whether it is a Responses API item)."""
+def _parse(item: Any) -> tuple[str, str, Any, bool] | None:
+    """(call id, tool name, arguments as sent, whether it is a Responses API item).
+
+    ``None`` for an item that is not a function call: a Responses API output
+    also holds ``reasoning`` and ``message`` items, which get no answer.
+    """
     function = _field(item, "function")
     if function is not None:  # Chat Completions
         return (
@@ -233,6 +243,9 @@ def _parse(item: Any) -> tuple[str, str, Any, bool]:
             _field(function, "arguments"),
             False,
         )
+    kind = _field(item, "type")
+    if kind != "function_call" and (kind is not None or _field(item, "name") is None):
+        return None
     return (  # Responses API function_call
         str(_field(item, "call_id") or _field(item, "id") or ""),
         str(_field(item, "name") or ""),
