@@ -338,6 +338,33 @@ def test_approval_parks_the_call_then_runs_it_once_when_approved(enc: Enclosure)
     assert again.error.code == "E-APPROVAL-NOT-APPROVED"
 
 
+def test_a_retry_while_its_approval_is_pending_waits_and_is_no_denial(
+    tmp_path: Path, clock: FakeClock
+):
+    manifest = MANIFEST.replace("kill_switch:\n", "kill_switch:\n  max_denials: 2\n")
+    enc = make_enclosure(manifest, tmp_path, clock=clock)
+    enc.tool("refund")(lambda amount: amount)
+    run = enc.start_run(task="t")
+    parked = run.call("refund", {"amount": 500})
+    assert parked.approval_id is not None
+    retries = [
+        run.call("refund", {"amount": 500}, approval_id=parked.approval_id)
+        for _ in range(3)
+    ]
+    assert {(r.status, r.approval_id) for r in retries} == {
+        ("pending", parked.approval_id)
+    }
+    assert {r.error.code for r in retries if r.error} == {"E-APPROVAL-PENDING"}
+    assert (run.status, run.state.denials) == ("running", 0)
+    assert [a.approval_id for a in enc.approvals.list()] == [parked.approval_id]
+    assert {(d.outcome, d.disposition) for d in decisions(enc)} == {
+        ("approve", "pending")
+    }
+    enc.approvals.approve(parked.approval_id, by="finance")
+    done = run.call("refund", {"amount": 500}, approval_id=parked.approval_id)
+    assert (done.status, done.value) == ("executed", 500)
+
+
 def test_approval_for_one_argument_set_never_releases_another(enc: Enclosure):
     run = enc.start_run(task="t")
     parked = run.call("refund", {"amount": 500})

@@ -47,6 +47,7 @@ from enclosure.policy import RunState
 
 if TYPE_CHECKING:
     from enclosure._enclosure import Enclosure
+    from enclosure.approvals import Approval
     from enclosure.audit import Event
     from enclosure.types import Disposition, JSONObject, RunStatus
 
@@ -1141,6 +1142,10 @@ class _Record:
                 approval_id, binding_sha256=binding, now=enc.clock.time()
             )
         except ApprovalError as exc:
+            if exc.code == "E-APPROVAL-NOT-APPROVED":
+                waiting = self._pending(approval_id)
+                if waiting is not None:
+                    return self._still_pending(waiting)
             run.state.denials += 1
             d = self.decision.model_copy(
                 update={
@@ -1165,6 +1170,40 @@ class _Record:
         )
         run._parked.pop(approval_id, None)  # noqa: SLF001 -- Run's helper
         return None
+
+    def _pending(self, approval_id: str) -> Approval | None:
+        """The approval, if no human has decided it yet."""
+        try:
+            approval = self.enc.approvals.get(approval_id)
+        except ApprovalError:
+            return None
+        return approval if approval.status == "pending" else None
+
+    def _still_pending(self, approval: Approval) -> CallResult:
+        """A retry with an approval no human has decided yet: not a denial.
+
+        Logged as the same wait (``pending``, the same approval id, no new
+        request), so the model reads that it is still pending and a polite
+        retry never counts toward ``max_denials``.
+        """
+        self.decision = self.decision.model_copy(
+            update={
+                "outcome": "approve",
+                "reason": approval.reason or self.decision.reason,
+                "via_approval": False,
+                "cost": 0.0,
+            }
+        )
+        error = ErrorInfo(
+            code="E-APPROVAL-PENDING",
+            message=f"{self.decision.reason}; still waiting for {approval.approval_id}",
+        )
+        try:
+            return self._result(
+                "pending", error=error, approval_id=approval.approval_id, live=True
+            )
+        except RunClosed:
+            return self._closed_elsewhere()
 
     def _unlogged(self, exc: AuditUnavailable) -> CallResult:
         logger.error("call %s refused: %s", self.call.call_id, exc.message)

@@ -271,6 +271,22 @@ def test_pending_approval_names_its_id_and_approved_retry_runs_once(enc, tools, 
     assert approval_id not in seen(model, 3, "c3")
 
 
+def test_a_retry_while_the_approval_is_pending_is_not_a_denial(tmp_path, tools, ran):
+    enc = make_enclosure(
+        MANIFEST + "kill_switch:\n  max_denials: 2\n", tmp_path, clock=FakeClock()
+    )
+    run = enc.start_run("t")
+    steps = [[call("refund", {"amount": 500}, f"c{i}")] for i in range(4)]
+    _, model = run_agent(guard_tools(run, tools), [*steps, done()])
+    [approval] = enc.approvals.list()
+    for turn in range(1, 5):
+        text = seen(model, turn, f"c{turn - 1}")
+        assert "needs a human's approval (large refunds need a human)" in text
+        assert approval.approval_id in text
+    assert (run.status, run.state.denials, ran) == ("running", 0, [])
+    assert {e.approval_id for e in decisions(enc, run.id)} == {approval.approval_id}
+
+
 def test_rejected_approval_never_runs_and_the_model_reads_it(enc, tools, ran):
     run = enc.start_run("t")
     _, model = run_agent(
