@@ -413,6 +413,29 @@ def test_resume_of_a_call_this_process_did_not_park_is_refused(enc: Enclosure):
     assert exc.value.code == "E-APPROVAL-NOT-FOUND"
 
 
+def test_resume_without_a_handler_fails_and_leaves_the_approval_unused(
+    tmp_path: Path,
+):
+    enc = make_enclosure(MANIFEST, tmp_path)
+    run = enc.start_run(task="t")
+    parked = run.call("refund", {"amount": 500}, handler=lambda amount: amount)
+    assert parked.approval_id is not None
+    enc.approvals.approve(parked.approval_id, by="finance")
+    with pytest.raises(UsageError) as missing:
+        run.resume(parked.approval_id)
+    assert missing.value.code == "E-TOOL-NO-HANDLER"
+
+    async def async_refund(amount: float) -> float:
+        return amount
+
+    with pytest.raises(UsageError) as not_sync:
+        run.resume(parked.approval_id, handler=async_refund)
+    assert not_sync.value.code == "E-TOOL-ASYNC"
+    assert enc.approvals.get(parked.approval_id).status == "approved"
+    done = run.resume(parked.approval_id, handler=lambda amount: amount * 2)
+    assert (done.status, done.value) == ("executed", 1000)
+
+
 def test_ended_run_refuses_calls_and_records_its_end(enc: Enclosure):
     with enc.start_run(task="t") as run:
         run.call("lookup", {"key": "k"})

@@ -513,13 +513,22 @@ class Run:
                 ok = event.disposition == "executed"
                 enc.policy.record_result(state, ok=ok, cost=event.cost)
 
-    def resume(self, approval_id: str) -> CallResult:
+    def resume(
+        self, approval_id: str, *, handler: Callable[..., Any] | None = None
+    ) -> CallResult:
         """Run a call parked for approval in this process, once it is approved.
+
+        Args:
+            approval_id: the approval the parked call waits for.
+            handler: runs the call instead of the tool's registered handler, as
+                in ``call`` (the function an integration guarded).
 
         Raises:
             ApprovalError: the approval is not one this run parked
                 (``E-APPROVAL-NOT-FOUND``); after a restart, call again with the
                 same arguments and ``approval_id``.
+            UsageError: nothing could run the call (``E-TOOL-NO-HANDLER``,
+                ``E-TOOL-ASYNC``); the approval is left unused.
         """
         call = self._parked.get(approval_id)
         if call is None:
@@ -528,9 +537,46 @@ class Run:
                 "call the tool again with the same arguments and approval_id"
             )
             raise ApprovalError(msg, code="E-APPROVAL-NOT-FOUND")
-        return self.call(
-            call.tool, call.args, context=call.context, approval_id=approval_id
+        self._enc.router.ensure_runnable(
+            call.tool, command=self.workspace.run_command, handler=handler, sync=True
         )
+        return self.call(
+            call.tool,
+            call.args,
+            context=call.context,
+            approval_id=approval_id,
+            handler=handler,
+        )
+
+    def parked_approval(self, tool: str, args: JSONObject) -> str | None:
+        """The approval this process parked for exactly this call, unless spent.
+
+        An integration whose model retries a parked call (same tool, same
+        arguments) passes it as ``approval_id``: once a human approves, the call
+        runs exactly once; before, the retry reads that it is still pending;
+        denied, that it is denied. A consumed or expired one is not returned, so
+        the next identical call asks a human again.
+        """
+        with self._lock:
+            parked = [(a, c) for a, c in self._parked.items() if c.tool == tool]
+        if not parked:
+            return None
+        probe = ToolCall.model_construct(tool=tool, args=args, context={}, call_id="")
+        checked = self._enc.router.check_args(probe)
+        try:
+            binding = binding_sha256(self.id, tool, checked.value)
+        except (TypeError, ValueError):
+            return None
+        for approval_id, call in parked:
+            if binding_sha256(self.id, tool, call.args) != binding:
+                continue
+            try:
+                status = self._enc.approvals.get(approval_id).status
+            except ApprovalError:
+                continue
+            if status in ("pending", "approved", "denied"):
+                return approval_id
+        return None
 
     def ensure_running(self) -> None:
         """Raise unless the run can still act.

@@ -320,3 +320,37 @@ def test_a_whole_responses_output_answers_only_its_function_calls(enc):
         {"type": "function_call_output", "call_id": "call_1", "output": "value of k"}
     ]
     assert [d.tool for d in decisions(enc)] == ["lookup"]
+
+
+def test_an_approved_call_runs_once_when_dispatch_or_guard_retries_it(enc):
+    refunds: list[float] = []
+
+    def refund(amount: float) -> str:
+        refunds.append(amount)
+        return f"refunded {amount}"
+
+    def ask() -> str:
+        (answer,) = dispatch(
+            run, [chat_call(1, "refund", amount=500)], tools={"refund": refund}
+        )
+        return answer["content"]
+
+    with enc.start_run(task="t", started_by="svc") as run:
+        first = ask()
+        [approval] = enc.approvals.list()
+        assert approval.approval_id in first
+        assert approval.approval_id in ask()  # still pending: the same wait
+        enc.approvals.approve(approval.approval_id, by="finance")
+        assert ask() == "refunded 500"
+        again = ask()  # used once: the next identical call asks a human again
+        guarded = guard(run, refund)
+        with pytest.raises(ApprovalPending) as pending:
+            guarded(700)
+        enc.approvals.approve(pending.value.approval_id, by="finance")
+        assert guarded(700) == "refunded 700"
+        assert run.state.denials == 0
+    assert refunds == [500, 700]
+    assert "needs a human's approval" in again
+    assert approval.approval_id not in again
+    statuses = sorted(a.status for a in enc.approvals.list())
+    assert statuses == ["consumed", "consumed", "pending"]

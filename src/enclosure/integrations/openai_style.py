@@ -10,6 +10,11 @@ API output, as dicts or as the OpenAI SDK's objects, and returns the messages to
 send back: ``{"role": "tool", ...}`` or ``{"type": "function_call_output", ...}``.
 Refusals and pending approvals come back as text the model can read; a killed run
 raises ``RunKilled`` so the caller's loop stops.
+
+Approvals: the pending text names the approval id. The model's (or the caller's)
+identical retry, same tool and same arguments, carries that id: while no human has
+decided it reads "pending" again (not a denial); once approved, it runs exactly
+once; denied, it reads the denial. The next identical call after that asks again.
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ def guard(run: Run, fn: F, *, name: str | None = None) -> F:
     flattened in beside the named ones and ``*args`` as a list under its name.
     A call that does not fit the signature is refused (``E-ARGS-INVALID``), on
     record, and never runs.
+
+    A call parked for approval raises ``ApprovalPending``; once a human approves
+    it, calling the function again with the same arguments runs it exactly once.
     """
     tool = name or fn.__name__
     binder = _Binder(fn)
@@ -60,7 +68,10 @@ def guard(run: Run, fn: F, *, name: str | None = None) -> F:
             bound = binder.bind(args, kwargs)
             if isinstance(bound, str):
                 return _unfit(run, tool, args, kwargs, bound).unwrap()
-            result = await run.acall(tool, bound, handler=run_async)
+            approval_id = run.parked_approval(tool, bound)
+            result = await run.acall(
+                tool, bound, approval_id=approval_id, handler=run_async
+            )
             return result.unwrap()
 
         return cast("F", guarded_async)
@@ -73,7 +84,9 @@ def guard(run: Run, fn: F, *, name: str | None = None) -> F:
         bound = binder.bind(args, kwargs)
         if isinstance(bound, str):
             return _unfit(run, tool, args, kwargs, bound).unwrap()
-        return run.call(tool, bound, handler=run_sync).unwrap()
+        approval_id = run.parked_approval(tool, bound)
+        result = run.call(tool, bound, approval_id=approval_id, handler=run_sync)
+        return result.unwrap()
 
     return cast("F", guarded)
 
@@ -197,7 +210,9 @@ def dispatch(
 
 
 def _one(run: Run, name: str, raw: Any, handler: Callable[..., Any] | None) -> str:
-    result = run.call(name, _arguments(raw), handler=handler)
+    args = _arguments(raw)
+    approval_id = run.parked_approval(name, args) if isinstance(args, dict) else None
+    result = run.call(name, args, approval_id=approval_id, handler=handler)
     if result.status == "killed":
         message = result.error.message if result.error else result.decision.reason
         raise RunKilled(message)
