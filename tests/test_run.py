@@ -436,6 +436,33 @@ def test_resume_without_a_handler_fails_and_leaves_the_approval_unused(
     assert (done.status, done.value) == ("executed", 1000)
 
 
+def test_run_tool_guards_a_function_and_run_dispatch_answers_tool_calls(
+    enc: Enclosure,
+):
+    run = enc.start_run(task="t")
+
+    @run.tool
+    def send_email(to: str, body: str = "") -> dict[str, str]:
+        return {"id": f"to {to}"}
+
+    refund = run.tool(lambda amount: amount, name="refund")
+    assert send_email("a@customers.example") == {"id": "to a@customers.example"}
+    with pytest.raises(ToolDenied):
+        send_email("x@evil.example")
+    with pytest.raises(ApprovalPending):
+        refund(500)
+    call = {"id": "c1", "function": {"name": "lookup", "arguments": '{"key": "k"}'}}
+    assert run.dispatch([call]) == [
+        {"role": "tool", "tool_call_id": "c1", "content": "value of k"}
+    ]
+    assert [(d.tool, d.outcome) for d in decisions(enc)] == [
+        ("send_email", "allow"),
+        ("send_email", "deny"),
+        ("refund", "approve"),
+        ("lookup", "allow"),
+    ]
+
+
 def test_ended_run_refuses_calls_and_records_its_end(enc: Enclosure):
     with enc.start_run(task="t") as run:
         run.call("lookup", {"key": "k"})

@@ -12,10 +12,10 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 
 from enclosure._clock import iso
 from enclosure._json import canonical_json, sha256_hex, sha256_json
@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 __all__ = ["KillHook", "Run"]
 
 logger = logging.getLogger("enclosure")
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 KillHook = Callable[["Run", str], None]
 """Called with the run and the reason once a run is killed."""
@@ -134,6 +136,33 @@ class Run:
         """Register a hook fired once when this run is killed; usable as a decorator."""
         self._kill_hooks.append(hook)
         return hook
+
+    def tool(self, fn: F, *, name: str | None = None) -> F:
+        """``fn`` behind this run, usable as a decorator: ``@run.tool``.
+
+        Each call of the returned function is decided, logged and then run, or
+        raises the coded error; see ``enclosure.integrations.openai_style.guard``.
+        """
+        from enclosure.integrations.openai_style import guard  # noqa: PLC0415 -- plain runs never load the integrations
+
+        return guard(self, fn, name=name)
+
+    def dispatch(
+        self,
+        tool_calls: Sequence[Any],
+        *,
+        tools: Mapping[str, Callable[..., Any]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Run a model's ``tool_calls`` through this run; the messages to send back.
+
+        See ``enclosure.integrations.openai_style.dispatch``.
+
+        Raises:
+            RunKilled: the run was killed; stop the agent loop.
+        """
+        from enclosure.integrations.openai_style import dispatch  # noqa: PLC0415 -- plain runs never load the integrations
+
+        return dispatch(self, tool_calls, tools=tools)
 
     def call(
         self,
