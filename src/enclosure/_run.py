@@ -172,6 +172,7 @@ class Run:
         context: JSONObject | None = None,
         approval_id: str | None = None,
         handler: Callable[..., Any] | None = None,
+        output_checked: bool = True,
     ) -> CallResult:
         """Propose one call; it is validated, decided, logged and then acted on.
 
@@ -183,6 +184,10 @@ class Run:
             handler: runs the call instead of the tool's registered handler (an
                 integration passes the framework's own tool function); the call
                 is decided and logged exactly the same way.
+            output_checked: ``False`` when ``handler`` does not return the tool's
+                output (a framework's guardrail that only decides, the framework
+                runs the tool): its value is then not checked against the
+                tool's ``output_schema``.
 
         Returns:
             A ``CallResult`` for every outcome; ``.unwrap()`` raises the coded error.
@@ -204,7 +209,7 @@ class Run:
         except BaseException as exc:
             self._interrupted(prepared, exc)
             raise
-        return self._finish(prepared, value, None)
+        return self._finish(prepared, value, None, checked=output_checked)
 
     async def acall(
         self,
@@ -214,6 +219,7 @@ class Run:
         context: JSONObject | None = None,
         approval_id: str | None = None,
         handler: Callable[..., Any] | None = None,
+        output_checked: bool = True,
     ) -> CallResult:
         """``call`` for async code; same arguments, result and errors.
 
@@ -232,7 +238,7 @@ class Run:
         except BaseException as exc:
             self._interrupted(prepared, exc)
             raise
-        return self._finish(prepared, value, None)
+        return self._finish(prepared, value, None, checked=output_checked)
 
     def _interrupted(self, prepared: _Prepared, exc: BaseException) -> None:
         """Log a call that was cancelled (a timeout, a sibling's kill) or interrupted.
@@ -814,7 +820,12 @@ class Run:
             return record.act(approval_id)
 
     def _finish(
-        self, prepared: _Prepared, value: Any, exc: BaseException | None
+        self,
+        prepared: _Prepared,
+        value: Any,
+        exc: BaseException | None,
+        *,
+        checked: bool = True,
     ) -> CallResult:
         enc = self._enc
         handler_us = (time.perf_counter_ns() - prepared.started_ns) // 1000
@@ -831,12 +842,13 @@ class Run:
             error = ErrorInfo(code=code, message=message)
             value = None
         else:
-            route = enc.router.route(call.tool)  # None: admitted by a front door
-            checked = route.result.check(value) if route is not None else None
-            if checked is not None and not checked.ok:
+            # No route: admitted by a front door.
+            route = enc.router.route(call.tool) if checked else None
+            check = route.result.check(value) if route is not None else None
+            if check is not None and not check.ok:
                 # The errors name where and which constraint failed, never the
                 # value; the redactor still runs over them (keys are text too).
-                where = enc.redactor.redact_text("; ".join(checked.errors))
+                where = enc.redactor.redact_text("; ".join(check.errors))
                 error = ErrorInfo(
                     code="E-RESULT-INVALID",
                     message=f"tool result does not match its schema: {where}"[:500],

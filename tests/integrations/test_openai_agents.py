@@ -488,6 +488,23 @@ def test_guardrail_decides_without_running_and_rejects_with_the_reason(enc, tool
     assert GUARDRAIL_PASSED.startswith("[enclosure] allowed")
 
 
+def test_guardrail_does_not_check_its_placeholder_against_the_output_schema(
+    tmp_path, tools, ran
+):
+    schema = "    output_schema: {type: string, maxLength: 20}\n"
+    lookup = "  lookup:\n    effect: read\n"
+    manifest = MANIFEST.replace(lookup, lookup + schema)
+    enc = make_enclosure(manifest, tmp_path, clock=FakeClock())
+    run = enc.start_run("t")
+    _, model = run_agent(
+        guarded_by_rail(run, tools), [[call("lookup", {"key": "k"}, "c1")], done()]
+    )
+    assert ran == [("lookup", "k")]
+    assert seen(model, 1, "c1") == "value of k"
+    [result] = results(enc, run.id)
+    assert (result.disposition, result.error) == ("executed", None)
+
+
 def test_guardrail_approval_runs_the_tool_once_after_approval(enc, tools, ran):
     run = enc.start_run("t")
     _, model = run_agent(

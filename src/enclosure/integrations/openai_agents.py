@@ -115,6 +115,8 @@ class _Gate:
         raw_args: str,
         ctx: Any,
         handler: Callable[..., Awaitable[Any]],
+        *,
+        output_checked: bool = True,
     ) -> CallResult:
         args = _parse(raw_args)
         key: tuple[str, bytes] | None = None
@@ -130,6 +132,7 @@ class _Gate:
             context=self.context(ctx) if self.context else None,
             approval_id=approval_id,
             handler=handler,
+            output_checked=output_checked,
         )
         if key is not None:
             self._remember(key, approval_id, result)
@@ -271,7 +274,10 @@ class _GuardrailCheck:
         async def passed(**_: Any) -> str:
             return GUARDRAIL_PASSED
 
-        result = await self.gate.call(ctx.tool_name, ctx.tool_arguments, ctx, passed)
+        # ``passed`` is no output of the tool: no output_schema applies to it.
+        result = await self.gate.call(
+            ctx.tool_name, ctx.tool_arguments, ctx, passed, output_checked=False
+        )
         if result.status == "killed":
             raise killed_error(result)
         if result.status == "executed":
