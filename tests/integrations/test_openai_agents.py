@@ -26,7 +26,7 @@ from agents.testing import (
 )
 
 from enclosure.audit import DecisionEvent, ResultEvent
-from enclosure.errors import RunKilled, UsageError
+from enclosure.errors import RunKilled, ToolFailed, UsageError
 from enclosure.integrations.openai_agents import (
     GUARDRAIL_PASSED,
     enclosure_input_guardrail,
@@ -323,6 +323,29 @@ def test_tool_without_failure_function_still_raises_from_runner(enc, tools, ran)
         )
     [outcome] = results(enc, run.id)
     assert outcome.disposition == "failed"
+
+
+def test_a_raising_tool_reaches_the_runner_with_its_secret_redacted(tmp_path):
+    secret = "hunter2-supersecret-XYZ"
+    enc = make_enclosure(MANIFEST, tmp_path, clock=FakeClock(), secrets=[secret])
+
+    @function_tool(failure_error_function=None)
+    def strict_broken(x: int) -> str:
+        """Fails with a secret in its message."""
+        msg = f"401 using key {secret}"
+        raise RuntimeError(msg)
+
+    run = enc.start_run("t")
+    with pytest.raises(UserError) as caught:
+        run_agent(
+            guard_tools(run, [strict_broken]),
+            [[call("strict_broken", {"x": 1}, "c1")], done()],
+        )
+    assert isinstance(caught.value, ToolFailed)
+    assert caught.value.code == "E-TOOL-FAILED"
+    assert "RuntimeError: 401 using key [REDACTED]" in caught.value.message
+    chain = [caught.value, caught.value.__cause__, caught.value.__context__]
+    assert all(secret not in str(e) for e in chain if e is not None)
 
 
 def test_arguments_that_are_not_json_are_refused_as_one_decision(enc, tools, ran):
