@@ -297,6 +297,9 @@ ROOMS: dict[str, Room] = {
     "enclosure._run": Room.WIRING,
     "enclosure._workspace": Room.WIRING,
     "enclosure.redteam": Room.WIRING,  # drives a throw-away Enclosure
+    # No framework: Run.tool and Run.dispatch are these, and the text the model reads.
+    "enclosure.integrations.openai_style": Room.WIRING,
+    "enclosure.integrations._common": Room.WIRING,
     "enclosure.server": Room.FRONT_DOORS,
     "enclosure.gateway": Room.FRONT_DOORS,
     "enclosure.cli": Room.FRONT_DOORS,

@@ -280,6 +280,44 @@ def test_result_not_matching_output_schema_is_withheld(tmp_path: Path):
     assert result.error.code == "E-RESULT-INVALID"
 
 
+def test_a_withheld_result_is_never_quoted_to_the_model_or_the_log(tmp_path: Path):
+    secret = "hunter2-supersecret-XYZ"
+    enc = make_enclosure(
+        """
+        agent: {name: a}
+        tools:
+          lookup:
+            effect: read
+            output_schema: {type: object}
+          count: {effect: read}
+        """,
+        tmp_path,
+        secrets=[secret],
+    )
+    enc.tool("lookup")(lambda: f"postgres://app:{secret}@db is the value-xyz")
+
+    @enc.tool()
+    def count() -> int:
+        return "value-xyz"  # type: ignore[return-value]
+
+    run = enc.start_run(task="x")
+    results = [run.call("lookup", {}), run.call("count", {})]
+    logged = [
+        e.event.error
+        for e in enc.log.events(kinds=["result"])
+        if isinstance(e.event, ResultEvent)
+    ]
+    messages = [r.error.message for r in results if r.error] + [
+        e.message for e in logged if e
+    ]
+    assert [r.error.code for r in results if r.error] == ["E-RESULT-INVALID"] * 2
+    assert len(messages) == 4
+    assert "(root): fails the schema's type" in messages[0]
+    for message in messages:
+        assert "value-xyz" not in message
+        assert "hunter2" not in message
+
+
 def test_approval_parks_the_call_then_runs_it_once_when_approved(enc: Enclosure):
     run = enc.start_run(task="t", started_by="agent-svc")
     parked = run.call("refund", {"amount": 500})
@@ -298,6 +336,33 @@ def test_approval_parks_the_call_then_runs_it_once_when_approved(enc: Enclosure)
     assert again.status == "blocked"
     assert again.error is not None
     assert again.error.code == "E-APPROVAL-NOT-APPROVED"
+
+
+def test_a_retry_while_its_approval_is_pending_waits_and_is_no_denial(
+    tmp_path: Path, clock: FakeClock
+):
+    manifest = MANIFEST.replace("kill_switch:\n", "kill_switch:\n  max_denials: 2\n")
+    enc = make_enclosure(manifest, tmp_path, clock=clock)
+    enc.tool("refund")(lambda amount: amount)
+    run = enc.start_run(task="t")
+    parked = run.call("refund", {"amount": 500})
+    assert parked.approval_id is not None
+    retries = [
+        run.call("refund", {"amount": 500}, approval_id=parked.approval_id)
+        for _ in range(3)
+    ]
+    assert {(r.status, r.approval_id) for r in retries} == {
+        ("pending", parked.approval_id)
+    }
+    assert {r.error.code for r in retries if r.error} == {"E-APPROVAL-PENDING"}
+    assert (run.status, run.state.denials) == ("running", 0)
+    assert [a.approval_id for a in enc.approvals.list()] == [parked.approval_id]
+    assert {(d.outcome, d.disposition) for d in decisions(enc)} == {
+        ("approve", "pending")
+    }
+    enc.approvals.approve(parked.approval_id, by="finance")
+    done = run.call("refund", {"amount": 500}, approval_id=parked.approval_id)
+    assert (done.status, done.value) == ("executed", 500)
 
 
 def test_approval_for_one_argument_set_never_releases_another(enc: Enclosure):
@@ -348,6 +413,56 @@ def test_resume_of_a_call_this_process_did_not_park_is_refused(enc: Enclosure):
     assert exc.value.code == "E-APPROVAL-NOT-FOUND"
 
 
+def test_resume_without_a_handler_fails_and_leaves_the_approval_unused(
+    tmp_path: Path,
+):
+    enc = make_enclosure(MANIFEST, tmp_path)
+    run = enc.start_run(task="t")
+    parked = run.call("refund", {"amount": 500}, handler=lambda amount: amount)
+    assert parked.approval_id is not None
+    enc.approvals.approve(parked.approval_id, by="finance")
+    with pytest.raises(UsageError) as missing:
+        run.resume(parked.approval_id)
+    assert missing.value.code == "E-TOOL-NO-HANDLER"
+
+    async def async_refund(amount: float) -> float:
+        return amount
+
+    with pytest.raises(UsageError) as not_sync:
+        run.resume(parked.approval_id, handler=async_refund)
+    assert not_sync.value.code == "E-TOOL-ASYNC"
+    assert enc.approvals.get(parked.approval_id).status == "approved"
+    done = run.resume(parked.approval_id, handler=lambda amount: amount * 2)
+    assert (done.status, done.value) == ("executed", 1000)
+
+
+def test_run_tool_guards_a_function_and_run_dispatch_answers_tool_calls(
+    enc: Enclosure,
+):
+    run = enc.start_run(task="t")
+
+    @run.tool
+    def send_email(to: str, body: str = "") -> dict[str, str]:
+        return {"id": f"to {to}"}
+
+    refund = run.tool(lambda amount: amount, name="refund")
+    assert send_email("a@customers.example") == {"id": "to a@customers.example"}
+    with pytest.raises(ToolDenied):
+        send_email("x@evil.example")
+    with pytest.raises(ApprovalPending):
+        refund(500)
+    call = {"id": "c1", "function": {"name": "lookup", "arguments": '{"key": "k"}'}}
+    assert run.dispatch([call]) == [
+        {"role": "tool", "tool_call_id": "c1", "content": "value of k"}
+    ]
+    assert [(d.tool, d.outcome) for d in decisions(enc)] == [
+        ("send_email", "allow"),
+        ("send_email", "deny"),
+        ("refund", "approve"),
+        ("lookup", "allow"),
+    ]
+
+
 def test_ended_run_refuses_calls_and_records_its_end(enc: Enclosure):
     with enc.start_run(task="t") as run:
         run.call("lookup", {"key": "k"})
@@ -357,6 +472,45 @@ def test_ended_run_refuses_calls_and_records_its_end(enc: Enclosure):
     record = enc.log.get_run(run.id)
     assert record is not None
     assert (record.status, record.calls, record.executed) == ("completed", 1, 1)
+
+
+def test_a_cancelled_call_gets_a_failed_result_then_the_cancellation_goes_on(
+    enc: Enclosure,
+):
+    run = enc.start_run(task="t")
+    started = anyio.Event()
+    finished: list[Any] = []
+
+    async def hang(key: str) -> str:
+        started.set()
+        await anyio.Event().wait()  # never set: only a cancel ends it
+        return key
+
+    async def main() -> None:
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+
+                async def one() -> None:
+                    finished.append(
+                        await run.acall("lookup", {"key": "k"}, handler=hang)
+                    )
+
+                tg.start_soon(one)
+                await started.wait()
+                tg.cancel_scope.cancel()
+
+    anyio.run(main)
+    assert finished == []  # the cancellation reached the caller
+    [result] = [
+        e.event
+        for e in enc.log.events(kinds=["result"])
+        if isinstance(e.event, ResultEvent)
+    ]
+    assert result.disposition == "failed"
+    assert result.error is not None
+    assert result.error.code == "E-TOOL-CANCELLED"
+    assert run.state.errors == 1  # a timeout counts toward max_consecutive_errors
+    assert run.open_call("lookup", {"key": "k"}) is None
 
 
 def test_async_api_awaits_async_handlers_and_threads_sync_ones(tmp_path: Path):

@@ -13,10 +13,10 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 
 from enclosure._clock import iso
 from enclosure._json import canonical_json, sha256_hex, sha256_json
@@ -48,12 +48,15 @@ from enclosure.policy import RunState
 
 if TYPE_CHECKING:
     from enclosure._enclosure import Enclosure
+    from enclosure.approvals import Approval
     from enclosure.audit import Event
     from enclosure.types import Disposition, JSONObject, RunStatus
 
 __all__ = ["KillHook", "Run"]
 
 logger = logging.getLogger("enclosure")
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 KillHook = Callable[["Run", str], None]
 """Called with the run and the reason once a run is killed."""
@@ -139,6 +142,33 @@ class Run:
         self._kill_hooks.append(hook)
         return hook
 
+    def tool(self, fn: F, *, name: str | None = None) -> F:
+        """``fn`` behind this run, usable as a decorator: ``@run.tool``.
+
+        Each call of the returned function is decided, logged and then run, or
+        raises the coded error; see ``enclosure.integrations.openai_style.guard``.
+        """
+        from enclosure.integrations.openai_style import guard  # noqa: PLC0415 -- plain runs never load the integrations
+
+        return guard(self, fn, name=name)
+
+    def dispatch(
+        self,
+        tool_calls: Sequence[Any],
+        *,
+        tools: Mapping[str, Callable[..., Any]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Run a model's ``tool_calls`` through this run; the messages to send back.
+
+        See ``enclosure.integrations.openai_style.dispatch``.
+
+        Raises:
+            RunKilled: the run was killed; stop the agent loop.
+        """
+        from enclosure.integrations.openai_style import dispatch  # noqa: PLC0415 -- plain runs never load the integrations
+
+        return dispatch(self, tool_calls, tools=tools)
+
     def call(
         self,
         tool: str,
@@ -147,6 +177,7 @@ class Run:
         context: JSONObject | None = None,
         approval_id: str | None = None,
         handler: Callable[..., Any] | None = None,
+        output_checked: bool = True,
     ) -> CallResult:
         """Propose one call; it is validated, decided, logged and then acted on.
 
@@ -158,6 +189,10 @@ class Run:
             handler: runs the call instead of the tool's registered handler (an
                 integration passes the framework's own tool function); the call
                 is decided and logged exactly the same way.
+            output_checked: ``False`` when ``handler`` does not return the tool's
+                output (a framework's guardrail that only decides, the framework
+                runs the tool): its value is then not checked against the
+                tool's ``output_schema``.
 
         Returns:
             A ``CallResult`` for every outcome; ``.unwrap()`` raises the coded error.
@@ -176,7 +211,10 @@ class Run:
             return self._finish(prepared, None, exc)
         except Exception as exc:  # noqa: BLE001 -- the tool boundary: any handler error becomes a coded, logged result
             return self._finish(prepared, None, exc)
-        return self._finish(prepared, value, None)
+        except BaseException as exc:
+            self._interrupted(prepared, exc)
+            raise
+        return self._finish(prepared, value, None, checked=output_checked)
 
     async def acall(
         self,
@@ -186,6 +224,7 @@ class Run:
         context: JSONObject | None = None,
         approval_id: str | None = None,
         handler: Callable[..., Any] | None = None,
+        output_checked: bool = True,
     ) -> CallResult:
         """``call`` for async code; same arguments, result and errors.
 
@@ -201,7 +240,22 @@ class Run:
             )
         except Exception as exc:  # noqa: BLE001 -- the tool boundary: any handler error becomes a coded, logged result
             return self._finish(prepared, None, exc)
-        return self._finish(prepared, value, None)
+        except BaseException as exc:
+            self._interrupted(prepared, exc)
+            raise
+        return self._finish(prepared, value, None, checked=output_checked)
+
+    def _interrupted(self, prepared: _Prepared, exc: BaseException) -> None:
+        """Log a call that was cancelled (a timeout, a sibling's kill) or interrupted.
+
+        Its decision is on record, so it gets a failed result (``E-TOOL-CANCELLED``,
+        counted as an error) before the cancellation goes on up.
+        """
+        why = type(exc).__name__
+        cancelled = ToolFailed(
+            f"the call was cancelled ({why})", code="E-TOOL-CANCELLED"
+        )
+        self._finish(prepared, None, cancelled)
 
     def propose(
         self,
@@ -540,13 +594,22 @@ class Run:
                 ok = event.disposition == "executed"
                 enc.policy.record_result(state, ok=ok, cost=event.cost)
 
-    def resume(self, approval_id: str) -> CallResult:
+    def resume(
+        self, approval_id: str, *, handler: Callable[..., Any] | None = None
+    ) -> CallResult:
         """Run a call parked for approval in this process, once it is approved.
+
+        Args:
+            approval_id: the approval the parked call waits for.
+            handler: runs the call instead of the tool's registered handler, as
+                in ``call`` (the function an integration guarded).
 
         Raises:
             ApprovalError: the approval is not one this run parked
                 (``E-APPROVAL-NOT-FOUND``); after a restart, call again with the
                 same arguments and ``approval_id``.
+            UsageError: nothing could run the call (``E-TOOL-NO-HANDLER``,
+                ``E-TOOL-ASYNC``); the approval is left unused.
         """
         call = self._parked.get(approval_id)
         if call is None:
@@ -555,9 +618,46 @@ class Run:
                 "call the tool again with the same arguments and approval_id"
             )
             raise ApprovalError(msg, code="E-APPROVAL-NOT-FOUND")
-        return self.call(
-            call.tool, call.args, context=call.context, approval_id=approval_id
+        self._enc.router.ensure_runnable(
+            call.tool, command=self.workspace.run_command, handler=handler, sync=True
         )
+        return self.call(
+            call.tool,
+            call.args,
+            context=call.context,
+            approval_id=approval_id,
+            handler=handler,
+        )
+
+    def parked_approval(self, tool: str, args: JSONObject) -> str | None:
+        """The approval this process parked for exactly this call, unless spent.
+
+        An integration whose model retries a parked call (same tool, same
+        arguments) passes it as ``approval_id``: once a human approves, the call
+        runs exactly once; before, the retry reads that it is still pending;
+        denied, that it is denied. A consumed or expired one is not returned, so
+        the next identical call asks a human again.
+        """
+        with self._lock:
+            parked = [(a, c) for a, c in self._parked.items() if c.tool == tool]
+        if not parked:
+            return None
+        probe = ToolCall.model_construct(tool=tool, args=args, context={}, call_id="")
+        checked = self._enc.router.check_args(probe)
+        try:
+            binding = binding_sha256(self.id, tool, checked.value)
+        except (TypeError, ValueError):
+            return None
+        for approval_id, call in parked:
+            if binding_sha256(self.id, tool, call.args) != binding:
+                continue
+            try:
+                status = self._enc.approvals.get(approval_id).status
+            except ApprovalError:
+                continue
+            if status in ("pending", "approved", "denied"):
+                return approval_id
+        return None
 
     def ensure_running(self) -> None:
         """Raise unless the run can still act.
@@ -766,7 +866,12 @@ class Run:
             return record.act(approval_id)
 
     def _finish(
-        self, prepared: _Prepared, value: Any, exc: BaseException | None
+        self,
+        prepared: _Prepared,
+        value: Any,
+        exc: BaseException | None,
+        *,
+        checked: bool = True,
     ) -> CallResult:
         enc = self._enc
         handler_us = (time.perf_counter_ns() - prepared.started_ns) // 1000
@@ -783,13 +888,16 @@ class Run:
             error = ErrorInfo(code=code, message=message)
             value = None
         else:
-            route = enc.router.route(call.tool)  # None: admitted by a front door
-            checked = route.result.check(value) if route is not None else None
-            if checked is not None and not checked.ok:
+            # No route: admitted by a front door.
+            route = enc.router.route(call.tool) if checked else None
+            check = route.result.check(value) if route is not None else None
+            if check is not None and not check.ok:
+                # The errors name where and which constraint failed, never the
+                # value; the redactor still runs over them (keys are text too).
+                where = enc.redactor.redact_text("; ".join(check.errors))
                 error = ErrorInfo(
                     code="E-RESULT-INVALID",
-                    message="tool result does not match its schema: "
-                    + "; ".join(checked.errors),
+                    message=f"tool result does not match its schema: {where}"[:500],
                 )
                 value = None
             else:
@@ -1167,6 +1275,10 @@ class _Record:
                 approval_id, binding_sha256=binding, now=enc.clock.time()
             )
         except ApprovalError as exc:
+            if exc.code == "E-APPROVAL-NOT-APPROVED":
+                waiting = self._pending(approval_id)
+                if waiting is not None:
+                    return self._still_pending(waiting)
             run.state.denials += 1
             d = self.decision.model_copy(
                 update={
@@ -1191,6 +1303,40 @@ class _Record:
         )
         run._parked.pop(approval_id, None)  # noqa: SLF001 -- Run's helper
         return None
+
+    def _pending(self, approval_id: str) -> Approval | None:
+        """The approval, if no human has decided it yet."""
+        try:
+            approval = self.enc.approvals.get(approval_id)
+        except ApprovalError:
+            return None
+        return approval if approval.status == "pending" else None
+
+    def _still_pending(self, approval: Approval) -> CallResult:
+        """A retry with an approval no human has decided yet: not a denial.
+
+        Logged as the same wait (``pending``, the same approval id, no new
+        request), so the model reads that it is still pending and a polite
+        retry never counts toward ``max_denials``.
+        """
+        self.decision = self.decision.model_copy(
+            update={
+                "outcome": "approve",
+                "reason": approval.reason or self.decision.reason,
+                "via_approval": False,
+                "cost": 0.0,
+            }
+        )
+        error = ErrorInfo(
+            code="E-APPROVAL-PENDING",
+            message=f"{self.decision.reason}; still waiting for {approval.approval_id}",
+        )
+        try:
+            return self._result(
+                "pending", error=error, approval_id=approval.approval_id, live=True
+            )
+        except RunClosed:
+            return self._closed_elsewhere()
 
     def _unlogged(self, exc: AuditUnavailable) -> CallResult:
         logger.error("call %s refused: %s", self.call.call_id, exc.message)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +26,7 @@ from agents.testing import (
 )
 
 from enclosure.audit import DecisionEvent, ResultEvent
-from enclosure.errors import RunKilled, UsageError
+from enclosure.errors import RunKilled, ToolFailed, UsageError
 from enclosure.integrations.openai_agents import (
     GUARDRAIL_PASSED,
     enclosure_input_guardrail,
@@ -130,10 +129,12 @@ def call(name: str, args: dict[str, Any] | str, call_id: str) -> Any:
 def run_agent(tools: list[Any], steps: list[Any]) -> tuple[Any, ScriptedModel]:
     model = ScriptedModel(steps)
     agent = Agent(name="mailer", model=model, tools=tools)
-    result = anyio.run(
-        functools.partial(Runner.run, agent, "go", run_config=NO_TRACING)
-    )
-    return result, model
+
+    async def bounded() -> Any:
+        with anyio.fail_after(5):  # a tool that never finishes fails the test
+            return await Runner.run(agent, "go", run_config=NO_TRACING)
+
+    return anyio.run(bounded), model
 
 
 def seen(model: ScriptedModel, turn: int, call_id: str) -> str:
@@ -270,6 +271,22 @@ def test_pending_approval_names_its_id_and_approved_retry_runs_once(enc, tools, 
     assert approval_id not in seen(model, 3, "c3")
 
 
+def test_a_retry_while_the_approval_is_pending_is_not_a_denial(tmp_path, tools, ran):
+    enc = make_enclosure(
+        MANIFEST + "kill_switch:\n  max_denials: 2\n", tmp_path, clock=FakeClock()
+    )
+    run = enc.start_run("t")
+    steps = [[call("refund", {"amount": 500}, f"c{i}")] for i in range(4)]
+    _, model = run_agent(guard_tools(run, tools), [*steps, done()])
+    [approval] = enc.approvals.list()
+    for turn in range(1, 5):
+        text = seen(model, turn, f"c{turn - 1}")
+        assert "needs a human's approval (large refunds need a human)" in text
+        assert approval.approval_id in text
+    assert (run.status, run.state.denials, ran) == ("running", 0, [])
+    assert {e.approval_id for e in decisions(enc, run.id)} == {approval.approval_id}
+
+
 def test_rejected_approval_never_runs_and_the_model_reads_it(enc, tools, ran):
     run = enc.start_run("t")
     _, model = run_agent(
@@ -306,6 +323,29 @@ def test_tool_without_failure_function_still_raises_from_runner(enc, tools, ran)
         )
     [outcome] = results(enc, run.id)
     assert outcome.disposition == "failed"
+
+
+def test_a_raising_tool_reaches_the_runner_with_its_secret_redacted(tmp_path):
+    secret = "hunter2-supersecret-XYZ"
+    enc = make_enclosure(MANIFEST, tmp_path, clock=FakeClock(), secrets=[secret])
+
+    @function_tool(failure_error_function=None)
+    def strict_broken(x: int) -> str:
+        """Fails with a secret in its message."""
+        msg = f"401 using key {secret}"
+        raise RuntimeError(msg)
+
+    run = enc.start_run("t")
+    with pytest.raises(UserError) as caught:
+        run_agent(
+            guard_tools(run, [strict_broken]),
+            [[call("strict_broken", {"x": 1}, "c1")], done()],
+        )
+    assert isinstance(caught.value, ToolFailed)
+    assert caught.value.code == "E-TOOL-FAILED"
+    assert "RuntimeError: 401 using key [REDACTED]" in caught.value.message
+    chain = [caught.value, caught.value.__cause__, caught.value.__context__]
+    assert all(secret not in str(e) for e in chain if e is not None)
 
 
 def test_arguments_that_are_not_json_are_refused_as_one_decision(enc, tools, ran):
@@ -357,6 +397,51 @@ def test_parallel_calls_in_one_turn_still_stop_after_three(enc, tools, ran):
     outcomes = [e.outcome for e in decisions(enc, run.id)]
     assert outcomes[:4] == ["allow", "allow", "allow", "kill"]
     assert set(outcomes[4:]) <= {"kill"}  # a sibling decided after the kill
+
+
+def hanging_email(started: list[str]) -> FunctionTool:
+    @function_tool
+    async def send_email(to: str) -> str:
+        """Send an email; never finishes (only a cancellation ends it)."""
+        started.append(to)
+        await anyio.Event().wait()
+        return "sent"
+
+    return send_email
+
+
+def test_a_kill_cancelling_parallel_calls_logs_each_as_cancelled(enc):
+    run = enc.start_run("t")
+    started: list[str] = []
+    burst = [
+        call("send_email", {"to": f"c{n}@customers.example"}, f"c{n}") for n in range(5)
+    ]
+    with pytest.raises(RunKilled):
+        run_agent(guard_tools(run, [hanging_email(started)]), [burst, done()])
+    assert len(started) == 3
+    dispatched = {
+        e.call_id for e in decisions(enc, run.id) if e.disposition == "dispatched"
+    }
+    closed = {r.call_id: r for r in results(enc, run.id)}
+    assert len(dispatched) == 3
+    assert set(closed) == dispatched
+    assert {r.error.code for r in closed.values() if r.error} == {"E-TOOL-CANCELLED"}
+
+
+def test_an_sdk_timeout_is_a_failed_result_and_counts_as_an_error(enc):
+    run = enc.start_run("t")
+    started: list[str] = []
+    slow = hanging_email(started)
+    slow.timeout_seconds = 0.01  # the SDK cancels the call: no test sleeps
+    _, model = run_agent(
+        guard_tools(run, [slow]),
+        [[call("send_email", {"to": "a@customers.example"}, "c1")], done()],
+    )
+    assert "timed out" in seen(model, 1, "c1")
+    [result] = results(enc, run.id)
+    assert result.error is not None
+    assert result.error.code == "E-TOOL-CANCELLED"
+    assert run.state.errors == 1
 
 
 def test_a_killed_run_refuses_the_next_agent_too(enc, tools, ran):
@@ -424,6 +509,23 @@ def test_guardrail_decides_without_running_and_rejects_with_the_reason(enc, tool
     guardrail_results = [r for r in results(enc, run.id) if r.tool == "lookup"]
     assert [r.disposition for r in guardrail_results] == ["executed"]
     assert GUARDRAIL_PASSED.startswith("[enclosure] allowed")
+
+
+def test_guardrail_does_not_check_its_placeholder_against_the_output_schema(
+    tmp_path, tools, ran
+):
+    schema = "    output_schema: {type: string, maxLength: 20}\n"
+    lookup = "  lookup:\n    effect: read\n"
+    manifest = MANIFEST.replace(lookup, lookup + schema)
+    enc = make_enclosure(manifest, tmp_path, clock=FakeClock())
+    run = enc.start_run("t")
+    _, model = run_agent(
+        guarded_by_rail(run, tools), [[call("lookup", {"key": "k"}, "c1")], done()]
+    )
+    assert ran == [("lookup", "k")]
+    assert seen(model, 1, "c1") == "value of k"
+    [result] = results(enc, run.id)
+    assert (result.disposition, result.error) == ("executed", None)
 
 
 def test_guardrail_approval_runs_the_tool_once_after_approval(enc, tools, ran):

@@ -6,7 +6,12 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 from openai.types.chat import ChatCompletionMessageToolCall
-from openai.types.responses import ResponseFunctionToolCall
+from openai.types.responses import (
+    ResponseFunctionToolCall,
+    ResponseOutputMessage,
+    ResponseOutputText,
+    ResponseReasoningItem,
+)
 
 from enclosure.audit import DecisionEvent
 from enclosure.errors import ApprovalPending, RunKilled, ToolDenied
@@ -133,7 +138,7 @@ def test_dispatch_answers_chat_completions_tool_calls_in_order(enc):
     assert "refused: customers only" in texts[1]
     assert "needs a human's approval" in texts[2]
     assert "simulated" in texts[3]
-    assert "not valid JSON" in texts[4]
+    assert "refused: arguments do not match" in texts[4]
     assert "refused" in texts[5]
     assert sent == []
 
@@ -173,3 +178,179 @@ def test_a_runaway_loop_sends_three_emails_and_then_stops(enc):
         assert run.status == "killed"
     assert stopped_at == 3
     assert len(sent) == 3
+
+
+GUARD_MANIFEST = """
+agent: {name: billing}
+tools:
+  refund:
+    rules:
+      - when: "args.amount > 100"
+        then: approve
+        reason: large refunds need a human
+  send_email:
+    rules:
+      - when: "has(args.to) && !args.to.endsWith('@customers.example')"
+        then: deny
+        reason: customers only
+  lookup: {effect: read}
+  notify: {effect: read}
+"""
+
+
+def test_the_policy_sees_the_defaults_a_guarded_function_runs_with(tmp_path):
+    enc = make_enclosure(GUARD_MANIFEST, tmp_path)
+    ran: list[Any] = []
+
+    def refund(amount: float = 5000) -> float:
+        ran.append(amount)
+        return amount
+
+    def send_email(to: str = "ceo@evil.example", body: str = "") -> str:
+        ran.append(to)
+        return "sent"
+
+    with enc.start_run(task="t") as run:
+        with pytest.raises(ApprovalPending):
+            guard(run, refund)()
+        with pytest.raises(ToolDenied):
+            guard(run, send_email)(body="x")
+    assert ran == []
+    assert [(d.args, d.outcome) for d in decisions(enc)] == [
+        ({"amount": 5000}, "approve"),
+        ({"to": "ceo@evil.example", "body": "x"}, "deny"),
+    ]
+
+
+def test_star_args_and_keyword_arguments_reach_the_policy_and_the_function(tmp_path):
+    enc = make_enclosure(GUARD_MANIFEST, tmp_path)
+
+    def lookup(key: str, /, *more: str, **extra: str) -> dict[str, Any]:
+        return {"key": key, "more": list(more), **extra}
+
+    async def notify(*targets: str) -> list[str]:
+        return list(targets)
+
+    with enc.start_run(task="t") as run:
+        looked = guard(run, lookup)("k", "l", region="eu")
+        notified = anyio.run(guard(run, notify), "a", "b")
+    assert looked == {"key": "k", "more": ["l"], "region": "eu"}
+    assert notified == ["a", "b"]
+    assert [d.args for d in decisions(enc)] == [
+        {"key": "k", "more": ["l"], "region": "eu"},
+        {"targets": ["a", "b"]},
+    ]
+
+
+def test_a_call_that_does_not_fit_the_signature_is_one_refused_decision(tmp_path):
+    enc = make_enclosure(GUARD_MANIFEST, tmp_path)
+    ran: list[str] = []
+
+    def lookup(key: str) -> str:
+        ran.append(key)
+        return key
+
+    with enc.start_run(task="t") as run:
+        with pytest.raises(ToolDenied) as missing:
+            guard(run, lookup)()
+        with pytest.raises(ToolDenied) as extra:
+            guard(run, lookup)("k", region="eu")
+        assert run.state.denials == 2
+    assert missing.value.code == extra.value.code == "E-ARGS-INVALID"
+    assert ran == []
+    assert [(d.tool, d.outcome, d.rule) for d in decisions(enc)] == [
+        ("lookup", "deny", "guard.signature"),
+    ] * 2
+
+
+def test_arguments_that_are_not_a_json_object_are_one_refused_decision(tmp_path):
+    enc = make_enclosure(MANIFEST + "kill_switch:\n  max_denials: 2\n", tmp_path)
+    bad = [
+        {"id": "c1", "function": {"name": "lookup", "arguments": "{not json"}},
+        {"id": "c2", "function": {"name": "lookup", "arguments": "[1, 2]"}},
+    ]
+    with enc.start_run(task="t") as run:
+        out = dispatch(run, bad, tools=TOOLS)
+        assert run.state.denials == 2
+        with pytest.raises(RunKilled):  # both counted: max_denials kills
+            dispatch(run, bad[:1], tools=TOOLS)
+        with pytest.raises(RunKilled):  # and a killed run raises, bad JSON or not
+            dispatch(run, bad[1:], tools=TOOLS)
+    assert all("lookup was refused" in m["content"] for m in out)
+    assert [(d.outcome, d.disposition) for d in decisions(enc)] == [
+        ("deny", "blocked"),
+        ("deny", "blocked"),
+        ("kill", "killed"),
+        ("kill", "killed"),
+    ]
+    first = decisions(enc)[0]
+    assert not first.validator.ok
+
+
+def test_arguments_already_parsed_into_a_dict_are_taken_as_they_are(enc):
+    call = {"id": "c1", "function": {"name": "lookup", "arguments": {"key": "k"}}}
+    with enc.start_run(task="t") as run:
+        (answer,) = dispatch(run, [call], tools=TOOLS)
+    assert answer["content"] == "value of k"
+    assert [d.args for d in decisions(enc)] == [{"key": "k"}]
+
+
+def test_a_whole_responses_output_answers_only_its_function_calls(enc):
+    output = [
+        ResponseReasoningItem(id="rs_1", type="reasoning", summary=[]),
+        ResponseFunctionToolCall(
+            id="fc_1",
+            call_id="call_1",
+            type="function_call",
+            name="lookup",
+            arguments='{"key": "k"}',
+        ),
+        ResponseOutputMessage(
+            id="msg_1",
+            type="message",
+            role="assistant",
+            status="completed",
+            content=[ResponseOutputText(type="output_text", text="hi", annotations=[])],
+        ),
+        {"type": "message", "role": "assistant", "content": "hi"},
+    ]
+    with enc.start_run(task="t") as run:
+        out = dispatch(run, output, tools=TOOLS)
+    assert out == [
+        {"type": "function_call_output", "call_id": "call_1", "output": "value of k"}
+    ]
+    assert [d.tool for d in decisions(enc)] == ["lookup"]
+
+
+def test_an_approved_call_runs_once_when_dispatch_or_guard_retries_it(enc):
+    refunds: list[float] = []
+
+    def refund(amount: float) -> str:
+        refunds.append(amount)
+        return f"refunded {amount}"
+
+    def ask() -> str:
+        (answer,) = dispatch(
+            run, [chat_call(1, "refund", amount=500)], tools={"refund": refund}
+        )
+        return answer["content"]
+
+    with enc.start_run(task="t", started_by="svc") as run:
+        first = ask()
+        [approval] = enc.approvals.list()
+        assert approval.approval_id in first
+        assert approval.approval_id in ask()  # still pending: the same wait
+        enc.approvals.approve(approval.approval_id, by="finance")
+        assert ask() == "refunded 500"
+        again = ask()  # used once: the next identical call asks a human again
+        guarded = guard(run, refund)
+        with pytest.raises(ApprovalPending) as pending:
+            guarded(700)
+        enc.approvals.approve(pending.value.approval_id, by="finance")
+        assert guarded(700) == "refunded 700"
+        assert run.state.denials == 0
+    assert refunds == [500, 700]
+    assert "needs a human's approval" in again
+    assert approval.approval_id not in again
+    statuses = sorted(a.status for a in enc.approvals.list())
+    assert statuses == ["consumed", "consumed", "pending"]

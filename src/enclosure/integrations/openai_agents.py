@@ -26,7 +26,8 @@ blocked    ``model_text``: the refusal, its reason and rule (guardrail: rejected
 pending    ``model_text`` naming the approval id; after a human approves it, the
            same call with the same arguments runs exactly once
 failed     ``model_text`` with the error code (a tool created with
-           ``failure_error_function=None`` re-raises its exception instead)
+           ``failure_error_function=None`` raises instead: a ``UserError`` that is
+           also a ``ToolFailed``, its message redacted as in the log)
 killed     raises ``RunKilled`` (also an ``agents.AgentsException``), which the SDK
            does not turn into text: ``Runner.run`` stops with it
 ========== ======================================================================
@@ -40,7 +41,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from enclosure._json import canonical_json
-from enclosure.errors import RunKilled, UsageError
+from enclosure.errors import RunKilled, ToolFailed, UsageError
 from enclosure.integrations._common import model_text, require
 
 if TYPE_CHECKING:
@@ -73,6 +74,36 @@ def _killed_type() -> type[RunKilled]:
     bases = (RunKilled, agents.AgentsException)
     doc = "The enclosure killed the run; the Agents SDK re-raises it from Runner.run."
     return type("EnclosureRunKilled", bases, {"__doc__": doc, "__module__": __name__})
+
+
+@functools.cache
+def _failed_type() -> type[ToolFailed]:
+    agents = require("agents")
+
+    def init(self: ToolFailed, message: str, *, code: str | None = None) -> None:
+        ToolFailed.__init__(self, message, code=code)
+        self.message = " ".join(message.split())  # UserError's own __init__ set it
+
+    doc = "A tool failed; its message is redacted as in the log. A ``UserError`` too."
+    attrs = {"__doc__": doc, "__module__": __name__, "__init__": init}
+    made: type[ToolFailed] = type(
+        "EnclosureToolFailed", (ToolFailed, agents.UserError), attrs
+    )
+    return made
+
+
+def _failed_error(tool: str, result: CallResult) -> ToolFailed:
+    """What a tool made with ``failure_error_function=None`` raises from ``Runner.run``.
+
+    The SDK would wrap the tool's own exception, message and all (secrets too), in
+    a ``UserError``; this one is a ``UserError`` and a ``ToolFailed`` whose message
+    is the redacted one the log holds. The original is not chained: a printed
+    traceback would show its text.
+    """
+    error = result.error
+    message = error.message if error else "the tool failed"
+    code = error.code if error else None
+    return _failed_type()(f"tool {tool} failed: {message}", code=code)
 
 
 def killed_error(result: CallResult) -> RunKilled:
@@ -115,6 +146,8 @@ class _Gate:
         raw_args: str,
         ctx: Any,
         handler: Callable[..., Awaitable[Any]],
+        *,
+        output_checked: bool = True,
     ) -> CallResult:
         args = _parse(raw_args)
         key: tuple[str, bytes] | None = None
@@ -130,6 +163,7 @@ class _Gate:
             context=self.context(ctx) if self.context else None,
             approval_id=approval_id,
             handler=handler,
+            output_checked=output_checked,
         )
         if key is not None:
             self._remember(key, approval_id, result)
@@ -180,7 +214,8 @@ class _GuardedInvoker:
         if result.status == "killed":
             raise killed_error(result)
         if result.status == "failed" and self.raises and raised:
-            raise raised[0]  # the tool asked the SDK to raise its errors
+            # The tool asked the SDK to raise its errors: one with a redacted message.
+            raise _failed_error(self.name, result) from None
         if result.status == "executed":
             return result.value
         if result.status == "simulated":
@@ -271,7 +306,10 @@ class _GuardrailCheck:
         async def passed(**_: Any) -> str:
             return GUARDRAIL_PASSED
 
-        result = await self.gate.call(ctx.tool_name, ctx.tool_arguments, ctx, passed)
+        # ``passed`` is no output of the tool: no output_schema applies to it.
+        result = await self.gate.call(
+            ctx.tool_name, ctx.tool_arguments, ctx, passed, output_checked=False
+        )
         if result.status == "killed":
             raise killed_error(result)
         if result.status == "executed":

@@ -200,11 +200,7 @@ class ToolRouter:
                 called synchronously (``E-TOOL-ASYNC``).
             Exception: whatever the handler raises, unchanged.
         """
-        route = self._handler_route(call.tool, command, handler)
-        handler = handler if route.spec.command is None and handler else route.handler
-        if inspect.iscoroutinefunction(handler):
-            msg = f"tool {call.tool!r} has an async handler; use acall()"
-            raise UsageError(msg, code="E-TOOL-ASYNC")
+        handler = self._live_handler(call.tool, command, handler, sync=True)
 
         def innermost(c: ToolCall) -> Any:
             if handler is None:
@@ -227,8 +223,7 @@ class ToolRouter:
         """Run the handler (async, or sync in a worker thread) through interceptors."""
         import anyio.to_thread  # noqa: PLC0415 -- only async callers pay for it
 
-        route = self._handler_route(call.tool, command, handler)
-        handler = handler if route.spec.command is None and handler else route.handler
+        handler = self._live_handler(call.tool, command, handler, sync=False)
         is_async = inspect.iscoroutinefunction(handler)
 
         async def innermost(c: ToolCall) -> Any:
@@ -250,6 +245,39 @@ class ToolRouter:
         if route.simulator is not None:
             return route.simulator(**call.args)
         return {"simulated": True, "tool": call.tool, "would_call_with": call.args}
+
+    def ensure_runnable(
+        self,
+        name: str,
+        *,
+        command: Callable[[ToolCall], Any] | None = None,
+        handler: Callable[..., Any] | None = None,
+        sync: bool = False,
+    ) -> None:
+        """Raise unless a live call to ``name`` has something to run, as ``execute``.
+
+        A caller that must not spend anything first (an approval) asks this before.
+
+        Raises:
+            UsageError: ``E-TOOL-NO-HANDLER``, or ``E-TOOL-ASYNC`` (``sync``).
+        """
+        self._live_handler(name, command, handler, sync=sync)
+
+    def _live_handler(
+        self,
+        name: str,
+        command: Callable[[ToolCall], Any] | None,
+        handler: Callable[..., Any] | None,
+        *,
+        sync: bool,
+    ) -> Callable[..., Any] | None:
+        """The handler a live call runs (``None``: its ``command``)."""
+        route = self._handler_route(name, command, handler)
+        chosen = handler if route.spec.command is None and handler else route.handler
+        if sync and inspect.iscoroutinefunction(chosen):
+            msg = f"tool {name!r} has an async handler; use acall()"
+            raise UsageError(msg, code="E-TOOL-ASYNC")
+        return chosen
 
     def _handler_route(
         self,

@@ -55,11 +55,20 @@ def _compile_json_schema(schema: dict[str, Any]) -> Any:
         raise SchemaProblem(f"not a valid JSON Schema: {exc}") from None
 
 
-def _json_errors(validator: Any, value: Any) -> list[str]:
+def _json_errors(validator: Any, value: Any, *, quote: bool = True) -> list[str]:
+    """Where ``value`` fails and why; ``quote=False`` names the failed keyword only.
+
+    A message such as ``"postgres://..." is not of type "object"`` quotes the
+    value: fine for the model's own arguments, never for a withheld result.
+    """
     errors = []
     for error in validator.iter_errors(value):
-        path = "/".join(str(p) for p in error.instance_path)
-        errors.append(f"{path or '(root)'}: {error.message}")
+        path = "/".join(str(p) for p in error.instance_path) or "(root)"
+        if quote:
+            errors.append(f"{path}: {error.message}")
+        else:
+            keyword = "/".join(str(p) for p in error.schema_path)
+            errors.append(f"{path}: fails the schema's {keyword or 'constraint'}")
         if len(errors) >= MAX_ERRORS:
             break
     return errors
@@ -129,9 +138,9 @@ class ValueValidator:
                 self._adapter = TypeAdapter(hint)
 
     def check(self, value: Any) -> Checked:
-        """Validate a result; never raises for a bad value."""
+        """Validate a result; never raises for a bad value, never quotes it."""
         if self._validator is not None:
-            errors = _json_errors(self._validator, value)
+            errors = _json_errors(self._validator, value, quote=False)
             return Checked(not errors, value, errors)
         if self._adapter is not None:
             try:
