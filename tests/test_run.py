@@ -981,3 +981,18 @@ def test_without_exclusively_each_process_counts_only_its_own_calls(
     # What ``exclusively`` is for: apart, each saw two calls of the four.
     assert mine.state.calls == theirs.state.calls == 2
     other.close()
+
+
+def test_refresh_takes_on_a_kill_made_elsewhere_once(
+    enc: Enclosure, tmp_path: Path, clock: FakeClock
+):
+    run = enc.start_run(task="watched")
+    killed: list[str] = []
+    run.on_kill(lambda r, reason: killed.append(reason))
+    assert run.refresh() == "running"
+    assert run.enclosure is enc
+    _kill_elsewhere(tmp_path, clock, run.id, "stopped from the CLI")
+    assert run.refresh() == "killed"
+    assert run.refresh() == "killed"
+    assert killed == ["stopped from the CLI"]
+    assert run.state.killed == "stopped from the CLI"

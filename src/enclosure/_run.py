@@ -659,6 +659,26 @@ class Run:
                 return approval_id
         return None
 
+    @property
+    def enclosure(self) -> Enclosure:
+        """The enclosure this run belongs to: its router, approvals and log."""
+        return self._enc
+
+    def refresh(self) -> RunStatus:
+        """Take on a kill or end another process logged for this run; its status.
+
+        One indexed check (``DecisionLog.run_closed``). Every action of a run
+        does it already; an integration calls it where the framework goes on
+        without one (before a model call), so a run killed elsewhere stops there
+        too: its sandbox killed, its kill hooks called, as for a kill made here.
+
+        Raises:
+            AuditUnavailable: the log cannot be read.
+        """
+        if self.status == "running" and self._enc.log.run_closed(self.id):
+            self._adopt_close()
+        return self.status
+
     def ensure_running(self) -> None:
         """Raise unless the run can still act.
 

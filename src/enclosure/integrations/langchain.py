@@ -188,7 +188,7 @@ class _Gate:
         context: JSONObject | None = None,
     ) -> _Final:
         """Decide, log and (if allowed) run one tool call of a sync graph."""
-        router = self.run._enc.router  # noqa: SLF001 -- the run's own router
+        router = self.run.enclosure.router
         flow = self.flow(name, args, key)
         try:
             step = next(flow)
@@ -219,7 +219,7 @@ class _Gate:
         context: JSONObject | None = None,
     ) -> _Final:
         """``run_sync`` for async graphs."""
-        router = self.run._enc.router  # noqa: SLF001 -- the run's own router
+        router = self.run.enclosure.router
         flow = self.flow(name, args, key)
         try:
             step = next(flow)
@@ -265,7 +265,7 @@ class _Gate:
             context=context or {},
             call_id=result.receipt.call_id,
         )
-        checked = self.run._enc.router.check_args(call)  # noqa: SLF001 -- what propose decided on
+        checked = self.run.enclosure.router.check_args(call)
         if checked.ok and checked.value is not call.args:
             call = call.model_copy(update={"args": checked.value})
         return call
@@ -273,7 +273,7 @@ class _Gate:
     def _still_open(self, key: _Key, held: _Held) -> None:
         """Raise, closing the held call, when its run was killed while it paused."""
         run = self.run
-        _adopt_close(run)
+        run.refresh()
         if run.status == "running":
             return
         self._held.pop(key, None)
@@ -425,7 +425,7 @@ class _Gate:
         unknown: the core's single-use check on the next call settles it and
         the model reads why. A reviewer who may not decide it raises.
         """
-        desk = self.run._enc.approvals  # noqa: SLF001 -- the run's own enclosure
+        desk = self.run.enclosure.approvals
         try:
             if deny is None:
                 desk.approve(approval_id, by=by)
@@ -473,15 +473,9 @@ def _content(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-def _adopt_close(run: Run) -> None:
-    """Take on a kill or end another process logged for ``run`` (a cheap check)."""
-    if run.status == "running" and run._enc.log.run_closed(run.id):  # noqa: SLF001 -- the run's own log
-        run._adopt_close()  # noqa: SLF001 -- the core's way to take a close on
-
-
 def _ensure_alive(run: Run) -> None:
     """Raise ``GraphRunKilled`` once ``run`` is killed, here or elsewhere."""
-    _adopt_close(run)
+    run.refresh()
     if run.status == "killed":
         msg = f"run {run.id} was killed: {run.state.killed}"
         raise GraphRunKilled(msg)

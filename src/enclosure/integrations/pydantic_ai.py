@@ -280,8 +280,7 @@ class EnclosureToolset(WrapperToolset[AgentDepsT]):
                         raise
 
     def _desk(self) -> ApprovalDesk:
-        # The run's own enclosure; Run exposes no public accessor for it.
-        return self.run._enc.approvals  # noqa: SLF001 -- see the comment above
+        return self.run.enclosure.approvals
 
 
 def _as_json(tool_args: dict[str, Any]) -> Any:
