@@ -382,12 +382,38 @@ def test_each_call_is_one_decision_event_with_the_core_fields(enc):
 
 def test_bash_commands_reach_conditions_as_argv(enc):
     run = enc.start_run(task="t")
-    context = claude_code._context(event("Bash", {"command": "rm -rf 'a b' # x"}))
+    bash = event("Bash", {"command": "rm -rf 'a b' # x"})
+    context = claude_code._context(enc, bash)
     assert context["argv"] == ["rm", "-rf", "a b"]
-    assert context["project_dir"] == "/work/proj" or context["cwd"] == "/work/proj"
-    unbalanced = claude_code._context(event("Bash", {"command": "echo 'x"}))
-    assert unbalanced["argv"] == ["echo", "'x"]
+    assert context["project_dir"] == "/work/proj"
+    [rm] = context["commands"]
+    assert (rm["program"], rm["paths"]) == ("rm", ["/work/proj/a b"])
+    assert context["opaque"] is False
+    unbalanced = claude_code._context(enc, event("Bash", {"command": "echo 'x"}))
+    assert unbalanced["opaque"] is True
     assert decide(run, "Bash", {"command": "ls"}).permission == "allow"
+
+
+@pytest.mark.parametrize(
+    ("command", "argv"),
+    [
+        ("rm -rf build# /etc", ["rm", "-rf", "build#", "/etc"]),
+        ("rm -rf build #/etc", ["rm", "-rf", "build"]),
+        ("echo a#b c", ["echo", "a#b", "c"]),
+    ],
+)
+def test_a_hash_starts_a_comment_only_at_the_start_of_a_word(
+    command: str, argv: list[str], enc
+):
+    assert (
+        claude_code._context(enc, event("Bash", {"command": command}))["argv"] == argv
+    )
+
+
+def test_a_hash_inside_a_word_does_not_hide_what_rm_deletes(home: Path):
+    answer = hook(raw(event("Bash", {"command": "rm -rf build# /etc"})), EXAMPLE, home)
+    assert permission(answer) == "deny"
+    assert "no_rm_rf_outside_project" in reason(answer)
 
 
 # --- settings and the light entry point ---------------------------------------------

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from enclosure._home import default_home
 from enclosure.errors import EnclosureError, ManifestError, UsageError
+from enclosure.integrations import _shell as shell
 from enclosure.integrations._common import model_text, require
 from enclosure.integrations._hook_client import MAX_EVENT_BYTES, answer
 
@@ -64,6 +65,7 @@ __all__ = [
     "main",
     "run_id_for",
     "settings",
+    "tool_context",
 ]
 
 BUILTIN_TOOLS = (
@@ -192,25 +194,68 @@ def _check_tool(event: dict[str, Any]) -> None:
             raise _BadEvent(msg)
 
 
-def _context(event: dict[str, Any]) -> JSONObject:
-    cwd = str(event.get("cwd") or Path.cwd())
+def _context(enc: Enclosure, event: dict[str, Any]) -> JSONObject:
+    return tool_context(
+        enc,
+        event["tool_input"],
+        agent="claude-code",
+        session_id=event["session_id"],
+        cwd=str(event.get("cwd") or Path.cwd()),
+        permission_mode=str(event.get("permission_mode") or ""),
+        tool_use_id=str(event.get("tool_use_id") or ""),
+    )
+
+
+def tool_context(
+    enc: Enclosure,
+    tool_input: JSONObject,
+    *,
+    agent: str,
+    session_id: str,
+    cwd: str,
+    permission_mode: str = "",
+    tool_use_id: str = "",
+) -> JSONObject:
+    """The ``context`` rules see for one Claude tool call, hook or SDK alike.
+
+    Paths are absolute and symlink-free (``os.path.realpath``), so a rule compares
+    them with ``context.project_dir`` and ``context.enclosure_home`` as they are.
+    """
+    from enclosure.manifest import manifest_source  # noqa: PLC0415 -- cold start
+
+    project = os.path.realpath(os.environ.get("CLAUDE_PROJECT_DIR") or cwd)
+    home = str(Path.home())
+    source = manifest_source(enc.manifest).file
     context: JSONObject = {
-        "agent": "claude-code",
-        "session_id": event["session_id"],
+        "agent": agent,
+        "session_id": session_id,
         "cwd": cwd,
-        "project_dir": os.environ.get("CLAUDE_PROJECT_DIR") or cwd,
-        "home": str(Path.home()),
-        "permission_mode": str(event.get("permission_mode") or ""),
-        "tool_use_id": str(event.get("tool_use_id") or ""),
+        "project_dir": project,
+        "home": home,
+        "permission_mode": permission_mode,
+        "tool_use_id": tool_use_id,
+        "enclosure_home": os.path.realpath(enc.home),
+        "manifest": "" if source.startswith("<") else os.path.realpath(source),
         "argv": [],
+        "commands": [],
+        "opaque": False,
+        "paths": [],
     }
-    command = event["tool_input"].get("command")
+    command = tool_input.get("command")
     if isinstance(command, str):
-        try:
-            argv = shlex.split(command, comments=True)
-        except ValueError:  # unbalanced quotes: words are still words
-            argv = command.split()
-        context["argv"] = argv
+        parsed = shell.parse(command, os.path.join(project, cwd), home)  # noqa: PTH118
+        context["commands"] = [c.as_json() for c in parsed.commands]
+        context["argv"] = [w for c in parsed.commands for w in c.argv]
+        context["paths"] = [p for c in parsed.commands for p in c.paths]
+        context["opaque"] = parsed.opaque
+        context["opaque_why"] = parsed.why
+    else:
+        named = [tool_input.get(k) for k in ("file_path", "path", "notebook_path")]
+        context["paths"] = [
+            os.path.realpath(os.path.join(cwd, os.path.expanduser(p)))  # noqa: PTH111, PTH118
+            for p in named
+            if isinstance(p, str) and p
+        ]
     return context
 
 
@@ -272,7 +317,7 @@ def handle_event(enc: Enclosure, event: dict[str, Any]) -> dict[str, Any]:
     run = _run_for(enc, event["session_id"])
     tool, tool_input = event["tool_name"], event["tool_input"]
     if name == "PreToolUse":
-        return _pre(decide(run, tool, tool_input, context=_context(event)))
+        return _pre(decide(run, tool, tool_input, context=_context(enc, event)))
     call_id = run.open_call(tool, tool_input)
     if call_id is not None:
         if name == "PostToolUse":

@@ -1,0 +1,721 @@
+r"""A Bash command line read as Bash reads it, for rules over Claude's ``Bash`` tool.
+
+Regular expressions over the raw line always leak (``/bin/rm``, ``\rm``, ``FOO=1
+rm``, ``rm`` on a second line, ``bash -c '...'``, a ``#`` inside a word). So the
+hook hands rules the line's *simple commands* instead: ``parse`` splits it on
+``;``, ``&``, ``&&``, ``||``, ``|`` and newlines, descends into ``$(...)``,
+backticks, ``<(...)``/``>(...)``, subshells, ``{ ...; }`` groups, ``if``/``while``
+bodies and ``bash|sh|zsh -c STRING``; drops leading ``NAME=value`` words and
+wrappers (``env``, ``command``, ``sudo``, ``nice``, ``timeout 5``, ``xargs``, ...);
+removes quotes and backslashes as the shell does, expands ``~`` and globs against
+the files there are; and resolves every path-like word against the working
+directory (following ``cd``) and symlinks.
+
+Whatever it cannot follow safely makes the line ``opaque`` (``eval``, brace
+expansion, a variable or glob as the program, unbalanced quotes or brackets,
+``case``, function definitions, a here-document fed to a shell, a ``cd`` to a place
+it cannot know); the example manifest asks a human about those. This module
+knows nothing about rules, manifests or the log: text and a directory in, data out.
+It imports the standard library only (the hook's cold start).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import urllib.parse
+from dataclasses import dataclass, field
+
+__all__ = ["Command", "Parsed", "parse"]
+
+_META = frozenset(" \t\n;&|()<>")
+_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish"})
+_OPENERS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!"})
+_CLOSERS = frozenset({"fi", "done", "esac", "}"})
+_OPAQUE_WORDS = frozenset({"eval", "case", "function", "select", "coproc", "alias"})
+_BRACES = re.compile(r"\{[^{}\s]*(,|\.\.)[^{}\s]*\}")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`|;]+")
+_SCP = re.compile(r"^(?:[\w.-]+@)?([A-Za-z0-9][\w.-]*\.[A-Za-z]{2,}):")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_MAX_DEPTH = 8
+
+# Wrappers run the rest of their words as a command; each maps to its options
+# that take a value (the value is skipped with the option). ``None`` value: the
+# wrapper's first operand is not the command (``timeout DURATION``).
+_WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
+    "env": (frozenset({"-u", "--unset", "-C", "--chdir"}), 0),
+    "command": (frozenset(), 0),
+    "builtin": (frozenset(), 0),
+    "exec": (frozenset({"-a"}), 0),
+    "nice": (frozenset({"-n", "--adjustment"}), 0),
+    "nohup": (frozenset(), 0),
+    "setsid": (frozenset(), 0),
+    "time": (frozenset({"-f", "--format", "-o", "--output"}), 0),
+    "sudo": (
+        frozenset(
+            {"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "-R"}
+            | {"--user", "--group", "--chdir", "--host", "--prompt", "--role"}
+            | {"--type", "--other-user", "--command-timeout", "--chroot"}
+        ),
+        0,
+    ),
+    "doas": (frozenset({"-u", "-C"}), 0),
+    "timeout": (frozenset({"-s", "--signal", "-k", "--kill-after"}), 1),
+    "stdbuf": (frozenset({"-i", "-o", "-e"}), 0),
+    "ionice": (frozenset({"-c", "-n", "-p", "-P", "-u"}), 0),
+    "taskset": (frozenset(), 1),
+    "chrt": (frozenset(), 1),
+    "flock": (frozenset({"-w", "-E", "--timeout", "--conflict-exit-code"}), 1),
+    "xargs": (
+        frozenset({"-I", "-n", "-P", "-L", "-d", "-E", "-s", "-a", "-l"})
+        | frozenset({"--max-args", "--max-procs", "--delimiter", "--arg-file"}),
+        0,
+    ),
+    "unbuffer": (frozenset(), 0),
+    "watch": (frozenset({"-n", "--interval", "-d"}), 0),
+    "strace": (frozenset({"-o", "-e", "-p", "-s"}), 0),
+    "ltrace": (frozenset({"-o", "-e", "-p", "-s"}), 0),
+}
+_GIT_VALUED = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace"})
+
+
+@dataclass(slots=True)
+class Command:
+    """One simple command, as rules see it (``as_json``)."""
+
+    program: str
+    """The basename of the program run, after wrappers: ``/bin/rm`` → ``rm``."""
+    argv: list[str]
+    """Its words, quotes removed, wrappers (and ``git``'s global options) dropped."""
+    paths: list[str] = field(default_factory=list)
+    """Every operand and redirection target as an absolute, symlink-free path."""
+    hosts: list[str] = field(default_factory=list)
+    """The host of every URL (``user@host:path`` too) in its words, lower case."""
+    sources: list[str] = field(default_factory=list)
+    """Programs whose output it reads: earlier stages of its pipeline and the
+    commands substituted into its words or redirections."""
+
+    def as_json(self) -> dict[str, object]:
+        """The plain data a CEL condition reads."""
+        return {
+            "program": self.program,
+            "argv": list(self.argv),
+            "paths": list(self.paths),
+            "hosts": list(self.hosts),
+            "sources": list(self.sources),
+        }
+
+
+@dataclass(slots=True)
+class Parsed:
+    """A whole command line: its simple commands, and whether it hid anything."""
+
+    commands: list[Command]
+    opaque: bool
+    why: str = ""
+    """What made it opaque (for the reason a human reads)."""
+
+
+@dataclass(slots=True)
+class _Word:
+    text: str = ""
+    pattern: str = ""  # the glob pattern: quoted parts escaped
+    quoted: bool = False
+    dynamic: bool = False  # holds a variable or a substitution
+    globbed: bool = False
+    unquoted: str = ""  # its unquoted characters, for brace expansion
+    inner: list[Command] = field(default_factory=list)  # substituted commands
+    feeds: list[Command] = field(default_factory=list)  # inside >(...)
+
+
+class _Parser:
+    def __init__(self, text: str, cwd: str, home: str, depth: int = 0) -> None:
+        self.s = text
+        self.i = 0
+        self.cwd = cwd
+        self.home = home
+        self.depth = depth
+        self.heredocs: list[tuple[str, bool, list[Command]]] = []
+        self.opaque = ""
+        self.ends: list[str] = []  # the closers of the lists being read
+
+    # --- characters ----------------------------------------------------------------
+
+    def peek(self, n: int = 0) -> str:
+        at = self.i + n
+        return self.s[at] if at < len(self.s) else ""
+
+    def mark(self, why: str) -> None:
+        if not self.opaque:
+            self.opaque = why
+
+    def blanks(self) -> None:
+        """Skip blanks, line continuations and comments (``#`` starting a word)."""
+        while True:
+            c = self.peek()
+            if c in (" ", "\t"):
+                self.i += 1
+            elif c == "\\" and self.peek(1) == "\n":
+                self.i += 2
+            elif c == "#":
+                while self.peek() not in ("", "\n"):
+                    self.i += 1
+            else:
+                return
+
+    # --- lists, pipelines, commands ---------------------------------------------------
+
+    def command_list(self, end: str) -> list[Command]:
+        """Commands up to ``end`` (``)``, ``}``, a backtick, or the end of text)."""
+        self.ends.append(end)
+        try:
+            return self._list(end)
+        finally:
+            self.ends.pop()
+
+    def _backticked(self) -> bool:
+        return self.peek() == "`" and "`" in self.ends
+
+    def _list(self, end: str) -> list[Command]:  # noqa: C901, PLR0912 -- one loop over the operators
+        out: list[Command] = []
+        feeding: list[str] = []  # programs of the earlier stages of this pipeline
+        last: list[str] = []
+        saved_cwd = self.cwd
+        while True:
+            self.blanks()
+            c = self.peek()
+            if not c:
+                if end:
+                    self.mark(f"no closing {end!r}")
+                break
+            if c == end and end != "}":
+                self.i += 1
+                break
+            if end == "}" and c == "}" and self._word_ends(1):
+                self.i += 1
+                break
+            if c == "\n":
+                self.i += 1
+                self._read_heredocs()
+                feeding, last = [], []
+                continue
+            if c == ";" and self.peek(1) == ";":
+                self.mark("case")
+                self.i += 2
+                continue
+            if c in ";&":
+                self.i += 2 if self.peek(1) == c else 1
+                feeding, last = [], []
+                continue
+            if c == "|":
+                self.i += 1
+                if self.peek() == "|":
+                    self.i += 1
+                    feeding, last = [], []
+                else:
+                    if self.peek() == "&":
+                        self.i += 1
+                    feeding = feeding + last
+                continue
+            if c == ")":
+                self.mark("unbalanced ')'")
+                self.i += 1
+                continue
+            stage = self.stage()
+            for cmd in stage:
+                cmd.sources = feeding + cmd.sources
+            out += stage
+            last = [cmd.program for cmd in stage]
+        if end:
+            self.cwd = saved_cwd  # a subshell's or group's cd ends with it
+        return out
+
+    def _word_ends(self, n: int) -> bool:
+        return self.peek(n) in _META or self.peek(n) == ""
+
+    def stage(self) -> list[Command]:
+        """One pipeline stage: a subshell, a group or a simple command."""
+        c = self.peek()
+        if c == "(" and self.peek(1) == "(":
+            self._skip_balanced()  # (( arithmetic ))
+            return []
+        if c == "(":
+            self.i += 1
+            inner = self.command_list(")")
+            self._redirections_after(inner)
+            return inner
+        if c == "{" and self.peek(1) in (" ", "\t", "\n"):
+            self.i += 1
+            inner = self.command_list("}")
+            self._redirections_after(inner)
+            return inner
+        return self.simple()
+
+    def _redirections_after(self, cmds: list[Command]) -> None:
+        words: list[_Word] = []
+        paths: list[str] = []
+        while True:
+            self.blanks()
+            if not self._redirection(words, paths):
+                break
+        for cmd in cmds:
+            cmd.paths += paths
+
+    def simple(self) -> list[Command]:
+        words: list[_Word] = []
+        redirected: list[str] = []  # redirection targets, resolved
+        heredoc_at = len(self.heredocs)
+        while True:
+            self.blanks()
+            c = self.peek()
+            if self._redirection(words, redirected):
+                continue
+            if not c or c in "\n;&|)" or self._backticked():
+                break
+            if c == "(":
+                self.mark("a function definition or '(' inside a command")
+                self._skip_balanced()
+                continue
+            words.append(self.word())
+        made = self._finish(words, redirected)
+        for at in range(heredoc_at, len(self.heredocs)):
+            delim, expands, _ = self.heredocs[at]
+            self.heredocs[at] = (delim, expands, made)
+        return made
+
+    def _redirection(self, words: list[_Word], paths: list[str]) -> bool:
+        """Read one redirection at the cursor, if there is one."""
+        start = self.i
+        j = self.i
+        while j < len(self.s) and self.s[j].isdigit():
+            j += 1
+        rest = self.s[j : j + 3]
+        if rest.startswith(("<(", ">(")) and j == start:
+            return False  # process substitution: a word
+        ops = ("&>>", "&>", "<<<", "<<-", "<<", "<>", ">>", ">|", ">&", "<&", ">", "<")
+        op = next((o for o in ops if rest.startswith(o)), None)
+        if op is None or (op.startswith("&") and j != start):
+            return False
+        self.i = j + len(op)
+        self.blanks()
+        if op in ("<<", "<<-"):
+            target = self.word()
+            self.heredocs.append((target.text, not target.quoted, []))
+            return True
+        target = self.word()
+        words.append(_Word(inner=target.inner, feeds=target.feeds, dynamic=True))
+        if op in (">&", "<&") and (target.text.isdigit() or target.text == "-"):
+            return True
+        if op == "<<<":
+            return True
+        paths += self._paths(target)
+        return True
+
+    def _read_heredocs(self) -> None:
+        """Skip the bodies of the here-documents opened on the line just ended."""
+        for delim, expands, cmds in self.heredocs:
+            body: list[str] = []
+            while self.i < len(self.s):
+                end = self.s.find("\n", self.i)
+                end = len(self.s) if end < 0 else end
+                line = self.s[self.i : end]
+                self.i = end + 1
+                if line.strip("\t") == delim:
+                    break
+                body.append(line)
+            else:
+                self.mark("an unterminated here-document")
+            text = "\n".join(body)
+            if expands and ("$(" in text or "`" in text):
+                self.mark("a substitution inside a here-document")
+            if any(_interpreter(cmd.program) for cmd in cmds):
+                self.mark("a here-document fed to a shell or interpreter")
+        self.heredocs = []
+
+    def _skip_balanced(self) -> None:
+        """Skip from a ``(`` at the cursor past its matching ``)``."""
+        depth = 0
+        while self.i < len(self.s):
+            c = self.s[self.i]
+            self.i += 1
+            if c == "(":
+                depth += 1
+            elif c == ")":
+                depth -= 1
+                if depth == 0:
+                    return
+        self.mark("unbalanced '('")
+
+    # --- words ---------------------------------------------------------------------
+
+    def word(self) -> _Word:  # noqa: C901, PLR0912, PLR0915 -- one loop over the cases
+        w = _Word()
+        first = True
+        while True:
+            c = self.peek()
+            if not c:
+                break
+            if c in "<>" and self.peek(1) == "(" and first:
+                self.i += 2
+                inner = self._nested(")")
+                if c == ">":
+                    w.feeds += inner
+                else:
+                    w.inner += inner
+                self._add(w, "/dev/fd/63", quoted=True, dynamic=True)
+            elif c in _META or self._backticked():
+                break
+            elif c == "\\":
+                nxt = self.peek(1)
+                self.i += 2
+                if nxt == "`" and "`" in self.ends:
+                    self.mark("backticks nested in backticks")
+                if nxt != "\n":
+                    self._add(w, nxt, quoted=True)
+            elif c == "'":
+                end = self.s.find("'", self.i + 1)
+                if end < 0:
+                    self.mark("an unbalanced quote")
+                    end = len(self.s)
+                self._add(w, self.s[self.i + 1 : end], quoted=True)
+                self.i = end + 1
+            elif c == '"':
+                self.i += 1
+                self._double(w)
+            elif c == "$" and self.peek(1) == "'":
+                self.i += 2
+                self._ansi(w)
+            elif c == "$" and self.peek(1) == '"':
+                self.i += 2
+                self._double(w)
+            elif c == "$":
+                self._dollar(w, quoted=False)
+            elif c == "`":
+                self.i += 1
+                w.inner += self._nested("`")
+                self._add(w, "$(...)", quoted=False, dynamic=True)
+            elif c == "~" and first:
+                self.i += 1
+                user = ""
+                while self.peek() and self.peek() not in _META and self.peek() != "/":
+                    user += self.peek()
+                    self.i += 1
+                home = os.path.expanduser("~" + user) if user else self.home  # noqa: PTH111 -- pathlib costs the hook's cold start
+                self._add(w, home, quoted=True)
+            else:
+                self.i += 1
+                self._add(w, c, quoted=False)
+                w.unquoted += c
+                if c in "*?[":
+                    w.globbed = True
+            first = False
+        if _BRACES.search(w.unquoted):
+            self.mark("brace expansion")
+        return w
+
+    def _add(self, w: _Word, text: str, *, quoted: bool, dynamic: bool = False) -> None:
+        w.text += text
+        w.pattern += glob.escape(text) if quoted else text
+        w.quoted = w.quoted or quoted
+        w.dynamic = w.dynamic or dynamic
+
+    def _double(self, w: _Word) -> None:
+        w.quoted = True
+        while True:
+            c = self.peek()
+            if not c:
+                self.mark("an unbalanced quote")
+                return
+            if c == '"':
+                self.i += 1
+                return
+            if c == "\\" and self.peek(1) in '$`"\\\n':
+                nxt = self.peek(1)
+                self.i += 2
+                if nxt != "\n":
+                    self._add(w, nxt, quoted=True)
+            elif c == "$":
+                self._dollar(w, quoted=True)
+            elif c == "`":
+                self.i += 1
+                w.inner += self._nested("`")
+                self._add(w, "$(...)", quoted=True, dynamic=True)
+            else:
+                self.i += 1
+                self._add(w, c, quoted=True)
+
+    def _ansi(self, w: _Word) -> None:
+        out = ""
+        while True:
+            c = self.peek()
+            if not c:
+                self.mark("an unbalanced quote")
+                break
+            self.i += 1
+            if c == "'":
+                break
+            if c == "\\" and self.peek():
+                nxt = self.peek()
+                self.i += 1
+                simple = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b"}
+                simple |= {"e": "\x1b", "E": "\x1b", "f": "\f", "v": "\v"}
+                if nxt in simple:
+                    out += simple[nxt]
+                elif nxt == "x" or nxt.isdigit():
+                    digits = re.match(
+                        r"[0-9a-fA-F]{1,2}" if nxt == "x" else r"[0-7]{0,2}",
+                        self.s[self.i :],
+                    )
+                    text = digits.group(0) if digits else ""
+                    self.i += len(text)
+                    if nxt == "x":
+                        out += chr(int(text, 16)) if text else "\\x"
+                    else:
+                        out += chr(int(nxt + text, 8) & 0xFF)
+                elif nxt in ("u", "U", "c"):
+                    self.mark("an escape Bash decodes and this reader does not")
+                    out += "\\" + nxt
+                else:
+                    out += nxt
+            else:
+                out += c
+        self._add(w, out, quoted=True)
+
+    def _dollar(self, w: _Word, *, quoted: bool) -> None:
+        nxt = self.peek(1)
+        if nxt == "(" and self.peek(2) == "(":
+            start = self.i
+            self.i += 1
+            self._skip_balanced()
+            self._add(w, self.s[start : self.i], quoted=quoted, dynamic=True)
+        elif nxt == "(":
+            self.i += 2
+            w.inner += self._nested(")")
+            self._add(w, "$(...)", quoted=quoted, dynamic=True)
+        elif nxt == "{":
+            end = self.s.find("}", self.i)
+            end = len(self.s) if end < 0 else end
+            inner = self.s[self.i + 2 : end]
+            if "$(" in inner or "`" in inner:
+                self.mark("a substitution inside ${...}")
+            self._add(w, self.s[self.i : end + 1], quoted=quoted, dynamic=True)
+            self.i = end + 1
+        else:
+            m = re.match(r"\$([A-Za-z_][A-Za-z0-9_]*|[0-9@*#?$!-])", self.s[self.i :])
+            if m is None:
+                self.i += 1
+                self._add(w, "$", quoted=quoted)
+            else:
+                self.i += len(m.group(0))
+                self._add(w, m.group(0), quoted=quoted, dynamic=True)
+
+    def _nested(self, end: str) -> list[Command]:
+        """The commands of a substitution, read from the same text."""
+        if self.depth >= _MAX_DEPTH:
+            self.mark("substitutions nested too deeply")
+        outer_heredocs, self.heredocs = self.heredocs, []
+        self.depth += 1
+        try:
+            return self.command_list(end)
+        finally:
+            self.depth -= 1
+            if self.heredocs:
+                self._read_heredocs()
+            self.heredocs = outer_heredocs
+
+    # --- a simple command -------------------------------------------------------------
+
+    def _finish(self, words: list[_Word], redirected: list[str]) -> list[Command]:
+        inner = [cmd for w in words for cmd in w.inner]
+        feeds = [cmd for w in words for cmd in w.feeds]
+        real = [w for w in words if w.text or w.quoted]
+        while (
+            real
+            and _NAME.match(real[0].unquoted)
+            and real[0].text.startswith(
+                real[0].unquoted[: real[0].unquoted.index("=") + 1]
+            )
+        ):
+            real.pop(0)  # NAME=value before the command
+        while real and not real[0].quoted and real[0].text in _OPENERS:
+            real.pop(0)
+        if real and not real[0].quoted and real[0].text in _CLOSERS:
+            real.pop(0)
+        if real and not real[0].quoted and real[0].text in ("for", "in"):
+            real = []
+        made: list[Command] = []
+        if real:
+            made = self._command(real, redirected, [c.program for c in inner])
+        elif redirected:
+            made = [Command("", [], paths=redirected)]
+        for cmd in feeds:
+            cmd.sources += [c.program for c in made]
+        return inner + made + feeds
+
+    def _command(
+        self, words: list[_Word], redirected: list[str], substituted: list[str]
+    ) -> list[Command]:
+        words = self._strip_wrappers(words)
+        if not words:
+            return []
+        head = words[0]
+        if head.dynamic or head.globbed:
+            self.mark("a variable, substitution or glob as the program")
+        program = os.path.basename(head.text.rstrip("/")) or head.text  # noqa: PTH119 -- pathlib costs the hook's cold start
+        if not head.quoted and program in _OPAQUE_WORDS:
+            self.mark(f"{program!r}")
+        argv = [program] + [w.text for w in words[1:]]
+        operands = words[1:]
+        if program == "git":
+            argv, operands = _git(argv, operands)
+        expanded: list[str] = []
+        for w in operands:
+            expanded += self._glob(w)
+        cmd = Command(
+            program=program,
+            argv=[argv[0], *expanded] if program != "git" else argv,
+            paths=[p for w in operands for p in self._paths(w)] + redirected,
+            hosts=_hosts(argv),
+            sources=list(substituted),
+        )
+        if program in ("cd", "pushd"):
+            self._cd(operands)
+        nested: list[Command] = []
+        if program in _SHELLS:
+            nested = self._shell_c(words)
+        return [cmd, *nested]
+
+    def _strip_wrappers(self, words: list[_Word]) -> list[_Word]:
+        while words:
+            name = os.path.basename(words[0].text)  # noqa: PTH119 -- pathlib costs the hook's cold start
+            if words[0].dynamic or name not in _WRAPPERS:
+                return words
+            valued, operands = _WRAPPERS[name]
+            at = 1
+            while at < len(words):
+                text = words[at].text
+                if text == "--":
+                    at += 1
+                    break
+                if name == "env" and text in ("-S", "--split-string"):
+                    self.mark("env -S")
+                if name == "env" and _NAME.match(text):
+                    at += 1
+                elif text.startswith("-") and text != "-":
+                    at += 2 if text in valued else 1
+                else:
+                    break
+            at += operands
+            if at >= len(words):
+                return words[:1]  # the wrapper alone (``sudo -s``): itself
+            words = words[at:]
+        return words
+
+    def _shell_c(self, words: list[_Word]) -> list[Command]:
+        """``bash -c STRING``: the commands of STRING, read the same way."""
+        for at, w in enumerate(words[1:], start=1):
+            if w.text.startswith("-") and not w.text.startswith("--") and "c" in w.text:
+                if at + 1 >= len(words):
+                    return []
+                script = words[at + 1]
+                if script.dynamic:
+                    self.mark("a shell runs a string this reader cannot see")
+                    return []
+                return self._sub_parse(script.text)
+            if not w.text.startswith("-"):
+                return []
+        return []
+
+    def _sub_parse(self, text: str) -> list[Command]:
+        if self.depth >= _MAX_DEPTH:
+            self.mark("shells nested too deeply")
+            return []
+        sub = _Parser(text, self.cwd, self.home, self.depth + 1)
+        cmds = sub.parse()
+        if sub.opaque:
+            self.mark(sub.opaque)
+        return cmds
+
+    def _cd(self, operands: list[_Word]) -> None:
+        targets = [w for w in operands if w.text == "-" or not w.text.startswith("-")]
+        if not targets:
+            self.cwd = self.home
+        elif targets[0].dynamic or targets[0].globbed or targets[0].text == "-":
+            self.mark("cd to a directory this reader cannot know")
+        else:
+            self.cwd = self._paths(targets[0])[0]
+
+    def _glob(self, w: _Word) -> list[str]:
+        if not w.globbed or w.dynamic:
+            return [w.text]
+        pattern = w.pattern
+        rooted = os.path.join(self.cwd, pattern)  # noqa: PTH118 -- pathlib costs the hook's cold start
+        found = sorted(glob.glob(rooted))  # noqa: PTH207 -- pathlib costs the hook's cold start
+        if not found:
+            return [w.text]
+        if os.path.isabs(pattern):  # noqa: PTH117 -- pathlib costs the hook's cold start
+            return found
+        return [os.path.relpath(f, self.cwd) for f in found]
+
+    def _paths(self, w: _Word) -> list[str]:
+        """The absolute paths a word names (a variable's stays as written).
+
+        An option's value counts (``--output=FILE``, ``-oFILE`` does not).
+        """
+        if w.dynamic:
+            return [w.text]
+        if w.text.startswith("-") and len(w.text) > 1:
+            _, eq, value = w.text.partition("=")
+            return [self._real(value)] if eq and value else []
+        return [self._real(name) for name in self._glob(w)]
+
+    def _real(self, name: str) -> str:
+        return os.path.realpath(os.path.join(self.cwd, name))  # noqa: PTH118 -- pathlib costs the hook's cold start
+
+    def parse(self) -> list[Command]:
+        cmds = self.command_list("")
+        self._read_heredocs()
+        return cmds
+
+
+def _interpreter(program: str) -> bool:
+    return program in _SHELLS or bool(
+        re.match(r"^(python[0-9.]*|perl|ruby|node|php|lua|sudo)$", program)
+    )
+
+
+def _git(argv: list[str], operands: list[_Word]) -> tuple[list[str], list[_Word]]:
+    """``git``'s argv without its global options (``git -C . push`` → ``git push``)."""
+    at = 1
+    while at < len(argv) and argv[at].startswith("-"):
+        at += 2 if argv[at] in _GIT_VALUED else 1
+    return ["git", *argv[at:]], operands[at - 1 :]
+
+
+def _hosts(argv: list[str]) -> list[str]:
+    hosts: list[str] = []
+    for word in argv[1:]:
+        for url in _URL.findall(word):
+            try:
+                host = urllib.parse.urlsplit(url).hostname
+            except ValueError:
+                host = "?"
+            hosts.append(host or "?")
+        scp = _SCP.match(word)
+        if scp and "://" not in word:
+            hosts.append(scp.group(1).lower())
+    return hosts
+
+
+def parse(command: str, cwd: str, home: str) -> Parsed:
+    """Read ``command`` as Bash would, from the directory ``cwd``.
+
+    Never raises: whatever it cannot read makes the result ``opaque``.
+    """
+    parser = _Parser(command, cwd, home)
+    try:
+        commands = parser.parse()
+    except (RecursionError, ValueError, OSError):
+        return Parsed([], opaque=True, why="a line this reader cannot follow")
+    return Parsed(commands, opaque=bool(parser.opaque), why=parser.opaque)
