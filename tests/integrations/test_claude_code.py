@@ -351,6 +351,42 @@ def test_the_example_rate_limits_git_push_in_any_spelling(command, proj: Path):
     assert "rate limit 3/10m" in reason(answers[3])
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        "enclosure --home .enclosure approvals approve apr_x",
+        "/usr/local/bin/enclosure approvals list",
+        "python3 -m enclosure.cli approvals approve apr_x",
+        "uv run enclosure approvals approve apr_x",
+        "rm -rf .enclosure",
+        "rm -rf ./.enclosure/",
+        "mv .enclosure /tmp/old",
+        "sqlite3 .enclosure/enclosure.db 'delete from events'",
+        "cd .enclosure && rm -f *",
+        "echo '{}' > .claude/settings.json",
+        "rm -rf .claude",
+        "sed -i s/deny/allow/ {manifest}",
+        "cp /dev/null {manifest}",
+        "rm -rf {manifest_dir}",
+    ],
+)
+def test_the_example_denies_bash_tampering_with_the_enclosure(command, proj: Path):
+    command = command.replace("{manifest}", str(EXAMPLE))
+    command = command.replace("{manifest_dir}", str(EXAMPLE.parent))
+    answer = in_proj(proj, "Bash", {"command": command})
+    assert permission(answer) == "deny"
+    assert rule_of(answer) == "Bash.rules.no_policy_tampering"
+
+
+@pytest.mark.parametrize(
+    ("tool", "field"),
+    [("Read", "file_path"), ("Write", "file_path"), ("Grep", "path")],
+)
+def test_the_example_denies_tools_inside_the_enclosure_home(tool, field, proj: Path):
+    answer = in_proj(proj, tool, {field: str(proj / ".enclosure" / "hook.lock")})
+    assert permission(answer) == "deny"
+
+
 @pytest.mark.parametrize("command", ["gi''t push", 'g"i"t push', "g\\it push"])
 def test_the_example_denies_a_git_push_its_rate_key_cannot_see(command, proj):
     answer = in_proj(proj, "Bash", {"command": command})
@@ -662,7 +698,11 @@ def test_can_use_tool_maps_every_outcome_to_the_sdk_results(enc):
     assert not denied.interrupt
     parked = ask("Bash", {"command": "make deploy"})
     assert isinstance(parked, PermissionResultDeny)
-    assert "approvals approve" in parked.message
+    assert "needs a human's approval (deploys need a human)" in parked.message
+    # the model never learns how to approve its own call
+    assert "approve " not in parked.message
+    [pending] = enc.log.list_approvals(status="pending")
+    assert pending.approval_id not in parked.message
     assert "not run" in ask("Bash", {"command": "make release"}).message
     sent = [ask("send_email", {"to": "a@b.example"}) for _ in range(4)]
     assert [type(s).__name__ for s in sent[:3]] == ["PermissionResultAllow"] * 3

@@ -505,6 +505,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _for_model(tool: str, verdict: Verdict) -> str:
+    """What the model may read: an ``ask`` without how to approve it.
+
+    The hook's ``ask`` reason goes to the human Claude Code asks, so it may say
+    how to approve; text the model reads never does (an agent that knows the
+    command can try to run it).
+    """
+    if verdict.permission != "ask" or verdict.result is None:
+        return verdict.reason
+    return (
+        f"[enclosure] {tool} needs a human's approval "
+        f"({verdict.result.decision.reason}); it was not run. Do not retry it with "
+        "other arguments: once a human approves it, the same call goes through."
+    )
+
+
 # --- the Claude Agent SDK ----------------------------------------------------------
 
 
@@ -516,8 +532,9 @@ def can_use_tool(
     Given an ``Enclosure``, the first call starts one run for the callback. allow →
     ``PermissionResultAllow``; deny, simulate and a pending approval →
     ``PermissionResultDeny`` with the reason (the callback is the human prompt, so
-    there is no one further to ask: approve the pending call with ``enclosure
-    approvals approve`` and the same call then goes through); kill →
+    there is no one further to ask: a human approves the pending call with
+    ``enclosure approvals approve``, which the model is never told, and the same
+    call then goes through); kill →
     ``PermissionResultDeny(interrupt=True)``, which stops the agent.
 
     Raises:
@@ -546,7 +563,9 @@ def can_use_tool(
             return sdk.PermissionResultDeny(message=f"[enclosure] {exc.message}")
         if verdict.permission == "allow":
             return sdk.PermissionResultAllow()
-        return sdk.PermissionResultDeny(message=verdict.reason, interrupt=verdict.stop)
+        return sdk.PermissionResultDeny(
+            message=_for_model(tool, verdict), interrupt=verdict.stop
+        )
 
     return callback
 
