@@ -526,15 +526,20 @@ def _for_model(tool: str, verdict: Verdict) -> str:
 
 def can_use_tool(
     run_or_enc: Run | Enclosure,
+    *,
+    cwd: str | Path | None = None,
 ) -> Callable[[str, dict[str, Any], Any], Awaitable[Any]]:
     """A ``can_use_tool`` callback for ``ClaudeAgentOptions``, backed by ``decide``.
 
-    Given an ``Enclosure``, the first call starts one run for the callback. allow →
-    ``PermissionResultAllow``; deny, simulate and a pending approval →
-    ``PermissionResultDeny`` with the reason (the callback is the human prompt, so
-    there is no one further to ask: a human approves the pending call with
-    ``enclosure approvals approve``, which the model is never told, and the same
-    call then goes through); kill →
+    Given an ``Enclosure``, the first call starts one run for the callback. Rules
+    see the same ``context`` as in the hook (``tool_context``): ``cwd`` is the
+    agent's working directory (``ClaudeAgentOptions.cwd``; default this
+    process's), the project directory ``CLAUDE_PROJECT_DIR`` or else ``cwd``, and
+    the session is the run. allow → ``PermissionResultAllow``; deny, simulate and
+    a pending approval → ``PermissionResultDeny`` with the reason (the callback is
+    the human prompt, so there is no one further to ask: a human approves the
+    pending call with ``enclosure approvals approve``, which the model is never
+    told, and the same call then goes through); kill →
     ``PermissionResultDeny(interrupt=True)``, which stops the agent.
 
     Raises:
@@ -553,12 +558,17 @@ def can_use_tool(
         return runs[0]
 
     async def callback(tool: str, tool_input: dict[str, Any], ctx: Any) -> Any:
-        context: JSONObject = {
-            "agent": "claude-agent-sdk",
-            "tool_use_id": str(getattr(ctx, "tool_use_id", None) or ""),
-        }
         try:
-            verdict = decide(current(), tool, tool_input, context=context)
+            run = current()
+            context = tool_context(
+                run._enc,  # noqa: SLF001 -- the run's own enclosure
+                tool_input,
+                agent="claude-agent-sdk",
+                session_id=run.id,
+                cwd=str(cwd or Path.cwd()),
+                tool_use_id=str(getattr(ctx, "tool_use_id", None) or ""),
+            )
+            verdict = decide(run, tool, tool_input, context=context)
         except EnclosureError as exc:
             return sdk.PermissionResultDeny(message=f"[enclosure] {exc.message}")
         if verdict.permission == "allow":
