@@ -29,6 +29,7 @@ import os
 import socket
 import struct
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -52,7 +53,7 @@ __all__ = [
 MAX_EVENT_BYTES = 1 << 20
 """Largest hook event read from stdin; a bigger one is denied."""
 
-PROTOCOL = 1
+PROTOCOL = 2
 """Bumped whenever the request or the reply changes shape."""
 
 SOCKET_NAME = "hook.sock"
@@ -61,6 +62,7 @@ HEADER_LIMIT = 1 << 20
 
 _REPLY_LIMIT = 4 << 20
 _TIMEOUT_S = 25.0  # under the 30 s hook timeout that ``settings`` writes
+_DEADLINE_MARGIN_S = 2.0  # a decision begun this close to the timeout may be late
 _SUN_PATH_MAX = 107
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # noqa: PTH100, PTH120 -- pathlib costs the cold start
 
@@ -192,6 +194,9 @@ def ask(raw: bytes, manifest: str, home: str) -> bytes | None:
         "manifest": os.path.abspath(manifest),  # noqa: PTH100
         "cwd": os.getcwd(),  # noqa: PTH109
         "env": dict(os.environ),
+        # Past this (wall clock) the server must not decide: this hook will have
+        # given up and denied, and a late decision would log a call as allowed.
+        "deadline": time.time() + _TIMEOUT_S - _DEADLINE_MARGIN_S,
     }
     with sock:
         try:
