@@ -14,6 +14,7 @@ from claude_agent_sdk import (
 )
 
 from enclosure import Enclosure
+from enclosure._json import sha256_json
 from enclosure.audit import DecisionEvent, ResultEvent
 from enclosure.integrations import claude_code
 from enclosure.integrations.claude_code import (
@@ -530,6 +531,24 @@ def test_post_tool_use_failure_records_a_failed_result(enc):
     handle_event(enc, failure)
     [result] = [e.event for e in enc.log.events(kinds=["result"])]
     assert result.disposition == "failed"
+
+
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [("PostToolUse", {"tool_response": "ok"}), ("PostToolUseFailure", {"error": "x"})],
+)
+def test_a_result_for_a_call_never_decided_is_logged_as_an_alert(name, extra, enc):
+    assert permission(pre(enc, "Bash", {"command": "sudo ls"})) == "deny"
+    # the tool ran without a PreToolUse the enclosure allowed (or saw at all)
+    post = event("Bash", {"command": "make deploy"}, name=name, **extra)
+    assert handle_event(enc, post) == {}
+    assert list(enc.log.events(kinds=["result"])) == []
+    [alert] = [e.event for e in enc.log.events(kinds=["alert"])]
+    assert alert.rule == "claude_code.unguarded_call"
+    assert alert.run_id == run_id_for("sess-1")
+    assert alert.message.startswith("Bash ")
+    assert sha256_json({"command": "make deploy"}) in alert.message
+    assert "make deploy" not in alert.message
 
 
 def test_deny_gives_claude_the_reason(enc):

@@ -22,7 +22,9 @@ standard library and the enclosure at import time (the Agent SDK only inside
   simulated and not run (a coding agent's tools cannot be simulated, and letting
   them run would not be a simulation); kill → ``deny`` with ``continue: false``
   and a ``stopReason``, so Claude Code stops. ``PostToolUse`` (and
-  ``PostToolUseFailure``) record the call's ``result`` event.
+  ``PostToolUseFailure``) record the call's ``result`` event; for a call the
+  enclosure never decided they log an ``alert`` (``claude_code.unguarded_call``)
+  naming the tool and its input's digest.
 - **Fail closed.** Malformed or oversized input, a missing manifest, an unknown
   tool, an unreadable log or any bug answers ``deny`` with a one-line reason.
 """
@@ -319,13 +321,47 @@ def handle_event(enc: Enclosure, event: dict[str, Any]) -> dict[str, Any]:
     if name == "PreToolUse":
         return _pre(decide(run, tool, tool_input, context=_context(enc, event)))
     call_id = run.open_call(tool, tool_input)
-    if call_id is not None:
-        if name == "PostToolUse":
-            run.record_result(call_id, value=event.get("tool_response"))
-        else:
-            error = str(event.get("error") or "the tool failed")
-            run.record_result(call_id, error=error[:500])
+    if call_id is None:
+        _unguarded(enc, run, tool, tool_input, failed=name != "PostToolUse")
+    elif name == "PostToolUse":
+        run.record_result(call_id, value=event.get("tool_response"))
+    else:
+        error = str(event.get("error") or "the tool failed")
+        run.record_result(call_id, error=error[:500])
     return {}
+
+
+def _unguarded(
+    enc: Enclosure, run: Run, tool: str, tool_input: JSONObject, *, failed: bool
+) -> None:
+    """Log that a tool ran with no decision from the enclosure: never drop it.
+
+    A result with no open call (allowed, or parked for a human) means the hook
+    never decided this call: it was not in front of the ``PreToolUse``, or its
+    answer was not heeded. The log must show that the tool ran anyway; only the
+    input's digest is logged.
+    """
+    from enclosure._clock import iso  # noqa: PLC0415 -- cold start
+    from enclosure._json import sha256_json  # noqa: PLC0415
+    from enclosure.audit import AlertEvent  # noqa: PLC0415
+
+    try:
+        digest = sha256_json(tool_input)
+    except (TypeError, ValueError):
+        digest = "unhashable"
+    how = "failed" if failed else "ran"
+    enc.log.append(
+        AlertEvent(
+            run_id=run.id,
+            ts=iso(enc.clock.time()),
+            severity="warning",
+            rule="claude_code.unguarded_call",
+            message=(
+                f"{tool} {how} without a decision from the enclosure (no "
+                f"PreToolUse allowed or parked it); input sha256 {digest}"
+            ),
+        )
+    )
 
 
 class EnclosureCache:
