@@ -44,7 +44,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from enclosure._home import default_home
 from enclosure.errors import EnclosureError, ManifestError, UsageError
-from enclosure.integrations import _shell as shell
 from enclosure.integrations._common import model_text, require
 from enclosure.integrations._hook_client import MAX_EVENT_BYTES, answer
 
@@ -223,7 +222,8 @@ def tool_context(
     Paths are absolute and symlink-free (``os.path.realpath``), so a rule compares
     them with ``context.project_dir`` and ``context.enclosure_home`` as they are.
     """
-    from enclosure.manifest import manifest_source  # noqa: PLC0415 -- cold start
+    from enclosure.integrations import _shell as shell  # noqa: PLC0415 -- cold start
+    from enclosure.manifest import manifest_source  # noqa: PLC0415
 
     project = os.path.realpath(os.environ.get("CLAUDE_PROJECT_DIR") or cwd)
     home = str(Path.home())
