@@ -16,10 +16,12 @@ from enclosure import Enclosure
 from enclosure.integrations import _hookd
 from enclosure.integrations._hook_client import (
     HEADER_LIMIT,
+    KEY_NAME,
     MAX_EVENT_BYTES,
     PROTOCOL,
     ask,
     code_fingerprint,
+    proof,
     socket_path,
     spawn_server,
     stop_server,
@@ -348,6 +350,19 @@ def header_for(manifest: Path, **extra) -> dict:
         "env": dict(os.environ),
         **extra,
     }
+
+
+def test_the_server_signs_its_answers_with_a_private_key_of_the_home(
+    tmp_path: Path, hook_servers
+):
+    home = tmp_path / "home"
+    hook_servers.start(home, EXAMPLE)
+    key_file = home / KEY_NAME
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    header = header_for(EXAMPLE, nonce="n-1")
+    reply = json.loads(request(home, header, event("Bash", {"command": "ls"})))
+    assert reply["proof"] == proof(key_file.read_bytes(), "n-1", reply["answer"])
+    assert reply["proof"] != proof(key_file.read_bytes(), "n-2", reply["answer"])
 
 
 def test_a_request_past_its_deadline_is_not_decided(tmp_path: Path, hook_servers):

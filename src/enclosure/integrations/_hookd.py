@@ -29,9 +29,11 @@ from typing import Any
 
 from enclosure.integrations._hook_client import (
     HEADER_LIMIT,
+    KEY_NAME,
     PROTOCOL,
     code_fingerprint,
     peer_uid,
+    proof,
     read_all,
     socket_path,
 )
@@ -64,7 +66,9 @@ class _Server:
         inode: int,
         idle: float,
         cache: EnclosureCache,
+        key: bytes,
     ) -> None:
+        self.key = key
         self.home = home
         self.listener = listener
         self.inode = inode
@@ -92,12 +96,14 @@ class _Server:
             return {"stale": True}, True  # a client of other code: step down
         manifest, cwd = header.get("manifest"), header.get("cwd")
         env, deadline = header.get("env"), header.get("deadline", float("inf"))
+        nonce = header.get("nonce", "")
         if not (
             isinstance(manifest, str)
             and isinstance(cwd, str)
             and isinstance(env, dict)
             and all(isinstance(v, str) for v in env.values())
             and isinstance(deadline, int | float)
+            and isinstance(nonce, str)
         ):
             return {"error": "bad request"}, False
         if time.time() > deadline:
@@ -111,7 +117,7 @@ class _Server:
         with contextlib.suppress(OSError):
             os.chdir(cwd)
         answer = hook(body, Path(manifest), self.home, cache=self.cache)
-        return {"answer": answer}, False
+        return {"answer": answer, "proof": proof(self.key, nonce, answer)}, False
 
     def serve(self) -> None:
         self.listener.settimeout(min(self.idle, _WAKE_S))
@@ -150,6 +156,19 @@ class _Server:
         return stop
 
 
+def _new_key(home: Path) -> bytes:
+    """A fresh secret in ``home`` (0600), written whole before anyone reads it."""
+    key = os.urandom(32).hex().encode()
+    temporary = home / f"{KEY_NAME}.{os.getpid()}"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, key)
+    finally:
+        os.close(fd)
+    temporary.replace(home / KEY_NAME)
+    return key
+
+
 def serve(
     home: Path,
     *,
@@ -186,6 +205,7 @@ def _serve(home: Path, idle: float, manifest: Path | None, notify: list[int]) ->
         if manifest is not None:
             with contextlib.suppress(Exception):
                 cache.get(manifest, home)
+        key = _new_key(home)
         path = socket_path(str(home))
         with contextlib.suppress(FileNotFoundError):
             Path(path).unlink()  # left by a server that was killed
@@ -201,7 +221,7 @@ def _serve(home: Path, idle: float, manifest: Path | None, notify: list[int]) ->
             os.write(fd, b"ready\n")
             os.close(fd)
         notify.clear()
-        server = _Server(home, listener, inode, idle, cache)
+        server = _Server(home, listener, inode, idle, cache, key)
         try:
             server.serve()
         finally:
