@@ -16,6 +16,7 @@ from claude_agent_sdk import (
 from enclosure import Enclosure
 from enclosure._json import sha256_json
 from enclosure.audit import DecisionEvent, ResultEvent
+from enclosure.errors import UsageError
 from enclosure.integrations import claude_code
 from enclosure.integrations.claude_code import (
     MAX_EVENT_BYTES,
@@ -23,6 +24,7 @@ from enclosure.integrations.claude_code import (
     decide,
     handle_event,
     hook,
+    result_hooks,
     run_id_for,
     settings,
 )
@@ -786,3 +788,39 @@ def test_can_use_tool_decides_as_the_hook_with_the_same_manifest(
     )
     allowed = isinstance(answer, PermissionResultAllow)
     assert allowed == (permission(by_hook) == "allow")
+
+
+def test_result_hooks_log_what_each_allowed_call_returned(enc):
+    callback = can_use_tool(enc)
+    hooks = result_hooks(callback)
+    [post] = hooks["PostToolUse"]
+    [failure] = hooks["PostToolUseFailure"]
+
+    def sdk_event(name: str, command: str, **extra: Any) -> dict:
+        base = {"session_id": "s", "cwd": "/work/proj", "tool_use_id": "t1"}
+        tool = {"tool_name": "Bash", "tool_input": {"command": command}}
+        return {**base, "hook_event_name": name, **tool, **extra}
+
+    ctx = ToolPermissionContext(tool_use_id="t1")
+    allowed = asyncio.run(callback("Bash", {"command": "ls"}, ctx))
+    assert isinstance(allowed, PermissionResultAllow)
+    ran = sdk_event("PostToolUse", "ls", tool_response="a b")
+    assert asyncio.run(post.hooks[0](ran, "t1", None)) == {}
+    asyncio.run(callback("Bash", {"command": "false"}, ctx))
+    failed = sdk_event("PostToolUseFailure", "false", error="exit 1")
+    asyncio.run(failure.hooks[0](failed, "t2", None))
+    unseen = sdk_event("PostToolUse", "whoami", tool_response="root")
+    asyncio.run(post.hooks[0](unseen, "t3", None))
+    results = [e.event for e in enc.log.events(kinds=["result"])]
+    assert [r.disposition for r in results] == ["executed", "failed"]
+    [alert] = [e.event for e in enc.log.events(kinds=["alert"])]
+    assert alert.rule == "claude_code.unguarded_call"
+
+
+def test_result_hooks_need_the_callback_of_can_use_tool():
+    async def other(*_: Any) -> None:
+        return None
+
+    with pytest.raises(UsageError) as caught:
+        result_hooks(other)
+    assert caught.value.code == "E-USAGE"

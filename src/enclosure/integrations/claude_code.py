@@ -64,6 +64,8 @@ __all__ = [
     "handle_event",
     "hook",
     "main",
+    "record",
+    "result_hooks",
     "run_id_for",
     "settings",
     "tool_context",
@@ -320,20 +322,32 @@ def handle_event(enc: Enclosure, event: dict[str, Any]) -> dict[str, Any]:
     tool, tool_input = event["tool_name"], event["tool_input"]
     if name == "PreToolUse":
         return _pre(decide(run, tool, tool_input, context=_context(enc, event)))
+    record(run, event)
+    return {}
+
+
+def record(run: Run, event: dict[str, Any]) -> None:
+    """Log what became of a call: a ``PostToolUse``/``PostToolUseFailure`` event.
+
+    The call ``decide`` let through gets its ``result`` event; a call the
+    enclosure never decided gets an ``alert``, never nothing.
+
+    Raises:
+        EnclosureError: the log cannot be used.
+    """
+    tool, tool_input = event["tool_name"], event["tool_input"]
+    failed = event["hook_event_name"] != "PostToolUse"
     call_id = run.open_call(tool, tool_input)
     if call_id is None:
-        _unguarded(enc, run, tool, tool_input, failed=name != "PostToolUse")
-    elif name == "PostToolUse":
+        _unguarded(run, tool, tool_input, failed=failed)
+    elif not failed:
         run.record_result(call_id, value=event.get("tool_response"))
     else:
         error = str(event.get("error") or "the tool failed")
         run.record_result(call_id, error=error[:500])
-    return {}
 
 
-def _unguarded(
-    enc: Enclosure, run: Run, tool: str, tool_input: JSONObject, *, failed: bool
-) -> None:
+def _unguarded(run: Run, tool: str, tool_input: JSONObject, *, failed: bool) -> None:
     """Log that a tool ran with no decision from the enclosure: never drop it.
 
     A result with no open call (allowed, or parked for a human) means the hook
@@ -350,6 +364,7 @@ def _unguarded(
     except (TypeError, ValueError):
         digest = "unhashable"
     how = "failed" if failed else "ran"
+    enc = run._enc  # noqa: SLF001 -- the run's own enclosure
     enc.log.append(
         AlertEvent(
             run_id=run.id,
@@ -576,44 +591,86 @@ def can_use_tool(
     the human prompt, so there is no one further to ask: a human approves the
     pending call with ``enclosure approvals approve``, which the model is never
     told, and the same call then goes through); kill →
-    ``PermissionResultDeny(interrupt=True)``, which stops the agent.
+    ``PermissionResultDeny(interrupt=True)``, which stops the agent. Pass the
+    callback to ``result_hooks`` too, so that what each call returned is logged.
 
     Raises:
         UsageError: ``claude-agent-sdk`` is not installed (``E-INTEGRATION-MISSING``).
     """
-    sdk = require("claude_agent_sdk")
-    runs: list[Run] = []
+    return _SdkGuard(run_or_enc, cwd).can_use_tool
 
-    def current() -> Run:
+
+def result_hooks(callback: Callable[..., Awaitable[Any]]) -> dict[str, Any]:
+    """``ClaudeAgentOptions(hooks=...)`` that log each call's result in its run.
+
+    ``callback`` is what ``can_use_tool`` returned; its run gets a ``result``
+    event for every call it allowed (and an ``alert`` for a tool that ran
+    without its decision), as the hook's ``PostToolUse`` does.
+
+    Raises:
+        UsageError: ``callback`` did not come from ``can_use_tool``
+            (``E-USAGE``).
+    """
+    guard = getattr(callback, "__self__", None)
+    if not isinstance(guard, _SdkGuard):
+        msg = "result_hooks takes the callback that can_use_tool returned"
+        raise UsageError(msg, code="E-USAGE")
+    matcher = guard.sdk.HookMatcher(matcher=None, hooks=[guard.post_tool_use])
+    return {"PostToolUse": [matcher], "PostToolUseFailure": [matcher]}
+
+
+class _SdkGuard:
+    """One Agent SDK session: its run, its decisions and its results."""
+
+    def __init__(self, run_or_enc: Run | Enclosure, cwd: str | Path | None) -> None:
+        self.sdk = require("claude_agent_sdk")
+        self.run_or_enc = run_or_enc
+        self.cwd = cwd
+        self.runs: list[Run] = []
+
+    def current(self) -> Run:
         from enclosure._run import Run  # noqa: PLC0415 -- at runtime only here
 
-        if isinstance(run_or_enc, Run):
-            return run_or_enc
-        if not runs:
-            runs.append(run_or_enc.start_run(task="claude agent sdk session"))
-        return runs[0]
+        if isinstance(self.run_or_enc, Run):
+            return self.run_or_enc
+        if not self.runs:
+            self.runs.append(self.run_or_enc.start_run(task="claude agent sdk session"))
+        return self.runs[0]
 
-    async def callback(tool: str, tool_input: dict[str, Any], ctx: Any) -> Any:
+    async def can_use_tool(
+        self, tool: str, tool_input: dict[str, Any], ctx: Any
+    ) -> Any:
         try:
-            run = current()
+            run = self.current()
             context = tool_context(
                 run._enc,  # noqa: SLF001 -- the run's own enclosure
                 tool_input,
                 agent="claude-agent-sdk",
                 session_id=run.id,
-                cwd=str(cwd or Path.cwd()),
+                cwd=str(self.cwd or Path.cwd()),
                 tool_use_id=str(getattr(ctx, "tool_use_id", None) or ""),
             )
             verdict = decide(run, tool, tool_input, context=context)
         except EnclosureError as exc:
-            return sdk.PermissionResultDeny(message=f"[enclosure] {exc.message}")
+            return self.sdk.PermissionResultDeny(message=f"[enclosure] {exc.message}")
         if verdict.permission == "allow":
-            return sdk.PermissionResultAllow()
-        return sdk.PermissionResultDeny(
+            return self.sdk.PermissionResultAllow()
+        return self.sdk.PermissionResultDeny(
             message=_for_model(tool, verdict), interrupt=verdict.stop
         )
 
-    return callback
+    async def post_tool_use(
+        self, event: dict[str, Any], tool_use_id: str | None, ctx: Any
+    ) -> dict[str, Any]:
+        del tool_use_id, ctx  # the event carries what is needed
+        if (
+            event.get("hook_event_name") in ("PostToolUse", "PostToolUseFailure")
+            and isinstance(event.get("tool_name"), str)
+            and isinstance(event.get("tool_input"), dict)
+        ):
+            with contextlib.suppress(EnclosureError):  # the call has run already
+                record(self.current(), event)
+        return {}
 
 
 if __name__ == "__main__":
