@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from enclosure.integrations._shell import parse
+from enclosure.integrations._shell import MAX_LINE, parse
 
 CWD = "/work/proj"
 HOME = "/home/u"
@@ -271,3 +271,20 @@ def test_code_and_settings_the_reader_cannot_see_are_opaque(line: str):
 def test_code_the_reader_can_see_is_not_opaque(line: str):
     parsed = parse(line, CWD, HOME)
     assert not parsed.opaque, parsed.why
+
+
+@pytest.mark.parametrize(
+    "line", ["echo `echo $(ls `", "`$(`", "$(`)`)", "a $(b `c) d`", "x ${a`b}"]
+)
+def test_a_closer_of_an_outer_list_ends_the_line_opaque_and_never_loops(line: str):
+    assert parse(line, CWD, HOME).opaque
+
+
+def test_a_line_too_long_to_read_in_time_is_opaque_unread():
+    parsed = parse("rm -rf /etc; echo " + "a" * MAX_LINE, CWD, HOME)
+    assert (parsed.commands, parsed.opaque) == ([], True)
+
+
+def test_a_glob_too_wide_to_expand_is_opaque():
+    assert parse("ls /*/*/*/x", CWD, HOME).opaque
+    assert not parse("ls /*/x", CWD, HOME).opaque

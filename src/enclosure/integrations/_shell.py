@@ -22,12 +22,13 @@ It imports the standard library only (the hook's cold start).
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import re
 import urllib.parse
 from dataclasses import dataclass, field
 
-__all__ = ["Command", "Parsed", "parse"]
+__all__ = ["MAX_LINE", "Command", "Parsed", "parse"]
 
 _META = frozenset(" \t\n;&|()<>")
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish"})
@@ -39,6 +40,10 @@ _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`|;]+")
 _SCP = re.compile(r"^(?:[\w.-]+@)?([A-Za-z0-9][\w.-]*\.[A-Za-z]{2,}):")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _MAX_DEPTH = 8
+MAX_LINE = 64 * 1024
+"""Longer lines are not read (opaque): reading one costs time the hook has not."""
+_MAX_GLOB_PARTS = 2  # wildcard components expanded in one word
+_MAX_MATCHES = 512
 
 # Wrappers run the rest of their words as a command; each maps to its options
 # that take a value (the value is skipped with the option). ``None`` value: the
@@ -243,7 +248,11 @@ class _Parser:
                 self.mark("unbalanced ')'")
                 self.i += 1
                 continue
+            at = self.i
             stage = self.stage()
+            if self.i == at:  # a closer of an outer list, here: never loop on it
+                self.mark(f"an unexpected {c!r}")
+                self.i += 1
             for cmd in stage:
                 cmd.sources = feeding + cmd.sources
                 if cmd.reads_code and feeding:
@@ -812,10 +821,15 @@ class _Parser:
         if not w.globbed or w.dynamic:
             return [w.text]
         pattern = w.pattern
+        if sum(glob.has_magic(part) for part in pattern.split("/")) > _MAX_GLOB_PARTS:
+            self.mark("a glob too wide to expand")
+            return [w.text]
         rooted = os.path.join(self.cwd, pattern)  # noqa: PTH118 -- pathlib costs the hook's cold start
-        found = sorted(glob.glob(rooted))  # noqa: PTH207 -- pathlib costs the hook's cold start
+        found = sorted(itertools.islice(glob.iglob(rooted), _MAX_MATCHES + 1))  # noqa: PTH207 -- pathlib costs the hook's cold start
         if not found:
             return [w.text]
+        if len(found) > _MAX_MATCHES:
+            self.mark("a glob with too many matches")
         if os.path.isabs(pattern):  # noqa: PTH117 -- pathlib costs the hook's cold start
             return found
         return [os.path.relpath(f, self.cwd) for f in found]
@@ -882,6 +896,8 @@ def parse(command: str, cwd: str, home: str) -> Parsed:
 
     Never raises: whatever it cannot read makes the result ``opaque``.
     """
+    if len(command) > MAX_LINE:
+        return Parsed([], opaque=True, why=f"a line longer than {MAX_LINE} characters")
     parser = _Parser(command, cwd, home)
     try:
         commands = parser.parse()
