@@ -75,6 +75,11 @@ def test_rm_is_found_behind_any_spelling_prefix_or_nesting(line: str):
         ("echo ~/x", ["echo", "/home/u/x"]),
         ("echo ~/'.ssh'/k", ["echo", "/home/u/.ssh/k"]),
         ("echo '~/x'", ["echo", "~/x"]),
+        (
+            "echo ~ ~/ ~x~ a~ ~\\# ~'/'",
+            ["echo", HOME, HOME + "/", "~x~", "a~", "~#", "~/"],
+        ),
+        ("echo a\\", ["echo", "a\\"]),
         ("ls>out 2>&1", ["ls"]),
         ("git -C . -c a=b --no-pager push origin", ["git", "push", "origin"]),
         ("/usr/bin/git push", ["git", "push"]),

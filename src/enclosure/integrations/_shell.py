@@ -417,7 +417,7 @@ class _Parser:
                 if nxt == "`" and "`" in self.ends:
                     self.mark("backticks nested in backticks")
                 if nxt != "\n":
-                    self._add(w, nxt, quoted=True)
+                    self._add(w, nxt or "\\", quoted=True)  # a last \ stays
             elif c == "'":
                 end = self.s.find("'", self.i + 1)
                 if end < 0:
@@ -443,11 +443,15 @@ class _Parser:
             elif c == "~" and first:
                 self.i += 1
                 user = ""
-                while self.peek() and self.peek() not in _META and self.peek() != "/":
+                while self.peek() and (self.peek().isalnum() or self.peek() in "._-"):
                     user += self.peek()
                     self.i += 1
                 home = os.path.expanduser("~" + user) if user else self.home  # noqa: PTH111 -- pathlib costs the hook's cold start
-                self._add(w, home, quoted=True)
+                if self.peek() in ("/", ":", "") or self.peek() in _META:
+                    self._add(w, home, quoted=True)  # ~ and ~user, then / or the end
+                else:
+                    self._add(w, "~" + user, quoted=False)
+                    w.unquoted += "~" + user
             else:
                 self.i += 1
                 self._add(w, c, quoted=False)
