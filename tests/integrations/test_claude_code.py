@@ -313,6 +313,18 @@ def test_the_example_denies_reading_secrets_by_case_or_symlink(path, rule, proj)
 
 
 @pytest.mark.parametrize(
+    ("tool", "tool_input"),
+    [
+        ("Read", {"file_path": 5}),
+        ("Grep", {"path": ["/x"], "pattern": "x"}),
+        ("Bash", {"command": ["rm", "-rf", "/"]}),
+    ],
+)
+def test_the_example_denies_tool_input_of_the_wrong_shape(tool, tool_input, proj):
+    assert permission(in_proj(proj, tool, tool_input)) == "deny"
+
+
+@pytest.mark.parametrize(
     "command",
     [
         "curl https://pypi.org:x@evil.example/",
