@@ -9,9 +9,13 @@ standard library and the enclosure at import time (the Agent SDK only inside
   ``WebSearch``, ``Task``, ..., and ``mcp__server__tool`` for MCP tools); its
   ``args`` are the event's ``tool_input`` unchanged (``args.command``,
   ``args.file_path``, ``args.url``, ...). A tool the manifest does not declare is
-  denied. Conditions also see ``context``: ``cwd``, ``project_dir``, ``home``,
-  ``session_id``, ``permission_mode``, ``tool_use_id`` and, for Bash, ``argv``
-  (the command split into words, for rules such as "rm -rf outside the project").
+  denied. Conditions also see ``context`` (``tool_context``, the same for the
+  Agent SDK): ``cwd``, ``project_dir``, ``home``, ``enclosure_home``,
+  ``manifest``, ``session_id``, ``permission_mode``, ``tool_use_id``, ``paths``
+  (every path the call names, absolute and symlink-free) and, for Bash, the
+  line read as Bash reads it (``_shell``): ``commands`` (each simple command's
+  ``program``, ``argv``, ``paths``, ``hosts``, ``sources``), ``argv`` (all their
+  words) and ``opaque`` (the line hides something the reader cannot follow).
 - **Runs.** The session id is the run (``run_id_for``): every hook process resumes
   it from the log (``Enclosure.resume_run``) under a file lock, so rate limits,
   the kill switch and approvals hold across processes.
