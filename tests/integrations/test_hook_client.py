@@ -13,10 +13,12 @@ import pytest
 
 from enclosure.integrations import _hook_client
 from enclosure.integrations._hook_client import (
+    KEY_NAME,
     MAX_EVENT_BYTES,
     answer,
     ask,
     code_fingerprint,
+    proof,
     socket_path,
 )
 
@@ -43,12 +45,31 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ENCLOSURE_HOOK_SERVER", raising=False)
 
 
-class FakeServer:
-    """A listener on the home's socket that answers one request with ``reply``."""
+KEY = b"k" * 64
 
-    def __init__(self, home: Path, reply: bytes | None) -> None:
+
+class FakeServer:
+    """A listener on the home's socket that answers one request with ``reply``.
+
+    It knows the home's key (``KEY``, written for it) unless ``key`` is ``None``;
+    ``answer`` is sent as a server of ours would, signed with ``sign_with``.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        reply: bytes | None = None,
+        *,
+        answer: dict | None = None,
+        key: bytes | None = KEY,
+        sign_with: bytes = KEY,
+    ) -> None:
         home.mkdir(parents=True, exist_ok=True)
+        if key is not None:
+            (home / KEY_NAME).write_bytes(key)
+        self.answer, self.sign_with = answer, sign_with
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        Path(socket_path(str(home))).unlink(missing_ok=True)
         self.listener.bind(socket_path(str(home)))
         self.listener.listen(1)
         self.reply = reply
@@ -61,6 +82,11 @@ class FakeServer:
         with conn:
             while chunk := conn.recv(65536):
                 self.received += chunk
+            if self.answer is not None:
+                nonce = json.loads(self.received.partition(b"\n")[0])["nonce"]
+                signed = proof(self.sign_with, nonce, self.answer)
+                self.reply = json.dumps({"answer": self.answer, "proof": signed})
+                self.reply = self.reply.encode()
             if self.reply is not None:
                 conn.sendall(self.reply)
 
@@ -149,7 +175,7 @@ def test_the_request_carries_the_callers_code_manifest_directory_and_environment
     home = tmp_path / "home"
     monkeypatch.setenv("SOME_SECRET_NAME", "value-1")
     monkeypatch.chdir(tmp_path)
-    fake = FakeServer(home, b'{"answer": {"continue": true}}')
+    fake = FakeServer(home, answer={"continue": True})
     relative = Path(os.path.relpath(EXAMPLE, tmp_path))
     assert ask(event(), str(relative), str(home)) == b'{"continue": true}'
     fake.join()
@@ -160,6 +186,30 @@ def test_the_request_carries_the_callers_code_manifest_directory_and_environment
     assert header["cwd"] == str(tmp_path)
     assert header["env"]["SOME_SECRET_NAME"] == "value-1"
     assert body == event()
+
+
+def test_a_server_that_cannot_prove_its_answer_is_a_deny(tmp_path: Path):
+    home = tmp_path / "home"
+    allow = {"hookSpecificOutput": {"permissionDecision": "allow"}}
+    fake = FakeServer(home, answer=allow, sign_with=b"not the home's key")
+    text = answer(event(), EXAMPLE, home)
+    fake.join()
+    assert "could not prove itself" in deny_reason(text)
+    unsigned = FakeServer(home, json.dumps({"answer": allow}).encode())
+    text = answer(event(), EXAMPLE, home)
+    unsigned.join()
+    assert "could not prove itself" in deny_reason(text)
+
+
+def test_a_socket_with_no_key_in_the_home_is_not_told_the_event(
+    tmp_path: Path, hook_servers
+):
+    home = hook_servers.watch(tmp_path / "home")
+    fake = FakeServer(home, key=None)
+    text = answer(event(), EXAMPLE, home)  # connected, then decided here
+    fake.join()
+    assert json.loads(text)["hookSpecificOutput"]["permissionDecision"] == "allow"
+    assert fake.received == b""
 
 
 def test_a_stale_server_is_left_to_step_down_and_the_event_decided_here(

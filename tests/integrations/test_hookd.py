@@ -16,10 +16,12 @@ from enclosure import Enclosure
 from enclosure.integrations import _hookd
 from enclosure.integrations._hook_client import (
     HEADER_LIMIT,
+    KEY_NAME,
     MAX_EVENT_BYTES,
     PROTOCOL,
     ask,
     code_fingerprint,
+    proof,
     socket_path,
     spawn_server,
     stop_server,
@@ -332,3 +334,62 @@ def test_the_socket_is_private_and_another_user_gets_no_answer(hook_servers):
         assert second.stdout.strip() == "answer:", second.stderr
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+def decided(home: Path) -> list[str]:
+    with Enclosure.load(EXAMPLE, home=home) as enc:
+        return [e.event.args["command"] for e in enc.log.events(kinds=["decision"])]
+
+
+def header_for(manifest: Path, **extra) -> dict:
+    return {
+        "v": PROTOCOL,
+        "code": code_fingerprint(),
+        "manifest": str(manifest),
+        "cwd": "/",
+        "env": dict(os.environ),
+        **extra,
+    }
+
+
+def test_the_server_signs_its_answers_with_a_private_key_of_the_home(
+    tmp_path: Path, hook_servers
+):
+    home = tmp_path / "home"
+    hook_servers.start(home, EXAMPLE)
+    key_file = home / KEY_NAME
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    header = header_for(EXAMPLE, nonce="n-1")
+    reply = json.loads(request(home, header, event("Bash", {"command": "ls"})))
+    assert reply["proof"] == proof(key_file.read_bytes(), "n-1", reply["answer"])
+    assert reply["proof"] != proof(key_file.read_bytes(), "n-2", reply["answer"])
+
+
+def test_a_request_past_its_deadline_is_not_decided(tmp_path: Path, hook_servers):
+    home = tmp_path / "home"
+    hook_servers.start(home, EXAMPLE)
+    late = header_for(EXAMPLE, deadline=1.0)  # long gone
+    reply = request(home, late, event("Bash", {"command": "echo late"}))
+    assert json.loads(reply) == {"error": "expired"}
+    assert permission(via_server(home, EXAMPLE, event("Bash", {"command": "ls"})))
+    assert decided(home) == ["ls"]
+
+
+def test_a_request_whose_client_has_gone_is_not_decided(tmp_path: Path, hook_servers):
+    home = tmp_path / "home"
+    hook_servers.start(home, EXAMPLE)
+    path = socket_path(str(home))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as busy:
+        busy.connect(path)  # the server reads this one first, and waits on it
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as gone:
+            gone.connect(path)
+            body = event("Bash", {"command": "echo gone"})
+            line = json.dumps(header_for(EXAMPLE)).encode() + b"\n"
+            gone.sendall(line + body)
+            gone.shutdown(socket.SHUT_WR)
+        # ``gone`` gave up before the server got to it: it has closed
+        busy.sendall(b"x\n")
+        busy.shutdown(socket.SHUT_WR)
+        assert json.loads(busy.recv(100)) == {"error": "bad request"}
+    assert permission(via_server(home, EXAMPLE, event("Bash", {"command": "ls"})))
+    assert decided(home) == ["ls"]

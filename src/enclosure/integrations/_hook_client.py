@@ -8,6 +8,13 @@ a Unix socket in the home, ``HOME/hook.sock``. This module is that forwarding
 and nothing more: it imports the standard library only, which is what makes a
 warm hook cost a Python start-up and a few milliseconds.
 
+The server proves each answer with an HMAC over the request's nonce, keyed by
+a secret it writes to ``HOME/hook.key`` (mode 0600) when it starts: a process
+of the same user that only took over the socket cannot answer for it. (One
+that can also read the home can; the example manifest denies the agent's Bash
+any access to the home, but a program the agent writes can do what its user
+can.)
+
 The server changes nothing about the decision: it runs the same
 ``claude_code.hook`` on the same bytes, with the client's manifest path,
 environment and working directory, and rebuilds the session's run from the log
@@ -24,11 +31,14 @@ second time, which could log the call twice.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import socket
 import struct
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -36,6 +46,7 @@ from enclosure._home import default_home
 
 __all__ = [
     "HEADER_LIMIT",
+    "KEY_NAME",
     "MAX_EVENT_BYTES",
     "PROTOCOL",
     "SOCKET_NAME",
@@ -43,7 +54,9 @@ __all__ = [
     "ask",
     "code_fingerprint",
     "peer_uid",
+    "proof",
     "read_all",
+    "read_key",
     "socket_path",
     "spawn_server",
     "stop_server",
@@ -52,15 +65,18 @@ __all__ = [
 MAX_EVENT_BYTES = 1 << 20
 """Largest hook event read from stdin; a bigger one is denied."""
 
-PROTOCOL = 1
+PROTOCOL = 2
 """Bumped whenever the request or the reply changes shape."""
 
 SOCKET_NAME = "hook.sock"
+KEY_NAME = "hook.key"
+"""The server's secret (mode 0600, new at every start): it signs every answer."""
 HEADER_LIMIT = 1 << 20
 """Largest request header (the environment travels in it)."""
 
 _REPLY_LIMIT = 4 << 20
 _TIMEOUT_S = 25.0  # under the 30 s hook timeout that ``settings`` writes
+_DEADLINE_MARGIN_S = 2.0  # a decision begun this close to the timeout may be late
 _SUN_PATH_MAX = 107
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # noqa: PTH100, PTH120 -- pathlib costs the cold start
 
@@ -68,6 +84,22 @@ _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # noqa: 
 def socket_path(home: str) -> str:
     """Where the decision server of ``home`` listens."""
     return os.path.join(home, SOCKET_NAME)  # noqa: PTH118
+
+
+def read_key(home: str) -> bytes | None:
+    """The running server's secret, or ``None`` when there is none to read."""
+    try:
+        with open(os.path.join(home, KEY_NAME), "rb") as file:  # noqa: PTH118, PTH123
+            key = file.read(256)
+    except OSError:
+        return None
+    return key or None
+
+
+def proof(key: bytes, nonce: str, answer: object) -> str:
+    """The server's signature over one answer to the request carrying ``nonce``."""
+    body = json.dumps(answer, sort_keys=True, separators=(",", ":")).encode()
+    return hmac.new(key, nonce.encode() + b"\n" + body, hashlib.sha256).hexdigest()
 
 
 def code_fingerprint() -> str:
@@ -186,18 +218,36 @@ def ask(raw: bytes, manifest: str, home: str) -> bytes | None:
         if os.path.isdir(home):  # noqa: PTH112
             spawn_server(home, manifest)
         return None
+    key = read_key(home)
+    if key is None:  # a socket, but no server of ours wrote a key: decide here
+        sock.close()
+        return None
+    nonce = os.urandom(16).hex()
     header: dict[str, object] = {
         "v": PROTOCOL,
         "code": code_fingerprint(),
         "manifest": os.path.abspath(manifest),  # noqa: PTH100
         "cwd": os.getcwd(),  # noqa: PTH109
         "env": dict(os.environ),
+        # Past this (wall clock) the server must not decide: this hook will have
+        # given up and denied, and a late decision would log a call as allowed.
+        "deadline": time.time() + _TIMEOUT_S - _DEADLINE_MARGIN_S,
+        "nonce": nonce,
     }
     with sock:
         try:
             reply = _exchange(sock, header, raw)
         except OSError as exc:
             return _failed(raw, f"the decision server failed ({exc})")
+    believed = _believe(raw, reply, key, nonce)
+    if believed is None:
+        # Built from other code: it is stepping down. Decide here, start anew.
+        spawn_server(home, manifest)
+    return believed
+
+
+def _believe(raw: bytes, reply: bytes, key: bytes, nonce: str) -> bytes | None:
+    """The answer in ``reply`` if the server proved it; ``None``: it steps down."""
     try:
         decoded = json.loads(reply)
     except ValueError:
@@ -205,12 +255,16 @@ def ask(raw: bytes, manifest: str, home: str) -> bytes | None:
     if not isinstance(decoded, dict):
         return _failed(raw, "the decision server answered garbage")
     if decoded.get("stale"):
-        # Built from other code: it is stepping down. Decide here, start anew.
-        spawn_server(home, manifest)
         return None
     answer = decoded.get("answer")
     if not isinstance(answer, dict):
         return _failed(raw, "the decision server answered garbage")
+    signed = decoded.get("proof")
+    if not isinstance(signed, str) or not hmac.compare_digest(
+        signed, proof(key, nonce, answer)
+    ):
+        # Something else listens on the socket (same user): never believe it.
+        return _failed(raw, "the decision server could not prove itself")
     return json.dumps(answer).encode()
 
 

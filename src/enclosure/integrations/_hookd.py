@@ -4,9 +4,10 @@
 the first hook process of a home (see ``_hook_client``). It listens on
 ``H/hook.sock`` (mode 0600, and it answers only processes of its own user, by
 ``SO_PEERCRED``), answers one event per connection with ``claude_code.hook``
-and exits after ``--idle`` seconds without one (default ``ENCLOSURE_HOOK_IDLE``,
-else 600), when asked to stop, when its socket is taken away, or when a client
-runs other code than it does.
+(never one whose client has gone or whose deadline has passed: that client has
+denied already) and exits after ``--idle`` seconds without one (default
+``ENCLOSURE_HOOK_IDLE``, else 600), when asked to stop, when its socket is taken
+away, or when a client runs other code than it does.
 
 One server per home: it holds ``H/hook.lock`` while it lives, so a second one
 started at the same moment exits at once. Events are answered one at a time;
@@ -19,6 +20,7 @@ import contextlib
 import fcntl
 import json
 import os
+import select
 import socket
 import sys
 import time
@@ -27,9 +29,11 @@ from typing import Any
 
 from enclosure.integrations._hook_client import (
     HEADER_LIMIT,
+    KEY_NAME,
     PROTOCOL,
     code_fingerprint,
     peer_uid,
+    proof,
     read_all,
     socket_path,
 )
@@ -47,6 +51,13 @@ def _read_request(conn: socket.socket) -> bytes | None:
     return read_all(conn, HEADER_LIMIT + MAX_EVENT_BYTES + 2)
 
 
+def _gone(conn: socket.socket) -> bool:
+    """The client has closed its end (it gave up), not only its sending half."""
+    poller = select.poll()
+    poller.register(conn, select.POLLHUP)
+    return any(event & select.POLLHUP for _, event in poller.poll(0))
+
+
 class _Server:
     def __init__(
         self,
@@ -55,7 +66,9 @@ class _Server:
         inode: int,
         idle: float,
         cache: EnclosureCache,
+        key: bytes,
     ) -> None:
+        self.key = key
         self.home = home
         self.listener = listener
         self.inode = inode
@@ -63,7 +76,7 @@ class _Server:
         self.code = code_fingerprint()
         self.cache = cache
 
-    def answer(self, request: bytes) -> tuple[dict[str, Any], bool]:
+    def answer(self, request: bytes) -> tuple[dict[str, Any], bool]:  # noqa: PLR0911 -- one return per refusal
         """The reply to one request, and whether to stop after sending it."""
         line, _, body = request.partition(b"\n")
         try:
@@ -82,14 +95,21 @@ class _Server:
         if code != self.code:
             return {"stale": True}, True  # a client of other code: step down
         manifest, cwd = header.get("manifest"), header.get("cwd")
-        env = header.get("env")
+        env, deadline = header.get("env"), header.get("deadline", float("inf"))
+        nonce = header.get("nonce", "")
         if not (
             isinstance(manifest, str)
             and isinstance(cwd, str)
             and isinstance(env, dict)
             and all(isinstance(v, str) for v in env.values())
+            and isinstance(deadline, int | float)
+            and isinstance(nonce, str)
         ):
             return {"error": "bad request"}, False
+        if time.time() > deadline:
+            # The client has given up (and denied): deciding now would log a
+            # call as allowed that never ran.
+            return {"error": "expired"}, False
         # Decide exactly as the client's own process would: its environment
         # (the manifest's redact.env values, ENCLOSURE_DB_SYNC) and directory.
         os.environ.clear()
@@ -97,7 +117,7 @@ class _Server:
         with contextlib.suppress(OSError):
             os.chdir(cwd)
         answer = hook(body, Path(manifest), self.home, cache=self.cache)
-        return {"answer": answer}, False
+        return {"answer": answer, "proof": proof(self.key, nonce, answer)}, False
 
     def serve(self) -> None:
         self.listener.settimeout(min(self.idle, _WAKE_S))
@@ -127,13 +147,26 @@ class _Server:
                 return False
             conn.settimeout(_READ_TIMEOUT_S)
             request = _read_request(conn)
-            if request is None:
-                return False
+            if request is None or _gone(conn):
+                return False  # no one is waiting for this decision: do not make it
             reply, stop = self.answer(request)
             conn.sendall(json.dumps(reply, separators=(",", ":")).encode())
         except OSError:
             return False
         return stop
+
+
+def _new_key(home: Path) -> bytes:
+    """A fresh secret in ``home`` (0600), written whole before anyone reads it."""
+    key = os.urandom(32).hex().encode()
+    temporary = home / f"{KEY_NAME}.{os.getpid()}"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, key)
+    finally:
+        os.close(fd)
+    temporary.replace(home / KEY_NAME)
+    return key
 
 
 def serve(
@@ -172,6 +205,7 @@ def _serve(home: Path, idle: float, manifest: Path | None, notify: list[int]) ->
         if manifest is not None:
             with contextlib.suppress(Exception):
                 cache.get(manifest, home)
+        key = _new_key(home)
         path = socket_path(str(home))
         with contextlib.suppress(FileNotFoundError):
             Path(path).unlink()  # left by a server that was killed
@@ -187,7 +221,7 @@ def _serve(home: Path, idle: float, manifest: Path | None, notify: list[int]) ->
             os.write(fd, b"ready\n")
             os.close(fd)
         notify.clear()
-        server = _Server(home, listener, inode, idle, cache)
+        server = _Server(home, listener, inode, idle, cache, key)
         try:
             server.serve()
         finally:

@@ -9,9 +9,13 @@ standard library and the enclosure at import time (the Agent SDK only inside
   ``WebSearch``, ``Task``, ..., and ``mcp__server__tool`` for MCP tools); its
   ``args`` are the event's ``tool_input`` unchanged (``args.command``,
   ``args.file_path``, ``args.url``, ...). A tool the manifest does not declare is
-  denied. Conditions also see ``context``: ``cwd``, ``project_dir``, ``home``,
-  ``session_id``, ``permission_mode``, ``tool_use_id`` and, for Bash, ``argv``
-  (the command split into words, for rules such as "rm -rf outside the project").
+  denied. Conditions also see ``context`` (``tool_context``, the same for the
+  Agent SDK): ``cwd``, ``project_dir``, ``home``, ``enclosure_home``,
+  ``manifest``, ``session_id``, ``permission_mode``, ``tool_use_id``, ``paths``
+  (every path the call names, absolute and symlink-free) and, for Bash, the
+  line read as Bash reads it (``_shell``): ``commands`` (each simple command's
+  ``program``, ``argv``, ``paths``, ``hosts``, ``sources``), ``argv`` (all their
+  words) and ``opaque`` (the line hides something the reader cannot follow).
 - **Runs.** The session id is the run (``run_id_for``): every hook process resumes
   it from the log (``Enclosure.resume_run``) under a file lock, so rate limits,
   the kill switch and approvals hold across processes.
@@ -22,7 +26,9 @@ standard library and the enclosure at import time (the Agent SDK only inside
   simulated and not run (a coding agent's tools cannot be simulated, and letting
   them run would not be a simulation); kill → ``deny`` with ``continue: false``
   and a ``stopReason``, so Claude Code stops. ``PostToolUse`` (and
-  ``PostToolUseFailure``) record the call's ``result`` event.
+  ``PostToolUseFailure``) record the call's ``result`` event; for a call the
+  enclosure never decided they log an ``alert`` (``claude_code.unguarded_call``)
+  naming the tool and its input's digest.
 - **Fail closed.** Malformed or oversized input, a missing manifest, an unknown
   tool, an unreadable log or any bug answers ``deny`` with a one-line reason.
 """
@@ -62,8 +68,11 @@ __all__ = [
     "handle_event",
     "hook",
     "main",
+    "record",
+    "result_hooks",
     "run_id_for",
     "settings",
+    "tool_context",
 ]
 
 BUILTIN_TOOLS = (
@@ -192,25 +201,69 @@ def _check_tool(event: dict[str, Any]) -> None:
             raise _BadEvent(msg)
 
 
-def _context(event: dict[str, Any]) -> JSONObject:
-    cwd = str(event.get("cwd") or Path.cwd())
+def _context(enc: Enclosure, event: dict[str, Any]) -> JSONObject:
+    return tool_context(
+        enc,
+        event["tool_input"],
+        agent="claude-code",
+        session_id=event["session_id"],
+        cwd=str(event.get("cwd") or Path.cwd()),
+        permission_mode=str(event.get("permission_mode") or ""),
+        tool_use_id=str(event.get("tool_use_id") or ""),
+    )
+
+
+def tool_context(
+    enc: Enclosure,
+    tool_input: JSONObject,
+    *,
+    agent: str,
+    session_id: str,
+    cwd: str,
+    permission_mode: str = "",
+    tool_use_id: str = "",
+) -> JSONObject:
+    """The ``context`` rules see for one Claude tool call, hook or SDK alike.
+
+    Paths are absolute and symlink-free (``os.path.realpath``), so a rule compares
+    them with ``context.project_dir`` and ``context.enclosure_home`` as they are.
+    """
+    from enclosure.integrations import _shell as shell  # noqa: PLC0415 -- cold start
+    from enclosure.manifest import manifest_source  # noqa: PLC0415
+
+    project = os.path.realpath(os.environ.get("CLAUDE_PROJECT_DIR") or cwd)
+    home = str(Path.home())
+    source = manifest_source(enc.manifest).file
     context: JSONObject = {
-        "agent": "claude-code",
-        "session_id": event["session_id"],
+        "agent": agent,
+        "session_id": session_id,
         "cwd": cwd,
-        "project_dir": os.environ.get("CLAUDE_PROJECT_DIR") or cwd,
-        "home": str(Path.home()),
-        "permission_mode": str(event.get("permission_mode") or ""),
-        "tool_use_id": str(event.get("tool_use_id") or ""),
+        "project_dir": project,
+        "home": home,
+        "permission_mode": permission_mode,
+        "tool_use_id": tool_use_id,
+        "enclosure_home": os.path.realpath(enc.home),
+        "manifest": "" if source.startswith("<") else os.path.realpath(source),
         "argv": [],
+        "commands": [],
+        "opaque": False,
+        "paths": [],
     }
-    command = event["tool_input"].get("command")
+    command = tool_input.get("command")
     if isinstance(command, str):
-        try:
-            argv = shlex.split(command, comments=True)
-        except ValueError:  # unbalanced quotes: words are still words
-            argv = command.split()
-        context["argv"] = argv
+        parsed = shell.parse(command, os.path.join(project, cwd), home)  # noqa: PTH118
+        context["commands"] = [c.as_json() for c in parsed.commands]
+        context["argv"] = [w for c in parsed.commands for w in c.argv]
+        context["paths"] = [p for c in parsed.commands for p in c.paths]
+        context["opaque"] = parsed.opaque
+        context["opaque_why"] = parsed.why
+    else:
+        named = [tool_input.get(k) for k in ("file_path", "path", "notebook_path")]
+        context["paths"] = [
+            os.path.realpath(os.path.join(cwd, os.path.expanduser(p)))  # noqa: PTH111, PTH118
+            for p in named
+            if isinstance(p, str) and p
+        ]
     return context
 
 
@@ -272,15 +325,62 @@ def handle_event(enc: Enclosure, event: dict[str, Any]) -> dict[str, Any]:
     run = _run_for(enc, event["session_id"])
     tool, tool_input = event["tool_name"], event["tool_input"]
     if name == "PreToolUse":
-        return _pre(decide(run, tool, tool_input, context=_context(event)))
-    call_id = run.open_call(tool, tool_input)
-    if call_id is not None:
-        if name == "PostToolUse":
-            run.record_result(call_id, value=event.get("tool_response"))
-        else:
-            error = str(event.get("error") or "the tool failed")
-            run.record_result(call_id, error=error[:500])
+        return _pre(decide(run, tool, tool_input, context=_context(enc, event)))
+    record(run, event)
     return {}
+
+
+def record(run: Run, event: dict[str, Any]) -> None:
+    """Log what became of a call: a ``PostToolUse``/``PostToolUseFailure`` event.
+
+    The call ``decide`` let through gets its ``result`` event; a call the
+    enclosure never decided gets an ``alert``, never nothing.
+
+    Raises:
+        EnclosureError: the log cannot be used.
+    """
+    tool, tool_input = event["tool_name"], event["tool_input"]
+    failed = event["hook_event_name"] != "PostToolUse"
+    call_id = run.open_call(tool, tool_input)
+    if call_id is None:
+        _unguarded(run, tool, tool_input, failed=failed)
+    elif not failed:
+        run.record_result(call_id, value=event.get("tool_response"))
+    else:
+        error = str(event.get("error") or "the tool failed")
+        run.record_result(call_id, error=error[:500])
+
+
+def _unguarded(run: Run, tool: str, tool_input: JSONObject, *, failed: bool) -> None:
+    """Log that a tool ran with no decision from the enclosure: never drop it.
+
+    A result with no open call (allowed, or parked for a human) means the hook
+    never decided this call: it was not in front of the ``PreToolUse``, or its
+    answer was not heeded. The log must show that the tool ran anyway; only the
+    input's digest is logged.
+    """
+    from enclosure._clock import iso  # noqa: PLC0415 -- cold start
+    from enclosure._json import sha256_json  # noqa: PLC0415
+    from enclosure.audit import AlertEvent  # noqa: PLC0415
+
+    try:
+        digest = sha256_json(tool_input)
+    except (TypeError, ValueError):
+        digest = "unhashable"
+    how = "failed" if failed else "ran"
+    enc = run._enc  # noqa: SLF001 -- the run's own enclosure
+    enc.log.append(
+        AlertEvent(
+            run_id=run.id,
+            ts=iso(enc.clock.time()),
+            severity="warning",
+            rule="claude_code.unguarded_call",
+            message=(
+                f"{tool} {how} without a decision from the enclosure (no "
+                f"PreToolUse allowed or parked it); input sha256 {digest}"
+            ),
+        )
+    )
 
 
 class EnclosureCache:
@@ -460,50 +560,121 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _for_model(tool: str, verdict: Verdict) -> str:
+    """What the model may read: an ``ask`` without how to approve it.
+
+    The hook's ``ask`` reason goes to the human Claude Code asks, so it may say
+    how to approve; text the model reads never does (an agent that knows the
+    command can try to run it).
+    """
+    if verdict.permission != "ask" or verdict.result is None:
+        return verdict.reason
+    return (
+        f"[enclosure] {tool} needs a human's approval "
+        f"({verdict.result.decision.reason}); it was not run. Do not retry it with "
+        "other arguments: once a human approves it, the same call goes through."
+    )
+
+
 # --- the Claude Agent SDK ----------------------------------------------------------
 
 
 def can_use_tool(
     run_or_enc: Run | Enclosure,
+    *,
+    cwd: str | Path | None = None,
 ) -> Callable[[str, dict[str, Any], Any], Awaitable[Any]]:
     """A ``can_use_tool`` callback for ``ClaudeAgentOptions``, backed by ``decide``.
 
-    Given an ``Enclosure``, the first call starts one run for the callback. allow →
-    ``PermissionResultAllow``; deny, simulate and a pending approval →
-    ``PermissionResultDeny`` with the reason (the callback is the human prompt, so
-    there is no one further to ask: approve the pending call with ``enclosure
-    approvals approve`` and the same call then goes through); kill →
-    ``PermissionResultDeny(interrupt=True)``, which stops the agent.
+    Given an ``Enclosure``, the first call starts one run for the callback. Rules
+    see the same ``context`` as in the hook (``tool_context``): ``cwd`` is the
+    agent's working directory (``ClaudeAgentOptions.cwd``; default this
+    process's), the project directory ``CLAUDE_PROJECT_DIR`` or else ``cwd``, and
+    the session is the run. allow → ``PermissionResultAllow``; deny, simulate and
+    a pending approval → ``PermissionResultDeny`` with the reason (the callback is
+    the human prompt, so there is no one further to ask: a human approves the
+    pending call with ``enclosure approvals approve``, which the model is never
+    told, and the same call then goes through); kill →
+    ``PermissionResultDeny(interrupt=True)``, which stops the agent. Pass the
+    callback to ``result_hooks`` too, so that what each call returned is logged.
 
     Raises:
         UsageError: ``claude-agent-sdk`` is not installed (``E-INTEGRATION-MISSING``).
     """
-    sdk = require("claude_agent_sdk")
-    runs: list[Run] = []
+    return _SdkGuard(run_or_enc, cwd).can_use_tool
 
-    def current() -> Run:
+
+def result_hooks(callback: Callable[..., Awaitable[Any]]) -> dict[str, Any]:
+    """``ClaudeAgentOptions(hooks=...)`` that log each call's result in its run.
+
+    ``callback`` is what ``can_use_tool`` returned; its run gets a ``result``
+    event for every call it allowed (and an ``alert`` for a tool that ran
+    without its decision), as the hook's ``PostToolUse`` does.
+
+    Raises:
+        UsageError: ``callback`` did not come from ``can_use_tool``
+            (``E-USAGE``).
+    """
+    guard = getattr(callback, "__self__", None)
+    if not isinstance(guard, _SdkGuard):
+        msg = "result_hooks takes the callback that can_use_tool returned"
+        raise UsageError(msg, code="E-USAGE")
+    matcher = guard.sdk.HookMatcher(matcher=None, hooks=[guard.post_tool_use])
+    return {"PostToolUse": [matcher], "PostToolUseFailure": [matcher]}
+
+
+class _SdkGuard:
+    """One Agent SDK session: its run, its decisions and its results."""
+
+    def __init__(self, run_or_enc: Run | Enclosure, cwd: str | Path | None) -> None:
+        self.sdk = require("claude_agent_sdk")
+        self.run_or_enc = run_or_enc
+        self.cwd = cwd
+        self.runs: list[Run] = []
+
+    def current(self) -> Run:
         from enclosure._run import Run  # noqa: PLC0415 -- at runtime only here
 
-        if isinstance(run_or_enc, Run):
-            return run_or_enc
-        if not runs:
-            runs.append(run_or_enc.start_run(task="claude agent sdk session"))
-        return runs[0]
+        if isinstance(self.run_or_enc, Run):
+            return self.run_or_enc
+        if not self.runs:
+            self.runs.append(self.run_or_enc.start_run(task="claude agent sdk session"))
+        return self.runs[0]
 
-    async def callback(tool: str, tool_input: dict[str, Any], ctx: Any) -> Any:
-        context: JSONObject = {
-            "agent": "claude-agent-sdk",
-            "tool_use_id": str(getattr(ctx, "tool_use_id", None) or ""),
-        }
+    async def can_use_tool(
+        self, tool: str, tool_input: dict[str, Any], ctx: Any
+    ) -> Any:
         try:
-            verdict = decide(current(), tool, tool_input, context=context)
+            run = self.current()
+            context = tool_context(
+                run._enc,  # noqa: SLF001 -- the run's own enclosure
+                tool_input,
+                agent="claude-agent-sdk",
+                session_id=run.id,
+                cwd=str(self.cwd or Path.cwd()),
+                tool_use_id=str(getattr(ctx, "tool_use_id", None) or ""),
+            )
+            verdict = decide(run, tool, tool_input, context=context)
         except EnclosureError as exc:
-            return sdk.PermissionResultDeny(message=f"[enclosure] {exc.message}")
+            return self.sdk.PermissionResultDeny(message=f"[enclosure] {exc.message}")
         if verdict.permission == "allow":
-            return sdk.PermissionResultAllow()
-        return sdk.PermissionResultDeny(message=verdict.reason, interrupt=verdict.stop)
+            return self.sdk.PermissionResultAllow()
+        return self.sdk.PermissionResultDeny(
+            message=_for_model(tool, verdict), interrupt=verdict.stop
+        )
 
-    return callback
+    async def post_tool_use(
+        self, event: dict[str, Any], tool_use_id: str | None, ctx: Any
+    ) -> dict[str, Any]:
+        del tool_use_id, ctx  # the event carries what is needed
+        if (
+            event.get("hook_event_name") in ("PostToolUse", "PostToolUseFailure")
+            and isinstance(event.get("tool_name"), str)
+            and isinstance(event.get("tool_input"), dict)
+        ):
+            with contextlib.suppress(EnclosureError):  # the call has run already
+                record(self.current(), event)
+        return {}
 
 
 if __name__ == "__main__":

@@ -1,0 +1,523 @@
+r"""A Bash command line read as Bash reads it, for rules over Claude's ``Bash`` tool.
+
+Regular expressions over the raw line always leak (``/bin/rm``, ``\rm``, ``FOO=1
+rm``, ``rm`` on a second line, ``bash -c '...'``, a ``#`` inside a word). So the
+hook hands rules the line's *simple commands* instead: ``parse`` splits it on
+``;``, ``&``, ``&&``, ``||``, ``|`` and newlines, descends into ``$(...)``,
+backticks, ``<(...)``/``>(...)``, subshells, ``{ ...; }`` groups, ``if``/``while``
+bodies and ``bash|sh|zsh -c STRING``; drops leading ``NAME=value`` words and
+wrappers (``env``, ``command``, ``sudo``, ``nice``, ``timeout 5``, ``xargs``, ...);
+removes quotes and backslashes as the shell does, expands ``~`` and globs against
+the files there are; and resolves every path-like word against the working
+directory (following ``cd``) and symlinks.
+
+Whatever it cannot follow safely makes the line ``opaque`` (``eval``, brace
+expansion, a variable or glob as the program, unbalanced quotes or brackets,
+``case``, function definitions, a here-document fed to a shell, a ``cd`` to a place
+it cannot know); the example manifest asks a human about those. This module
+knows nothing about rules, manifests or the log: text and a directory in, data out.
+It reads characters into lists, pipelines, words and here-documents; what each
+simple command means (wrappers, strings run as commands, paths, hosts) is
+``_shell_commands``. Both import the standard library only (the hook's cold start).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from dataclasses import dataclass
+
+from enclosure.integrations._shell_commands import (
+    CLOSERS,
+    SHELLS,
+    Command,
+    Commands,
+    Word,
+)
+
+__all__ = ["MAX_LINE", "Command", "Parsed", "parse"]
+
+_META = frozenset(" \t\n;&|()<>")
+_BRACES = re.compile(r"\{[^{}\s]*(,|\.\.)[^{}\s]*\}")
+_MAX_DEPTH = 8
+MAX_LINE = 64 * 1024
+"""Longer lines are not read (opaque): reading one costs time the hook has not."""
+
+
+@dataclass(slots=True)
+class Parsed:
+    """A whole command line: its simple commands, and whether it hid anything."""
+
+    commands: list[Command]
+    opaque: bool
+    why: str = ""
+    """What made it opaque (for the reason a human reads)."""
+
+
+class _Parser(Commands):
+    """The reader: characters into lists, pipelines, words and here-documents."""
+
+    def __init__(self, text: str, cwd: str, home: str, depth: int = 0) -> None:
+        self.s = text
+        self.i = 0
+        self.cwd = cwd
+        self.home = home
+        self.depth = depth
+        self.heredocs: list[tuple[str, bool, list[Command]]] = []
+        self.opaque = ""
+        self.ends: list[str] = []  # the closers of the lists being read
+        self.linked = False  # a symlink was made earlier on this line
+        self.code_readers = 0  # shells and interpreters reading code from stdin
+        self.inputs = 0  # input redirections read so far
+
+    # --- characters ----------------------------------------------------------------
+
+    def peek(self, n: int = 0) -> str:
+        at = self.i + n
+        return self.s[at] if at < len(self.s) else ""
+
+    def mark(self, why: str) -> None:
+        if not self.opaque:
+            self.opaque = why
+
+    def blanks(self) -> None:
+        """Skip blanks, line continuations and comments (``#`` starting a word)."""
+        while True:
+            c = self.peek()
+            if c in (" ", "\t"):
+                self.i += 1
+            elif c == "\\" and self.peek(1) == "\n":
+                self.i += 2
+            elif c == "#":
+                while self.peek() not in ("", "\n"):
+                    self.i += 1
+            else:
+                return
+
+    # --- lists, pipelines, commands ---------------------------------------------------
+
+    def command_list(self, end: str) -> list[Command]:
+        """Commands up to ``end`` (``)``, ``}``, a backtick, or the end of text)."""
+        self.ends.append(end)
+        try:
+            return self._list(end)
+        finally:
+            self.ends.pop()
+
+    def _backticked(self) -> bool:
+        return self.peek() == "`" and "`" in self.ends
+
+    def _list(self, end: str) -> list[Command]:  # noqa: C901, PLR0912, PLR0915 -- one loop over the operators
+        out: list[Command] = []
+        feeding: list[str] = []  # programs of the earlier stages of this pipeline
+        last: list[str] = []
+        saved_cwd = self.cwd
+        while True:
+            self.blanks()
+            c = self.peek()
+            if not c:
+                if end:
+                    self.mark(f"no closing {end!r}")
+                break
+            if c == end and end != "}":
+                self.i += 1
+                break
+            if end == "}" and c == "}" and self._word_ends(1):
+                self.i += 1
+                break
+            if c == "\n":
+                self.i += 1
+                self._read_heredocs()
+                feeding, last = [], []
+                continue
+            if c == ";" and self.peek(1) == ";":
+                self.mark("case")
+                self.i += 2
+                continue
+            if c in ";&":
+                self.i += 2 if self.peek(1) == c else 1
+                feeding, last = [], []
+                continue
+            if c == "|":
+                self.i += 1
+                if self.peek() == "|":
+                    self.i += 1
+                    feeding, last = [], []
+                else:
+                    if self.peek() == "&":
+                        self.i += 1
+                    feeding = feeding + last
+                continue
+            if c == ")":
+                self.mark("unbalanced ')'")
+                self.i += 1
+                continue
+            at = self.i
+            stage = self.stage()
+            if self.i == at:  # a closer of an outer list, here: never loop on it
+                self.mark(f"an unexpected {c!r}")
+                self.i += 1
+            for cmd in stage:
+                cmd.sources = feeding + cmd.sources
+                if cmd.reads_code and feeding:
+                    self.mark("a shell or interpreter runs what a pipe feeds it")
+            out += stage
+            last = [cmd.program for cmd in stage]
+        if end:
+            self.cwd = saved_cwd  # a subshell's or group's cd ends with it
+        return out
+
+    def _word_ends(self, n: int) -> bool:
+        return self.peek(n) in _META or self.peek(n) == ""
+
+    def stage(self) -> list[Command]:
+        """One pipeline stage: a subshell, a group or a simple command."""
+        c = self.peek()
+        if c == "(" and self.peek(1) == "(":
+            self._skip_balanced()  # (( arithmetic ))
+            return []
+        if c == "(":
+            self.i += 1
+            inner = self.command_list(")")
+            self._redirections_after(inner)
+            return inner
+        if c == "{" and self.peek(1) in (" ", "\t", "\n"):
+            self.i += 1
+            inner = self.command_list("}")
+            self._redirections_after(inner)
+            return inner
+        return self.simple()
+
+    def _redirections_after(self, cmds: list[Command]) -> None:
+        words: list[Word] = []
+        paths: list[str] = []
+        strings: list[Word] = []
+        inputs = self.inputs
+        while True:
+            self.blanks()
+            if not self._redirection(words, paths, strings):
+                break
+        if strings:
+            self.mark("a here-string fed to a group")
+        if self.inputs > inputs and any(c.reads_code for c in cmds):
+            self.mark("a shell or interpreter in a group reads redirected input")
+        substituted = [c.program for w in words for c in w.inner]
+        for cmd in cmds:
+            cmd.paths += paths
+            cmd.sources += substituted
+
+    def simple(self) -> list[Command]:
+        words: list[Word] = []
+        redirected: list[str] = []  # redirection targets, resolved
+        strings: list[Word] = []  # here-strings (<<< WORD)
+        heredoc_at = len(self.heredocs)
+        inputs = self.inputs
+        while True:
+            self.blanks()
+            c = self.peek()
+            if self._redirection(words, redirected, strings):
+                continue
+            if not c or c in "\n;&|)" or self._backticked():
+                break
+            if c == "(":
+                self.mark("a function definition or '(' inside a command")
+                self._skip_balanced()
+                continue
+            words.append(self.word())
+        closes = bool(words) and not words[0].quoted and words[0].text in CLOSERS
+        if closes and self.inputs > inputs and self.code_readers:
+            # ``done < <(curl ...)``: the loop's shell reads what is redirected
+            self.mark("a shell or interpreter in a loop reads redirected input")
+        made = self._finish(words, redirected)
+        for cmd in [c for c in made if c.reads_code and strings]:
+            for text in strings:
+                if text.dynamic or cmd.program not in SHELLS:
+                    self.mark("a here-string fed to a shell or interpreter")
+                else:
+                    made = made + self._sub_parse(text.text)
+        for at in range(heredoc_at, len(self.heredocs)):
+            delim, expands, _ = self.heredocs[at]
+            self.heredocs[at] = (delim, expands, made)
+        return made
+
+    def _redirection(
+        self, words: list[Word], paths: list[str], strings: list[Word]
+    ) -> bool:
+        """Read one redirection at the cursor, if there is one."""
+        start = self.i
+        j = self.i
+        while j < len(self.s) and self.s[j].isdigit():
+            j += 1
+        rest = self.s[j : j + 3]
+        if rest.startswith(("<(", ">(")) and j == start:
+            return False  # process substitution: a word
+        ops = ("&>>", "&>", "<<<", "<<-", "<<", "<>", ">>", ">|", ">&", "<&", ">", "<")
+        op = next((o for o in ops if rest.startswith(o)), None)
+        if op is None or (op.startswith("&") and j != start):
+            return False
+        self.i = j + len(op)
+        self.blanks()
+        if op.startswith("<"):
+            self.inputs += 1
+        if op in ("<<", "<<-"):
+            target = self.word()
+            self.heredocs.append((target.text, not target.quoted, []))
+            return True
+        target = self.word()
+        words.append(Word(inner=target.inner, feeds=target.feeds, dynamic=True))
+        if op in (">&", "<&") and (target.text.isdigit() or target.text == "-"):
+            return True
+        if op == "<<<":
+            strings.append(target)
+            return True
+        paths += self._paths(target)
+        return True
+
+    def _read_heredocs(self) -> None:
+        """Skip the bodies of the here-documents opened on the line just ended."""
+        for delim, expands, cmds in self.heredocs:
+            body: list[str] = []
+            while self.i < len(self.s):
+                end = self.s.find("\n", self.i)
+                end = len(self.s) if end < 0 else end
+                line = self.s[self.i : end]
+                self.i = end + 1
+                if line.strip("\t") == delim:
+                    break
+                body.append(line)
+            else:
+                self.mark("an unterminated here-document")
+            text = "\n".join(body)
+            if expands and ("$(" in text or "`" in text):
+                self.mark("a substitution inside a here-document")
+            if any(cmd.reads_code for cmd in cmds):
+                self.mark("a here-document fed to a shell or interpreter")
+        self.heredocs = []
+
+    def _skip_balanced(self) -> None:
+        """Skip from a ``(`` at the cursor past its matching ``)``."""
+        depth = 0
+        while self.i < len(self.s):
+            c = self.s[self.i]
+            self.i += 1
+            if c == "(":
+                depth += 1
+            elif c == ")":
+                depth -= 1
+                if depth == 0:
+                    return
+        self.mark("unbalanced '('")
+
+    # --- words ---------------------------------------------------------------------
+
+    def word(self) -> Word:  # noqa: C901, PLR0912, PLR0915 -- one loop over the cases
+        w = Word()
+        first = True
+        while True:
+            c = self.peek()
+            if not c:
+                break
+            if c in "<>" and self.peek(1) == "(" and first:
+                self.i += 2
+                inner = self._nested(")")
+                if c == ">":
+                    w.feeds += inner
+                else:
+                    w.inner += inner
+                self._add(w, "/dev/fd/63", quoted=True, dynamic=True)
+            elif c in _META or self._backticked():
+                break
+            elif c == "\\":
+                nxt = self.peek(1)
+                self.i += 2
+                if nxt == "`" and "`" in self.ends:
+                    self.mark("backticks nested in backticks")
+                if nxt != "\n":
+                    self._add(w, nxt or "\\", quoted=True)  # a last \ stays
+            elif c == "'":
+                end = self.s.find("'", self.i + 1)
+                if end < 0:
+                    self.mark("an unbalanced quote")
+                    end = len(self.s)
+                self._add(w, self.s[self.i + 1 : end], quoted=True)
+                self.i = end + 1
+            elif c == '"':
+                self.i += 1
+                self._double(w)
+            elif c == "$" and self.peek(1) == "'":
+                self.i += 2
+                self._ansi(w)
+            elif c == "$" and self.peek(1) == '"':
+                self.i += 2
+                self._double(w)
+            elif c == "$":
+                self._dollar(w, quoted=False)
+            elif c == "`":
+                self.i += 1
+                w.inner += self._nested("`")
+                self._add(w, "$(...)", quoted=False, dynamic=True)
+            elif c == "~" and first:
+                self.i += 1
+                user = ""
+                while self.peek() and (self.peek().isalnum() or self.peek() in "._-"):
+                    user += self.peek()
+                    self.i += 1
+                home = os.path.expanduser("~" + user) if user else self.home  # noqa: PTH111 -- pathlib costs the hook's cold start
+                if self.peek() in ("/", ":", "") or self.peek() in _META:
+                    self._add(w, home, quoted=True)  # ~ and ~user, then / or the end
+                else:
+                    self._add(w, "~" + user, quoted=False)
+                    w.unquoted += "~" + user
+            else:
+                self.i += 1
+                self._add(w, c, quoted=False)
+                w.unquoted += c
+                if c in "*?[":
+                    w.globbed = True
+            first = False
+        if _BRACES.search(w.unquoted):
+            self.mark("brace expansion")
+        return w
+
+    def _add(self, w: Word, text: str, *, quoted: bool, dynamic: bool = False) -> None:
+        w.text += text
+        w.pattern += glob.escape(text) if quoted else text
+        w.quoted = w.quoted or quoted
+        w.dynamic = w.dynamic or dynamic
+
+    def _double(self, w: Word) -> None:
+        w.quoted = True
+        while True:
+            c = self.peek()
+            if not c:
+                self.mark("an unbalanced quote")
+                return
+            if c == '"':
+                self.i += 1
+                return
+            if c == "\\" and self.peek(1) in '$`"\\\n':
+                nxt = self.peek(1)
+                self.i += 2
+                if nxt != "\n":
+                    self._add(w, nxt, quoted=True)
+            elif c == "$":
+                self._dollar(w, quoted=True)
+            elif c == "`":
+                self.i += 1
+                w.inner += self._nested("`")
+                self._add(w, "$(...)", quoted=True, dynamic=True)
+            else:
+                self.i += 1
+                self._add(w, c, quoted=True)
+
+    def _ansi(self, w: Word) -> None:
+        out = ""
+        while True:
+            c = self.peek()
+            if not c:
+                self.mark("an unbalanced quote")
+                break
+            self.i += 1
+            if c == "'":
+                break
+            if c == "\\" and self.peek():
+                nxt = self.peek()
+                self.i += 1
+                simple = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b"}
+                simple |= {"e": "\x1b", "E": "\x1b", "f": "\f", "v": "\v"}
+                if nxt in simple:
+                    out += simple[nxt]
+                elif nxt == "x" or nxt.isdigit():
+                    digits = re.match(
+                        r"[0-9a-fA-F]{1,2}" if nxt == "x" else r"[0-7]{0,2}",
+                        self.s[self.i :],
+                    )
+                    text = digits.group(0) if digits else ""
+                    self.i += len(text)
+                    if nxt == "x":
+                        out += chr(int(text, 16)) if text else "\\x"
+                    else:
+                        out += chr(int(nxt + text, 8) & 0xFF)
+                elif nxt in ("u", "U", "c"):
+                    self.mark("an escape Bash decodes and this reader does not")
+                    out += "\\" + nxt
+                else:
+                    out += nxt
+            else:
+                out += c
+        self._add(w, out, quoted=True)
+
+    def _dollar(self, w: Word, *, quoted: bool) -> None:
+        nxt = self.peek(1)
+        if nxt == "(" and self.peek(2) == "(":
+            start = self.i
+            self.i += 1
+            self._skip_balanced()
+            self._add(w, self.s[start : self.i], quoted=quoted, dynamic=True)
+        elif nxt == "(":
+            self.i += 2
+            w.inner += self._nested(")")
+            self._add(w, "$(...)", quoted=quoted, dynamic=True)
+        elif nxt == "{":
+            end = self.s.find("}", self.i)
+            end = len(self.s) if end < 0 else end
+            inner = self.s[self.i + 2 : end]
+            if "$(" in inner or "`" in inner:
+                self.mark("a substitution inside ${...}")
+            self._add(w, self.s[self.i : end + 1], quoted=quoted, dynamic=True)
+            self.i = end + 1
+        else:
+            m = re.match(r"\$([A-Za-z_][A-Za-z0-9_]*|[0-9@*#?$!-])", self.s[self.i :])
+            if m is None:
+                self.i += 1
+                self._add(w, "$", quoted=quoted)
+            else:
+                self.i += len(m.group(0))
+                self._add(w, m.group(0), quoted=quoted, dynamic=True)
+
+    def _nested(self, end: str) -> list[Command]:
+        """The commands of a substitution, read from the same text."""
+        if self.depth >= _MAX_DEPTH:
+            self.mark("substitutions nested too deeply")
+        outer_heredocs, self.heredocs = self.heredocs, []
+        self.depth += 1
+        try:
+            return self.command_list(end)
+        finally:
+            self.depth -= 1
+            if self.heredocs:
+                self._read_heredocs()
+            self.heredocs = outer_heredocs
+
+    # --- a simple command -------------------------------------------------------------
+
+    def _sub_parse(self, text: str) -> list[Command]:
+        if self.depth >= _MAX_DEPTH:
+            self.mark("shells nested too deeply")
+            return []
+        sub = _Parser(text, self.cwd, self.home, self.depth + 1)
+        cmds = sub.parse()
+        if sub.opaque:
+            self.mark(sub.opaque)
+        return cmds
+
+    def parse(self) -> list[Command]:
+        cmds = self.command_list("")
+        self._read_heredocs()
+        return cmds
+
+
+def parse(command: str, cwd: str, home: str) -> Parsed:
+    """Read ``command`` as Bash would, from the directory ``cwd``.
+
+    Never raises: whatever it cannot read makes the result ``opaque``.
+    """
+    if len(command) > MAX_LINE:
+        return Parsed([], opaque=True, why=f"a line longer than {MAX_LINE} characters")
+    parser = _Parser(command, cwd, home)
+    try:
+        commands = parser.parse()
+    except (RecursionError, ValueError, OSError):
+        return Parsed([], opaque=True, why="a line this reader cannot follow")
+    return Parsed(commands, opaque=bool(parser.opaque), why=parser.opaque)

@@ -1,0 +1,458 @@
+"""What a simple command of a Bash line means, for ``_shell``'s reader.
+
+The reader (``_shell``) turns characters into words and lists; this module knows
+programs: which wrap another command (``env``, ``sudo``, ``xargs``...), which run
+a string as commands (``bash -c``, ``su -c``, ``watch``, ``trap``, ``find
+-exec``), which read their program from stdin, which settings change what runs
+(``PATH=``, ``git -c alias.*``), where a word points on disk (``cd``, symlinks,
+globs) and which hosts a URL names. It knows nothing about rules or the log, and
+imports the standard library only (the hook's cold start).
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import re
+import urllib.parse
+from dataclasses import dataclass, field
+
+__all__ = ["CLOSERS", "SHELLS", "Command", "Commands", "Word"]
+
+SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish"})
+_OPENERS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!"})
+CLOSERS = frozenset({"fi", "done", "esac", "}"})
+_OPAQUE_WORDS = frozenset({"eval", "case", "function", "select", "coproc", "alias"})
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`|;]+")
+_SCP = re.compile(r"^(?:[\w.-]+@)?([A-Za-z0-9][\w.-]*\.[A-Za-z]{2,}):")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_MAX_GLOB_PARTS = 2  # wildcard components expanded in one word
+_MAX_MATCHES = 512
+
+# Wrappers run the rest of their words as a command; each maps to its options
+# that take a value (skipped with the option) and how many operands come before
+# the command (``timeout DURATION``, ``chroot ROOT``: one).
+_WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
+    "env": (frozenset({"-u", "--unset", "-C", "--chdir"}), 0),
+    "command": (frozenset(), 0),
+    "builtin": (frozenset(), 0),
+    "exec": (frozenset({"-a"}), 0),
+    "nice": (frozenset({"-n", "--adjustment"}), 0),
+    "nohup": (frozenset(), 0),
+    "setsid": (frozenset(), 0),
+    "time": (frozenset({"-f", "--format", "-o", "--output"}), 0),
+    "sudo": (
+        frozenset(
+            {"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "-R"}
+            | {"--user", "--group", "--chdir", "--host", "--prompt", "--role"}
+            | {"--type", "--other-user", "--command-timeout", "--chroot"}
+        ),
+        0,
+    ),
+    "doas": (frozenset({"-u", "-C"}), 0),
+    "timeout": (frozenset({"-s", "--signal", "-k", "--kill-after"}), 1),
+    "stdbuf": (frozenset({"-i", "-o", "-e"}), 0),
+    "ionice": (frozenset({"-c", "-n", "-p", "-P", "-u"}), 0),
+    "taskset": (frozenset(), 1),
+    "chrt": (frozenset(), 1),
+    "xargs": (
+        frozenset({"-I", "-n", "-P", "-L", "-d", "-E", "-s", "-a", "-l"})
+        | frozenset({"--max-args", "--max-procs", "--delimiter", "--arg-file"}),
+        0,
+    ),
+    "unbuffer": (frozenset(), 0),
+    "busybox": (frozenset(), 0),
+    "toybox": (frozenset(), 0),
+    "pkexec": (frozenset({"--user"}), 0),
+    "chroot": (frozenset({"--userspec", "--groups"}), 1),
+    "strace": (frozenset({"-o", "-e", "-p", "-s"}), 0),
+    "ltrace": (frozenset({"-o", "-e", "-p", "-s"}), 0),
+}
+_GIT_VALUED = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace"})
+# ``git -c`` settings that run nothing (``alias.*``, ``core.pager``... run commands)
+_GIT_SAFE_SETTING = re.compile(
+    r"(?i)(user\.(name|email)|color\.[\w.]+|advice\.\w+|init\.defaultbranch"
+    r"|commit\.gpgsign|core\.quotepath|safe\.directory|log\.\w+)="
+)
+# Variables that change what a command runs (a pager, an editor, a loader, PATH).
+_RISKY_NAME = re.compile(
+    r"(?i)(LD_\w+|DYLD_\w+|BASH_ENV|ENV|PROMPT_COMMAND|CDPATH|PATH|IFS|BASH_FUNC\w*"
+    r"|SHELLOPTS|PS4|GIT_CONFIG\w*|PYTHONSTARTUP|PYTHONPATH|PERL5OPT|NODE_OPTIONS"
+    r"|RUBYOPT|\w*(COMMAND|EDITOR|VISUAL|PAGER|SHELL|ASKPASS|DIFF|PROXY|EXEC_PATH"
+    r"|HOOKSPATH|TEXTCONV|PROGRAM|_CMD))="
+)
+_SHELL_VALUED = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
+_C_RUNNERS = frozenset({"su", "runuser", "script", "sg"})
+_DECLARERS = frozenset({"export", "declare", "typeset", "readonly", "local"})
+_CHDIR = frozenset({"-C", "--chdir", "-D"})
+
+
+@dataclass(slots=True)
+class Command:
+    """One simple command, as rules see it (``as_json``)."""
+
+    program: str
+    """The basename of the program run, after wrappers: ``/bin/rm`` → ``rm``."""
+    argv: list[str]
+    """Its words, quotes removed, wrappers (and ``git``'s global options) dropped."""
+    paths: list[str] = field(default_factory=list)
+    """Every operand and redirection target as an absolute, symlink-free path."""
+    hosts: list[str] = field(default_factory=list)
+    """The host of every URL (``user@host:path`` too) in its words, lower case."""
+    sources: list[str] = field(default_factory=list)
+    """Programs whose output it reads: earlier stages of its pipeline and the
+    commands substituted into its words or redirections."""
+    reads_code: bool = False
+    """A shell or interpreter that reads its program from stdin or a pipe."""
+
+    def as_json(self) -> dict[str, object]:
+        """The plain data a CEL condition reads."""
+        return {
+            "program": self.program,
+            "argv": list(self.argv),
+            "paths": list(self.paths),
+            "hosts": list(self.hosts),
+            "sources": list(self.sources),
+        }
+
+
+@dataclass(slots=True)
+class Word:
+    """One word as read: its text, and how it was written."""
+
+    text: str = ""
+    pattern: str = ""  # the glob pattern: quoted parts escaped
+    quoted: bool = False
+    dynamic: bool = False  # holds a variable or a substitution
+    globbed: bool = False
+    unquoted: str = ""  # its unquoted characters, for brace expansion
+    inner: list[Command] = field(default_factory=list)  # substituted commands
+    feeds: list[Command] = field(default_factory=list)  # inside >(...)
+
+
+class Commands:
+    """The command half of the reader: what each simple command means.
+
+    Mixed into the reader, whose state it shares: the working directory (``cd``
+    moves it), the home, whether a symlink was made earlier on the line and how
+    many code readers were seen; ``mark`` makes the line opaque and
+    ``_sub_parse`` reads a string as a line of its own.
+    """
+
+    cwd: str
+    home: str
+    linked: bool
+    code_readers: int
+
+    def mark(self, why: str) -> None:
+        """Make the line opaque, saying why."""
+        raise NotImplementedError
+
+    def _sub_parse(self, text: str) -> list[Command]:
+        raise NotImplementedError
+
+    def _finish(self, words: list[Word], redirected: list[str]) -> list[Command]:
+        inner = [cmd for w in words for cmd in w.inner]
+        feeds = [cmd for w in words for cmd in w.feeds]
+        real = [w for w in words if w.text or w.quoted]
+        while (
+            real
+            and _NAME.match(real[0].unquoted)
+            and real[0].text.startswith(
+                real[0].unquoted[: real[0].unquoted.index("=") + 1]
+            )
+        ):
+            self._assigns(real.pop(0).text)  # NAME=value before the command
+        while real and not real[0].quoted and real[0].text in _OPENERS:
+            real.pop(0)
+        if real and not real[0].quoted and real[0].text in CLOSERS:
+            real.pop(0)
+        if real and not real[0].quoted and real[0].text in ("for", "in"):
+            real = []
+        made: list[Command] = []
+        if real:
+            made = self._command(real, redirected, [c.program for c in inner])
+        elif redirected:
+            made = [Command("", [], paths=redirected)]
+        if real and real[0].text in _DECLARERS and not real[0].quoted:
+            for w in real[1:]:
+                self._assigns(w.text)
+        for cmd in feeds:
+            cmd.sources += [c.program for c in made]
+        return inner + made + feeds
+
+    def _command(
+        self, words: list[Word], redirected: list[str], substituted: list[str]
+    ) -> list[Command]:
+        if self.linked:
+            self.mark("a symlink made earlier on the same line")
+        words, via_xargs = self._strip_wrappers(words)
+        if not words:
+            return []
+        head = words[0]
+        if head.dynamic or head.globbed:
+            self.mark("a variable, substitution or glob as the program")
+        program = os.path.basename(head.text.rstrip("/")) or head.text  # noqa: PTH119 -- pathlib costs the hook's cold start
+        if not head.quoted and program in _OPAQUE_WORDS:
+            self.mark(f"{program!r}")
+        argv = [program] + [w.text for w in words[1:]]
+        operands = words[1:]
+        if program == "git":
+            argv, operands = self._git(argv, operands)
+        expanded: list[str] = []
+        for w in operands:
+            expanded += self._glob(w)
+        paths = [p for w in operands for p in self._paths(w)] + redirected
+        cmd = Command(
+            program=program,
+            argv=[program, *expanded] if program != "git" else argv,
+            paths=[*paths, "$(xargs)"] if via_xargs else paths,
+            hosts=_hosts(argv),
+            sources=list(substituted),
+        )
+        self._effects(program, argv, operands)
+        nested, cmd.reads_code = self._runs(program, words)
+        self.code_readers += cmd.reads_code
+        if cmd.reads_code and substituted:
+            self.mark("a shell or interpreter runs what another command writes")
+        if program == "find":
+            nested += self._find_exec(words)
+        return [cmd, *nested]
+
+    def _effects(self, program: str, argv: list[str], operands: list[Word]) -> None:
+        """What a command changes for the ones after it: ``cd``, a new symlink."""
+        if program in ("cd", "pushd"):
+            self._cd(operands)
+        if program == "ln" and any(
+            w == "--symbolic" or (w[:1] == "-" and w[1:2] != "-" and "s" in w)
+            for w in argv[1:]
+        ):
+            self.linked = True
+
+    def _assigns(self, word: str) -> None:
+        if _RISKY_NAME.match(word):
+            self.mark(f"{word.partition('=')[0]} changes what a command runs")
+
+    def _git(
+        self, argv: list[str], operands: list[Word]
+    ) -> tuple[list[str], list[Word]]:
+        """``git``'s argv without its global options (``git -C . push`` → ``push``)."""
+        at = 1
+        while at < len(argv) and argv[at].startswith("-"):
+            option = argv[at]
+            if option == "-c" and at + 1 < len(argv):
+                if not _GIT_SAFE_SETTING.match(argv[at + 1]):
+                    self.mark("git -c with a setting that can run a command")
+            elif option.startswith(("--exec-path", "--config-env")):
+                self.mark(f"git {option.partition('=')[0]}")
+            at += 2 if option in _GIT_VALUED else 1
+        return ["git", *argv[at:]], operands[at - 1 :]
+
+    def _strip_wrappers(self, words: list[Word]) -> tuple[list[Word], bool]:
+        via_xargs = False
+        while words:
+            name = os.path.basename(words[0].text)  # noqa: PTH119 -- pathlib costs the hook's cold start
+            if words[0].dynamic or name not in _WRAPPERS:
+                return words, via_xargs
+            via_xargs = via_xargs or name == "xargs"
+            valued, operands = _WRAPPERS[name]
+            at = 1
+            while at < len(words):
+                text = words[at].text
+                if text == "--":
+                    at += 1
+                    break
+                option = text.partition("=")[0]
+                if name == "env" and text in ("-S", "--split-string"):
+                    self.mark("env -S")
+                if option in _CHDIR and option in valued | {"--chdir"}:
+                    self.mark(f"{name} {option} runs the command elsewhere")
+                if name == "env" and _NAME.match(text):
+                    self._assigns(text)
+                    at += 1
+                elif text.startswith("-") and text != "-":
+                    cluster = not text.startswith("--") and len(text) > 2  # noqa: PLR2004
+                    last = f"-{text[-1]}" if cluster else text
+                    at += 2 if last in valued else 1
+                else:
+                    break
+            at += operands
+            if at >= len(words):
+                return words[:1], via_xargs  # the wrapper alone (``sudo -s``)
+            words = words[at:]
+        return words, via_xargs
+
+    def _runs(  # noqa: C901, PLR0911 -- one case per kind of program
+        self, program: str, words: list[Word]
+    ) -> tuple[list[Command], bool]:
+        """The commands a program runs from a string, and whether it reads code.
+
+        ``bash -c STRING``, ``su -c STRING``, ``watch WORDS``, ``trap STRING``:
+        STRING's commands, read the same way. A shell or interpreter given no
+        script (or ``-``, or ``/dev/fd/N``) reads its program from stdin.
+        """
+        rest = words[1:]
+        if program in SHELLS:
+            return self._shell_args(rest)
+        if _interpreter(program):
+            return [], _reads_code(rest)
+        if program in _C_RUNNERS:
+            for at, w in enumerate(rest):
+                if w.text in ("-c", "--command") and at + 1 < len(rest):
+                    return self._string(rest[at + 1]), False
+                if w.text.startswith("--command="):
+                    return self._sub_parse(w.text.partition("=")[2]), False
+        if program == "flock":  # flock [options] FILE (-c STRING | COMMAND...)
+            at = 0
+            while at < len(rest) and rest[at].text.startswith("-"):
+                at += 2 if rest[at].text in ("-w", "-E", "--timeout") else 1
+            after = rest[at + 1 :]
+            if after and after[0].text in ("-c", "--command"):
+                return (self._string(after[1]) if len(after) > 1 else []), False
+            return (self._command(after, [], []) if after else []), False
+        if program == "watch":
+            at = 0
+            while at < len(rest) and rest[at].text.startswith("-"):
+                at += 2 if rest[at].text in ("-n", "--interval", "-d") else 1
+            return self._joined(rest[at:]), False
+        if program == "trap":
+            command = [w for w in rest if not w.text.startswith("-")][:1]
+            return (self._string(command[0]) if command else []), False
+        return [], False
+
+    def _shell_args(self, rest: list[Word]) -> tuple[list[Command], bool]:
+        has_c = stdin = False
+        at = 0
+        while at < len(rest):
+            t = rest[at].text
+            if t == "--":
+                at += 1
+                break
+            if t in _SHELL_VALUED:
+                at += 2
+                continue
+            if t[:1] in "-+" and len(t) > 1:
+                if not t.startswith("--"):
+                    has_c = has_c or "c" in t[1:]
+                    stdin = stdin or "s" in t[1:]
+                at += 1
+                continue
+            break
+        operand = rest[at] if at < len(rest) else None
+        if has_c:
+            return (self._string(operand) if operand else []), False
+        if operand is None or operand.text == "-" or operand.dynamic:
+            return [], True
+        return [], stdin
+
+    def _string(self, w: Word) -> list[Command]:
+        if w.dynamic:
+            self.mark("a shell runs a string this reader cannot see")
+            return []
+        return self._sub_parse(w.text)
+
+    def _joined(self, words: list[Word]) -> list[Command]:
+        if any(w.dynamic for w in words):
+            self.mark("a command runs words this reader cannot see")
+            return []
+        return self._sub_parse(" ".join(w.text for w in words))
+
+    def _find_exec(self, words: list[Word]) -> list[Command]:
+        """The commands ``find -exec ... ;`` runs, on the paths find starts from."""
+        starts: list[str] = []
+        for w in words[1:]:
+            if w.text.startswith(("-", "(", "!")):
+                break
+            starts += self._paths(w)
+        nested: list[Command] = []
+        at = 1
+        while at < len(words):
+            if words[at].text in ("-exec", "-execdir", "-ok", "-okdir"):
+                end = at + 1
+                while end < len(words) and words[end].text not in (";", "+"):
+                    end += 1
+                chunk = [w for w in words[at + 1 : end] if w.text != "{}"]
+                for cmd in self._command(chunk, [], []) if chunk else []:
+                    cmd.paths += starts or [self._real(".")]
+                    nested.append(cmd)
+                at = end
+            at += 1
+        return nested
+
+    def _cd(self, operands: list[Word]) -> None:
+        targets = [w for w in operands if w.text == "-" or not w.text.startswith("-")]
+        if not targets:
+            self.cwd = self.home
+        elif targets[0].dynamic or targets[0].globbed or targets[0].text == "-":
+            self.mark("cd to a directory this reader cannot know")
+        else:
+            self.cwd = self._paths(targets[0])[0]
+
+    def _glob(self, w: Word) -> list[str]:
+        if not w.globbed or w.dynamic:
+            return [w.text]
+        pattern = w.pattern
+        if sum(glob.has_magic(part) for part in pattern.split("/")) > _MAX_GLOB_PARTS:
+            self.mark("a glob too wide to expand")
+            return [w.text]
+        rooted = os.path.join(self.cwd, pattern)  # noqa: PTH118 -- pathlib costs the hook's cold start
+        found = sorted(itertools.islice(glob.iglob(rooted), _MAX_MATCHES + 1))  # noqa: PTH207 -- pathlib costs the hook's cold start
+        if not found:
+            return [w.text]
+        if len(found) > _MAX_MATCHES:
+            self.mark("a glob with too many matches")
+        if os.path.isabs(pattern):  # noqa: PTH117 -- pathlib costs the hook's cold start
+            return found
+        return [os.path.relpath(f, self.cwd) for f in found]
+
+    def _paths(self, w: Word) -> list[str]:
+        """The absolute paths a word names (a variable's stays as written).
+
+        An option's value counts (``--output=FILE``, ``-oFILE`` does not).
+        """
+        if w.dynamic:
+            return [w.text]
+        if w.text.startswith("-") and len(w.text) > 1:
+            _, eq, value = w.text.partition("=")
+            return [self._real(value)] if eq and value else []
+        return [self._real(name) for name in self._glob(w)]
+
+    def _real(self, name: str) -> str:
+        return os.path.realpath(os.path.join(self.cwd, name))  # noqa: PTH118 -- pathlib costs the hook's cold start
+
+
+def _reads_code(args: list[Word]) -> bool:
+    """An interpreter with these arguments reads its program from stdin."""
+    for w in args:
+        t = w.text
+        if t.startswith("--"):
+            if t.partition("=")[0] in ("--eval", "--print", "--command"):
+                return False
+        elif t.startswith("-") and len(t) > 1:
+            if t[-1] in "ceEmrp":
+                return False
+        else:
+            return t == "-" or w.dynamic
+    return True
+
+
+def _interpreter(program: str) -> bool:
+    return program in SHELLS or bool(
+        re.match(r"^(python[0-9.]*|perl|ruby|node|php|lua|sudo)$", program)
+    )
+
+
+def _hosts(argv: list[str]) -> list[str]:
+    hosts: list[str] = []
+    for word in argv[1:]:
+        for url in _URL.findall(word):
+            try:
+                host = urllib.parse.urlsplit(url).hostname
+            except ValueError:
+                host = "?"
+            hosts.append(host or "?")
+        scp = _SCP.match(word)
+        if scp and "://" not in word:
+            hosts.append(scp.group(1).lower())
+    return hosts
