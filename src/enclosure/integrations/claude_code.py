@@ -157,7 +157,7 @@ def _granted(run: Run, tool: str, tool_input: JSONObject) -> str | None:
         binding = binding_sha256(run.id, tool, tool_input)
     except (TypeError, ValueError):
         return None
-    log = run._enc.log  # noqa: SLF001 -- the run's own log
+    log = run.enclosure.log
     for approval in log.list_approvals(status="approved", run_id=run.id):
         if approval.binding_sha256 == binding:
             return approval.approval_id
@@ -368,7 +368,7 @@ def _unguarded(run: Run, tool: str, tool_input: JSONObject, *, failed: bool) -> 
     except (TypeError, ValueError):
         digest = "unhashable"
     how = "failed" if failed else "ran"
-    enc = run._enc  # noqa: SLF001 -- the run's own enclosure
+    enc = run.enclosure
     enc.log.append(
         AlertEvent(
             run_id=run.id,
@@ -647,7 +647,7 @@ class _SdkGuard:
         try:
             run = self.current()
             context = tool_context(
-                run._enc,  # noqa: SLF001 -- the run's own enclosure
+                run.enclosure,
                 tool_input,
                 agent="claude-agent-sdk",
                 session_id=run.id,
