@@ -614,3 +614,43 @@ def test_run_closed_says_whether_a_run_has_its_kill_or_end(db_url, decision):
         assert log.verify().ok
     with pytest.raises(AuditUnavailable):
         log.run_closed("run-1")
+
+
+def test_run_closed_asks_again_only_once_another_connection_committed(
+    db_path, decision
+):
+    checks: list[str] = []
+    url = f"sqlite:///{db_path}"
+    with DecisionLog(url) as log:
+        log.append(decision(1))
+        raw = log._events._raw.driver_connection
+        raw.set_trace_callback(
+            lambda sql: checks.append(sql) if "run_ended" in sql else None
+        )
+        assert [log.run_closed("run-1") for _ in range(5)] == [False] * 5
+        assert len(checks) == 1  # then PRAGMA data_version said nobody wrote
+        log.append(decision(2))  # this connection's own decision changes nothing
+        assert log.run_closed("run-1") is False
+        assert len(checks) == 1
+        with DecisionLog(url) as other:
+            other.append(decision(3, run_id="run-2"))  # another connection wrote
+        assert log.run_closed("run-1") is False
+        assert len(checks) == 2
+        with DecisionLog(url) as other:
+            other.append(_kill("run-1", 4))
+        assert log.run_closed("run-1") is True
+        assert log.run_closed("run-2") is False
+        log.append(_kill("run-2", 5))  # its own kill closes a run known open
+        assert log.run_closed("run-2") is True
+
+
+def test_run_head_is_the_newest_seq_among_the_runs_events(db_url, decision):
+    with DecisionLog(db_url) as log:
+        assert log.run_head("run-1") == 0
+        log.append(decision(1))
+        log.append(decision(2, run_id="run-2"))
+        log.append(decision(3))
+        assert (log.run_head("run-1"), log.run_head("run-2")) == (3, 2)
+        log.append(decision(4, run_id="run-2"))  # the read left no transaction open
+        assert log.run_head("run-2") == 4
+        assert log.verify().ok

@@ -57,6 +57,7 @@ class Database:
         self.closed = False  # set by the owner on close: no connections from then on
         self._locks: Engine | None = None  # see _locks_engine
         self._locks_guard = threading.Lock()
+        self._locks_made = False  # SQLite: the lock files' folder exists
         self.dbapi_error: type[Exception] = OSError  # until the driver is known
         with self.guard("open"):
             parsed = sa.make_url(url)
@@ -149,10 +150,12 @@ class Database:
             with _MEMORY_LOCKS.setdefault(digest, threading.Lock()):
                 yield
             return
-        folder = Path(f"{database}-locks")
+        folder = f"{database}-locks"
         with self.guard("lock"):
-            folder.mkdir(mode=0o700, exist_ok=True)
-            fd = os.open(folder / digest.hex()[:32], os.O_RDWR | os.O_CREAT, 0o600)
+            if not self._locks_made:
+                Path(folder).mkdir(mode=0o700, exist_ok=True)
+                self._locks_made = True
+            fd = os.open(f"{folder}/{digest.hex()[:32]}", os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             except BaseException:

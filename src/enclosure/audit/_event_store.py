@@ -40,6 +40,7 @@ from enclosure.audit._schema import (
     compile_anchor,
     compile_closing_check,
     compile_insert,
+    compile_run_head,
     events_table,
     parse_anchor,
 )
@@ -151,6 +152,7 @@ class EventTable:
         dialect = db.engine.dialect
         self._insert_sql, self._as_params = compile_insert(dialect)
         self._closed_sql, self._closed_params = compile_closing_check(dialect)
+        self._head_sql, self._head_params = compile_run_head(dialect)
         self._anchor_sql, self._anchor_params = compile_anchor(dialect)
         self._head = self._load_head()
         # Runs known to have no kill or end event up to seq ``_open_at``: a live
@@ -160,6 +162,11 @@ class EventTable:
         self._anchored = self._head[0]
         self._last_params = _param_maker(dialect)
         self._notifies = dialect.name == "postgresql"
+        # SQLite: runs ``is_closed`` found open while ``PRAGMA data_version`` read
+        # ``_quiet_version``, i.e. while no other connection has committed since.
+        self._quiet = dialect.name == "sqlite"
+        self._quiet_version: Any = None
+        self._quiet_open: set[str] = set()
         self._raw: PoolProxiedConnection = db.engine.raw_connection()
         self._cursor = self._raw.cursor()
 
@@ -327,26 +334,65 @@ class EventTable:
         """Whether ``run_id`` has a kill or end event: the append path's own query.
 
         Run on the append connection with the statement compiled once, so it
-        costs what the live check costs, not a pooled SQLAlchemy query.
+        costs what the live check costs, not a pooled SQLAlchemy query. On
+        SQLite a run found open is not looked up again until another connection
+        commits (``PRAGMA data_version`` says so) or this table stores its kill
+        or end (``_learn``): an integration asks before every model call.
+        """
+        # The hot path: a plain try instead of the guard saves a generator.
+        try:
+            with self._lock:
+                if self._closed:
+                    raise self._db.closed_error()
+                if self._quiet:
+                    return self._is_closed_sqlite(run_id)
+                cursor = self._cursor
+                try:
+                    cursor.execute(self._closed_sql, self._closed_params(run_id))
+                    return bool(cursor.fetchall()[0][0])
+                finally:
+                    # PostgreSQL: end the transaction it opened; a failed
+                    # rollback must not hide the error that matters.
+                    with contextlib.suppress(self._db.dbapi_error):
+                        self._raw.rollback()
+        except AuditUnavailable:
+            raise
+        except (sa_exc.SQLAlchemyError, OSError, self._db.dbapi_error) as exc:
+            raise self._db.unavailable("read", exc) from exc
+
+    def _is_closed_sqlite(self, run_id: str) -> bool:
+        """``is_closed`` on SQLite, where reads open no transaction to end."""
+        cursor = self._cursor
+        cursor.execute("PRAGMA data_version")  # moves when another connection commits
+        version = cursor.fetchall()[0][0]
+        if version != self._quiet_version:
+            self._quiet_open.clear()
+            self._quiet_version = version
+        elif run_id in self._quiet_open:
+            return False
+        cursor.execute(self._closed_sql, self._closed_params(run_id))
+        closed = bool(cursor.fetchall()[0][0])
+        if not closed:
+            self._quiet_open.add(run_id)
+        return closed
+
+    def run_head(self, run_id: str) -> int:
+        """The newest seq among ``run_id``'s events, 0 for none (by its index).
+
+        On the append connection, compiled once: asked around every call of a
+        run that servers share (``Run.exclusively``).
         """
         with self._db.guard("read"), self._lock:
             if self._closed:
                 raise self._db.closed_error()
             cursor = self._cursor
             try:
-                cursor.execute(self._closed_sql, self._closed_params(run_id))
-                return bool(cursor.fetchall()[0][0])
+                cursor.execute(self._head_sql, self._head_params(run_id))
+                return int(cursor.fetchall()[0][0] or 0)
             finally:
-                # PostgreSQL: end the transaction it opened; a failed rollback
-                # must not hide the error that matters.
-                with contextlib.suppress(self._db.dbapi_error):
-                    self._raw.rollback()
-
-    def run_head(self, run_id: str) -> int:
-        """The newest seq among ``run_id``'s events, 0 for none (by its index)."""
-        stmt = sa.select(sa.func.max(_E.seq)).where(_E.run_id == run_id)
-        with self._db.guard("read"), self._db.connect() as conn:
-            return int(conn.execute(stmt).scalar() or 0)
+                if not self._quiet:  # PostgreSQL: end the transaction it opened
+                    with contextlib.suppress(self._db.dbapi_error):
+                        self._raw.rollback()
 
     def closing(self, run_id: str) -> StoredEvent | None:
         """The first event that closed ``run_id`` (its kill, else its end), if any."""
@@ -434,6 +480,7 @@ class EventTable:
         for row in rows:
             if row[3] in CLOSING:  # (seq, ts, run_id, kind, ...)
                 self._open_runs.discard(row[2])
+                self._quiet_open.discard(row[2])
         self._open_at = first + len(rows) - 1
 
     def _check_live(self, run_id: str) -> None:

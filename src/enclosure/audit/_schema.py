@@ -43,6 +43,7 @@ __all__ = [
     "compile_anchor",
     "compile_closing_check",
     "compile_insert",
+    "compile_run_head",
     "create_schema",
     "events_table",
     "manifests_table",
@@ -262,6 +263,21 @@ def compile_closing_check(dialect: Dialect) -> tuple[str, Callable[[str], Any]]:
     if compiled.positional:
         return str(compiled), lambda run_id: (run_id,)
     return str(compiled), lambda run_id: {"live_run": run_id}
+
+
+def compile_run_head(dialect: Dialect) -> tuple[str, Callable[[str], Any]]:
+    """Compile the query for a run's newest ``seq`` (``NULL`` for none); its params.
+
+    Servers sharing a database ask it around every call (``Run.exclusively``), so
+    it runs compiled once on the append connection, like the closing check.
+    """
+    head = sa.select(sa.func.max(_E.seq)).where(
+        _E.run_id == sa.bindparam("head_run", type_=sa.Text)
+    )
+    compiled = head.compile(dialect=dialect)
+    if compiled.positional:
+        return str(compiled), lambda run_id: (run_id,)
+    return str(compiled), lambda run_id: {"head_run": run_id}
 
 
 def compile_anchor(dialect: Dialect) -> tuple[str, Callable[[dict[str, str]], Any]]:
