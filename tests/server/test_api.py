@@ -3,6 +3,7 @@ import threading
 
 import httpx
 import pytest
+from sqlalchemy import event as sa_event
 
 from enclosure.artifacts import Quarantine
 from enclosure.audit import ApprovalEvent
@@ -348,3 +349,23 @@ def test_a_call_is_refused_when_the_run_lock_cannot_be_taken(server, monkeypatch
         agent.call(run_id, "ping", {})
     assert caught.value.code == "E-AUDIT-UNAVAILABLE"
     assert server.enc.log.events(run_id=run_id, kinds=["decision"]) == []
+
+
+def test_a_call_reads_nothing_of_its_run_that_grows_with_the_run(server):
+    agent = server.client("agent")
+    run_id = agent.start_run("long run")["run_id"]
+    for i in range(3):
+        agent.call(run_id, "lookup", {"key": f"k{i}"})
+    seen: list[str] = []
+
+    def capture(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    engine = server.enc.log._db.engine
+    sa_event.listen(engine, "before_cursor_execute", capture)
+    try:
+        assert agent.call(run_id, "lookup", {"key": "k"})["status"] == "executed"
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", capture)
+    # The run's record counts its events (every call had cost more than the last).
+    assert not [s for s in seen if "count(" in s.lower()], seen

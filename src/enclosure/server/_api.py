@@ -12,7 +12,6 @@ Must not know: SQL, how runs decide calls, how tokens are stored.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,7 +22,6 @@ import anyio.to_thread
 from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, Response
 
-from enclosure.errors import EnclosureError
 from enclosure.server._artifacts import (
     artifact_diff,
     list_artifacts,
@@ -76,7 +74,6 @@ YAML_TYPES = frozenset(
     {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
 )
 """Content types an endpoint with ``yaml=True`` reads as YAML text."""
-logger = logging.getLogger("enclosure")
 _MAX_WAIT = 300.0
 _MAX_LIMIT = 1000
 _APPROVAL_STATUSES = ("pending", "approved", "denied", "expired", "consumed")
@@ -97,24 +94,18 @@ class State:
         """The run, rebuilt from the log when this process does not hold it.
 
         A run held here that another process killed or ended since (the CLI, a
-        second server on the same database) is rebuilt from the log too, so it
-        refuses what it must at once; what it ran here is torn down first.
+        second server on the same database) takes that close on first
+        (``Run.refresh``: what it ran here is torn down, its kill hooks called),
+        so it refuses what it must at once. One indexed check per request; the
+        run's record, whose counts grow with the run, is not read.
         """
         enc = self.enc
         try:
             run = enc.get_run(run_id)
         except Exception:  # noqa: BLE001 -- unknown here: rebuild it (E-RUN-UNKNOWN if none)
             return enc.resume_run(run_id)
-        if run.status != "running":
-            return run
-        record = enc.log.get_run(run_id)
-        if record is None or record.status == "running":
-            return run
-        try:
-            run.workspace.close()
-        except (OSError, EnclosureError):
-            logger.exception("run %s: its sandbox or quarantine did not close", run_id)
-        return enc.resume_run(run_id, fresh=True)
+        run.refresh()
+        return run
 
     def lock_for(self, run_id: str) -> threading.Lock:
         """Calls of one run are decided one at a time."""
