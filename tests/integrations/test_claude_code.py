@@ -20,6 +20,7 @@ from enclosure.errors import UsageError
 from enclosure.integrations import claude_code
 from enclosure.integrations.claude_code import (
     MAX_EVENT_BYTES,
+    EnclosureCache,
     can_use_tool,
     decide,
     handle_event,
@@ -842,3 +843,34 @@ def test_result_hooks_need_the_callback_of_can_use_tool():
     with pytest.raises(UsageError) as caught:
         result_hooks(other)
     assert caught.value.code == "E-USAGE"
+
+
+def test_a_loaded_enclosure_does_not_replay_a_long_session_per_call(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+):
+    cache = EnclosureCache()
+
+    def ls(i: int) -> bytes:
+        return raw(event("Bash", {"command": f"ls build/{i}"}))
+
+    for i in range(30):
+        assert permission(hook(ls(i), EXAMPLE, home, cache=cache)) == "allow"
+    enc = cache.get(EXAMPLE, home)
+    read: list[int] = []
+    events = enc.log.events
+
+    def counted(**kw: Any) -> Any:
+        found = events(**kw)
+        read.append(len(found))
+        return found
+
+    monkeypatch.setattr(enc.log, "events", counted)
+    assert permission(hook(ls(30), EXAMPLE, home, cache=cache)) == "allow"
+    assert sum(read) == 0  # nobody else wrote: nothing of the 30 calls is read again
+    push = raw(event("Bash", {"command": "git push origin main"}))
+    for _ in range(2):  # decided elsewhere: a hook process of its own
+        assert permission(hook(push, EXAMPLE, home)) == "allow"
+    assert permission(hook(push, EXAMPLE, home, cache=cache)) == "allow"
+    assert sum(read) == 2  # just those two, counted in: this was the third push
+    assert permission(hook(push, EXAMPLE, home, cache=cache)) == "deny"
+    cache.close()

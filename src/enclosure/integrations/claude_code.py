@@ -299,10 +299,19 @@ def _locked(home: Path, run_id: str) -> Iterator[None]:
 
 
 def _run_for(enc: Enclosure, session_id: str) -> Run:
+    """The session's run: held by a loaded enclosure, else rebuilt, else started.
+
+    A decision server keeps its enclosure, and so its runs, loaded;
+    ``handle_event`` brings a held run up to date with what other processes
+    decided (``Run.exclusively``).
+    """
     run_id = run_id_for(session_id)
     try:
-        # Always from the log: other processes decide calls of this run too.
-        return enc.resume_run(run_id, fresh=True)
+        return enc.get_run(run_id)
+    except UsageError:
+        pass
+    try:
+        return enc.resume_run(run_id)
     except UsageError as exc:
         if exc.code != "E-RUN-UNKNOWN":
             raise
@@ -316,6 +325,11 @@ def _run_for(enc: Enclosure, session_id: str) -> Run:
 def handle_event(enc: Enclosure, event: dict[str, Any]) -> dict[str, Any]:
     """Answer one parsed hook event for ``enc``; the caller holds the run's lock.
 
+    Other processes decide calls of the session too (a hook that decided in its
+    own process, the Agent SDK): under the run's lock in the log, the run counts
+    in what they logged since it last looked (only that: a long session is not
+    replayed per call) and takes on a kill or end made elsewhere.
+
     Raises:
         EnclosureError: the run has ended or the log cannot be used.
     """
@@ -324,9 +338,11 @@ def handle_event(enc: Enclosure, event: dict[str, Any]) -> dict[str, Any]:
         return {}
     run = _run_for(enc, event["session_id"])
     tool, tool_input = event["tool_name"], event["tool_input"]
-    if name == "PreToolUse":
-        return _pre(decide(run, tool, tool_input, context=_context(enc, event)))
-    record(run, event)
+    with run.exclusively():
+        run.refresh()
+        if name == "PreToolUse":
+            return _pre(decide(run, tool, tool_input, context=_context(enc, event)))
+        record(run, event)
     return {}
 
 
