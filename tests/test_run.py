@@ -996,3 +996,37 @@ def test_refresh_takes_on_a_kill_made_elsewhere_once(
     assert run.refresh() == "killed"
     assert killed == ["stopped from the CLI"]
     assert run.state.killed == "stopped from the CLI"
+
+
+def test_retries_an_approval_cannot_release_take_no_rate_slot(
+    tmp_path: Path, clock: FakeClock
+):
+    manifest = """
+agent: {name: payer}
+tools:
+  pay: {mode: approve, rate: 1/hour, on_exceed: kill}
+approvals: {ttl: 10m}
+"""
+    enc = make_enclosure(manifest, tmp_path, clock=clock)
+    enc.tool("pay")(lambda amount: amount)
+    run = enc.start_run(task="t")
+    parked = run.call("pay", {"amount": 5})
+    for _ in range(3):  # polite retries while no human has answered
+        waiting = run.call("pay", {"amount": 5}, approval_id=parked.approval_id)
+        assert waiting.status == "pending"
+    other = run.call("pay", {"amount": 6}, approval_id=parked.approval_id)
+    assert (other.status, other.error.code) == ("blocked", "E-APPROVAL-MISMATCH")
+    assert run.status == "running"  # no slot taken: on_exceed: kill never fired
+    enc.approvals.approve(parked.approval_id, by="finance")
+    done = run.call("pay", {"amount": 5}, approval_id=parked.approval_id)
+    assert (done.status, done.value) == ("executed", 5)  # the hour's one slot
+    spent = run.call("pay", {"amount": 5}, approval_id=parked.approval_id)
+    assert (spent.status, spent.error.code) == ("blocked", "E-APPROVAL-NOT-APPROVED")
+    assert run.status == "running"
+    replayed = make_enclosure(manifest, tmp_path, clock=clock).resume_run(run.id)
+    live, again = run.state, replayed.state
+    assert (again.calls, again.executed, again.denials) == (
+        live.calls,
+        live.executed,
+        live.denials,
+    )

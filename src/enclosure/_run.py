@@ -859,6 +859,31 @@ class Run:
                     tool=tool,
                     manifest_sha256=enc.policy.manifest_sha256,
                 )
+            elif (
+                approval_id is not None
+                and invalid is None
+                and (held := self._unusable_approval(approval_id, call))
+            ):
+                # Decided without the policy: a retry that cannot run uses no rate
+                # window (counted as a replay counts it), whatever its limits.
+                decision, waiting, code = held
+                enc.policy.recount(
+                    call,
+                    self.state,
+                    enc.clock.monotonic(),
+                    outcome=decision.outcome,
+                    args_sha256=args_sha,
+                )
+                record = _Record(
+                    self,
+                    call,
+                    decision,
+                    validator=validator,
+                    args_sha256=args_sha,
+                    ctx_json=ctx_json,
+                    started_ns=started,
+                )
+                return record.held(waiting, code)
             else:
                 decision = enc.policy.decide(
                     call,
@@ -884,6 +909,55 @@ class Run:
                 started_ns=started,
             )
             return record.act(approval_id)
+
+    def _unusable_approval(
+        self, approval_id: str, call: ToolCall
+    ) -> tuple[Decision, Approval | None, str] | None:
+        """Why ``approval_id`` cannot release ``call`` now, if it cannot.
+
+        The decision, the approval when it is still pending, and the code;
+        ``None`` when it is approved for exactly these arguments (the policy
+        decides, and consuming the approval checks all of it again atomically).
+        A retry with a pending, decided, spent or foreign approval runs nothing,
+        so it must not take a rate-limit slot (nor trip ``on_exceed: kill``).
+        """
+        enc = self._enc
+        binding = binding_sha256(self.id, call.tool, call.args)
+        rule = "approval"
+        try:
+            approval = enc.approvals.get(approval_id)
+        except ApprovalError as exc:
+            why, code = exc.message, exc.code
+        else:
+            rule = approval.rule
+            if approval.binding_sha256 != binding:
+                why = f"approval {approval_id!r} is bound to other arguments"
+                code = "E-APPROVAL-MISMATCH"
+            elif approval.status == "approved":
+                return None
+            elif approval.status == "pending":
+                waiting = Decision(
+                    outcome="approve",
+                    rule=rule,
+                    reason=approval.reason,
+                    tool=call.tool,
+                    manifest_sha256=enc.policy.manifest_sha256,
+                )
+                return waiting, approval, "E-APPROVAL-PENDING"
+            elif approval.status == "expired":
+                why = f"approval {approval_id!r} has expired"
+                code = "E-APPROVAL-EXPIRED"
+            else:
+                why = f"approval {approval_id!r} is {approval.status}"
+                code = "E-APPROVAL-NOT-APPROVED"
+        denial = Decision(
+            outcome="deny",
+            rule=rule,
+            reason=f"approval {approval_id} cannot be used: {why}",
+            tool=call.tool,
+            manifest_sha256=enc.policy.manifest_sha256,
+        )
+        return denial, None, code
 
     def _finish(
         self,
@@ -1044,6 +1118,15 @@ class _Record:
             if outcome == "simulate":
                 return self._simulate()
             return self._dispatch(approval_id)
+        except AuditUnavailable as exc:
+            return self._unlogged(exc)
+
+    def held(self, waiting: Approval | None, code: str) -> CallResult:
+        """Answer a call whose approval cannot release it (``_unusable_approval``)."""
+        try:
+            if waiting is not None:
+                return self._still_pending(waiting)
+            return self._blocked(code)
         except AuditUnavailable as exc:
             return self._unlogged(exc)
 
