@@ -64,12 +64,13 @@ class _Parser(Commands):
         self.cwd = cwd
         self.home = home
         self.depth = depth
-        self.heredocs: list[tuple[str, bool, list[Command]]] = []
+        self.heredocs: list[tuple[str, bool, bool, list[Command]]] = []
         self.opaque = ""
         self.ends: list[str] = []  # the closers of the lists being read
         self.linked = False  # a symlink was made earlier on this line
         self.code_readers = 0  # shells and interpreters reading code from stdin
         self.inputs = 0  # input redirections read so far
+        self.globs = 0  # globs expanded so far (each lists a directory)
 
     # --- characters ----------------------------------------------------------------
 
@@ -175,7 +176,9 @@ class _Parser(Commands):
         """One pipeline stage: a subshell, a group or a simple command."""
         c = self.peek()
         if c == "(" and self.peek(1) == "(":
+            start = self.i
             self._skip_balanced()  # (( arithmetic ))
+            self._arithmetic(self.s[start : self.i])
             return []
         if c == "(":
             self.i += 1
@@ -237,8 +240,8 @@ class _Parser(Commands):
                 else:
                     made = made + self._sub_parse(text.text)
         for at in range(heredoc_at, len(self.heredocs)):
-            delim, expands, _ = self.heredocs[at]
-            self.heredocs[at] = (delim, expands, made)
+            delim, expands, strip_tabs, _ = self.heredocs[at]
+            self.heredocs[at] = (delim, expands, strip_tabs, made)
         return made
 
     def _redirection(
@@ -262,7 +265,7 @@ class _Parser(Commands):
             self.inputs += 1
         if op in ("<<", "<<-"):
             target = self.word()
-            self.heredocs.append((target.text, not target.quoted, []))
+            self.heredocs.append((target.text, not target.quoted, op == "<<-", []))
             return True
         target = self.word()
         words.append(Word(inner=target.inner, feeds=target.feeds, dynamic=True))
@@ -276,14 +279,14 @@ class _Parser(Commands):
 
     def _read_heredocs(self) -> None:
         """Skip the bodies of the here-documents opened on the line just ended."""
-        for delim, expands, cmds in self.heredocs:
+        for delim, expands, strip_tabs, cmds in self.heredocs:
             body: list[str] = []
             while self.i < len(self.s):
                 end = self.s.find("\n", self.i)
                 end = len(self.s) if end < 0 else end
                 line = self.s[self.i : end]
                 self.i = end + 1
-                if line.strip("\t") == delim:
+                if (line.lstrip("\t") if strip_tabs else line) == delim:
                     break
                 body.append(line)
             else:
@@ -294,6 +297,18 @@ class _Parser(Commands):
             if any(cmd.reads_code for cmd in cmds):
                 self.mark("a here-document fed to a shell or interpreter")
         self.heredocs = []
+
+    def _backslash_in_backticks(self) -> None:
+        """Bash undoes one level of backslashes in backticks before reading them."""
+        close = self.s.find("`", self.i + 1)
+        if "\\" in self.s[self.i + 1 : close if close >= 0 else len(self.s)]:
+            self.mark("a backslash inside backticks")
+
+    def _arithmetic(self, text: str) -> None:
+        """Arithmetic is not read: one that could run or hide commands is opaque."""
+        inner = text.removeprefix("$")[2:-2]  # within $(( )) or (( ))
+        if any(c in inner for c in "$`'\"[\\#"):
+            self.mark("substitutions, quotes or subscripts inside arithmetic")
 
     def _skip_balanced(self) -> None:
         """Skip from a ``(`` at the cursor past its matching ``)``."""
@@ -354,11 +369,14 @@ class _Parser(Commands):
             elif c == "$":
                 self._dollar(w, quoted=False)
             elif c == "`":
+                self._backslash_in_backticks()
                 self.i += 1
                 w.inner += self._nested("`")
                 self._add(w, "$(...)", quoted=False, dynamic=True)
             elif c == "~" and first:
                 self.i += 1
+                if self.peek() in ("+", "-"):
+                    self.mark("~+ or ~- (the shell's current or previous directory)")
                 user = ""
                 while self.peek() and (self.peek().isalnum() or self.peek() in "._-"):
                     user += self.peek()
@@ -404,6 +422,7 @@ class _Parser(Commands):
             elif c == "$":
                 self._dollar(w, quoted=True)
             elif c == "`":
+                self._backslash_in_backticks()
                 self.i += 1
                 w.inner += self._nested("`")
                 self._add(w, "$(...)", quoted=True, dynamic=True)
@@ -454,6 +473,7 @@ class _Parser(Commands):
             start = self.i
             self.i += 1
             self._skip_balanced()
+            self._arithmetic(self.s[start : self.i])
             self._add(w, self.s[start : self.i], quoted=quoted, dynamic=True)
         elif nxt == "(":
             self.i += 2
@@ -465,6 +485,10 @@ class _Parser(Commands):
             inner = self.s[self.i + 2 : end]
             if "$(" in inner or "`" in inner:
                 self.mark("a substitution inside ${...}")
+            if any(c in inner for c in "'\"\\{@") or "$" in inner:
+                # Bash ends ${...} at the } its own quoting leaves: this reader
+                # would end it elsewhere and read the rest of the line wrong.
+                self.mark("quotes, nesting or a transformation inside ${...}")
             self._add(w, self.s[self.i : end + 1], quoted=quoted, dynamic=True)
             self.i = end + 1
         else:
@@ -487,6 +511,9 @@ class _Parser(Commands):
         finally:
             self.depth -= 1
             if self.heredocs:
+                # Bash reads the body after the line's end, not after the ``)``:
+                # what follows on this line would be taken for the body.
+                self.mark("a here-document opened in a substitution closed on its line")
                 self._read_heredocs()
             self.heredocs = outer_heredocs
 

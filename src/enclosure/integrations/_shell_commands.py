@@ -23,12 +23,48 @@ __all__ = ["CLOSERS", "SHELLS", "Command", "Commands", "Word"]
 SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish"})
 _OPENERS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!"})
 CLOSERS = frozenset({"fi", "done", "esac", "}"})
-_OPAQUE_WORDS = frozenset({"eval", "case", "function", "select", "coproc", "alias"})
+_OPAQUE_WORDS = frozenset(
+    {"eval", "case", "function", "select", "coproc", "alias", "let", "mapfile"}
+    | {"readarray", "hash", "enable", "bind", "complete", "compgen", "fc", "shopt"}
+)
+"""Builtins that run text as code or change what a name runs: quoted or not."""
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`|;]+")
 _SCP = re.compile(r"^(?:[\w.-]+@)?([A-Za-z0-9][\w.-]*\.[A-Za-z]{2,}):")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _MAX_GLOB_PARTS = 2  # wildcard components expanded in one word
 _MAX_MATCHES = 512
+_MAX_GLOBS = 16  # globs expanded per line: each one lists a directory
+_INTERPRETER = re.compile(
+    r"^(python[0-9.]*|pypy[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node(js)?|deno|bun|php[0-9.]*"
+    r"|lua(jit)?[0-9.]*|tclsh[0-9.]*|wish|[gmn]?awk|busybox|pwsh|osascript|sudo|doas)$"
+)
+"""Programs that run code they read (a versioned or distro name too)."""
+_LAUNCHERS = frozenset(
+    {"setarch", "prlimit", "unshare", "nsenter", "sg", "script", "firejail", "proot"}
+    | {"runuser", "systemd-run", "npm", "npx", "pnpm", "yarn", "bunx", "pipx", "uvx"}
+    | {"docker", "podman", "kubectl", "parallel", "flock", "watch", "make"}
+)
+"""Programs that may run a command named among their words, as no wrapper here is
+read: one that names a program this reader watches is opaque."""
+_WATCHED = frozenset(
+    {"rm", "rmdir", "unlink", "shred", "find", "mv", "dd", "truncate", "ln"}
+    | {"curl", "wget", "nc", "ncat", "netcat", "socat", "ssh", "scp", "rsync"}
+    | {"enclosure", "eval", "source", "git", "sudo", "su", "xargs", "env"}
+    | SHELLS
+)
+_RUNTIME = re.compile(
+    r"\$\(\.\.\.\)|\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$[0-9@*#?$!-]|\$\(\(.*?\)\)"
+)
+"""What a word holds that only exists at run time (as the reader writes it)."""
+
+_EVALUATING_OPTIONS = {
+    "printf": frozenset({"-v"}),
+    "declare": frozenset({"-n"}),
+    "typeset": frozenset({"-n"}),
+    "local": frozenset({"-n"}),
+    "read": frozenset({"-e"}),
+}
+"""Builtins whose option (or an array subscript in an argument) evaluates code."""
 
 # Wrappers run the rest of their words as a command; each maps to its options
 # that take a value (skipped with the option) and how many operands come before
@@ -144,6 +180,7 @@ class Commands:
     home: str
     linked: bool
     code_readers: int
+    globs: int
 
     def mark(self, why: str) -> None:
         """Make the line opaque, saying why."""
@@ -194,8 +231,9 @@ class Commands:
         if head.dynamic or head.globbed:
             self.mark("a variable, substitution or glob as the program")
         program = os.path.basename(head.text.rstrip("/")) or head.text  # noqa: PTH119 -- pathlib costs the hook's cold start
-        if not head.quoted and program in _OPAQUE_WORDS:
-            self.mark(f"{program!r}")
+        self._evaluates(program, words[1:])
+        if program in _LAUNCHERS and any(_watched(w.text) for w in words[1:]):
+            self.mark(f"{program!r} running a command this reader does not follow")
         argv = [program] + [w.text for w in words[1:]]
         operands = words[1:]
         if program == "git":
@@ -388,11 +426,34 @@ class Commands:
             self.mark("cd to a directory this reader cannot know")
         else:
             self.cwd = self._paths(targets[0])[0]
+            if not os.path.isdir(self.cwd):  # noqa: PTH112 -- pathlib costs the hook's cold start
+                # Bash stays where it was (and may go on): where is unknown here.
+                self.mark("cd to a directory that does not exist")
+
+    def _evaluates(self, program: str, operands: list[Word]) -> None:
+        """Mark builtins that run text as code, quoted or not, as Bash runs them."""
+        if program in _OPAQUE_WORDS:
+            self.mark(f"{program!r}")
+        if program in _EVALUATING_OPTIONS and any(
+            w.text in _EVALUATING_OPTIONS[program] or "[" in w.text for w in operands
+        ):
+            self.mark(f"{program!r} with an option that evaluates its argument")
+        if program in ("source", ".") and (
+            not operands or operands[0].dynamic or operands[0].text.startswith("/dev/")
+        ):
+            self.mark("source of a stream or a run-time name")
 
     def _glob(self, w: Word) -> list[str]:
         if not w.globbed or w.dynamic:
             return [w.text]
         pattern = w.pattern
+        if "[^" in pattern or "[!" in pattern or "[[:" in pattern:
+            self.mark("a bracket glob this reader cannot expand as Bash does")
+            return [w.text]
+        self.globs += 1
+        if self.globs > _MAX_GLOBS:
+            self.mark("more globs than this reader expands on one line")
+            return [w.text]
         if sum(glob.has_magic(part) for part in pattern.split("/")) > _MAX_GLOB_PARTS:
             self.mark("a glob too wide to expand")
             return [w.text]
@@ -412,6 +473,11 @@ class Commands:
         An option's value counts (``--output=FILE``, ``-oFILE`` does not).
         """
         if w.dynamic:
+            static = _RUNTIME.sub("", w.text)
+            if static != w.text and any(c in static for c in "/.~"):
+                # A path built at run time (``proj/$(echo ../x)``, ``.en${z}v``)
+                # can point anywhere: rules must not take it as written.
+                self.mark("a path built from a variable or substitution")
             return [w.text]
         if w.text.startswith("-") and len(w.text) > 1:
             _, eq, value = w.text.partition("=")
@@ -437,10 +503,13 @@ def _reads_code(args: list[Word]) -> bool:
     return True
 
 
+def _watched(word: str) -> bool:
+    name = os.path.basename(word)  # noqa: PTH119 -- pathlib costs the hook's cold start
+    return name in _WATCHED or _interpreter(name)
+
+
 def _interpreter(program: str) -> bool:
-    return program in SHELLS or bool(
-        re.match(r"^(python[0-9.]*|perl|ruby|node|php|lua|sudo)$", program)
-    )
+    return program in SHELLS or bool(_INTERPRETER.match(program))
 
 
 def _hosts(argv: list[str]) -> list[str]:
