@@ -851,6 +851,7 @@ class Run:
                     validator = ValidatorResult(ok=False, errors=checked.errors)
             else:
                 validator = ValidatorResult(ok=False, errors=[invalid])
+            held = None  # an approval that cannot release the call: why
             if self.status == "killed":
                 decision = Decision(
                     outcome="kill",
@@ -866,7 +867,7 @@ class Run:
             ):
                 # Decided without the policy: a retry that cannot run uses no rate
                 # window (counted as a replay counts it), whatever its limits.
-                decision, waiting, code = held
+                decision = held[0]
                 enc.policy.recount(
                     call,
                     self.state,
@@ -874,16 +875,6 @@ class Run:
                     outcome=decision.outcome,
                     args_sha256=args_sha,
                 )
-                record = _Record(
-                    self,
-                    call,
-                    decision,
-                    validator=validator,
-                    args_sha256=args_sha,
-                    ctx_json=ctx_json,
-                    started_ns=started,
-                )
-                return record.held(waiting, code)
             else:
                 decision = enc.policy.decide(
                     call,
@@ -908,6 +899,8 @@ class Run:
                 ctx_json=ctx_json,
                 started_ns=started,
             )
+            if held:
+                return record.held(held[1], held[2])
             return record.act(approval_id)
 
     def _unusable_approval(
