@@ -541,7 +541,7 @@ class Run:
         """
         log = self._enc.log
         with log.run_lock(self.id):
-            if log.run_head(self.id) > self._synced:  # the cheap query first
+            if log.run_head(self.id, after=self._synced) > self._synced:
                 newer = log.events(
                     run_id=self.id, kinds=("decision", "result"), after_seq=self._synced
                 )
@@ -553,7 +553,7 @@ class Run:
             finally:
                 try:
                     # Under the lock only this block wrote the run's decisions.
-                    self._synced = log.run_head(self.id)
+                    self._synced = log.run_head(self.id, after=self._synced)
                 except AuditUnavailable:
                     # The next block counts this one's calls again: stricter.
                     logger.exception("run %s: cannot read where it ends", self.id)

@@ -653,4 +653,6 @@ def test_run_head_is_the_newest_seq_among_the_runs_events(db_url, decision):
         assert (log.run_head("run-1"), log.run_head("run-2")) == (3, 2)
         log.append(decision(4, run_id="run-2"))  # the read left no transaction open
         assert log.run_head("run-2") == 4
+        assert log.run_head("run-1", after=2) == log.run_head("run-1", after=3) == 3
+        assert log.run_head("run-2", after=9) == 9  # nothing after: where it looked
         assert log.verify().ok

@@ -376,19 +376,19 @@ class EventTable:
             self._quiet_open.add(run_id)
         return closed
 
-    def run_head(self, run_id: str) -> int:
-        """The newest seq among ``run_id``'s events, 0 for none (by its index).
+    def run_head(self, run_id: str, *, after: int = 0) -> int:
+        """The newest seq among ``run_id``'s events after ``after``, else ``after``.
 
         On the append connection, compiled once: asked around every call of a
-        run that servers share (``Run.exclusively``).
+        run that servers share (``Run.exclusively``), from where it last looked.
         """
         with self._db.guard("read"), self._lock:
             if self._closed:
                 raise self._db.closed_error()
             cursor = self._cursor
             try:
-                cursor.execute(self._head_sql, self._head_params(run_id))
-                return int(cursor.fetchall()[0][0] or 0)
+                cursor.execute(self._head_sql, self._head_params(run_id, after))
+                return int(cursor.fetchall()[0][0] or after)
             finally:
                 if not self._quiet:  # PostgreSQL: end the transaction it opened
                     with contextlib.suppress(self._db.dbapi_error):

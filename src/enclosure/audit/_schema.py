@@ -265,19 +265,28 @@ def compile_closing_check(dialect: Dialect) -> tuple[str, Callable[[str], Any]]:
     return str(compiled), lambda run_id: {"live_run": run_id}
 
 
-def compile_run_head(dialect: Dialect) -> tuple[str, Callable[[str], Any]]:
-    """Compile the query for a run's newest ``seq`` (``NULL`` for none); its params.
+def compile_run_head(
+    dialect: Dialect,
+) -> tuple[str, Callable[[str, int], Any]]:
+    """Compile the query for a run's newest ``seq`` after a given one; its params.
 
-    Servers sharing a database ask it around every call (``Run.exclusively``), so
-    it runs compiled once on the append connection, like the closing check.
+    ``NULL`` when the run has none after it. Asked around every call of a run
+    servers share (``Run.exclusively``), from a recent ``seq``: the range from
+    there is short whichever index the planner takes (PostgreSQL's ``max`` over
+    the run alone walked the primary key back past every newer run's events).
+    Compiled once, run on the append connection like the closing check.
     """
     head = sa.select(sa.func.max(_E.seq)).where(
-        _E.run_id == sa.bindparam("head_run", type_=sa.Text)
+        _E.run_id == sa.bindparam("head_run", type_=sa.Text),
+        _E.seq > sa.bindparam("head_after", type_=_SEQ),
     )
     compiled = head.compile(dialect=dialect)
     if compiled.positional:
-        return str(compiled), lambda run_id: (run_id,)
-    return str(compiled), lambda run_id: {"head_run": run_id}
+        return str(compiled), lambda run_id, after: (run_id, after)
+    return str(compiled), lambda run_id, after: {
+        "head_run": run_id,
+        "head_after": after,
+    }
 
 
 def compile_anchor(dialect: Dialect) -> tuple[str, Callable[[dict[str, str]], Any]]:

@@ -299,13 +299,15 @@ class DecisionLog:
         """
         return self._db.exclusive(f"run:{run_id}")
 
-    def run_head(self, run_id: str) -> int:
-        """The sequence number of ``run_id``'s newest event; 0 when it has none.
+    def run_head(self, run_id: str, *, after: int = 0) -> int:
+        """The seq of ``run_id``'s newest event after ``after``; else ``after``.
+
+        ``Run.exclusively`` asks from where it last looked: the range is short.
 
         Raises:
             AuditUnavailable: the log cannot be read.
         """
-        return self._events.run_head(run_id)
+        return self._events.run_head(run_id, after=after)
 
     def run_closed(self, run_id: str) -> bool:
         """Whether ``run_id`` has a ``kill`` or ``run_ended`` event (a cheap check).
