@@ -482,7 +482,12 @@ class Commands:
         if w.text.startswith("-") and len(w.text) > 1:
             _, eq, value = w.text.partition("=")
             return [self._real(value)] if eq and value else []
-        return [self._real(name) for name in self._glob(w)]
+        paths = [self._real(name) for name in self._glob(w)]
+        # ``@FILE`` and ``name=@FILE`` (curl -d/-F, httpie): the file is read and sent.
+        _, at, attached = w.text.rpartition("@")
+        if at and attached and (w.text.startswith("@") or "=@" in w.text):
+            paths.append(self._real(attached))
+        return paths
 
     def _real(self, name: str) -> str:
         return os.path.realpath(os.path.join(self.cwd, name))  # noqa: PTH118 -- pathlib costs the hook's cold start
