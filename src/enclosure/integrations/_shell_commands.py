@@ -287,6 +287,17 @@ class Commands:
             at += 2 if option in _GIT_VALUED else 1
         return ["git", *argv[at:]], operands[at - 1 :]
 
+    def _wrapper_option(self, name: str, text: str, valued: frozenset[str]) -> None:
+        """Mark a wrapper's option that runs a string or moves the command."""
+        option = text.partition("=")[0]
+        short = text.startswith("-") and not text.startswith("--")
+        if name == "env" and (option == "--split-string" or (short and "S" in text)):
+            self.mark("env -S")  # also --split-string=..., -S'...', -iS
+        if short and len(text) > 2 and text[:2] in _CHDIR:  # noqa: PLR2004
+            option = text[:2]  # -C/dir: the value attached
+        if option in _CHDIR and option in valued | {"--chdir"}:
+            self.mark(f"{name} {option} runs the command elsewhere")
+
     def _strip_wrappers(self, words: list[Word]) -> tuple[list[Word], bool]:
         via_xargs = False
         while words:
@@ -301,11 +312,7 @@ class Commands:
                 if text == "--":
                     at += 1
                     break
-                option = text.partition("=")[0]
-                if name == "env" and text in ("-S", "--split-string"):
-                    self.mark("env -S")
-                if option in _CHDIR and option in valued | {"--chdir"}:
-                    self.mark(f"{name} {option} runs the command elsewhere")
+                self._wrapper_option(name, text, valued)
                 if name == "env" and _NAME.match(text):
                     self._assigns(text)
                     at += 1
