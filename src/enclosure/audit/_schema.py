@@ -73,7 +73,7 @@ events_table = sa.Table(
     metadata,
     sa.Column("seq", _SEQ, primary_key=True, autoincrement=False),
     sa.Column("ts", sa.Text, nullable=False),
-    sa.Column("run_id", sa.Text, nullable=False, index=True),
+    sa.Column("run_id", sa.Text, nullable=False),
     sa.Column("kind", sa.Text, nullable=False, index=True),
     sa.Column("tool", sa.Text),
     sa.Column("call_id", sa.Text),
@@ -84,6 +84,10 @@ events_table = sa.Table(
     sa.Column("prev_hash", sa.Text, nullable=False),
     sa.Column("hash", sa.Text, nullable=False),
 )
+sa.Index("ix_events_run_id", events_table.c.run_id, events_table.c.seq)
+# A run's events in order, and its newest after a given seq, as one range of the
+# index. (SQLite appends the rowid, which ``seq`` is, to every index anyway: a log
+# made before revision 0006 has ``(run_id)`` alone, and the same order.)
 CLOSING = frozenset({"kill", "run_ended"})
 """The kinds of event after which a run takes no call: its kill, its end."""
 CLOSING_KINDS = "kind IN ({})".format(", ".join(f"'{k}'" for k in sorted(CLOSING)))
@@ -271,9 +275,9 @@ def compile_run_head(
     """Compile the query for a run's newest ``seq`` after a given one; its params.
 
     ``NULL`` when the run has none after it. Asked around every call of a run
-    servers share (``Run.exclusively``), from a recent ``seq``: the range from
-    there is short whichever index the planner takes (PostgreSQL's ``max`` over
-    the run alone walked the primary key back past every newer run's events).
+    servers share (``Run.exclusively``), from a recent ``seq``: one range of
+    ``ix_events_run_id`` (``(run_id, seq)``). PostgreSQL's ``max`` over the run
+    alone walked the primary key back past every newer run's events.
     Compiled once, run on the append connection like the closing check.
     """
     head = sa.select(sa.func.max(_E.seq)).where(
