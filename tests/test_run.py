@@ -969,6 +969,58 @@ def test_runs_deciding_exclusively_in_two_processes_share_one_rate_limit(
     other.close()
 
 
+def test_a_lagging_clock_elsewhere_cannot_age_calls_out_of_a_rate_window(
+    enc: Enclosure, tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+):
+    # The second server's wall clock is 30 s behind: mapped through the wall
+    # clocks, its two calls looked 30 s older than they were, and a 3/minute
+    # limit let a fourth call through 45 s after the first.
+    lagging = FakeClock(monotonic=5.0, epoch=clock.time() - 30)
+    other = make_enclosure(MANIFEST, tmp_path, clock=lagging)
+    other.tool("send_email")(lambda to, body="": enc.sent.append(to) or {"id": to})  # type: ignore[attr-defined]
+    mine = enc.start_run(task="mail loop")
+    theirs = other.resume_run(mine.id)
+    statuses = []
+    for run, wait in ((theirs, 0), (theirs, 5), (mine, 5), (mine, 35)):
+        clock.advance(wait)
+        lagging.advance(wait)
+        with run.exclusively():
+            statuses.append(
+                run.call("send_email", {"to": "a@customers.example"}).status
+            )
+    assert statuses == ["executed"] * 3 + ["killed"]
+    assert len(enc.sent) == 3  # type: ignore[attr-defined]
+    told = [r.getMessage() for r in caplog.records if "clocks" in r.getMessage()]
+    assert len(told) == 1  # once per run object, however many events
+    assert " dated -30.0 s " in told[0]
+
+
+def test_an_event_dated_ahead_elsewhere_counts_as_of_now(
+    enc: Enclosure, tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+):
+    # The second server's clock is 30 s ahead: its call, counted where its time
+    # put it, held the 3/minute window 29 s longer than it can have, and a call
+    # a minute after the three was refused and killed the run.
+    ahead = FakeClock(monotonic=5.0, epoch=clock.time() + 30)
+    other = make_enclosure(MANIFEST, tmp_path, clock=ahead)
+    other.tool("send_email")(lambda to, body="": {"id": to})
+    mine = enc.start_run(task="mail loop")
+    theirs = other.resume_run(mine.id)
+    statuses = []
+    for run, wait in ((theirs, 0), (mine, 1), (mine, 1), (mine, 60)):
+        clock.advance(wait)
+        ahead.advance(wait)
+        with run.exclusively():
+            statuses.append(
+                run.call("send_email", {"to": "a@customers.example"}).status
+            )
+    assert statuses == ["executed"] * 4
+    told = [r.getMessage() for r in caplog.records if "clocks" in r.getMessage()]
+    assert len(told) == 1
+    assert " dated +29.0 s " in told[0]
+    other.close()
+
+
 def test_without_exclusively_each_process_counts_only_its_own_calls(
     enc: Enclosure, tmp_path: Path, clock: FakeClock
 ):

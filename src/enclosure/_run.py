@@ -63,6 +63,9 @@ KillHook = Callable[["Run", str], None]
 
 EXCERPT_CHARS = 512
 MAX_LOGGED_STRING = 2048
+SKEW_WARN_S = 2.0
+"""How far outside where it can be an event from another process may be dated
+before a run warns that the clocks differ (``Run._fold``)."""
 
 
 def _bounded(value: Any) -> Any:
@@ -123,6 +126,10 @@ class Run:
         self._synced = synced
         """The log's seq up to which other processes' decisions of this run are
         counted in here (see ``exclusively``)."""
+        self._looked = enc.clock.monotonic()
+        """When the log was known up to ``_synced``: whatever comes after it there
+        was stored later, so happened no earlier than this (``_fold``)."""
+        self._skew_told = False
         self.workspace = Workspace(self)
         """The run's sandbox and quarantine (created when first needed)."""
 
@@ -546,7 +553,9 @@ class Run:
                     run_id=self.id, kinds=("decision", "result"), after_seq=self._synced
                 )
                 with self._lock:
-                    self._fold(stored.event for stored in newer)
+                    self._fold(
+                        (stored.event for stored in newer), not_before=self._looked
+                    )
                 self._synced = max([self._synced] + [stored.seq for stored in newer])
             try:
                 yield
@@ -554,16 +563,36 @@ class Run:
                 try:
                     # Under the lock only this block wrote the run's decisions.
                     self._synced = log.run_head(self.id, after=self._synced)
+                    self._looked = self._enc.clock.monotonic()
                 except AuditUnavailable:
                     # The next block counts this one's calls again: stricter.
                     logger.exception("run %s: cannot read where it ends", self.id)
 
-    def _fold(self, events: Iterable[Event]) -> None:
-        """Count logged decision and result events of this run into its state."""
+    def _fold(
+        self, events: Iterable[Event], *, not_before: float | None = None
+    ) -> None:
+        """Count logged decision and result events of this run into its state.
+
+        An event's time comes from the clock of the process that logged it, moved
+        onto this one's through the wall clock; so a clock that differs shifts it.
+        It is held within what is known for sure: not after now (it is stored),
+        and not before ``not_before`` (stored after this run last looked, see
+        ``exclusively``). A rate window then never loses a call to a clock that
+        lags (a 30 s lag let ``2/minute`` pass 3); a shift beyond that is warned
+        of once.
+        """
         enc, state = self._enc, self.state
         mono, wall = enc.clock.monotonic(), enc.clock.time()
         for event in events:
             at = mono - (wall - datetime.fromisoformat(event.ts).timestamp())
+            if at > mono:
+                if at > mono + SKEW_WARN_S:
+                    self._tell_skew(at - mono)
+                at = mono
+            elif not_before is not None and at < not_before:
+                if at < not_before - SKEW_WARN_S:
+                    self._tell_skew(at - not_before)
+                at = not_before
             if isinstance(event, DecisionEvent):
                 call = ToolCall.model_construct(
                     tool=event.tool, args=event.args, context={}, call_id=event.call_id
@@ -593,6 +622,18 @@ class Run:
                 self._open.pop(event.call_id, None)
                 ok = event.disposition == "executed"
                 enc.policy.record_result(state, ok=ok, cost=event.cost)
+
+    def _tell_skew(self, seconds: float) -> None:
+        if self._skew_told:
+            return
+        self._skew_told = True
+        logger.warning(
+            "run %s: an event another process logged is dated %+.1f s from where "
+            "it can be on this clock; servers sharing a database need synchronised "
+            "clocks (counted as of the nearest time it can have)",
+            self.id,
+            seconds,
+        )
 
     def resume(
         self, approval_id: str, *, handler: Callable[..., Any] | None = None
