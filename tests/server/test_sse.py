@@ -175,6 +175,66 @@ def test_a_stream_ends_once_its_token_is_revoked(server):
     stream.close()
 
 
+def _viewer_token_id(server):
+    tokens = server.client("admin").request("GET", "/api/tokens")["tokens"]
+    return next(t["token_id"] for t in tokens if t["name"] == "vic")
+
+
+def _until_end(stream):
+    """Every message up to the stream's end (a read that waits 10 s fails)."""
+    seen = []
+    while (message := stream.next()) is not None:
+        seen.append(message)
+    return seen
+
+
+def test_revoking_a_token_here_ends_its_streams_before_another_event(server):
+    # The heartbeat stays at its 15 s: the revocation itself asks the stream.
+    stream = Stream(server)
+    agent = server.client("agent")
+    before = agent.start_run("before")["run_id"]
+    stream.until(lambda m: m["data"]["event"]["run_id"] == before)
+    token_id = _viewer_token_id(server)
+    server.client("admin").request("POST", f"/api/tokens/{token_id}/revoke")
+    after = agent.start_run("after the revocation")["run_id"]
+    sent = _until_end(stream)
+    assert all(m["data"]["event"]["run_id"] != after for m in sent)
+    stream.close()
+
+
+REVOKE_ELSEWHERE = """
+import sys
+from enclosure.audit import DecisionLog
+url, token_id = sys.argv[1:]
+with DecisionLog(url) as log:
+    assert log.revoke_token(token_id, now=0.0)
+"""
+
+
+def test_a_token_revoked_by_another_process_gets_no_further_event(server):
+    state = server.server.app.state.enclosure
+    state.recheck = 0.0  # ask before every event (1 s by default)
+    stream = Stream(server)
+    agent = server.client("agent")
+    before = agent.start_run("before")["run_id"]
+    stream.until(lambda m: m["data"]["event"]["run_id"] == before)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            REVOKE_ELSEWHERE,
+            server.db_url,
+            _viewer_token_id(server),
+        ],
+        check=True,
+        timeout=60,
+    )
+    after = agent.start_run("after the revocation")["run_id"]
+    sent = _until_end(stream)
+    assert all(m["data"]["event"]["run_id"] != after for m in sent)
+    stream.close()
+
+
 def test_a_stream_with_a_valid_token_goes_on_past_its_checks(server):
     server.server.app.state.enclosure.heartbeat = 0.05
     stream = Stream(server)

@@ -37,6 +37,7 @@ from enclosure.server._auth import (
 )
 from enclosure.server._errors import HttpError
 from enclosure.server._escalate import escalate, raise_limits, unlock
+from enclosure.server._hub import Recheck
 from enclosure.server._manifests import (
     check_manifest,
     diff_versions,
@@ -55,7 +56,7 @@ from enclosure.server._models import (
     StartRunBody,
     TokenBody,
 )
-from enclosure.server._sse import HEARTBEAT
+from enclosure.server._sse import HEARTBEAT, RECHECK
 from enclosure.server._wait import wait_decided
 
 if TYPE_CHECKING:
@@ -86,7 +87,9 @@ class State:
     enc: Enclosure
     hub: Hub
     heartbeat: float = HEARTBEAT
-    """Seconds between a live stream's keep-alive lines and credential checks."""
+    """Seconds between an idle live stream's keep-alive lines and credential checks."""
+    recheck: float = RECHECK
+    """Seconds a live stream sends events on one credential check, at most."""
     run_locks: dict[str, threading.Lock] = field(default_factory=dict)
     guard: threading.Lock = field(default_factory=threading.Lock)
 
@@ -416,6 +419,7 @@ async def revoke_token(ctx: Ctx) -> Any:
     if not done:
         msg = f"token {token_id!r} is unknown or already revoked"
         raise HttpError(404, "E-TOKEN-UNKNOWN", msg)
+    ctx.state.hub.publish(Recheck())  # its open streams end now
     return {"token_id": token_id, "revoked": True}
 
 

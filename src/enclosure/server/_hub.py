@@ -6,7 +6,9 @@ event loop and gets every event from then on. Listeners subscribe before reading
 the backlog from the log, so nothing falls between the two; the seq dedupes.
 
 Events other processes store arrive through ``publish`` (see ``_watch``), as does a
-``Poke``: an approval changed elsewhere, re-read it. The hub drops an event it has
+``Poke``: an approval changed elsewhere, re-read it. A ``Recheck`` says a credential
+was revoked or a session ended here: every stream asks at once whether its own still
+holds. The hub drops an event it has
 already handed out (the watcher also reads this process's own events), but it
 cannot promise order across processes: a stream that needs order re-reads the log.
 
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from enclosure.audit import Appended, Event
 
-__all__ = ["CLOSED", "Hub", "Item", "Listener", "Live", "Poke"]
+__all__ = ["CLOSED", "Hub", "Item", "Listener", "Live", "Poke", "Recheck"]
 
 _RECENT = 4096
 """How many handed-out seqs the hub remembers to drop duplicates."""
@@ -44,10 +46,14 @@ class Poke(NamedTuple):
     approval_id: str | None
 
 
+class Recheck(NamedTuple):
+    """A token was revoked or a session ended in this process: ask yours again."""
+
+
 CLOSED: None = None
 """What a listener's queue yields when the hub closes (the server is stopping)."""
 
-Item = Live | Poke | None
+Item = Live | Poke | Recheck | None
 """What a listener's queue holds."""
 
 
@@ -78,7 +84,7 @@ class Hub:
         """The decision log's observer: quick, never raises."""
         self.publish(Live(appended.seq, appended.hash, event))
 
-    def publish(self, item: Live | Poke) -> None:
+    def publish(self, item: Live | Poke | Recheck) -> None:
         """Hand ``item`` to every listener, unless it is an event already handed out."""
         with self._lock:
             if isinstance(item, Live):

@@ -6,9 +6,12 @@ Each message is one stored event: ``id`` is its seq, ``event`` its kind, ``data`
 live events; the listener is subscribed before the backlog is read, so none fall
 between. A comment line every ``HEARTBEAT`` seconds keeps proxies from timing out.
 
-A stream outlives no credential: every ``HEARTBEAT`` seconds (busy or idle) it asks
-``alive`` (the caller's check: the API's token, the dashboard's session) and ends
-once the token was revoked or expired or the session logged out.
+A stream outlives no credential: it asks ``alive`` (the caller's check: the API's
+token, the dashboard's session) and ends once the token was revoked or expired or
+the session logged out. It asks at once when this server revokes a token or ends a
+session (a ``Recheck`` from the hub), before sending an event when it last asked
+more than ``RECHECK`` seconds ago (so a revocation made by another process lets
+through at most that long of events), and with every heartbeat while idle.
 
 Live events may come from other processes (through the watcher), so they can reach
 the hub out of order: an event that does not directly follow the last one sent is
@@ -26,7 +29,7 @@ import anyio
 import anyio.to_thread
 from starlette.responses import StreamingResponse
 
-from enclosure.server._hub import Item, Live
+from enclosure.server._hub import Item, Live, Recheck
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -34,9 +37,11 @@ if TYPE_CHECKING:
     from enclosure.audit import DecisionLog, Event, StoredEvent
     from enclosure.server._api import Ctx
 
-__all__ = ["HEARTBEAT", "format_message", "stream_events"]
+__all__ = ["HEARTBEAT", "RECHECK", "format_message", "stream_events"]
 
 HEARTBEAT = 15.0
+RECHECK = 1.0
+"""Seconds a stream sends events on one credential check, at most."""
 _BACKLOG = 1000
 
 
@@ -74,20 +79,89 @@ def _fresh(item: Item, run_id: str | None, last: int) -> TypeGuard[Live]:
 
 
 class _Credential:
-    """What a stream was opened with, asked about at most once per ``every`` s."""
+    """What a stream was opened with, asked about again when the answer is old."""
 
-    def __init__(
-        self, alive: Callable[[], Awaitable[bool]] | None, every: float
-    ) -> None:
+    def __init__(self, alive: Callable[[], Awaitable[bool]] | None) -> None:
         self._alive = alive
-        self._every = every
         self._checked = anyio.current_time()
 
-    async def holds(self) -> bool:
-        if self._alive is None or anyio.current_time() - self._checked < self._every:
+    async def holds(self, within: float) -> bool:
+        """Whether it still holds, asking unless asked in the last ``within`` s."""
+        if self._alive is None or anyio.current_time() - self._checked < within:
             return True
         self._checked = anyio.current_time()
         return await self._alive()
+
+
+class _Ended(Exception):
+    """The stream's credential no longer holds."""
+
+
+class _Stream:
+    """One client's stream: where it is, its credential, its listener."""
+
+    def __init__(
+        self, ctx: Ctx, alive: Callable[[], Awaitable[bool]] | None, after: int
+    ) -> None:
+        self.last = after
+        self.run_id = ctx.query("run_id")
+        self.log = ctx.state.enc.log
+        self.hub = ctx.state.hub
+        self.beat = ctx.state.heartbeat
+        self.sending = min(ctx.state.recheck, self.beat)
+        self.credential = _Credential(alive)
+        self.listener = self.hub.listen()
+
+    async def messages(self) -> AsyncIterator[bytes]:
+        """The whole stream: the backlog, then live events and heartbeats."""
+        try:
+            yield b": stream open\n\n"
+            async for message in self._from_log():
+                yield message
+            while True:
+                item: Item = None
+                with anyio.move_on_after(self.beat) as scope:
+                    item = await self.listener.queue.get()
+                if item is None and not scope.cancelled_caught:  # CLOSED
+                    return
+                if not await self._holds(item):
+                    return
+                async for message in self._send(item):
+                    yield message
+        except _Ended:
+            return
+        finally:
+            self.hub.leave(self.listener)
+
+    async def _holds(self, item: Item) -> bool:
+        """Whether the credential holds, asked as ``item`` calls for."""
+        if isinstance(item, Live) and not _fresh(item, self.run_id, self.last):
+            return True  # nothing to send
+        if item is None:  # idle: the heartbeat
+            return await self.credential.holds(self.beat)
+        if isinstance(item, Recheck):  # a revocation here: ask now
+            return await self.credential.holds(0.0)
+        return await self.credential.holds(self.sending)
+
+    async def _send(self, item: Item) -> AsyncIterator[bytes]:
+        if item is None:
+            yield b": heartbeat\n\n"
+        elif isinstance(item, Live) and _fresh(item, self.run_id, self.last):
+            if item.seq == self.last + 1:
+                self.last = item.seq
+                yield format_message(item.seq, item.hash, item.event)
+                return
+            # Maybe a gap: an event of another process may still be on its way
+            # here. The log has them all, in order.
+            async for message in self._from_log():
+                yield message
+
+    async def _from_log(self) -> AsyncIterator[bytes]:
+        async for stored in _from_log(self.log, self.run_id, self.last):
+            if not await self.credential.holds(self.sending):
+                raise _Ended
+            self.last = stored.seq
+            yield format_message(stored.seq, stored.hash, stored.event)
 
 
 async def stream_events(
@@ -95,52 +169,15 @@ async def stream_events(
 ) -> Any:
     """``GET /api/events``: every event (of ``run_id``) after ``after``, then live.
 
-    ``alive`` is asked every ``state.heartbeat`` seconds (``HEARTBEAT``); the
-    stream ends when it says no (none: the stream ends only with the server).
+    ``alive`` is asked as the module says (every ``state.heartbeat`` seconds
+    idle, ``state.recheck`` while sending); the stream ends when it says no
+    (none: the stream ends only with the server).
     """
     header = ctx.request.headers.get("last-event-id", "")
     resume = header.isascii() and header.isdigit() and int(header) <= 2**62
     after = int(header) if resume else ctx.query_int("after", 0, 2**62)
-    run_id = ctx.query("run_id")
-    log = ctx.state.enc.log
-    hub = ctx.state.hub
-    beat = ctx.state.heartbeat
-    listener = hub.listen()
-
-    async def messages() -> AsyncIterator[bytes]:
-        last = after
-        credential = _Credential(alive, beat)
-        try:
-            yield b": stream open\n\n"
-            async for stored in _from_log(log, run_id, last):  # the backlog
-                last = stored.seq
-                yield format_message(stored.seq, stored.hash, stored.event)
-            while True:
-                item: Item = None
-                with anyio.move_on_after(beat) as scope:
-                    item = await listener.queue.get()
-                if not await credential.holds():
-                    return
-                if scope.cancelled_caught:
-                    yield b": heartbeat\n\n"
-                    continue
-                if item is None:  # CLOSED
-                    return
-                if not _fresh(item, run_id, last):
-                    continue
-                if item.seq == last + 1:
-                    last = item.seq
-                    yield format_message(item.seq, item.hash, item.event)
-                    continue
-                # Maybe a gap: an event of another process may still be on its
-                # way here. The log has them all, in order.
-                async for stored in _from_log(log, run_id, last):
-                    last = stored.seq
-                    yield format_message(stored.seq, stored.hash, stored.event)
-        finally:
-            hub.leave(listener)
-
+    stream = _Stream(ctx, alive, after)
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(
-        messages(), media_type="text/event-stream", headers=headers
+        stream.messages(), media_type="text/event-stream", headers=headers
     )

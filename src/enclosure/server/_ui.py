@@ -38,6 +38,7 @@ from enclosure.errors import EnclosureError
 from enclosure.server._api import MAX_BODY, Ctx, State
 from enclosure.server._auth import GRANTS, Identity, authenticate, hash_token
 from enclosure.server._errors import HttpError
+from enclosure.server._hub import Recheck
 from enclosure.server._sse import stream_events
 
 if TYPE_CHECKING:
@@ -268,6 +269,7 @@ def ui_routes(state: State, *, secure_cookies: bool = True) -> list[Route]:  # n
     async def logout(request: Request, _identity: Identity, _s: Session) -> Response:
         cookie = request.cookies.get(SESSION_COOKIE)
         await anyio.to_thread.run_sync(ui.sessions.drop, cookie)
+        state.hub.publish(Recheck())  # the session's open streams end now
         response = RedirectResponse("/ui/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/ui")
         return response

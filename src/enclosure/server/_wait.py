@@ -23,7 +23,7 @@ import anyio
 import anyio.to_thread
 
 from enclosure.audit import ApprovalEvent
-from enclosure.server._hub import Poke
+from enclosure.server._hub import Live, Poke
 
 if TYPE_CHECKING:
     from enclosure import Enclosure
@@ -76,7 +76,8 @@ async def _woken(listener: Listener, approval_id: str) -> bool:
             if item.approval_id in (None, approval_id):
                 return True
         elif (
-            isinstance(item.event, ApprovalEvent)
+            isinstance(item, Live)
+            and isinstance(item.event, ApprovalEvent)
             and item.event.approval_id == approval_id
         ):
             return True
