@@ -21,6 +21,8 @@ def test_a_command_reaches_rules_as_plain_data():
         "paths": ["/work/proj/x"],
         "hosts": [],
         "sources": [],
+        "repeats": False,
+        "written": False,
     }
 
 

@@ -71,6 +71,9 @@ class _Parser(Commands):
         self.code_readers = 0  # shells and interpreters reading code from stdin
         self.inputs = 0  # input redirections read so far
         self.globs = 0  # globs expanded so far (each lists a directory)
+        self.loops = 0  # loops whose body is being read
+        self.writes: dict[str, list[Command]] = {}  # files written -> by whom
+        self.outputs: list[str] = []  # output redirection targets, resolved
 
     # --- characters ----------------------------------------------------------------
 
@@ -197,10 +200,12 @@ class _Parser(Commands):
         paths: list[str] = []
         strings: list[Word] = []
         inputs = self.inputs
+        outputs = len(self.outputs)
         while True:
             self.blanks()
             if not self._redirection(words, paths, strings):
                 break
+        self.record_writes(self.outputs[outputs:], cmds)
         if strings:
             self.mark("a here-string fed to a group")
         if self.inputs > inputs and any(c.reads_code for c in cmds):
@@ -216,6 +221,7 @@ class _Parser(Commands):
         strings: list[Word] = []  # here-strings (<<< WORD)
         heredoc_at = len(self.heredocs)
         inputs = self.inputs
+        outputs = len(self.outputs)
         while True:
             self.blanks()
             c = self.peek()
@@ -233,6 +239,7 @@ class _Parser(Commands):
             # ``done < <(curl ...)``: the loop's shell reads what is redirected
             self.mark("a shell or interpreter in a loop reads redirected input")
         made = self._finish(words, redirected)
+        self.record_writes(self.outputs[outputs:], made)
         for cmd in [c for c in made if c.reads_code and strings]:
             for text in strings:
                 if text.dynamic or cmd.program not in SHELLS:
@@ -274,7 +281,10 @@ class _Parser(Commands):
         if op == "<<<":
             strings.append(target)
             return True
-        paths += self._paths(target)
+        resolved = self._paths(target)
+        paths += resolved
+        if op[0] == ">" or op in ("&>", "&>>", "<>"):
+            self.outputs += resolved
         return True
 
     def _read_heredocs(self) -> None:
@@ -524,6 +534,7 @@ class _Parser(Commands):
             self.mark("shells nested too deeply")
             return []
         sub = _Parser(text, self.cwd, self.home, self.depth + 1)
+        sub.writes = self.writes  # ``curl -o f URL; bash -c 'sh f'``
         cmds = sub.parse()
         if sub.opaque:
             self.mark(sub.opaque)
