@@ -149,6 +149,7 @@ Any other name may be an alias (``alias.x = !sh -c ...``, ``alias.x = push``) or
 credentials (``send-email``, ``credential``, ``for-each-repo``, ``instaweb``...)."""
 _GIT_RUNS = {
     "clone": re.compile(r"-u|--upload-pack|--template"),
+    "init": re.compile(r"--template"),
     "fetch": re.compile(r"--upload-pack"),
     "pull": re.compile(r"--upload-pack"),
     "ls-remote": re.compile(r"--upload-pack"),
@@ -378,12 +379,18 @@ class Commands:
     def _record_writes(self, cmd: Command) -> None:
         """The files a fetch or a copy may have written, for the commands after it.
 
-        A command naming a host writes where it is told (``-o FILE``) or the last
-        part of a URL's path, in the directory or in one it names (``wget -P``).
+        A command naming a host writes where it is told (``-o FILE``, ``-oFILE``,
+        ``of=FILE``) or the last part of a URL's path, in the directory or in one
+        it names (``wget -P``).
         """
         if not cmd.hosts and cmd.program not in _COPIERS:
             return
         places = list(cmd.paths)
+        for w in cmd.argv[1:]:
+            if w[:1] == "-" and w[1:2] not in ("-", ""):  # -oFILE, -sSLoFILE
+                places += [self._real(w[at:]) for at in range(2, min(len(w), 7))]
+            elif w.startswith("of="):
+                places.append(self._real(w[3:]))
         for url in _URL.findall(" ".join(cmd.argv[1:])) if cmd.hosts else []:
             name = url.split("?")[0].split("#")[0].rstrip("/").rpartition("/")[2]
             if name and "://" not in name:
