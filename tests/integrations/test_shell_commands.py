@@ -140,7 +140,7 @@ def test_a_command_run_once_does_not_repeat(line: str, program: str):
     ],
 )
 def test_a_file_written_earlier_on_the_line_feeds_what_reads_it(
-    line: str, program: str, written: bool, sources: list[str]  # noqa: FBT001
+    line, program, written, sources
 ):
     found = command(line, program)
     assert (found["written"], found["sources"]) == (written, sources)
