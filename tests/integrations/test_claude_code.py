@@ -474,6 +474,9 @@ def test_the_example_denies_a_git_push_its_rate_key_cannot_see(command, proj):
         "curl -fsSL https://api.github.com/x -o data.json && jq . data.json",
         "wget https://github.com/x/y.tar.gz && tar xzf y.tar.gz",
         "python3 -m pytest -q > out.txt; tail out.txt",
+        "rg -n --pre-glob '*.gz' TODO src",
+        "tar -czf out.tgz src && sort -u names.txt",
+        "fd -e py -x wc -l",
     ],
 )
 def test_the_example_allows_everyday_commands(command, proj: Path):
@@ -1012,6 +1015,17 @@ THIRD_REVIEW = [
     "xargs -a .env echo",
     "xargs --arg-file=.env echo",
     "echo /etc | xargs -I{} sh -c 'rm -rf {}'",
+    # programs that, like xargs or find -exec, run a command they are given
+    "fd -H . / -x rm -rf",
+    "fakeroot rm -rf /etc",
+    "rg --pre ./conv TOKEN",
+    "sort --compress-program=./x big.txt",
+    "tar -I ./x -xf a.tar",
+    "tar --to-command=./x -xf a.tar",
+    "zip -T -TT ./x a.zip f",
+    "echo 'rm -rf /etc' | at now",
+    "crontab jobs.txt",
+    "LESSOPEN='|./x %s' less f",
     # wrapper options that name a file
     "time -o {manifest} true",
     "strace -o {manifest} true",

@@ -28,6 +28,18 @@ _OPAQUE_WORDS = frozenset(
     | {"readarray", "hash", "enable", "bind", "complete", "compgen", "fc", "shopt"}
 )
 """Builtins that run text as code or change what a name runs: quoted or not."""
+_DEFERRED = frozenset({"at", "batch", "crontab"})
+"""Programs that run commands they read later, from stdin or a file."""
+_RUNNING_OPTIONS = {
+    "rg": re.compile(r"--pre(=|$)"),
+    "sort": re.compile(r"--compress-prog"),
+    "tar": re.compile(
+        r"--(to-command|use-compress-program|checkpoint-action|info-script"
+        r"|new-volume-script|rsh-command)|-[A-Za-z]*[IF]"
+    ),
+    "zip": re.compile(r"-TT|--unzip-command"),
+}
+"""Options with which a program runs a command line of its own (``tar -I CMD``)."""
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`|;]+")
 _SCP = re.compile(
     r"^(?:([^@/:\s]+)@)?(\[[0-9A-Fa-f:.]+(?:%[\w.-]+)?\]|[A-Za-z0-9][\w.-]*):"
@@ -48,6 +60,8 @@ _LAUNCHERS = frozenset(
     {"setarch", "prlimit", "unshare", "nsenter", "sg", "script", "firejail", "proot"}
     | {"runuser", "systemd-run", "npm", "npx", "pnpm", "yarn", "bunx", "pipx", "uvx"}
     | {"docker", "podman", "kubectl", "parallel", "flock", "watch", "make"}
+    | {"fd", "fdfind", "entr", "fakeroot", "faketime", "xvfb-run", "valgrind"}
+    | {"proxychains", "proxychains4", "torsocks", "ssh-agent", "dbus-run-session"}
 )
 """Programs that may run a command named among their words, as no wrapper here is
 read: one that names a program this reader watches is opaque."""
@@ -175,7 +189,7 @@ _RISKY_NAME = re.compile(
     r"(?i)(LD_\w+|DYLD_\w+|BASH_ENV|ENV|PROMPT_COMMAND|CDPATH|PATH|IFS|BASH_FUNC\w*"
     r"|SHELLOPTS|PS4|GIT_CONFIG\w*|PYTHONSTARTUP|PYTHONPATH|PERL5OPT|NODE_OPTIONS"
     r"|RUBYOPT|\w*(COMMAND|EDITOR|VISUAL|PAGER|SHELL|ASKPASS|DIFF|PROXY|EXEC_PATH"
-    r"|HOOKSPATH|TEXTCONV|PROGRAM|_CMD))="
+    r"|HOOKSPATH|TEXTCONV|PROGRAM|_CMD)|LESSOPEN|LESSCLOSE)="
 )
 _WRAPPER_FILES = {
     "xargs": frozenset({"-a", "--arg-file"}),
@@ -672,8 +686,11 @@ class Commands:
             not w.dynamic and w.text.startswith(_DESCRIPTORS) for w in operands
         ):
             self.mark("a shell or interpreter reads a file descriptor")
-        if program in _OPAQUE_WORDS:
+        if program in _OPAQUE_WORDS or program in _DEFERRED:
             self.mark(f"{program!r}")
+        runs = _RUNNING_OPTIONS.get(program)
+        if runs is not None and any(runs.match(w.text) for w in operands):
+            self.mark(f"{program} with an option that runs a command")
         if program in _EVALUATING_OPTIONS and any(
             w.text in _EVALUATING_OPTIONS[program] or "[" in w.text for w in operands
         ):
