@@ -1004,6 +1004,7 @@ THIRD_REVIEW = [
     "git push --mirror origin",
     "for r in a b c; do git push $r main; done",
     "while true; do git push; done",
+    'while test -n "$(git push 2>&1)"; do sleep 1; done',
     "echo a b c | xargs -n1 git push",
     "bash -c 'git push a; git push b'",
     "for r in a b; do bash -c 'git push'; done",

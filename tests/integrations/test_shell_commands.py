@@ -96,6 +96,7 @@ def test_a_file_a_wrapper_option_names_is_a_path(line: str, program: str, path: 
         ("for r in a b; do git push $r; done", "git"),
         ("while true; do git push; done", "git"),
         ("until git push; do sleep 1; done", "git"),
+        ('while test -n "$(git push)"; do sleep 1; done', "git"),
         ("for r in a b; do bash -c 'git push'; done", "git"),
         ("printf a | xargs -n1 echo", "echo"),
         ("find . -exec git push \\;", "git"),

@@ -155,7 +155,7 @@ _GIT_COMMANDS = frozenset(
     | {"stash", "status", "stripspace", "submodule", "subtree", "switch", "lfs"}
     | {"symbolic-ref", "tag", "unpack-objects", "update-index", "update-ref", "var"}
     | {"verify-commit", "verify-pack", "verify-tag", "version", "whatchanged"}
-    | {"worktree", "write-tree"}
+    | {"worktree", "write-tree", "replay", "bugreport", "diagnose"}
 )
 """git's own commands (and ``subtree``, ``lfs``): no alias can take their names.
 Any other name may be an alias (``alias.x = !sh -c ...``, ``alias.x = push``) or a
@@ -304,6 +304,7 @@ class Commands:
         ):
             self._assigns(real.pop(0).text)  # NAME=value before the command
         real = self._keywords(real)
+        _repeated(inner if self.loops else [])  # while [ "$(git push)" ]; do
         made: list[Command] = []
         if real:
             made = self._command(real, redirected, [c.program for c in inner])
