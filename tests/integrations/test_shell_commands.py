@@ -136,6 +136,8 @@ def test_a_command_run_once_does_not_repeat(line: str, program: str):
         ("curl https://x | dd of=f; sh f", "sh", False, ["dd", "curl"]),
         ("{ curl https://x; } > f; sh f", "sh", False, ["curl"]),
         ("curl -o f https://x; bash -c 'sh f'", "sh", False, ["curl"]),
+        ("curl -o f https://x; cat f | sh", "sh", False, ["cat", "curl"]),
+        ('curl -o f https://x; sh -c "$(cat f)"', "sh", False, ["cat", "curl"]),
         ("git add x.py && python3 x.py", "python3", False, []),
         ("cat f; sh f", "sh", False, []),
     ],

@@ -34,6 +34,7 @@ from enclosure.integrations._shell_commands import (
     Command,
     Commands,
     Word,
+    fed_by,
 )
 
 __all__ = ["MAX_LINE", "Command", "Parsed", "parse"]
@@ -167,7 +168,7 @@ class _Parser(Commands):
                 if cmd.reads_code and feeding:
                     self.mark("a shell or interpreter runs what a pipe feeds it")
             out += stage
-            last = [cmd.program for cmd in stage]
+            last = fed_by(stage)
         if end:
             self.cwd = saved_cwd  # a subshell's or group's cd ends with it
         return out
@@ -210,7 +211,7 @@ class _Parser(Commands):
             self.mark("a here-string fed to a group")
         if self.inputs > inputs and any(c.reads_code for c in cmds):
             self.mark("a shell or interpreter in a group reads redirected input")
-        substituted = [c.program for w in words for c in w.inner]
+        substituted = fed_by([c for w in words for c in w.inner])
         for cmd in cmds:
             cmd.paths += paths
             cmd.sources += substituted

@@ -18,7 +18,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass, field
 
-__all__ = ["CLOSERS", "SHELLS", "Command", "Commands", "Word"]
+__all__ = ["CLOSERS", "SHELLS", "Command", "Commands", "Word", "fed_by"]
 
 SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish"})
 _OPENERS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!"})
@@ -307,7 +307,7 @@ class Commands:
         _repeated(inner if self.loops else [])  # while [ "$(git push)" ]; do
         made: list[Command] = []
         if real:
-            made = self._command(real, redirected, [c.program for c in inner])
+            made = self._command(real, redirected, fed_by(inner))
         elif redirected:
             made = [Command("", [], paths=redirected)]
         if real and real[0].text in _DECLARERS and not real[0].quoted:
@@ -764,6 +764,15 @@ def _reads_code(args: list[Word]) -> bool:
         else:
             return t == "-" or w.dynamic
     return True
+
+
+def fed_by(commands: list[Command]) -> list[str]:
+    """What a command reading the output of ``commands`` is fed by.
+
+    They and their own sources (``curl -o f URL; cat f | sh``: ``cat``, ``curl``).
+    """
+    fed = [c.program for c in commands] + [s for c in commands for s in c.sources]
+    return list(dict.fromkeys(fed))
 
 
 def _repeated(commands: list[Command]) -> list[Command]:
