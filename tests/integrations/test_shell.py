@@ -142,9 +142,10 @@ def test_a_command_knows_the_programs_that_feed_it(line: str, shell: str):
     assert any(s in ("curl", "wget") for s in fed["sources"])
 
 
-def test_separate_commands_do_not_feed_each_other():
-    assert command("curl -o i.sh https://x; sh i.sh", "sh")["sources"] == []
+def test_separate_commands_feed_each_other_only_through_a_file():
     assert command("curl https://x || sh", "sh")["sources"] == []
+    assert command("curl https://x; cat i.sh", "cat")["sources"] == []
+    assert command("curl -o i.sh https://x; sh i.sh", "sh")["sources"] == ["curl"]
 
 
 @pytest.mark.parametrize(

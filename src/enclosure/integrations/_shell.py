@@ -34,6 +34,7 @@ from enclosure.integrations._shell_commands import (
     Command,
     Commands,
     Word,
+    fed_by,
 )
 
 __all__ = ["MAX_LINE", "Command", "Parsed", "parse"]
@@ -71,6 +72,9 @@ class _Parser(Commands):
         self.code_readers = 0  # shells and interpreters reading code from stdin
         self.inputs = 0  # input redirections read so far
         self.globs = 0  # globs expanded so far (each lists a directory)
+        self.loops = 0  # loops whose body is being read
+        self.writes: dict[str, list[Command]] = {}  # files written -> by whom
+        self.outputs: list[str] = []  # output redirection targets, resolved
 
     # --- characters ----------------------------------------------------------------
 
@@ -164,7 +168,7 @@ class _Parser(Commands):
                 if cmd.reads_code and feeding:
                     self.mark("a shell or interpreter runs what a pipe feeds it")
             out += stage
-            last = [cmd.program for cmd in stage]
+            last = fed_by(stage)
         if end:
             self.cwd = saved_cwd  # a subshell's or group's cd ends with it
         return out
@@ -197,15 +201,17 @@ class _Parser(Commands):
         paths: list[str] = []
         strings: list[Word] = []
         inputs = self.inputs
+        outputs = len(self.outputs)
         while True:
             self.blanks()
             if not self._redirection(words, paths, strings):
                 break
+        self.record_writes(self.outputs[outputs:], cmds)
         if strings:
             self.mark("a here-string fed to a group")
         if self.inputs > inputs and any(c.reads_code for c in cmds):
             self.mark("a shell or interpreter in a group reads redirected input")
-        substituted = [c.program for w in words for c in w.inner]
+        substituted = fed_by([c for w in words for c in w.inner])
         for cmd in cmds:
             cmd.paths += paths
             cmd.sources += substituted
@@ -216,6 +222,7 @@ class _Parser(Commands):
         strings: list[Word] = []  # here-strings (<<< WORD)
         heredoc_at = len(self.heredocs)
         inputs = self.inputs
+        outputs = len(self.outputs)
         while True:
             self.blanks()
             c = self.peek()
@@ -233,6 +240,7 @@ class _Parser(Commands):
             # ``done < <(curl ...)``: the loop's shell reads what is redirected
             self.mark("a shell or interpreter in a loop reads redirected input")
         made = self._finish(words, redirected)
+        self.record_writes(self.outputs[outputs:], made)
         for cmd in [c for c in made if c.reads_code and strings]:
             for text in strings:
                 if text.dynamic or cmd.program not in SHELLS:
@@ -274,7 +282,10 @@ class _Parser(Commands):
         if op == "<<<":
             strings.append(target)
             return True
-        paths += self._paths(target)
+        resolved = self._paths(target)
+        paths += resolved
+        if op[0] == ">" or op in ("&>", "&>>", "<>"):
+            self.outputs += resolved
         return True
 
     def _read_heredocs(self) -> None:
@@ -524,6 +535,7 @@ class _Parser(Commands):
             self.mark("shells nested too deeply")
             return []
         sub = _Parser(text, self.cwd, self.home, self.depth + 1)
+        sub.writes = self.writes  # ``curl -o f URL; bash -c 'sh f'``
         cmds = sub.parse()
         if sub.opaque:
             self.mark(sub.opaque)

@@ -18,7 +18,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass, field
 
-__all__ = ["CLOSERS", "SHELLS", "Command", "Commands", "Word"]
+__all__ = ["CLOSERS", "SHELLS", "Command", "Commands", "Word", "fed_by"]
 
 SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish"})
 _OPENERS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!"})
@@ -28,8 +28,25 @@ _OPAQUE_WORDS = frozenset(
     | {"readarray", "hash", "enable", "bind", "complete", "compgen", "fc", "shopt"}
 )
 """Builtins that run text as code or change what a name runs: quoted or not."""
+_DEFERRED = frozenset({"at", "batch", "crontab"})
+"""Programs that run commands they read later, from stdin or a file."""
+_RUNNING_OPTIONS = {
+    "rg": re.compile(r"--pre(=|$)"),
+    "sort": re.compile(r"--compress-prog"),
+    "tar": re.compile(
+        r"--(to-command|use-compress-program|checkpoint-action|info-script"
+        r"|new-volume-script|rsh-command)|-[A-Za-z]*[IF]"
+    ),
+    "zip": re.compile(r"-TT|--unzip-command"),
+}
+"""Options with which a program runs a command line of its own (``tar -I CMD``)."""
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`|;]+")
-_SCP = re.compile(r"^(?:[\w.-]+@)?([A-Za-z0-9][\w.-]*\.[A-Za-z]{2,}):")
+_SCP = re.compile(
+    r"^(?:([^@/:\s]+)@)?(\[[0-9A-Fa-f:.]+(?:%[\w.-]+)?\]|[A-Za-z0-9][\w.-]*):"
+)
+"""``[user@]host:path`` (scp, rsync, git): a name, an IPv4 or a bracketed IPv6."""
+_NAMED_HOST = re.compile(r"[\w.-]*\.[A-Za-z]{2,}$|\d{1,3}(\.\d{1,3}){3}$|\[")
+_REMOTE_COPY = frozenset({"scp", "rsync", "sftp", "sshfs"})
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _MAX_GLOB_PARTS = 2  # wildcard components expanded in one word
 _MAX_MATCHES = 512
@@ -43,6 +60,8 @@ _LAUNCHERS = frozenset(
     {"setarch", "prlimit", "unshare", "nsenter", "sg", "script", "firejail", "proot"}
     | {"runuser", "systemd-run", "npm", "npx", "pnpm", "yarn", "bunx", "pipx", "uvx"}
     | {"docker", "podman", "kubectl", "parallel", "flock", "watch", "make"}
+    | {"fd", "fdfind", "entr", "fakeroot", "faketime", "xvfb-run", "valgrind"}
+    | {"proxychains", "proxychains4", "torsocks", "ssh-agent", "dbus-run-session"}
 )
 """Programs that may run a command named among their words, as no wrapper here is
 read: one that names a program this reader watches is opaque."""
@@ -106,18 +125,88 @@ _WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
     "ltrace": (frozenset({"-o", "-e", "-p", "-s"}), 0),
 }
 _GIT_VALUED = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace"})
-# ``git -c`` settings that run nothing (``alias.*``, ``core.pager``... run commands)
-_GIT_SAFE_SETTING = re.compile(
+# git settings that run nothing (``alias.*``, ``core.pager``... run commands)
+_GIT_SAFE_KEY = (
     r"(?i)(user\.(name|email)|color\.[\w.]+|advice\.\w+|init\.defaultbranch"
-    r"|commit\.gpgsign|core\.quotepath|safe\.directory|log\.\w+)="
+    r"|commit\.gpgsign|core\.(quotepath|autocrlf|filemode|ignorecase)"
+    r"|safe\.directory|log\.\w+|pull\.(rebase|ff)|push\.(default|autosetupremote)"
+    r"|fetch\.prune|merge\.conflictstyle|rebase\.(autostash|autosquash|updaterefs)"
+    r"|rerere\.enabled|diff\.(algorithm|renames|colormoved)|status\.\w+"
+    r"|(tag|branch)\.sort|column\.ui)"
+)
+_GIT_SAFE_SETTING = re.compile(_GIT_SAFE_KEY + "=")
+_GIT_SAFE_NAME = re.compile(_GIT_SAFE_KEY + "$")
+_GIT_COMMANDS = frozenset(
+    {"add", "am", "annotate", "apply", "archive", "bisect", "blame", "branch"}
+    | {"bundle", "cat-file", "check-attr", "check-ignore", "check-mailmap"}
+    | {"check-ref-format", "checkout", "checkout-index", "cherry", "cherry-pick"}
+    | {"clean", "clone", "column", "commit", "commit-graph", "commit-tree", "config"}
+    | {"count-objects", "describe", "diff", "diff-files", "diff-index", "diff-tree"}
+    | {"difftool", "fast-export", "fast-import", "fetch", "fetch-pack"}
+    | {"fmt-merge-msg", "for-each-ref", "format-patch", "fsck", "gc", "grep", "help"}
+    | {"hash-object", "http-push", "index-pack", "init", "interpret-trailers", "log"}
+    | {"ls-files", "ls-remote", "ls-tree", "mailinfo", "mailsplit", "maintenance"}
+    | {"merge", "merge-base", "merge-file", "merge-tree", "mergetool", "mktag"}
+    | {"mktree", "multi-pack-index", "mv", "name-rev", "notes", "pack-objects"}
+    | {"pack-refs", "prune", "prune-packed", "pull", "push", "range-diff", "read-tree"}
+    | {"rebase", "reflog", "remote", "repack", "replace", "request-pull", "rerere"}
+    | {"reset", "restore", "rev-list", "rev-parse", "revert", "rm", "send-pack"}
+    | {"shortlog", "show", "show-branch", "show-ref", "sparse-checkout", "stage"}
+    | {"stash", "status", "stripspace", "submodule", "subtree", "switch", "lfs"}
+    | {"symbolic-ref", "tag", "unpack-objects", "update-index", "update-ref", "var"}
+    | {"verify-commit", "verify-pack", "verify-tag", "version", "whatchanged"}
+    | {"worktree", "write-tree", "replay", "bugreport", "diagnose"}
+)
+"""git's own commands (and ``subtree``, ``lfs``): no alias can take their names.
+Any other name may be an alias (``alias.x = !sh -c ...``, ``alias.x = push``) or a
+``git-x`` program; left out too: those that run a configured command or print
+credentials (``send-email``, ``credential``, ``for-each-repo``, ``instaweb``...)."""
+_GIT_RUNS = {
+    "clone": re.compile(r"-u|--upload-pack|--template"),
+    "init": re.compile(r"--template"),
+    "fetch": re.compile(r"--upload-pack"),
+    "pull": re.compile(r"--upload-pack"),
+    "ls-remote": re.compile(r"--upload-pack"),
+    "archive": re.compile(r"--exec|--remote"),
+    "push": re.compile(r"--receive-pack|--exec"),
+    "send-pack": re.compile(r"--receive-pack|--exec"),
+    "rebase": re.compile(r"-[a-zA-Z]*x|--exec"),
+    "difftool": re.compile(r"-[a-zA-Z]*x|--extcmd"),
+    "grep": re.compile(r"-O|--open-files-in-pager"),
+    "submodule": re.compile(r"foreach$"),
+    "bisect": re.compile(r"run$"),
+    "filter-branch": re.compile(r""),
+}
+"""Words with which a git command runs a command line of its own (matched at the
+start of any of its words: ``--upload-pack=...``, ``-x CMD``, ``foreach CMD``)."""
+_GIT_CONFIG_VALUED = frozenset({"-f", "--file", "--blob", "--type", "--default"})
+_GIT_CONFIG_READS = frozenset(
+    {"get", "list", "-l", "--list", "--get", "--get-all", "--get-regexp"}
+    | {"--get-urlmatch", "--get-color", "--get-colorbool"}
 )
 # Variables that change what a command runs (a pager, an editor, a loader, PATH).
 _RISKY_NAME = re.compile(
     r"(?i)(LD_\w+|DYLD_\w+|BASH_ENV|ENV|PROMPT_COMMAND|CDPATH|PATH|IFS|BASH_FUNC\w*"
     r"|SHELLOPTS|PS4|GIT_CONFIG\w*|PYTHONSTARTUP|PYTHONPATH|PERL5OPT|NODE_OPTIONS"
     r"|RUBYOPT|\w*(COMMAND|EDITOR|VISUAL|PAGER|SHELL|ASKPASS|DIFF|PROXY|EXEC_PATH"
-    r"|HOOKSPATH|TEXTCONV|PROGRAM|_CMD))="
+    r"|HOOKSPATH|TEXTCONV|PROGRAM|_CMD)|LESSOPEN|LESSCLOSE)="
 )
+_WRAPPER_FILES = {
+    "xargs": frozenset({"-a", "--arg-file"}),
+    "time": frozenset({"-o", "--output"}),
+    "strace": frozenset({"-o"}),
+    "ltrace": frozenset({"-o"}),
+}
+"""Wrapper options whose value is a file read or written (a path rules see)."""
+_XARGS_HARMLESS = frozenset(
+    {"xargs", "echo", "printf", "true", "false", "basename", "dirname", "kill"}
+    | {"sleep"}
+)
+"""Programs ``xargs`` may run with words read from its input: none of them opens
+a file or runs a command a word names."""
+_COPIERS = frozenset({"tee", "cp", "mv", "install", "dd", "sponge", "ln", "rsync"})
+"""Programs that write a file they name with what they read."""
+_DESCRIPTORS = ("/dev/fd/", "/dev/stdin", "/proc/")
 _SHELL_VALUED = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
 _C_RUNNERS = frozenset({"su", "runuser", "script", "sg"})
 _DECLARERS = frozenset({"export", "declare", "typeset", "readonly", "local"})
@@ -137,10 +226,18 @@ class Command:
     hosts: list[str] = field(default_factory=list)
     """The host of every URL (``user@host:path`` too) in its words, lower case."""
     sources: list[str] = field(default_factory=list)
-    """Programs whose output it reads: earlier stages of its pipeline and the
-    commands substituted into its words or redirections."""
+    """Programs whose output it reads: earlier stages of its pipeline, the
+    commands substituted into its words or redirections, and those that wrote a
+    file it names earlier on the line (``curl -o f URL; sh f``: ``curl``)."""
     reads_code: bool = False
     """A shell or interpreter that reads its program from stdin or a pipe."""
+    repeats: bool = False
+    """It may run more than once in this line: in a loop, or once per input of
+    ``xargs``, ``find -exec``, ``watch`` or ``trap`` (a rate limit counts a line
+    once)."""
+    written: bool = False
+    """Its program is a file an earlier command on this line wrote (``wget -O x URL;
+    ./x``); the programs that wrote it are in ``sources``."""
 
     def as_json(self) -> dict[str, object]:
         """The plain data a CEL condition reads."""
@@ -150,6 +247,8 @@ class Command:
             "paths": list(self.paths),
             "hosts": list(self.hosts),
             "sources": list(self.sources),
+            "repeats": self.repeats,
+            "written": self.written,
         }
 
 
@@ -171,8 +270,9 @@ class Commands:
     """The command half of the reader: what each simple command means.
 
     Mixed into the reader, whose state it shares: the working directory (``cd``
-    moves it), the home, whether a symlink was made earlier on the line and how
-    many code readers were seen; ``mark`` makes the line opaque and
+    moves it), the home, whether a symlink was made earlier on the line, how
+    many code readers were seen, the loops being read and the files written so
+    far (with the programs that wrote them); ``mark`` makes the line opaque and
     ``_sub_parse`` reads a string as a line of its own.
     """
 
@@ -181,6 +281,8 @@ class Commands:
     linked: bool
     code_readers: int
     globs: int
+    loops: int  # loops whose body is being read
+    writes: dict[str, list[Command]]  # a file written on this line -> its writers
 
     def mark(self, why: str) -> None:
         """Make the line opaque, saying why."""
@@ -201,15 +303,11 @@ class Commands:
             )
         ):
             self._assigns(real.pop(0).text)  # NAME=value before the command
-        while real and not real[0].quoted and real[0].text in _OPENERS:
-            real.pop(0)
-        if real and not real[0].quoted and real[0].text in CLOSERS:
-            real.pop(0)
-        if real and not real[0].quoted and real[0].text in ("for", "in"):
-            real = []
+        real = self._keywords(real)
+        _repeated(inner if self.loops else [])  # while [ "$(git push)" ]; do
         made: list[Command] = []
         if real:
-            made = self._command(real, redirected, [c.program for c in inner])
+            made = self._command(real, redirected, fed_by(inner))
         elif redirected:
             made = [Command("", [], paths=redirected)]
         if real and real[0].text in _DECLARERS and not real[0].quoted:
@@ -219,36 +317,54 @@ class Commands:
             cmd.sources += [c.program for c in made]
         return inner + made + feeds
 
+    def _keywords(self, real: list[Word]) -> list[Word]:
+        """The words after the reserved words that open or close a compound command.
+
+        Counts the loops whose body is being read (``while``, ``until``, ``for``).
+        """
+        while real and not real[0].quoted and real[0].text in _OPENERS:
+            self.loops += real.pop(0).text in ("while", "until")
+        if real and not real[0].quoted and real[0].text in CLOSERS:
+            closer = real.pop(0).text
+            self.loops = max(0, self.loops - (closer == "done"))
+        if real and not real[0].quoted and real[0].text in ("for", "in"):
+            self.loops += real[0].text == "for"
+            return []
+        return real
+
     def _command(
         self, words: list[Word], redirected: list[str], substituted: list[str]
     ) -> list[Command]:
         if self.linked:
             self.mark("a symlink made earlier on the same line")
-        words, via_xargs = self._strip_wrappers(words)
+        words, via_xargs, files = self._strip_wrappers(words)
         if not words:
             return []
         head = words[0]
         if head.dynamic or head.globbed:
             self.mark("a variable, substitution or glob as the program")
         program = os.path.basename(head.text.rstrip("/")) or head.text  # noqa: PTH119 -- pathlib costs the hook's cold start
-        self._evaluates(program, words[1:])
-        if program in _LAUNCHERS and any(_watched(w.text) for w in words[1:]):
-            self.mark(f"{program!r} running a command this reader does not follow")
+        self._evaluates(program, words[1:], via_xargs=via_xargs)
         argv = [program] + [w.text for w in words[1:]]
         operands = words[1:]
-        if program == "git":
+        if program.startswith("git-") and program[4:] in _GIT_COMMANDS:
+            program, argv = "git", ["git", program[4:], *argv[1:]]  # git-push
+            self._git_command(argv[1], argv[2:])
+        elif program == "git":
             argv, operands = self._git(argv, operands)
         expanded: list[str] = []
         for w in operands:
             expanded += self._glob(w)
-        paths = [p for w in operands for p in self._paths(w)] + redirected
+        paths = [p for w in operands for p in self._paths(w)] + redirected + files
         cmd = Command(
             program=program,
             argv=[program, *expanded] if program != "git" else argv,
             paths=[*paths, "$(xargs)"] if via_xargs else paths,
             hosts=_hosts(argv),
             sources=list(substituted),
+            repeats=via_xargs or self.loops > 0,
         )
+        self._read_writes(cmd, head)
         self._effects(program, argv, operands)
         nested, cmd.reads_code = self._runs(program, words)
         self.code_readers += cmd.reads_code
@@ -256,7 +372,51 @@ class Commands:
             self.mark("a shell or interpreter runs what another command writes")
         if program == "find":
             nested += self._find_exec(words)
+        for inner in nested:
+            inner.repeats = inner.repeats or cmd.repeats
+        self._record_writes(cmd)
         return [cmd, *nested]
+
+    def _read_writes(self, cmd: Command, head: Word) -> None:
+        """Who wrote the files it names (and its program) earlier on this line."""
+        if not self.writes:
+            return
+        writers = [w for p in cmd.paths for w in self.writes.get(p, ())]
+        if "/" in head.text and not head.dynamic:
+            ran = self.writes.get(self._real(head.text), [])
+            cmd.written = bool(ran)
+            writers += ran
+        # what fed a writer is known by now (``curl URL | tee f; sh f``: curl)
+        programs = [c.program for c in writers]
+        programs += [s for c in writers for s in c.sources]
+        cmd.sources += [p for p in dict.fromkeys(programs) if p not in cmd.sources]
+
+    def _record_writes(self, cmd: Command) -> None:
+        """The files a fetch or a copy may have written, for the commands after it.
+
+        A command naming a host writes where it is told (``-o FILE``, ``-oFILE``,
+        ``of=FILE``) or the last part of a URL's path, in the directory or in one
+        it names (``wget -P``).
+        """
+        if not cmd.hosts and cmd.program not in _COPIERS:
+            return
+        places = list(cmd.paths)
+        for w in cmd.argv[1:]:
+            if w[:1] == "-" and w[1:2] not in ("-", ""):  # -oFILE, -sSLoFILE
+                places += [self._real(w[at:]) for at in range(2, min(len(w), 7))]
+            elif w.startswith("of="):
+                places.append(self._real(w[3:]))
+        for url in _URL.findall(" ".join(cmd.argv[1:])) if cmd.hosts else []:
+            name = url.split("?")[0].split("#")[0].rstrip("/").rpartition("/")[2]
+            if name and "://" not in name:
+                dirs = [self.cwd, *cmd.paths]
+                places += [self._real(os.path.join(d, name)) for d in dirs]  # noqa: PTH118 -- pathlib costs the hook's cold start
+        self.record_writes(places, [cmd])
+
+    def record_writes(self, places: list[str], writers: list[Command]) -> None:
+        """Note that ``writers`` (and what feeds them) may have written ``places``."""
+        for place in places:
+            self.writes.setdefault(place, []).extend(writers)
 
     def _effects(self, program: str, argv: list[str], operands: list[Word]) -> None:
         """What a command changes for the ones after it: ``cd``, a new symlink."""
@@ -285,7 +445,60 @@ class Commands:
             elif option.startswith(("--exec-path", "--config-env")):
                 self.mark(f"git {option.partition('=')[0]}")
             at += 2 if option in _GIT_VALUED else 1
+        if at < len(argv):
+            self._git_command(argv[at], argv[at + 1 :])
         return ["git", *argv[at:]], operands[at - 1 :]
+
+    def _git_command(self, name: str, rest: list[str]) -> None:
+        """Mark a git command that may run a command line this reader never sees."""
+        if name not in _GIT_COMMANDS:
+            self.mark(f"git {name!r}: not one of git's own commands (maybe an alias)")
+            return
+        runs = _GIT_RUNS.get(name)
+        if runs is not None and any(runs.match(w) for w in rest):
+            self.mark(f"git {name} with an option that runs a command")
+        if name == "clone":
+            for at, w in enumerate(rest):
+                value = rest[at + 1] if at + 1 < len(rest) else ""
+                if w in ("-c", "--config") and not _GIT_SAFE_SETTING.match(value):
+                    self.mark("git clone -c with a setting that can run a command")
+                if w.startswith("--config=") and not _GIT_SAFE_SETTING.match(w[9:]):
+                    self.mark("git clone -c with a setting that can run a command")
+        if name == "config":
+            self._git_config(rest)
+
+    def _git_config(self, rest: list[str]) -> None:
+        """``git config`` writing a setting that can run a command (``alias.*``)."""
+        named: list[str] = []
+        options: set[str] = set()
+        at = 0
+        while at < len(rest):
+            w = rest[at]
+            if w.startswith("-") and w != "-":
+                options.add(w.partition("=")[0])
+                at += 2 if w in _GIT_CONFIG_VALUED else 1
+                continue
+            named.append(w)
+            at += 1
+        verb = named[0] if named and named[0] in ("set", "get", "list") else ""
+        if verb or (named and named[0] in ("edit", "rename-section", "unset")):
+            verb = named.pop(0)
+        if options & {"-e", "--edit", "--rename-section"} or verb in (
+            "edit",
+            "rename-section",
+        ):
+            self.mark("git config editing or renaming settings")
+        reads = verb in ("get", "list") or bool(options & _GIT_CONFIG_READS)
+        unsets = verb == "unset" or any(o.startswith("--unset") for o in options)
+        writes = verb == "set" or len(named) > 1
+        writes = writes or bool(options & {"--add", "--replace-all"})
+        if (
+            writes
+            and not (reads or unsets)
+            and named
+            and not _GIT_SAFE_NAME.match(named[0])
+        ):
+            self.mark(f"git config {named[0]}: a setting that can run a command")
 
     def _wrapper_option(self, name: str, text: str, valued: frozenset[str]) -> None:
         """Mark a wrapper's option that runs a string or moves the command."""
@@ -298,12 +511,28 @@ class Commands:
         if option in _CHDIR and option in valued | {"--chdir"}:
             self.mark(f"{name} {option} runs the command elsewhere")
 
-    def _strip_wrappers(self, words: list[Word]) -> tuple[list[Word], bool]:
+    def _wrapper_file(self, name: str, words: list[Word], at: int) -> list[str]:
+        """The file the wrapper option at ``at`` names (``xargs -a F``, ``-oF``)."""
+        named = _WRAPPER_FILES.get(name, frozenset())
+        text = words[at].text
+        after = self._paths(words[at + 1]) if at + 1 < len(words) else []
+        option, eq, value = text.partition("=")
+        if option in named:
+            return [self._real(value)] if eq else after
+        if text.startswith("--"):
+            return []
+        for i, letter in enumerate(text[1:], 2):
+            if f"-{letter}" in named:
+                return [self._real(text[i:])] if text[i:] else after
+        return []
+
+    def _strip_wrappers(self, words: list[Word]) -> tuple[list[Word], bool, list[str]]:
         via_xargs = False
+        files: list[str] = []
         while words:
             name = os.path.basename(words[0].text)  # noqa: PTH119 -- pathlib costs the hook's cold start
             if words[0].dynamic or name not in _WRAPPERS:
-                return words, via_xargs
+                return words, via_xargs, files
             via_xargs = via_xargs or name == "xargs"
             valued, operands = _WRAPPERS[name]
             at = 1
@@ -317,6 +546,8 @@ class Commands:
                     self._assigns(text)
                     at += 1
                 elif text.startswith("-") and text != "-":
+                    if name in _WRAPPER_FILES:
+                        files += self._wrapper_file(name, words, at)
                     cluster = not text.startswith("--") and len(text) > 2  # noqa: PLR2004
                     last = f"-{text[-1]}" if cluster else text
                     at += 2 if last in valued else 1
@@ -324,9 +555,9 @@ class Commands:
                     break
             at += operands
             if at >= len(words):
-                return words[:1], via_xargs  # the wrapper alone (``sudo -s``)
+                return words[:1], via_xargs, files  # the wrapper alone (``sudo -s``)
             words = words[at:]
-        return words, via_xargs
+        return words, via_xargs, files
 
     def _runs(  # noqa: C901, PLR0911 -- one case per kind of program
         self, program: str, words: list[Word]
@@ -360,10 +591,10 @@ class Commands:
             at = 0
             while at < len(rest) and rest[at].text.startswith("-"):
                 at += 2 if rest[at].text in ("-n", "--interval", "-d") else 1
-            return self._joined(rest[at:]), False
-        if program == "trap":
+            return _repeated(self._joined(rest[at:])), False
+        if program == "trap":  # a DEBUG or ERR trap runs many times
             command = [w for w in rest if not w.text.startswith("-")][:1]
-            return (self._string(command[0]) if command else []), False
+            return _repeated(self._string(command[0]) if command else []), False
         return [], False
 
     def _shell_args(self, rest: list[Word]) -> tuple[list[Command], bool]:
@@ -420,6 +651,7 @@ class Commands:
                 chunk = [w for w in words[at + 1 : end] if w.text != "{}"]
                 for cmd in self._command(chunk, [], []) if chunk else []:
                     cmd.paths += starts or [self._real(".")]
+                    cmd.repeats = True  # once per file found
                     nested.append(cmd)
                 at = end
             at += 1
@@ -437,10 +669,29 @@ class Commands:
                 # Bash stays where it was (and may go on): where is unknown here.
                 self.mark("cd to a directory that does not exist")
 
-    def _evaluates(self, program: str, operands: list[Word]) -> None:
-        """Mark builtins that run text as code, quoted or not, as Bash runs them."""
-        if program in _OPAQUE_WORDS:
+    def _evaluates(
+        self, program: str, operands: list[Word], *, via_xargs: bool
+    ) -> None:
+        """Mark programs that run what this reader cannot see.
+
+        Builtins that run text as code (quoted or not, as Bash runs them),
+        launchers, code read from a file descriptor, ``xargs`` extending an argv
+        rules would judge.
+        """
+        if program in _LAUNCHERS and any(_watched(w.text) for w in operands):
+            self.mark(f"{program!r} running a command this reader does not follow")
+        if via_xargs and program not in _XARGS_HARMLESS:
+            # ``echo -rf / | xargs rm``: rules would judge an argv xargs extends
+            self.mark(f"xargs runs {program!r} with words it reads from its input")
+        if (_interpreter(program) or program in ("source", ".")) and any(
+            not w.dynamic and w.text.startswith(_DESCRIPTORS) for w in operands
+        ):
+            self.mark("a shell or interpreter reads a file descriptor")
+        if program in _OPAQUE_WORDS or program in _DEFERRED:
             self.mark(f"{program!r}")
+        runs = _RUNNING_OPTIONS.get(program)
+        if runs is not None and any(runs.match(w.text) for w in operands):
+            self.mark(f"{program} with an option that runs a command")
         if program in _EVALUATING_OPTIONS and any(
             w.text in _EVALUATING_OPTIONS[program] or "[" in w.text for w in operands
         ):
@@ -515,6 +766,21 @@ def _reads_code(args: list[Word]) -> bool:
     return True
 
 
+def fed_by(commands: list[Command]) -> list[str]:
+    """What a command reading the output of ``commands`` is fed by.
+
+    They and their own sources (``curl -o f URL; cat f | sh``: ``cat``, ``curl``).
+    """
+    fed = [c.program for c in commands] + [s for c in commands for s in c.sources]
+    return list(dict.fromkeys(fed))
+
+
+def _repeated(commands: list[Command]) -> list[Command]:
+    for cmd in commands:
+        cmd.repeats = True
+    return commands
+
+
 def _watched(word: str) -> bool:
     name = os.path.basename(word)  # noqa: PTH119 -- pathlib costs the hook's cold start
     return name in _WATCHED or _interpreter(name)
@@ -535,5 +801,8 @@ def _hosts(argv: list[str]) -> list[str]:
             hosts.append(host or "?")
         scp = _SCP.match(word)
         if scp and "://" not in word:
-            hosts.append(scp.group(1).lower())
+            user, host = scp.groups()
+            # ``HEAD:file`` is no host; ``me@box:``, ``10.0.0.1:``, ``scp f box:`` are
+            if user is not None or _NAMED_HOST.match(host) or argv[0] in _REMOTE_COPY:
+                hosts.append(host.strip("[]").lower())
     return hosts

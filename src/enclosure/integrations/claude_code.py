@@ -14,8 +14,9 @@ standard library and the enclosure at import time (the Agent SDK only inside
   ``manifest``, ``session_id``, ``permission_mode``, ``tool_use_id``, ``paths``
   (every path the call names, absolute and symlink-free) and, for Bash, the
   line read as Bash reads it (``_shell``): ``commands`` (each simple command's
-  ``program``, ``argv``, ``paths``, ``hosts``, ``sources``), ``argv`` (all their
-  words) and ``opaque`` (the line hides something the reader cannot follow).
+  ``program``, ``argv``, ``paths``, ``hosts``, ``sources``, ``repeats``,
+  ``written``), ``argv`` (all their words) and ``opaque`` (the line hides
+  something the reader cannot follow).
 - **Runs.** The session id is the run (``run_id_for``): every hook process resumes
   it from the log (``Enclosure.resume_run``) under a file lock, so rate limits,
   the kill switch and approvals hold across processes.
