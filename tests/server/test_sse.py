@@ -235,6 +235,83 @@ def test_a_token_revoked_by_another_process_gets_no_further_event(server):
     stream.close()
 
 
+def test_a_run_stream_asks_while_other_runs_are_busy(server):
+    # Events of other runs wake the stream but are not for it, and keep it from
+    # ever idling: it must still ask at least every heartbeat, so a revocation
+    # made elsewhere ends it while the other run goes on.
+    server.server.app.state.enclosure.heartbeat = 0.3
+    agent = server.client("agent")
+    watched = agent.start_run("watched")["run_id"]
+    stream = Stream(server, run_id=watched)
+    stream.until(lambda m: m["event"] == "run_started")
+    busy, started, stop, ended = (
+        agent.start_run("busy")["run_id"],
+        *(threading.Event() for _ in range(3)),
+    )
+
+    def calls() -> None:
+        while not stop.is_set():
+            agent.call(busy, "lookup", {"key": "k"})
+            started.set()
+
+    def drain() -> None:
+        _until_end(stream)
+        ended.set()
+
+    caller = threading.Thread(target=calls, daemon=True)
+    caller.start()
+    threading.Thread(target=drain, daemon=True).start()
+    assert started.wait(10)
+    viewer = _viewer_token_id(server)
+    subprocess.run(
+        [sys.executable, "-c", REVOKE_ELSEWHERE, server.db_url, viewer],
+        check=True,
+        timeout=60,
+    )
+    try:
+        assert ended.wait(10)  # while the other run is still calling
+    finally:
+        stop.set()
+        caller.join(10)
+        stream.close()
+
+
+def test_a_revocation_here_stops_a_backlog_being_read(server):
+    state = server.server.app.state.enclosure
+    state.recheck = 60.0  # the revocation alone must stop it
+    server.enc.log.append_many(
+        [decision_event(n, run_id="bulk") for n in range(1, 20_001)]
+    )
+    stream = Stream(server, after=0)
+    assert stream.next() is not None  # reading the backlog; the client waits here
+    token_id = _viewer_token_id(server)
+    server.client("admin").request("POST", f"/api/tokens/{token_id}/revoke")
+    after = server.client("agent").start_run("after the revocation")["run_id"]
+    sent = _until_end(stream)
+    assert len(sent) < 20_000
+    assert all(m["data"]["event"]["run_id"] != after for m in sent)
+    stream.close()
+
+
+def test_revoking_another_token_asks_no_stream(server, monkeypatch):
+    stream = Stream(server)
+    agent = server.client("agent")
+    first = agent.start_run("first")["run_id"]
+    stream.until(lambda m: m["data"]["event"]["run_id"] == first)
+    admin = server.client("admin")
+    other = admin.request("POST", "/api/tokens", {"name": "tmp", "role": "viewer"})
+    asked = []
+    find = server.enc.log.find_token
+    monkeypatch.setattr(
+        server.enc.log, "find_token", lambda digest: asked.append(1) or find(digest)
+    )
+    admin.request("POST", f"/api/tokens/{other['token_id']}/revoke")
+    second = agent.start_run("second")["run_id"]
+    stream.until(lambda m: m["data"]["event"]["run_id"] == second)
+    assert len(asked) == 2  # the revocation's and the agent's requests: none more
+    stream.close()
+
+
 def test_a_stream_with_a_valid_token_goes_on_past_its_checks(server):
     server.server.app.state.enclosure.heartbeat = 0.05
     stream = Stream(server)

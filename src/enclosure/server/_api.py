@@ -419,7 +419,7 @@ async def revoke_token(ctx: Ctx) -> Any:
     if not done:
         msg = f"token {token_id!r} is unknown or already revoked"
         raise HttpError(404, "E-TOKEN-UNKNOWN", msg)
-    ctx.state.hub.publish(Recheck())  # its open streams end now
+    ctx.state.hub.publish(Recheck(token_id))  # its open streams end now
     return {"token_id": token_id, "revoked": True}
 
 

@@ -6,9 +6,10 @@ event loop and gets every event from then on. Listeners subscribe before reading
 the backlog from the log, so nothing falls between the two; the seq dedupes.
 
 Events other processes store arrive through ``publish`` (see ``_watch``), as does a
-``Poke``: an approval changed elsewhere, re-read it. A ``Recheck`` says a credential
-was revoked or a session ended here: every stream asks at once whether its own still
-holds. The hub drops an event it has
+``Poke``: an approval changed elsewhere, re-read it. A ``Recheck`` says a token was
+revoked or one of its sessions ended here: the streams opened with that token ask at
+once whether it still holds, and ``rechecks`` counts them for streams busy reading
+the log. The hub drops an event it has
 already handed out (the watcher also reads this process's own events), but it
 cannot promise order across processes: a stream that needs order re-reads the log.
 
@@ -47,7 +48,9 @@ class Poke(NamedTuple):
 
 
 class Recheck(NamedTuple):
-    """A token was revoked or a session ended in this process: ask yours again."""
+    """A token was revoked or a session of it ended in this process."""
+
+    token_id: str
 
 
 CLOSED: None = None
@@ -79,6 +82,9 @@ class Hub:
         self._recent: collections.deque[int] = collections.deque(maxlen=_RECENT)
         self._seen: set[int] = set()
         self.closed = False
+        self.rechecks = 0
+        """How many ``Recheck`` were published: a stream reading the log asks
+        about its credential again when this moved."""
 
     def observe(self, appended: Appended, event: Event) -> None:
         """The decision log's observer: quick, never raises."""
@@ -87,7 +93,9 @@ class Hub:
     def publish(self, item: Live | Poke | Recheck) -> None:
         """Hand ``item`` to every listener, unless it is an event already handed out."""
         with self._lock:
-            if isinstance(item, Live):
+            if isinstance(item, Recheck):
+                self.rechecks += 1
+            elif isinstance(item, Live):
                 if item.seq in self._seen:
                     return
                 if len(self._recent) == _RECENT:

@@ -8,10 +8,11 @@ between. A comment line every ``HEARTBEAT`` seconds keeps proxies from timing ou
 
 A stream outlives no credential: it asks ``alive`` (the caller's check: the API's
 token, the dashboard's session) and ends once the token was revoked or expired or
-the session logged out. It asks at once when this server revokes a token or ends a
-session (a ``Recheck`` from the hub), before sending an event when it last asked
-more than ``RECHECK`` seconds ago (so a revocation made by another process lets
-through at most that long of events), and with every heartbeat while idle.
+the session logged out. It asks at once when this server revokes its token or ends
+a session of it (a ``Recheck`` from the hub; a stream reading the log asks after any
+``Recheck``), before sending an event when it last asked more than ``RECHECK``
+seconds ago (so a revocation made by another process lets through at most that
+long of events), and otherwise at least every ``HEARTBEAT`` seconds.
 
 Live events may come from other processes (through the watcher), so they can reach
 the hub out of order: an event that does not directly follow the last one sent is
@@ -110,6 +111,8 @@ class _Stream:
         self.beat = ctx.state.heartbeat
         self.sending = min(ctx.state.recheck, self.beat)
         self.credential = _Credential(alive)
+        self.token_id = ctx.identity.token_id
+        self.rechecks = self.hub.rechecks
         self.listener = self.hub.listen()
 
     async def messages(self) -> AsyncIterator[bytes]:
@@ -135,13 +138,12 @@ class _Stream:
 
     async def _holds(self, item: Item) -> bool:
         """Whether the credential holds, asked as ``item`` calls for."""
-        if isinstance(item, Live) and not _fresh(item, self.run_id, self.last):
-            return True  # nothing to send
-        if item is None:  # idle: the heartbeat
-            return await self.credential.holds(self.beat)
-        if isinstance(item, Recheck):  # a revocation here: ask now
-            return await self.credential.holds(0.0)
-        return await self.credential.holds(self.sending)
+        if isinstance(item, Recheck) and item.token_id == self.token_id:
+            return await self.credential.holds(0.0)  # revoked here: ask now
+        if isinstance(item, Live) and _fresh(item, self.run_id, self.last):
+            return await self.credential.holds(self.sending)
+        # Idle, or nothing for this stream: at least every heartbeat all the same.
+        return await self.credential.holds(self.beat)
 
     async def _send(self, item: Item) -> AsyncIterator[bytes]:
         if item is None:
@@ -158,7 +160,9 @@ class _Stream:
 
     async def _from_log(self) -> AsyncIterator[bytes]:
         async for stored in _from_log(self.log, self.run_id, self.last):
-            if not await self.credential.holds(self.sending):
+            # A Recheck waits in the queue meanwhile: ask after any revocation.
+            moved, self.rechecks = self.rechecks != self.hub.rechecks, self.hub.rechecks
+            if not await self.credential.holds(0.0 if moved else self.sending):
                 raise _Ended
             self.last = stored.seq
             yield format_message(stored.seq, stored.hash, stored.event)

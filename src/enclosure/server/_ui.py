@@ -266,10 +266,10 @@ def ui_routes(state: State, *, secure_cookies: bool = True) -> list[Route]:  # n
         done.delete_cookie(_CSRF_COOKIE, path="/ui")
         return done
 
-    async def logout(request: Request, _identity: Identity, _s: Session) -> Response:
+    async def logout(request: Request, identity: Identity, _s: Session) -> Response:
         cookie = request.cookies.get(SESSION_COOKIE)
         await anyio.to_thread.run_sync(ui.sessions.drop, cookie)
-        state.hub.publish(Recheck())  # the session's open streams end now
+        state.hub.publish(Recheck(identity.token_id))  # its open streams end now
         response = RedirectResponse("/ui/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/ui")
         return response
