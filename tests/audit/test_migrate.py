@@ -1,3 +1,4 @@
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -5,6 +6,7 @@ from alembic.runtime.migration import MigrationContext
 from enclosure.audit import DecisionLog
 from enclosure.audit._migrate import HEAD, current_revision, upgrade
 from enclosure.audit._schema import metadata
+from enclosure.errors import AuditUnavailable
 from enclosure.testing import decision_event
 
 
@@ -64,3 +66,47 @@ def test_the_downgrade_removes_every_table(db_url):
         command.downgrade(config, "base")
     assert set(sa.inspect(engine).get_table_names()) <= {"alembic_version"}
     engine.dispose()
+
+
+def test_a_database_a_newer_enclosure_migrated_is_refused_plainly(db_url):
+    engine = sa.create_engine(db_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(AuditUnavailable) as exc:
+        upgrade(engine)
+    assert "schema revision 9999" in exc.value.message
+    assert f"knows up to {HEAD}" in exc.value.message
+    assert exc.value.code == "E-AUDIT-UNAVAILABLE"
+    with engine.connect() as conn:  # nothing changed
+        assert conn.execute(
+            sa.text("SELECT version_num FROM alembic_version")
+        ).all() == [("9999",)]
+    engine.dispose()
+
+
+def test_the_run_index_swap_goes_both_ways_with_events_in_place(db_url):
+    engine = sa.create_engine(db_url)
+    upgrade(engine, "0005")
+    with DecisionLog(db_url) as log:  # migrates to the newest revision
+        log.append(decision_event(1))
+        log.append(decision_event(2, run_id="run-2"))
+    from alembic import command  # noqa: PLC0415
+
+    from enclosure.audit._migrate import alembic_config  # noqa: PLC0415
+
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0005")
+    columns = {
+        ix["name"]: ix["column_names"]
+        for ix in sa.inspect(engine).get_indexes("events")
+    }
+    assert columns["ix_events_run_id"] == ["run_id"]
+    upgrade(engine)
+    assert differences(engine) == []
+    engine.dispose()
+    with DecisionLog(db_url) as log:
+        assert [s.seq for s in log.events(run_id="run-2")] == [2]
+        assert log.verify().ok

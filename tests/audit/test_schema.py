@@ -73,10 +73,12 @@ def test_the_compiled_insert_takes_rows_in_the_dialects_paramstyle(dialect):
         assert params["hash"] == 11
 
 
-def test_a_runs_head_on_postgresql_is_one_range_of_its_index(postgres):
-    # One event of run "a", then 20,000 of other runs: asking for "a"'s newest
-    # event after seq 0 must read the run's own index range, not walk the
-    # primary key back past every newer event nor sort the run's events.
+@pytest.mark.parametrize("every", [None, 10, 2])
+def test_a_runs_head_on_postgresql_is_one_range_of_its_index(postgres, every):
+    # Run "a" holds one event, or every 10th or 2nd of the first 20,000; then
+    # 100,000 of other runs. Its newest event after its last known one must be
+    # one short range of the run's index: not a walk back along the primary key
+    # past every newer event, nor a read of all the run's entries.
     engine = sa.create_engine(postgres.fresh_url())
     upgrade(engine)
     sql, params = compile_run_head(engine.dialect)
@@ -84,22 +86,32 @@ def test_a_runs_head_on_postgresql_is_one_range_of_its_index(postgres):
         "INSERT INTO events VALUES "
         "(:s, 't', :r, 'decision', 'x', 'c', 'allow', 'executed', 0, '{}', 'p', 'h')"
     )
+
+    def run_of(seq: int) -> str:
+        mine = seq == 1 if every is None else seq <= 20_000 and seq % every == 0
+        return "a" if mine else f"b{seq % 500}"
+
+    rows = [{"s": seq, "r": run_of(seq)} for seq in range(1, 120_001)]
     with engine.begin() as conn:
-        conn.execute(insert, {"s": 1, "r": "a"})
-        conn.execute(insert, [{"s": s, "r": f"b{s % 50}"} for s in range(2, 20_002)])
+        conn.execute(insert, rows)
         conn.execute(sa.text("ANALYZE events"))
+        last = conn.execute(
+            sa.text("SELECT max(seq) FROM events WHERE run_id = 'a'")
+        ).scalar_one()
         plan = conn.exec_driver_sql(
-            f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", params("a", 0)
+            f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", params("a", last - 1)
         ).scalar_one()[0]["Plan"]
-        assert conn.exec_driver_sql(sql, params("a", 0)).scalar_one() == 1
+        assert conn.exec_driver_sql(sql, params("a", last - 1)).scalar_one() == last
+        assert conn.exec_driver_sql(sql, params("a", last)).scalar_one() is None
 
     def nodes(node):
         yield node
         for child in node.get("Plans", []):
             yield from nodes(child)
 
-    scans = [n for n in nodes(plan) if "Scan" in n["Node Type"]]
-    assert [n.get("Index Name") for n in scans] == ["ix_events_run_id"]
-    assert "seq" in scans[0]["Index Cond"]
+    indexed = [n for n in nodes(plan) if "Index Name" in n]
+    assert [n["Index Name"] for n in indexed] == ["ix_events_run_id"]
+    assert "seq" in indexed[0]["Index Cond"]
+    assert all(n["Node Type"] != "Seq Scan" for n in nodes(plan))
     assert plan["Shared Hit Blocks"] + plan.get("Shared Read Blocks", 0) < 10
     engine.dispose()

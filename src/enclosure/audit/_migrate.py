@@ -19,6 +19,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+
+from enclosure.errors import AuditUnavailable
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -48,13 +51,24 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database refused; callers guard it.
+        AuditUnavailable: the database is at a revision this Enclosure does not
+            know (a newer one migrated it): nothing is changed.
     """
     config = alembic_config()
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
         config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+        try:
+            command.upgrade(config, revision)
+        except CommandError as exc:
+            at = MigrationContext.configure(conn).get_current_revision()
+            msg = (
+                f"the decision log's database is at schema revision {at}, which "
+                f"this Enclosure does not know (it knows up to {HEAD}): a newer "
+                "Enclosure migrated it; run that one, or upgrade this one"
+            )
+            raise AuditUnavailable(msg) from exc
 
 
 def current_revision(engine: Engine) -> str | None:

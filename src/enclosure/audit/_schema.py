@@ -280,7 +280,9 @@ def compile_run_head(
     alone walked the primary key back past every newer run's events.
     Compiled once, run on the append connection like the closing check.
     """
-    head = sa.select(sa.func.max(_E.seq)).where(
+    # ``seq + 0``: PostgreSQL would take ``max(seq)`` of a run that holds many
+    # of the events by walking the primary key back (12 ms at 120,000 events).
+    head = sa.select(sa.func.max(_E.seq + sa.literal_column("0"))).where(
         _E.run_id == sa.bindparam("head_run", type_=sa.Text),
         _E.seq > sa.bindparam("head_after", type_=_SEQ),
     )

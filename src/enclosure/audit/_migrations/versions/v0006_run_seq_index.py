@@ -20,13 +20,27 @@ branch_labels = None
 depends_on = None
 
 
+def _swap(columns: list[str]) -> None:
+    """Build the index anew beside the old one, then put it in its place.
+
+    On PostgreSQL the build blocks writes to ``events`` but not reads; only the
+    drop and the rename (both instant) take the lock that blocks reads too.
+    SQLite, which renames no index, locks the whole file for a write anyway.
+    """
+    if op.get_bind().dialect.name != "postgresql":
+        op.drop_index("ix_events_run_id", table_name="events")
+        op.create_index("ix_events_run_id", "events", columns)
+        return
+    op.create_index("ix_events_run_id_new", "events", columns)
+    op.drop_index("ix_events_run_id", table_name="events")
+    op.execute("ALTER INDEX ix_events_run_id_new RENAME TO ix_events_run_id")
+
+
 def upgrade() -> None:
     """Rebuild ``ix_events_run_id`` over ``(run_id, seq)``."""
-    op.drop_index("ix_events_run_id", table_name="events")
-    op.create_index("ix_events_run_id", "events", ["run_id", "seq"])
+    _swap(["run_id", "seq"])
 
 
 def downgrade() -> None:
     """Back to ``(run_id)`` alone."""
-    op.drop_index("ix_events_run_id", table_name="events")
-    op.create_index("ix_events_run_id", "events", ["run_id"])
+    _swap(["run_id"])
