@@ -327,6 +327,7 @@ class Enclosure:
             started_by=started_by,
             started_at=now,
         )
+        looked = self.clock.monotonic()  # before: what comes after was stored later
         started = self.log.append(
             RunStartedEvent(
                 run_id=run_id,
@@ -349,6 +350,7 @@ class Enclosure:
             started_by=started_by,
             shadow=shadow,
             synced=started.seq,
+            looked=looked,
         )
         self._runs[run_id] = run
         return run
@@ -377,6 +379,7 @@ class Enclosure:
         if record is None:
             msg = f"run {run_id!r} is not in the decision log"
             raise UsageError(msg, code="E-RUN-UNKNOWN")
+        looked = self.clock.monotonic()
         events = self.log.events(run_id=run_id, kinds=("decision", "result"))
         run = Run(
             self,
@@ -387,6 +390,7 @@ class Enclosure:
             prompt_version=record.prompt_version,
             started_by=record.started_by,
             synced=events[-1].seq if events else 0,
+            looked=looked,
         )
         run.restore(
             record.status,

@@ -106,6 +106,7 @@ class Run:
         started_by: str | None,
         shadow: bool = False,
         synced: int = 0,
+        looked: float | None = None,
     ) -> None:
         self._enc = enc
         self.id = run_id
@@ -126,7 +127,7 @@ class Run:
         self._synced = synced
         """The log's seq up to which other processes' decisions of this run are
         counted in here (see ``exclusively``)."""
-        self._looked = enc.clock.monotonic()
+        self._looked = enc.clock.monotonic() if looked is None else looked
         """When the log was known up to ``_synced``: whatever comes after it there
         was stored later, so happened no earlier than this (``_fold``)."""
         self._skew_told = False
@@ -562,8 +563,9 @@ class Run:
             finally:
                 try:
                     # Under the lock only this block wrote the run's decisions.
+                    looked = self._enc.clock.monotonic()
                     self._synced = log.run_head(self.id, after=self._synced)
-                    self._looked = self._enc.clock.monotonic()
+                    self._looked = looked
                 except AuditUnavailable:
                     # The next block counts this one's calls again: stricter.
                     logger.exception("run %s: cannot read where it ends", self.id)
@@ -577,9 +579,10 @@ class Run:
         onto this one's through the wall clock; so a clock that differs shifts it.
         It is held within what is known for sure: not after now (it is stored),
         and not before ``not_before`` (stored after this run last looked, see
-        ``exclusively``). A rate window then never loses a call to a clock that
-        lags (a 30 s lag let ``2/minute`` pass 3); a shift beyond that is warned
-        of once.
+        ``exclusively``), and a shift beyond those bounds is warned of once. That
+        only narrows the error: when this run last looked long ago (or, in
+        ``restore``, never), a lagging clock still ages calls out of a window
+        early. Servers sharing a database need agreeing clocks (the README).
         """
         enc, state = self._enc, self.state
         mono, wall = enc.clock.monotonic(), enc.clock.time()
