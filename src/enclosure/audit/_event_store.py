@@ -27,8 +27,8 @@ from enclosure.audit._chain import (
     ChainRow,
     IndexColumns,
     VerifyReport,
+    data_columns,
     event_hash,
-    index_columns,
 )
 from enclosure.audit._changes import notify_raw
 from enclosure.audit._events import Event, parse_event
@@ -212,9 +212,10 @@ class EventTable:
             if any(redacted[k] is not v for k, v in data.items()):
                 # Re-validate, so the stored body is an event that parses back as is.
                 event = type(event).model_validate(redacted)
-                body = canonical_json(event.model_dump(mode="json"))
+                data = event.model_dump(mode="json")
+                body = canonical_json(data)
                 text = body.decode("utf-8")
-        return Prepared(body, text, index_columns(event))
+        return Prepared(body, text, data_columns(data))
 
     def append(
         self,
