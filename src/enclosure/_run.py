@@ -1067,9 +1067,7 @@ class Run:
             receipt_body = {**(receipt_body or {}), "sandbox": sandbox}
         try:
             appended = enc.log.append(
-                trusted(
-                    ResultEvent,
-                    kind="result",
+                ResultEvent(
                     run_id=self.id,
                     ts=iso(enc.clock.time()),
                     call_id=call.call_id,
@@ -1243,11 +1241,11 @@ class _Record:
     ) -> DecisionEvent:
         enc, run, d = self.enc, self.run, decision or self.decision
         excerpt = enc.redactor.redact_text(self.ctx_json.decode("utf-8"))
-        return trusted(
+        return trusted(  # in field order
             DecisionEvent,
-            kind="decision",
             run_id=run.id,
             ts=iso(enc.clock.time()),
+            kind="decision",
             call_id=self.call.call_id,
             tool=self.call.tool,
             args=_bounded(enc.redactor.redact(self.call.args)),

@@ -18,10 +18,11 @@ _PLAIN: dict[type[BaseModel], tuple[str, ...]] = {}
 
 
 def trusted(cls: type[M], **values: Any) -> M:
-    """``cls.model_construct(**values)`` with every field given: ~5x cheaper.
+    """``cls.model_construct(**values)`` with every field given, in about half the time.
 
     For the call path's own models, built from values it made itself and checked
-    types: nothing is validated, as with ``model_construct``. ``values`` must
+    types: nothing is validated, as with ``model_construct``; its cost does not
+    grow with nested values as validation's does. ``values`` must
     name every field, no more; the instance is the one ``model_construct`` makes
     (same ``__dict__`` in field order, ``model_fields_set``, no extra, no private
     values). Models with aliases, private attributes, ``model_post_init``,
@@ -31,16 +32,19 @@ def trusted(cls: type[M], **values: Any) -> M:
         TypeError: a field is missing or unknown, or ``cls`` is such a model.
     """
     fields = _PLAIN.get(cls) or _plain_fields(cls)
-    if len(values) != len(fields):
-        msg = f"{cls.__name__}: give exactly the fields {fields}, not {tuple(values)}"
-        raise TypeError(msg)
-    try:
-        ordered = {name: values[name] for name in fields}
-    except KeyError as exc:
-        msg = f"{cls.__name__}: missing field {exc.args[0]!r}"
-        raise TypeError(msg) from None
+    if tuple(values) != fields:  # given in another order, or not all of them
+        if len(values) != len(fields):
+            msg = (
+                f"{cls.__name__}: give exactly the fields {fields}, not {tuple(values)}"
+            )
+            raise TypeError(msg)
+        try:
+            values = {name: values[name] for name in fields}
+        except KeyError as exc:
+            msg = f"{cls.__name__}: missing field {exc.args[0]!r}"
+            raise TypeError(msg) from None
     m = cls.__new__(cls)
-    _SET(m, "__dict__", ordered)
+    _SET(m, "__dict__", values)
     _SET(m, "__pydantic_fields_set__", set(fields))
     _SET(m, "__pydantic_extra__", None)
     _SET(m, "__pydantic_private__", None)
