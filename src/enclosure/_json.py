@@ -9,7 +9,10 @@ separators=(",", ":"), ensure_ascii=False, allow_nan=False)`` encoded as UTF-8, 
 always have been: every stored hash, args digest and approval binding was taken
 over them. ``orjson`` writes the same bytes for plain JSON values about ten times
 faster, so it goes first, and the standard library takes every value where the
-two could differ (see ``canonical_json``).
+two could differ (see ``canonical_json``). No byte changed when it came in: logs,
+argument digests and approval bindings made before verify and match as they did;
+``tests/test_json.py`` holds every float spelling, every character and key order
+to the standard library's bytes.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def canonical_json(value: Any) -> bytes:
 
     orjson encodes it first; its bytes are returned only when they must be the
     standard library's: orjson encoded it at all (exact ``dict``, ``list``,
-    ``str``, ``int`` within 64 bits, ``float``, ``bool``, ``None``, string keys,
+    ``str``, 64-bit ``int``, ``float``, ``bool``, ``None``, string keys,
     no lone surrogates, nesting under 255), decoding them gives back a value
     equal to ``value`` (so no NaN or infinity, which orjson writes as ``null``,
     no tuple, enum or UUID), and no float in them is spelled in exponent form or
