@@ -34,14 +34,14 @@ _FAST = (
 )
 """Sorted keys; subclasses, dataclasses and dates go to ``_not_plain`` (refused)."""
 
-_EXPONENT = re.compile(rb"[0-9]e[-+][0-9]")
-"""A float in exponent form (orjson writes ``1e-5`` where ``repr`` writes ``1e-05``);
-searched for only when ``e-`` or ``e+`` occurs at all."""
+_EXPONENT = re.compile(rb"e[-+][0-9](?<=[0-9]e[-+][0-9])")
+"""A float in exponent form: orjson writes ``1e-5`` where ``repr`` writes ``1e-05``.
+(Each pattern starts with a literal and looks behind last: the engine then skips
+to candidates in C, ~1 ns a byte.)"""
 
-_SMALL = re.compile(rb"(?<![0-9.])0\.0000")
-"""A float below 0.0001 in fixed form (orjson writes ``0.00001`` where ``repr``
-writes ``1e-05``); searched for only when ``0.0000`` occurs at all (a timestamp's
-``:00.0000`` does not match)."""
+_SMALL = re.compile(rb"0\.0000(?<![0-9.]0\.0000)")
+"""A float below 0.0001 in fixed form: orjson writes ``0.00001`` where ``repr``
+writes ``1e-05``. A timestamp's ``:00.0000`` does not match."""
 
 
 def canonical_json(value: Any) -> bytes:
@@ -66,8 +66,8 @@ def canonical_json(value: Any) -> bytes:
     except orjson.JSONEncodeError:
         return _stdlib(value)
     if (
-        (b"0.0000" in out and _SMALL.search(out) is not None)
-        or ((b"e-" in out or b"e+" in out) and _EXPONENT.search(out) is not None)
+        _EXPONENT.search(out) is not None
+        or _SMALL.search(out) is not None
         or orjson.loads(out) != value
     ):
         return _stdlib(value)
