@@ -43,7 +43,14 @@ from enclosure.errors import (
     ToolFailed,
     UsageError,
 )
-from enclosure.models import CallResult, Decision, ErrorInfo, Receipt, ToolCall
+from enclosure.models import (
+    CallResult,
+    Decision,
+    ErrorInfo,
+    Receipt,
+    ToolCall,
+    trusted,
+)
 from enclosure.policy import RunState
 
 if TYPE_CHECKING:
@@ -66,6 +73,8 @@ MAX_LOGGED_STRING = 2048
 SKEW_WARN_S = 2.0
 """How far outside where it can be an event from another process may be dated
 before a run warns that the clocks differ (``Run._fold``)."""
+_VALID = ValidatorResult(ok=True)
+"""Arguments that passed their schema: frozen, so every such call shares it."""
 
 
 def _bounded(value: Any) -> Any:
@@ -882,14 +891,24 @@ class Run:
                 invalid = "arguments must be a JSON object"
             if invalid is not None:
                 raw_args = {"_unloggable": repr(raw_args)[:200]}
-            call = ToolCall.model_construct(
-                tool=tool, args=raw_args, context=ctx, call_id=call_id
+            call = trusted(
+                ToolCall, tool=tool, args=raw_args, context=ctx, call_id=call_id
             )
-            validator = ValidatorResult(ok=True)
+            validator = _VALID
             if invalid is None:
                 checked = enc.router.check_args(call)
-                if checked.ok:
-                    call = call.model_copy(update={"args": checked.value})
+                if checked.ok:  # the same arguments, or with defaults filled in
+                    call = (
+                        call
+                        if checked.value is raw_args
+                        else trusted(
+                            ToolCall,
+                            tool=tool,
+                            args=checked.value,
+                            context=ctx,
+                            call_id=call_id,
+                        )
+                    )
                 else:
                     invalid = "; ".join(checked.errors)
                     validator = ValidatorResult(ok=False, errors=checked.errors)
@@ -1222,10 +1241,11 @@ class _Record:
     ) -> DecisionEvent:
         enc, run, d = self.enc, self.run, decision or self.decision
         excerpt = enc.redactor.redact_text(self.ctx_json.decode("utf-8"))
-        return DecisionEvent.model_construct(
-            kind="decision",
+        return trusted(  # in field order
+            DecisionEvent,
             run_id=run.id,
             ts=iso(enc.clock.time()),
+            kind="decision",
             call_id=self.call.call_id,
             tool=self.call.tool,
             args=_bounded(enc.redactor.redact(self.call.args)),

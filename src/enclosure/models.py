@@ -2,13 +2,68 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from enclosure.types import Disposition, JSONObject, Outcome
 
-__all__ = ["CallResult", "Decision", "ErrorInfo", "Receipt", "ToolCall"]
+__all__ = ["CallResult", "Decision", "ErrorInfo", "Receipt", "ToolCall", "trusted"]
+
+M = TypeVar("M", bound=BaseModel)
+
+_SET = object.__setattr__
+_PLAIN: dict[type[BaseModel], tuple[str, ...]] = {}
+"""Models ``trusted`` may build, with their fields in declaration order."""
+
+
+def trusted(cls: type[M], **values: Any) -> M:
+    """``cls.model_construct(**values)`` with every field given, in about half the time.
+
+    For the call path's own models, built from values it made itself and checked
+    types: nothing is validated, as with ``model_construct``; its cost does not
+    grow with nested values as validation's does. ``values`` must
+    name every field, no more; the instance is the one ``model_construct`` makes
+    (same ``__dict__`` in field order, ``model_fields_set``, no extra, no private
+    values). Models with aliases, private attributes, ``model_post_init``,
+    ``extra="allow"`` or a root are refused.
+
+    Raises:
+        TypeError: a field is missing or unknown, or ``cls`` is such a model.
+    """
+    fields = _PLAIN.get(cls) or _plain_fields(cls)
+    if tuple(values) != fields:  # given in another order, or not all of them
+        if len(values) != len(fields):
+            msg = (
+                f"{cls.__name__}: give exactly the fields {fields}, not {tuple(values)}"
+            )
+            raise TypeError(msg)
+        try:
+            values = {name: values[name] for name in fields}
+        except KeyError as exc:
+            msg = f"{cls.__name__}: missing field {exc.args[0]!r}"
+            raise TypeError(msg) from None
+    m = cls.__new__(cls)
+    _SET(m, "__dict__", values)
+    _SET(m, "__pydantic_fields_set__", set(fields))
+    _SET(m, "__pydantic_extra__", None)
+    _SET(m, "__pydantic_private__", None)
+    return m
+
+
+def _plain_fields(cls: type[BaseModel]) -> tuple[str, ...]:
+    fields = cls.__pydantic_fields__
+    if (
+        cls.__pydantic_root_model__
+        or cls.__pydantic_post_init__
+        or cls.__private_attributes__
+        or cls.model_config.get("extra") == "allow"
+        or any(f.alias or f.validation_alias for f in fields.values())
+    ):
+        msg = f"{cls.__name__} cannot be built by trusted(); use model_construct"
+        raise TypeError(msg)
+    _PLAIN[cls] = names = tuple(fields)
+    return names
 
 
 class _Frozen(BaseModel):

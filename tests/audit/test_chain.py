@@ -21,6 +21,7 @@ from enclosure.audit import (
     parse_event,
     verify_rows,
 )
+from enclosure.audit._chain import data_columns
 from enclosure.models import ErrorInfo
 from enclosure.testing import decision_event
 
@@ -121,6 +122,16 @@ def test_index_columns_copy_the_queryable_fields():
     assert columns.cost == 0.25
     kill = index_columns(one_of_each_kind()[3])
     assert (kill.tool, kill.outcome, kill.cost) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [*one_of_each_kind(), KillEvent(run_id="r", ts=TS, rule="r", reason="r", by="o")],
+)
+def test_data_columns_agree_with_index_columns(event):
+    # The append path reads the columns off the dumped body; verify compares
+    # them with index_columns of the parsed body.
+    assert data_columns(event.model_dump(mode="json")) == index_columns(event)
 
 
 def test_an_intact_chain_verifies():

@@ -110,3 +110,24 @@ def test_the_run_index_swap_goes_both_ways_with_events_in_place(db_url):
     with DecisionLog(db_url) as log:
         assert [s.seq for s in log.events(run_id="run-2")] == [2]
         assert log.verify().ok
+
+
+def test_revision_0007_indexes_only_rare_kinds(db_url):
+    engine = sa.create_engine(db_url)
+    upgrade(engine, "0006")
+    assert "ix_events_kind" in index_names(engine)
+    upgrade(engine)
+    names = index_names(engine)
+    assert "ix_events_kind" not in names
+    assert "ix_events_rare_kind" in names
+    assert differences(engine) == []
+    engine.dispose()
+    with DecisionLog(db_url) as log:
+        log.append(decision_event(1))
+        assert log.events(kinds=["checkpoint"]) == []
+        assert [e.seq for e in log.events(kinds=["decision"])] == [1]
+        assert log.verify().ok
+
+
+def index_names(engine) -> set[str]:
+    return {str(ix["name"]) for ix in sa.inspect(engine).get_indexes("events")}

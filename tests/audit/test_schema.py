@@ -2,10 +2,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from enclosure.audit import GENESIS, DecisionLog
+from enclosure.audit import GENESIS, DecisionLog, KillEvent
 from enclosure.audit._migrate import upgrade
 from enclosure.audit._schema import (
     NO_ANCHOR,
+    RARE_KINDS,
     SCHEMA_VERSION,
     compile_insert,
     compile_run_head,
@@ -14,6 +15,7 @@ from enclosure.audit._schema import (
     parse_anchor,
 )
 from enclosure.errors import AuditUnavailable
+from enclosure.testing import decision_event
 
 
 def meta(engine):
@@ -115,3 +117,69 @@ def test_a_runs_head_on_postgresql_is_one_range_of_its_index(postgres, every):
     assert all(n["Node Type"] != "Seq Scan" for n in nodes(plan))
     assert plan["Shared Hit Blocks"] + plan.get("Shared Read Blocks", 0) < 10
     engine.dispose()
+
+
+TS = "2025-01-02T03:04:05.000006Z"
+
+
+TS = "2025-01-02T03:04:05.000006Z"
+
+
+def indexes_of_events(conn) -> dict[str, str]:
+    rows = conn.execute(
+        "SELECT name, sql FROM sqlite_master "
+        "WHERE type = 'index' AND tbl_name = 'events'"
+    )
+    return {name: sql for name, sql in rows if sql}
+
+
+def test_only_rare_kinds_are_indexed_by_kind(db_path, raw_db):
+    with DecisionLog(f"sqlite:///{db_path}") as log:
+        log.append(decision_event(1))
+        log.append(KillEvent(run_id="run-1", ts=TS, rule="r", reason="r"))
+    with raw_db(db_path) as db:
+        indexes = indexes_of_events(db)
+        assert "ix_events_kind" not in indexes
+        assert f"WHERE {RARE_KINDS}" in indexes["ix_events_rare_kind"]
+        in_index = db.execute(
+            "SELECT kind FROM events INDEXED BY ix_events_rare_kind "
+            "WHERE kind = 'kill' AND kind NOT IN ('decision', 'result')"
+        ).fetchall()
+        assert in_index == [("kill",)]
+
+
+def test_queries_for_rare_kinds_use_the_partial_index(db_path, raw_db):
+    queries: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("SELECT events.seq"):
+            queries.append((statement, parameters))
+
+    with DecisionLog(f"sqlite:///{db_path}") as log:
+        log.append(decision_event(1))
+        engine = log._db.engine
+        sa.event.listen(engine, "before_cursor_execute", record)
+        assert log.events(kinds=["checkpoint", "manifest"]) == []
+        assert log._events.last_of_kind("checkpoint") is None
+        assert [e.seq for e in log.events(kinds=["decision"])] == [1]
+        sa.event.remove(engine, "before_cursor_execute", record)
+    with raw_db(db_path) as db:
+        rare, last, hot = (
+            " ".join(str(row[-1]) for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", p))
+            for sql, p in queries
+        )
+    assert "ix_events_rare_kind" in rare
+    assert "ix_events_rare_kind" in last
+    assert "ix_events_rare_kind" not in hot
+
+
+def test_opening_an_older_log_drops_its_index_on_every_kind(db_path, raw_db):
+    DecisionLog(f"sqlite:///{db_path}").close()
+    with raw_db(db_path) as db:
+        db.execute("CREATE INDEX ix_events_kind ON events (kind)")
+        db.commit()
+    with DecisionLog(f"sqlite:///{db_path}") as log:
+        log.append(decision_event(1))
+        assert log.verify().ok
+    with raw_db(db_path) as db:
+        assert "ix_events_kind" not in indexes_of_events(db)

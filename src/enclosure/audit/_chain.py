@@ -19,7 +19,7 @@ database. The decision log (``_event_store``) feeds it rows; tests feed it lists
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -27,7 +27,7 @@ from enclosure._json import canonical_json
 from enclosure.audit._events import Event, parse_event
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
 __all__ = [
     "GENESIS",
@@ -35,6 +35,7 @@ __all__ = [
     "IndexColumns",
     "VerifyReport",
     "content_problem",
+    "data_columns",
     "encode_event",
     "event_hash",
     "index_columns",
@@ -98,6 +99,25 @@ def index_columns(event: Event) -> IndexColumns:
         outcome=getattr(event, "outcome", None),
         disposition=getattr(event, "disposition", None),
         cost=getattr(event, "cost", None),
+    )
+
+
+def data_columns(data: Mapping[str, Any]) -> IndexColumns:
+    """``index_columns`` of the event whose ``model_dump(mode="json")`` is ``data``.
+
+    The append path has that dict at hand: reading it skips the missed attribute
+    lookups (each one a raised and caught ``AttributeError``) of ``index_columns``.
+    """
+    get = data.get
+    return IndexColumns(
+        data["ts"],
+        data["run_id"],
+        data["kind"],
+        get("tool"),
+        get("call_id"),
+        get("outcome"),
+        get("disposition"),
+        get("cost"),
     )
 
 

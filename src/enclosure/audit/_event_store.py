@@ -27,8 +27,8 @@ from enclosure.audit._chain import (
     ChainRow,
     IndexColumns,
     VerifyReport,
+    data_columns,
     event_hash,
-    index_columns,
 )
 from enclosure.audit._changes import notify_raw
 from enclosure.audit._events import Event, parse_event
@@ -37,6 +37,8 @@ from enclosure.audit._schema import (
     CHAIN_COLUMNS,
     CLOSING,
     CLOSING_KINDS,
+    HOT,
+    RARE_KINDS,
     compile_anchor,
     compile_closing_check,
     compile_insert,
@@ -212,9 +214,10 @@ class EventTable:
             if any(redacted[k] is not v for k, v in data.items()):
                 # Re-validate, so the stored body is an event that parses back as is.
                 event = type(event).model_validate(redacted)
-                body = canonical_json(event.model_dump(mode="json"))
+                data = event.model_dump(mode="json")
+                body = canonical_json(data)
                 text = body.decode("utf-8")
-        return Prepared(body, text, index_columns(event))
+        return Prepared(body, text, data_columns(data))
 
     def append(
         self,
@@ -266,6 +269,8 @@ class EventTable:
             stmt = stmt.where(_E.run_id == run_id)
         if kinds is not None:
             stmt = stmt.where(_E.kind.in_(list(kinds)))
+            if not HOT.intersection(kinds):
+                stmt = stmt.where(sa.text(RARE_KINDS))  # ix_events_rare_kind
         if limit is not None:
             stmt = stmt.limit(limit)
         with self._db.guard("read"), self._db.connect() as conn:
@@ -321,6 +326,8 @@ class EventTable:
         """The newest stored event of ``kind``, if any."""
         stmt = sa.select(_E.seq, _E.hash, _E.prev_hash, _E.body)
         stmt = stmt.where(_E.kind == kind).order_by(_E.seq.desc()).limit(1)
+        if kind not in HOT:
+            stmt = stmt.where(sa.text(RARE_KINDS))  # ix_events_rare_kind
         with self._db.guard("read"), self._db.connect() as conn:
             row = conn.execute(stmt).first()
         return None if row is None else self._stored(*row)
