@@ -1,14 +1,23 @@
 from __future__ import annotations
 
+import ctypes
+import errno
+import os
 import socket
+import subprocess
 import threading
+import time
+from typing import TYPE_CHECKING
 
 import pytest
 
 from enclosure.errors import SandboxUnavailable
 from enclosure.manifest import ComputeSpec
 from enclosure.sandbox import BwrapSandbox, Mount, SandboxSpec
-from enclosure.sandbox._netns import listen_in_netns
+from enclosure.sandbox._netns import _listener, listen_in_netns
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 ENV = {"PATH": "/usr/bin:/bin"}
 REPLY = b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello"
@@ -99,3 +108,83 @@ def test_a_process_that_is_gone_has_no_namespace_to_listen_in():
         listen_in_netns(2**22 + 12345, 3128, fork=False)
     with pytest.raises(FileNotFoundError):
         listen_in_netns(2**22 + 12345, 3128, fork=True)
+
+
+@pytest.fixture
+def fresh_netns() -> Iterator[int]:
+    """A process in a network namespace of its own: 127.0.0.1 on lo, no other."""
+    if os.geteuid() != 0:
+        pytest.skip("unshare --net needs root")
+    command = "ip addr add 127.0.0.1/8 dev lo; echo in; exec cat"
+    with subprocess.Popen(
+        ["unshare", "--net", "sh", "-c", command],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"in\n"  # the shell is in the new namespace
+        yield proc.pid
+        proc.kill()
+
+
+def _in_netns(pid: int, work: Callable[[], None]) -> None:
+    """Run ``work`` on a thread inside ``pid``'s network namespace."""
+
+    def inside() -> None:
+        netns = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+        try:
+            assert ctypes.CDLL(None, use_errno=True).setns(netns, 0x40000000) == 0
+        finally:
+            os.close(netns)
+        work()
+
+    thread = threading.Thread(target=inside)
+    thread.start()
+    thread.join(10)
+
+
+def test_a_listener_waits_for_its_address_to_come(fresh_netns):
+    # As the sandbox's loopback may still be being set up when its pid is known,
+    # a bind that finds no address waits for the namespace's address news.
+    made: list[socket.socket] = []
+    waiting = threading.Thread(
+        target=_in_netns,
+        args=(
+            fresh_netns,
+            lambda: made.append(_listener(0, wait=10, host="10.9.8.7")),
+        ),
+    )
+    waiting.start()
+    subprocess.run(
+        [
+            "nsenter",
+            "-t",
+            str(fresh_netns),
+            "-n",
+            "ip",
+            "addr",
+            "add",
+            "10.9.8.7/32",
+            "dev",
+            "lo",
+        ],
+        check=True,
+    )
+    waiting.join(10)
+    with made[0] as sock:
+        assert sock.getsockname()[0] == "10.9.8.7"
+
+
+def test_an_address_that_never_comes_fails_after_the_wait(fresh_netns):
+    failed: list[OSError] = []
+
+    def work() -> None:
+        try:
+            _listener(0, wait=0.3, host="10.9.8.7")
+        except OSError as exc:
+            failed.append(exc)
+
+    started = time.monotonic()
+    _in_netns(fresh_netns, work)
+    assert time.monotonic() - started >= 0.3  # it waited for news first
+    assert [e.errno for e in failed] == [errno.EADDRNOTAVAIL]

@@ -23,16 +23,21 @@ import ctypes
 import errno
 import fcntl
 import os
+import select
 import socket
 import threading
+import time
 
-__all__ = ["listen_in_netns"]
+__all__ = ["LOOPBACK_WAIT", "listen_in_netns"]
 
 _CLONE_NEWNET = 0x40000000
 _CLONE_NEWUSER = 0x10000000
 _NS_GET_USERNS = 0xB701  # _IO(0xb7, 0x1), Linux 4.9
 _BACKLOG = 128
 _CHILD_ATTEMPTS = 3
+_RTMGRP_IPV4_IFADDR = 0x10
+LOOPBACK_WAIT = 5.0
+"""Seconds to wait for a sandbox's loopback address before the attach fails."""
 
 
 def _setns(fd: int, kind: int) -> None:
@@ -42,16 +47,49 @@ def _setns(fd: int, kind: int) -> None:
         raise OSError(err, os.strerror(err))
 
 
-def _listener(port: int) -> socket.socket:
+def _bound(port: int, host: str) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
+        sock.bind((host, port))
         sock.listen(_BACKLOG)
     except BaseException:
         sock.close()
         raise
     return sock
+
+
+def _listener(
+    port: int, wait: float = LOOPBACK_WAIT, host: str = "127.0.0.1"
+) -> socket.socket:
+    """``_bound`` to ``host:port`` in the current namespace, once it has ``host``.
+
+    A bind there failed once with ``EADDRNOTAVAIL`` in a full test run on a
+    loaded machine (never alone, nor in 400 attaches under load): bubblewrap
+    reports the sandbox's pid as soon as it has cloned it, and the sandbox sets
+    its loopback up only then. So on that error this subscribes to the
+    namespace's address news (netlink), tries again (the address may have come
+    meanwhile) and after each piece of news, until ``wait`` seconds have passed.
+    Any other error is raised at once.
+    """
+    try:
+        return _bound(port, host)
+    except OSError as exc:
+        if exc.errno != errno.EADDRNOTAVAIL:
+            raise
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as nl:
+        nl.bind((0, _RTMGRP_IPV4_IFADDR))
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return _bound(port, host)
+            except OSError as exc:
+                left = deadline - time.monotonic()
+                if exc.errno != errno.EADDRNOTAVAIL or left <= 0:
+                    raise
+            ready, _, _ = select.select([nl], [], [], left)
+            if ready:
+                nl.recv(65536)  # news of an address: try again
 
 
 def listen_in_netns(pid: int, port: int, *, fork: bool | None = None) -> socket.socket:
