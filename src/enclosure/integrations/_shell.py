@@ -41,6 +41,8 @@ __all__ = ["MAX_LINE", "Command", "Parsed", "parse"]
 
 _META = frozenset(" \t\n;&|()<>")
 _BRACES = re.compile(r"\{[^{}\s]*(,|\.\.)[^{}\s]*\}")
+_NAMED_FD = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}(?=[<>])")
+"""``{fd}>file``: Bash opens a descriptor and names it; no word of the command."""
 _MAX_DEPTH = 8
 MAX_LINE = 64 * 1024
 """Longer lines are not read (opaque): reading one costs time the hook has not."""
@@ -63,6 +65,7 @@ class _Parser(Commands):
         self.s = text
         self.i = 0
         self.cwd = cwd
+        self.cwd_linked = False
         self.home = home
         self.depth = depth
         self.heredocs: list[tuple[str, bool, bool, list[Command]]] = []
@@ -118,6 +121,9 @@ class _Parser(Commands):
         feeding: list[str] = []  # programs of the earlier stages of this pipeline
         last: list[str] = []
         saved_cwd = self.cwd
+        # Pipeline stages and ``&`` lists run in subshells: a ``cd`` there ends there.
+        list_cwd = pipe_cwd = self.cwd
+        piped = False
         while True:
             self.blanks()
             c = self.peek()
@@ -135,24 +141,36 @@ class _Parser(Commands):
                 self.i += 1
                 self._read_heredocs()
                 feeding, last = [], []
+                list_cwd = pipe_cwd = self.cwd
+                piped = False
                 continue
             if c == ";" and self.peek(1) == ";":
                 self.mark("case")
                 self.i += 2
                 continue
             if c in ";&":
+                if c == "&" and self.peek(1) != "&":
+                    self.cwd = list_cwd  # ``cd x &`` runs in the background
                 self.i += 2 if self.peek(1) == c else 1
                 feeding, last = [], []
+                if self.s[self.i - 2 : self.i] != "&&":
+                    list_cwd = self.cwd
+                pipe_cwd = self.cwd
+                piped = False
                 continue
             if c == "|":
                 self.i += 1
                 if self.peek() == "|":
                     self.i += 1
                     feeding, last = [], []
+                    pipe_cwd = self.cwd
+                    piped = False
                 else:
                     if self.peek() == "&":
                         self.i += 1
                     feeding = feeding + last
+                    self.cwd = pipe_cwd
+                    piped = True
                 continue
             if c == ")":
                 self.mark("unbalanced ')'")
@@ -169,6 +187,8 @@ class _Parser(Commands):
                     self.mark("a shell or interpreter runs what a pipe feeds it")
             out += stage
             last = fed_by(stage)
+            if piped:
+                self.cwd = pipe_cwd
         if end:
             self.cwd = saved_cwd  # a subshell's or group's cd ends with it
         return out
@@ -258,6 +278,8 @@ class _Parser(Commands):
         """Read one redirection at the cursor, if there is one."""
         start = self.i
         j = self.i
+        named = _NAMED_FD.match(self.s, j) if self.peek() == "{" else None
+        j = named.end() if named else j
         while j < len(self.s) and self.s[j].isdigit():
             j += 1
         rest = self.s[j : j + 3]
@@ -490,6 +512,11 @@ class _Parser(Commands):
             self.i += 2
             w.inner += self._nested(")")
             self._add(w, "$(...)", quoted=quoted, dynamic=True)
+        elif nxt == "[":
+            # ``$[ ... ]``: old arithmetic whose blanks, ``;`` and ``#`` are its own
+            self.mark("$[ ] arithmetic")
+            self.i += 1
+            self._add(w, "$", quoted=quoted, dynamic=True)
         elif nxt == "{":
             end = self.s.find("}", self.i)
             end = len(self.s) if end < 0 else end

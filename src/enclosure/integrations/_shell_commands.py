@@ -30,16 +30,35 @@ _OPAQUE_WORDS = frozenset(
 """Builtins that run text as code or change what a name runs: quoted or not."""
 _DEFERRED = frozenset({"at", "batch", "crontab"})
 """Programs that run commands they read later, from stdin or a file."""
+_EDITOR_RUNS = re.compile(r"-c|--cmd|-S|\+(?!\d*$)")
+_SSH_RUNS = re.compile(
+    r"(?i)(-o)?\s*(proxycommand|localcommand|permitlocalcommand|knownhostscommand"
+    r"|match)|-F|-S"
+)
 _RUNNING_OPTIONS = {
     "rg": re.compile(r"--pre(=|$)"),
-    "sort": re.compile(r"--compress-prog"),
-    "tar": re.compile(
-        r"--(to-command|use-compress-program|checkpoint-action|info-script"
-        r"|new-volume-script|rsh-command)|-[A-Za-z]*[IF]"
-    ),
+    "sort": re.compile(r"--co"),
+    "tar": re.compile(r"--(to-c|use|checkpoint-a|info|new-v|rsh|rmt)|-[A-Za-z]*[IF]"),
     "zip": re.compile(r"-TT|--unzip-command"),
+    "less": re.compile(r"\+.*[!|]"),
+    "man": re.compile(r"-[A-Za-z]*[PH]|--pa|--ht"),
+    "emacs": re.compile(r"--?(eval|load|funcall|script)|-[lf]"),
+    "gdb": re.compile(r"--?(i?ex|i?x|(init-)?(eval-)?command)(=|$)"),
+    "wget": re.compile(r"--use-a"),
+    "rpm": re.compile(r"-E|--eval"),
+    "sqlite3": re.compile(r"\.(sh|system|import|output|once|read|load)|-cmd|-init"),
+    "sed": re.compile(
+        r"(.*[\n;{}!/\d$,])?\s*e(\s|;|$)|s(.).*\3.*\3\w*e\w*$", re.DOTALL
+    ),
 }
-"""Options with which a program runs a command line of its own (``tar -I CMD``)."""
+"""Options with which a program runs a command line of its own (``tar -I CMD``,
+``less +!CMD``, ``vim -c '!CMD'``, ``ssh -o ProxyCommand=CMD``, sed's ``e``);
+long options match by their shortest unambiguous prefix, as GNU tools take them."""
+_RUNNING_OPTIONS |= dict.fromkeys(
+    ("vi", "vim", "nvim", "view", "ex", "vimdiff", "gvim", "rvim", "rview"),
+    _EDITOR_RUNS,
+)
+_RUNNING_OPTIONS |= dict.fromkeys(("ssh", "scp", "sftp", "sshfs"), _SSH_RUNS)
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`|;]+")
 _SCP = re.compile(
     r"^(?:([^@/:\s]+)@)?(\[[0-9A-Fa-f:.]+(?:%[\w.-]+)?\]|[A-Za-z0-9][\w.-]*):"
@@ -47,13 +66,42 @@ _SCP = re.compile(
 """``[user@]host:path`` (scp, rsync, git): a name, an IPv4 or a bracketed IPv6."""
 _NAMED_HOST = re.compile(r"[\w.-]*\.[A-Za-z]{2,}$|\d{1,3}(\.\d{1,3}){3}$|\[")
 _REMOTE_COPY = frozenset({"scp", "rsync", "sftp", "sshfs"})
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_CURL_VALUED = (
+    "ACEFHKPQTUXYbcdeDmortuwxyz",
+    frozenset(
+        {"output", "output-dir", "data", "data-ascii", "data-binary", "data-raw"}
+        | {"data-urlencode", "form", "form-string", "header", "proxy-header", "json"}
+        | {"user-agent", "user", "request", "referer", "range", "upload-file"}
+        | {"cookie", "cookie-jar", "cert", "key", "cacert", "capath", "cert-type"}
+        | {"key-type", "max-time", "connect-timeout", "retry", "retry-delay"}
+        | {"retry-max-time", "limit-rate", "max-filesize", "write-out", "stderr"}
+        | {"dump-header", "trace", "trace-ascii", "netrc-file", "oauth2-bearer"}
+        | {"interface", "speed-limit", "speed-time", "continue-at", "time-cond"}
+        | {"ciphers", "pinnedpubkey", "aws-sigv4", "variable", "proto", "url-query"}
+    ),
+)
+_WGET_VALUED = (
+    "OoaPtTwUeiBQlARDIX",
+    frozenset(
+        {"output-document", "output-file", "append-output", "directory-prefix"}
+        | {"tries", "timeout", "wait", "user-agent", "header", "input-file", "base"}
+        | {"user", "password", "http-user", "http-password", "post-data"}
+        | {"post-file", "body-data", "body-file", "method", "load-cookies"}
+        | {"save-cookies", "ca-certificate", "certificate", "private-key"}
+        | {"limit-rate", "level", "accept", "reject", "domains", "referer", "quota"}
+        | {"exclude-directories", "include-directories", "execute"}
+    ),
+)
+_FETCH_VALUED = {"curl": _CURL_VALUED, "wget": _WGET_VALUED, "wget2": _WGET_VALUED}
+"""The options of ``curl`` and ``wget`` that take a value (short, long): every
+other operand is a URL, with a scheme or without."""
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
 _MAX_GLOB_PARTS = 2  # wildcard components expanded in one word
 _MAX_MATCHES = 512
 _MAX_GLOBS = 16  # globs expanded per line: each one lists a directory
 _INTERPRETER = re.compile(
     r"^(python[0-9.]*|pypy[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node(js)?|deno|bun|php[0-9.]*"
-    r"|lua(jit)?[0-9.]*|tclsh[0-9.]*|wish|[gmn]?awk|busybox|pwsh|osascript|sudo|doas)$"
+    r"|lua(jit)?[0-9.]*|tclsh[0-9.]*|wish|expect|[gmn]?awk|busybox|pwsh|osascript|sudo|doas)$"
 )
 """Programs that run code they read (a versioned or distro name too)."""
 _LAUNCHERS = frozenset(
@@ -62,9 +110,16 @@ _LAUNCHERS = frozenset(
     | {"docker", "podman", "kubectl", "parallel", "flock", "watch", "make"}
     | {"fd", "fdfind", "entr", "fakeroot", "faketime", "xvfb-run", "valgrind"}
     | {"proxychains", "proxychains4", "torsocks", "ssh-agent", "dbus-run-session"}
+    | {"uv", "poetry", "pdm", "hatch", "pipenv", "conda", "mamba", "pixi", "bundle"}
+    | {"direnv", "nix", "nix-shell", "devbox", "mise", "asdf", "pyenv", "rbenv"}
+    | {"tmux", "screen", "xterm", "hyperfine", "dbus-launch", "linux32", "linux64"}
+    | {"i386", "x86_64", "eatmydata", "fakechroot", "chronic", "ifne", "numactl"}
+    | {"setpriv", "capsh", "perf", "rlwrap", "tini", "dumb-init", "cpulimit"}
+    | {"trickle", "cgexec", "systemd-inhibit", "nocache", "gdb", "expect", "sem"}
 )
 """Programs that may run a command named among their words, as no wrapper here is
-read: one that names a program this reader watches is opaque."""
+read: one that names a program this reader watches (``tmux new 'rm -rf x'`` too)
+is opaque."""
 _WATCHED = frozenset(
     {"rm", "rmdir", "unlink", "shred", "find", "mv", "dd", "truncate", "ln"}
     | {"curl", "wget", "nc", "ncat", "netcat", "socat", "ssh", "scp", "rsync"}
@@ -82,6 +137,8 @@ _EVALUATING_OPTIONS = {
     "typeset": frozenset({"-n"}),
     "local": frozenset({"-n"}),
     "read": frozenset({"-e"}),
+    "readonly": frozenset(),
+    "export": frozenset(),
 }
 """Builtins whose option (or an array subscript in an argument) evaluates code."""
 
@@ -121,8 +178,8 @@ _WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
     "toybox": (frozenset(), 0),
     "pkexec": (frozenset({"--user"}), 0),
     "chroot": (frozenset({"--userspec", "--groups"}), 1),
-    "strace": (frozenset({"-o", "-e", "-p", "-s"}), 0),
-    "ltrace": (frozenset({"-o", "-e", "-p", "-s"}), 0),
+    "strace": (frozenset({"-o", "-e", "-p", "-s", "-P", "-E", "-u", "-b", "-I"}), 0),
+    "ltrace": (frozenset({"-o", "-e", "-p", "-s", "-l", "-u", "-n", "-A", "-D"}), 0),
 }
 _GIT_VALUED = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace"})
 # git settings that run nothing (``alias.*``, ``core.pager``... run commands)
@@ -161,24 +218,26 @@ _GIT_COMMANDS = frozenset(
 Any other name may be an alias (``alias.x = !sh -c ...``, ``alias.x = push``) or a
 ``git-x`` program; left out too: those that run a configured command or print
 credentials (``send-email``, ``credential``, ``for-each-repo``, ``instaweb``...)."""
+_GIT_UPLOAD = re.compile(r"--u(p|=|$)")
 _GIT_RUNS = {
-    "clone": re.compile(r"-u|--upload-pack|--template"),
-    "init": re.compile(r"--template"),
-    "fetch": re.compile(r"--upload-pack"),
-    "pull": re.compile(r"--upload-pack"),
-    "ls-remote": re.compile(r"--upload-pack"),
-    "archive": re.compile(r"--exec|--remote"),
-    "push": re.compile(r"--receive-pack|--exec"),
-    "send-pack": re.compile(r"--receive-pack|--exec"),
-    "rebase": re.compile(r"-[a-zA-Z]*x|--exec"),
-    "difftool": re.compile(r"-[a-zA-Z]*x|--extcmd"),
-    "grep": re.compile(r"-O|--open-files-in-pager"),
+    "clone": re.compile(r"-u|--u(p|=|$)|--te"),
+    "init": re.compile(r"--te"),
+    "fetch": _GIT_UPLOAD,
+    "pull": _GIT_UPLOAD,
+    "ls-remote": _GIT_UPLOAD,
+    "archive": re.compile(r"--e(x|=|$)|--rem"),
+    "push": re.compile(r"--rece|--e(x|=|$)"),
+    "send-pack": re.compile(r"--rece|--e(x|=|$)"),
+    "rebase": re.compile(r"-[a-zA-Z]*x|--ex"),
+    "difftool": re.compile(r"-[a-zA-Z]*x|--e(x|=|$)"),
+    "grep": re.compile(r"-O|--op"),
     "submodule": re.compile(r"foreach$"),
     "bisect": re.compile(r"run$"),
     "filter-branch": re.compile(r""),
 }
 """Words with which a git command runs a command line of its own (matched at the
-start of any of its words: ``--upload-pack=...``, ``-x CMD``, ``foreach CMD``)."""
+start of any of its words: ``--upload-pack=...``, ``-x CMD``, ``foreach CMD``; a
+long option by its shortest prefix, as git takes ``--upl=...`` for it)."""
 _GIT_CONFIG_VALUED = frozenset({"-f", "--file", "--blob", "--type", "--default"})
 _GIT_CONFIG_READS = frozenset(
     {"get", "list", "-l", "--list", "--get", "--get-all", "--get-regexp"}
@@ -189,7 +248,8 @@ _RISKY_NAME = re.compile(
     r"(?i)(LD_\w+|DYLD_\w+|BASH_ENV|ENV|PROMPT_COMMAND|CDPATH|PATH|IFS|BASH_FUNC\w*"
     r"|SHELLOPTS|PS4|GIT_CONFIG\w*|PYTHONSTARTUP|PYTHONPATH|PERL5OPT|NODE_OPTIONS"
     r"|RUBYOPT|\w*(COMMAND|EDITOR|VISUAL|PAGER|SHELL|ASKPASS|DIFF|PROXY|EXEC_PATH"
-    r"|HOOKSPATH|TEXTCONV|PROGRAM|_CMD)|LESSOPEN|LESSCLOSE)="
+    r"|HOOKSPATH|TEXTCONV|PROGRAM|_CMD|_OPTIONS|OPT)|LESS\w*|GLOBIGNORE|GIT_SSH"
+    r"|GIT_TEMPLATE_DIR|RSYNC_RSH)\+?="
 )
 _WRAPPER_FILES = {
     "xargs": frozenset({"-a", "--arg-file"}),
@@ -211,6 +271,14 @@ _SHELL_VALUED = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
 _C_RUNNERS = frozenset({"su", "runuser", "script", "sg"})
 _DECLARERS = frozenset({"export", "declare", "typeset", "readonly", "local"})
 _CHDIR = frozenset({"-C", "--chdir", "-D"})
+_COMMAND_STRING = re.compile(r"[\s;&|()`'\"]+")
+_OLD_TAR_RUNS = re.compile(r"[A-Za-z]*[IF][A-Za-z]*")
+"""``tar``'s first word in the old style (``tar xIf CMD a.tar``)."""
+_ASSIGNING = frozenset({"env", "sudo", "time"})
+"""Wrappers after which ``NAME=value`` words set the command's environment."""
+_SUBSCRIPT_RUNS = re.compile(r"\[[^\]]*(\$\((?!\.\.\.\))|`)")
+"""An array subscript holding a substitution, as text: Bash evaluates it when the
+word is used as a name (``unset``, ``test -v``, ``$((x))``, ``${!x}``)."""
 
 
 @dataclass(slots=True)
@@ -277,6 +345,7 @@ class Commands:
     """
 
     cwd: str
+    cwd_linked: bool  # a cd on this line went through a symlink
     home: str
     linked: bool
     code_readers: int
@@ -294,7 +363,11 @@ class Commands:
     def _finish(self, words: list[Word], redirected: list[str]) -> list[Command]:
         inner = [cmd for w in words for cmd in w.inner]
         feeds = [cmd for w in words for cmd in w.feeds]
+        assigned: list[str] = []
         real = [w for w in words if w.text or w.quoted]
+        if any("[" in w.text and _SUBSCRIPT_RUNS.search(w.text) for w in real):
+            self.mark("an array subscript that runs a command")
+        real = self._keywords(real)
         while (
             real
             and _NAME.match(real[0].unquoted)
@@ -302,12 +375,14 @@ class Commands:
                 real[0].unquoted[: real[0].unquoted.index("=") + 1]
             )
         ):
-            self._assigns(real.pop(0).text)  # NAME=value before the command
-        real = self._keywords(real)
+            assigned.append(real.pop(0).text)  # NAME=value before the command
+            self._assigns(assigned[-1])
         _repeated(inner if self.loops else [])  # while [ "$(git push)" ]; do
         made: list[Command] = []
         if real:
             made = self._command(real, redirected, fed_by(inner))
+            if made:  # PIP_INDEX_URL=https://host/ pip install x
+                made[0].hosts += _url_hosts(assigned)
         elif redirected:
             made = [Command("", [], paths=redirected)]
         if real and real[0].text in _DECLARERS and not real[0].quoted:
@@ -337,6 +412,7 @@ class Commands:
     ) -> list[Command]:
         if self.linked:
             self.mark("a symlink made earlier on the same line")
+        set_urls = [w.text for w in words if "://" in w.text and _NAME.match(w.text)]
         words, via_xargs, files = self._strip_wrappers(words)
         if not words:
             return []
@@ -360,7 +436,7 @@ class Commands:
             program=program,
             argv=[program, *expanded] if program != "git" else argv,
             paths=[*paths, "$(xargs)"] if via_xargs else paths,
-            hosts=_hosts(argv),
+            hosts=_hosts(argv) + _url_hosts(set_urls),
             sources=list(substituted),
             repeats=via_xargs or self.loops > 0,
         )
@@ -420,7 +496,11 @@ class Commands:
 
     def _effects(self, program: str, argv: list[str], operands: list[Word]) -> None:
         """What a command changes for the ones after it: ``cd``, a new symlink."""
-        if program in ("cd", "pushd"):
+        if program == "popd" or (
+            program == "pushd" and (not operands or operands[0].text[:1] in "+-")
+        ):
+            self.mark("the directory stack (pushd, popd)")
+        elif program in ("cd", "pushd"):
             self._cd(operands)
         if program == "ln" and any(
             w == "--symbolic" or (w[:1] == "-" and w[1:2] != "-" and "s" in w)
@@ -542,10 +622,10 @@ class Commands:
                     at += 1
                     break
                 self._wrapper_option(name, text, valued)
-                if name == "env" and _NAME.match(text):
-                    self._assigns(text)
+                if name in _ASSIGNING and _NAME.match(text):
+                    self._assigns(text)  # env X=1, sudo X=1, time X=1 (a keyword)
                     at += 1
-                elif text.startswith("-") and text != "-":
+                elif text.startswith("-") and (text != "-" or name == "env"):
                     if name in _WRAPPER_FILES:
                         files += self._wrapper_file(name, words, at)
                     cluster = not text.startswith("--") and len(text) > 2  # noqa: PLR2004
@@ -664,7 +744,15 @@ class Commands:
         elif targets[0].dynamic or targets[0].globbed or targets[0].text == "-":
             self.mark("cd to a directory this reader cannot know")
         else:
-            self.cwd = self._paths(targets[0])[0]
+            text = targets[0].text
+            physical = self._paths(targets[0])[0]
+            logical = os.path.normpath(os.path.join(self.cwd, text))  # noqa: PTH118 -- pathlib costs the hook's cold start
+            self.cwd_linked = self.cwd_linked or physical != logical
+            if self.cwd_linked and ".." in text.split("/"):
+                # Bash's ``cd`` takes ``..`` off the path as written, the kernel
+                # after following a symlink: ``cd link/../..`` goes elsewhere.
+                self.mark("cd with '..' after a symlink")
+            self.cwd = physical
             if not os.path.isdir(self.cwd):  # noqa: PTH112 -- pathlib costs the hook's cold start
                 # Bash stays where it was (and may go on): where is unknown here.
                 self.mark("cd to a directory that does not exist")
@@ -689,9 +777,7 @@ class Commands:
             self.mark("a shell or interpreter reads a file descriptor")
         if program in _OPAQUE_WORDS or program in _DEFERRED:
             self.mark(f"{program!r}")
-        runs = _RUNNING_OPTIONS.get(program)
-        if runs is not None and any(runs.match(w.text) for w in operands):
-            self.mark(f"{program} with an option that runs a command")
+        self._running_options(program, operands)
         if program in _EVALUATING_OPTIONS and any(
             w.text in _EVALUATING_OPTIONS[program] or "[" in w.text for w in operands
         ):
@@ -700,6 +786,29 @@ class Commands:
             not operands or operands[0].dynamic or operands[0].text.startswith("/dev/")
         ):
             self.mark("source of a stream or a run-time name")
+
+    def _running_options(self, program: str, operands: list[Word]) -> None:
+        """Mark options with which a program runs a command (``tar -I CMD``)."""
+        runs = _RUNNING_OPTIONS.get(program)
+        texts = [w.text for w in operands]
+        if (
+            runs is not None
+            and any(runs.match(t) for t in texts)
+            and not (program == "sed" and "--sandbox" in texts)
+        ):
+            self.mark(f"{program} with an option that runs a command")
+        if program == "tar" and texts and _OLD_TAR_RUNS.fullmatch(texts[0]):
+            self.mark("tar with an option that runs a command")  # tar xIf CMD a.tar
+        if program == "make" and any(
+            t in ("-f-", "--file=-", "--makefile=-")
+            or (t in ("-f", "--file", "--makefile") and after == "-")
+            for t, after in itertools.pairwise([*texts, ""])
+        ):
+            self.mark("make reading its makefile from stdin")
+        if program == "set" and any(
+            t == "keyword" or (t[:1] == "-" and "k" in t[1:]) for t in texts
+        ):
+            self.mark("set -k (assignments anywhere set the environment)")
 
     def _glob(self, w: Word) -> list[str]:
         if not w.globbed or w.dynamic:
@@ -782,23 +891,61 @@ def _repeated(commands: list[Command]) -> list[Command]:
 
 
 def _watched(word: str) -> bool:
-    name = os.path.basename(word)  # noqa: PTH119 -- pathlib costs the hook's cold start
-    return name in _WATCHED or _interpreter(name)
+    """``word`` names a watched program, alone or in a command string it holds."""
+    for part in _COMMAND_STRING.split(word) if " " in word else (word,):
+        name = os.path.basename(part)  # noqa: PTH119 -- pathlib costs the hook's cold start
+        if name in _WATCHED or _interpreter(name):
+            return True
+    return False
 
 
 def _interpreter(program: str) -> bool:
     return program in SHELLS or bool(_INTERPRETER.match(program))
 
 
-def _hosts(argv: list[str]) -> list[str]:
+def _url_hosts(words: list[str]) -> list[str]:
+    """The host of every URL in ``words`` (``?`` for one that does not parse)."""
     hosts: list[str] = []
-    for word in argv[1:]:
-        for url in _URL.findall(word):
+    for word in words:
+        for url in _URL.findall(word) if "://" in word else ():
             try:
                 host = urllib.parse.urlsplit(url).hostname
             except ValueError:
                 host = "?"
             hosts.append(host or "?")
+    return hosts
+
+
+def _bare_urls(argv: list[str]) -> list[str]:
+    """The hosts of ``curl``'s and ``wget``'s operands written without a scheme.
+
+    Both take every operand as a URL (``curl https://known/ evil.example``); the
+    value of an option not known to take one counts too (a host asked about).
+    """
+    valued = _FETCH_VALUED[argv[0]]
+    hosts: list[str] = []
+    skip = False
+    for word in argv[1:]:
+        if skip:
+            skip = False
+        elif word.startswith("-") and word != "-":
+            cluster = not word.startswith("--")
+            skip = "=" not in word and (
+                (cluster and word[-1] in valued[0]) or word[2:] in valued[1]
+            )
+        elif "://" not in word:
+            try:
+                hosts.append(urllib.parse.urlsplit("//" + word).hostname or "?")
+            except ValueError:
+                hosts.append("?")
+    return hosts
+
+
+def _hosts(argv: list[str]) -> list[str]:
+    hosts = _url_hosts(argv[1:])
+    if argv[0] in _FETCH_VALUED:
+        hosts += _bare_urls(argv)
+    for word in argv[1:]:
         scp = _SCP.match(word)
         if scp and "://" not in word:
             user, host = scp.groups()
