@@ -317,6 +317,14 @@ def test_the_example_denies_reading_secrets_by_case_or_symlink(path, rule, proj)
     assert rule_of(answer) == f"Read.rules.{rule}"
 
 
+@pytest.mark.parametrize("name", [".aws/credentials", ".netrc", ".config/gh/hosts.yml"])
+@pytest.mark.parametrize("tool", ["Read", "Grep"])
+def test_the_example_denies_reading_credentials_with_the_file_tools(name, tool, proj):
+    field = "file_path" if tool == "Read" else "path"
+    answer = in_proj(proj, tool, {field: str(Path.home() / name), "pattern": "x"})
+    assert permission(answer) == "deny"
+
+
 @pytest.mark.parametrize(
     ("tool", "tool_input"),
     [
