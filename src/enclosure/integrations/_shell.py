@@ -66,6 +66,10 @@ class _Parser(Commands):
         self.i = 0
         self.cwd = cwd
         self.cwd_linked = False
+        self.compound = 0
+        self.list_pos = 0
+        self.list_or = False
+        self.cd_unsure = self.cd_pending = False
         self.home = home
         self.depth = depth
         self.heredocs: list[tuple[str, bool, bool, list[Command]]] = []
@@ -124,6 +128,7 @@ class _Parser(Commands):
         # Pipeline stages and ``&`` lists run in subshells: a ``cd`` there ends there.
         list_cwd = pipe_cwd = self.cwd
         piped = False
+        pos, ors = 0, False  # commands so far in this and-or list; a || among them
         while True:
             self.blanks()
             c = self.peek()
@@ -143,6 +148,8 @@ class _Parser(Commands):
                 feeding, last = [], []
                 list_cwd = pipe_cwd = self.cwd
                 piped = False
+                pos, ors = 0, False
+                self.cd_pending = self.cd_pending or self.cd_unsure
                 continue
             if c == ";" and self.peek(1) == ";":
                 self.mark("case")
@@ -155,6 +162,8 @@ class _Parser(Commands):
                 feeding, last = [], []
                 if self.s[self.i - 2 : self.i] != "&&":
                     list_cwd = self.cwd
+                    pos, ors = 0, False
+                    self.cd_pending = self.cd_pending or self.cd_unsure
                 pipe_cwd = self.cwd
                 piped = False
                 continue
@@ -165,6 +174,8 @@ class _Parser(Commands):
                     feeding, last = [], []
                     pipe_cwd = self.cwd
                     piped = False
+                    ors = True
+                    self.cd_pending = self.cd_pending or self.cd_unsure
                 else:
                     if self.peek() == "&":
                         self.i += 1
@@ -177,10 +188,15 @@ class _Parser(Commands):
                 self.i += 1
                 continue
             at = self.i
+            pending = self.cd_pending
+            self.list_pos, self.list_or = pos, ors
             stage = self.stage()
+            pos += 1
             if self.i == at:  # a closer of an outer list, here: never loop on it
                 self.mark(f"an unexpected {c!r}")
                 self.i += 1
+            if pending and self.cd_pending and any(cmd.program for cmd in stage):
+                self.mark("a cd that may or may not have run")
             for cmd in stage:
                 cmd.sources = feeding + cmd.sources
                 if cmd.reads_code and feeding:
@@ -408,8 +424,9 @@ class _Parser(Commands):
                 self._add(w, "$(...)", quoted=False, dynamic=True)
             elif c == "~" and first:
                 self.i += 1
-                if self.peek() in ("+", "-"):
-                    self.mark("~+ or ~- (the shell's current or previous directory)")
+                if self.peek() in ("+", "-") or self.peek().isdigit():
+                    # ~+, ~-, ~N: the current, previous or a stacked directory
+                    self.mark("~+, ~- or ~N (a directory the shell keeps)")
                 user = ""
                 while self.peek() and (self.peek().isalnum() or self.peek() in "._-"):
                     user += self.peek()

@@ -146,7 +146,7 @@ _EVALUATING_OPTIONS = {
 # that take a value (skipped with the option) and how many operands come before
 # the command (``timeout DURATION``, ``chroot ROOT``: one).
 _WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
-    "env": (frozenset({"-u", "--unset", "-C", "--chdir"}), 0),
+    "env": (frozenset({"-u", "--unset", "-C", "--chdir", "-a", "--argv0"}), 0),
     "command": (frozenset(), 0),
     "builtin": (frozenset(), 0),
     "exec": (frozenset({"-a"}), 0),
@@ -179,8 +179,15 @@ _WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
     "pkexec": (frozenset({"--user"}), 0),
     "chroot": (frozenset({"--userspec", "--groups"}), 1),
     "strace": (frozenset({"-o", "-e", "-p", "-s", "-P", "-E", "-u", "-b", "-I"}), 0),
+    "ld.so": (
+        frozenset({"--library-path", "--preload", "--audit", "--argv0"})
+        | frozenset({"--inhibit-rpath", "--glibc-hwcaps-mask"}),
+        0,
+    ),
     "ltrace": (frozenset({"-o", "-e", "-p", "-s", "-l", "-u", "-n", "-A", "-D"}), 0),
 }
+_LOADER = re.compile(r"ld(-linux[\w-]*)?\.so(\.\d+)?$")
+"""The dynamic loader, which runs the program it is given (``ld.so /bin/rm``)."""
 _GIT_VALUED = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace"})
 # git settings that run nothing (``alias.*``, ``core.pager``... run commands)
 _GIT_SAFE_KEY = (
@@ -346,6 +353,11 @@ class Commands:
 
     cwd: str
     cwd_linked: bool  # a cd on this line went through a symlink
+    compound: int  # if/while/until/for bodies being read
+    list_pos: int  # commands before this one in its and-or list
+    list_or: bool  # its and-or list has a || before it
+    cd_unsure: bool  # a cd that may not have run (after || or &&, in a body)
+    cd_pending: bool  # ...and commands after it may run either way
     home: str
     linked: bool
     code_readers: int
@@ -367,7 +379,7 @@ class Commands:
         real = [w for w in words if w.text or w.quoted]
         if any("[" in w.text and _SUBSCRIPT_RUNS.search(w.text) for w in real):
             self.mark("an array subscript that runs a command")
-        real = self._keywords(real)
+        real, listed = self._keywords(real)
         while (
             real
             and _NAME.match(real[0].unquoted)
@@ -388,24 +400,53 @@ class Commands:
         if real and real[0].text in _DECLARERS and not real[0].quoted:
             for w in real[1:]:
                 self._assigns(w.text)
+            assigned += [w.text for w in real[1:] if _NAME.match(w.text)]
+        # what a variable is set to, or a for loop runs over (``x=~/.ssh/k; cat $x``)
+        values = [p for w in listed for p in self._paths(w)]
+        values += [p for text in assigned for p in self._value_paths(text)]
+        if values:
+            made.append(Command("", [], paths=values))
         for cmd in feeds:
             cmd.sources += [c.program for c in made]
         return inner + made + feeds
 
-    def _keywords(self, real: list[Word]) -> list[Word]:
+    def _keywords(self, real: list[Word]) -> tuple[list[Word], list[Word]]:
         """The words after the reserved words that open or close a compound command.
 
-        Counts the loops whose body is being read (``while``, ``until``, ``for``).
+        And, apart, the words a ``for`` loop runs over. Counts the loops whose body
+        is being read (``while``, ``until``, ``for``) and the bodies that may not
+        run (``if`` too).
         """
         while real and not real[0].quoted and real[0].text in _OPENERS:
-            self.loops += real.pop(0).text in ("while", "until")
+            opener = real.pop(0).text
+            self.loops += opener in ("while", "until")
+            self.compound += opener in ("if", "while", "until")
         if real and not real[0].quoted and real[0].text in CLOSERS:
             closer = real.pop(0).text
             self.loops = max(0, self.loops - (closer == "done"))
+            self.compound = max(0, self.compound - (closer in ("fi", "done")))
         if real and not real[0].quoted and real[0].text in ("for", "in"):
             self.loops += real[0].text == "for"
+            self.compound += real[0].text == "for"
+            at = next((i for i, w in enumerate(real) if w.text == "in"), len(real))
+            return [], real[at + 1 :]
+        return real, []
+
+    def _value_paths(self, assignment: str) -> list[str]:
+        """The paths a ``NAME=value`` sets, ``~`` expanded as Bash does.
+
+        After ``=`` and each ``:``; a value built at run time is not read.
+        """
+        value = assignment.partition("=")[2]
+        if not value or "$" in value or "`" in value:
             return []
-        return real
+        paths: list[str] = []
+        for part in value.split(":"):
+            if part == "~" or part.startswith("~/"):
+                part = self.home + part[1:]  # noqa: PLW2901 -- the part, expanded
+            if part:
+                paths.append(self._real(part))
+        return paths
 
     def _command(
         self, words: list[Word], redirected: list[str], substituted: list[str]
@@ -503,7 +544,7 @@ class Commands:
         elif program in ("cd", "pushd"):
             self._cd(operands)
         if program == "ln" and any(
-            w == "--symbolic" or (w[:1] == "-" and w[1:2] != "-" and "s" in w)
+            w.startswith("--sy") or (w[:1] == "-" and w[1:2] != "-" and "s" in w)
             for w in argv[1:]
         ):
             self.linked = True
@@ -611,6 +652,7 @@ class Commands:
         files: list[str] = []
         while words:
             name = os.path.basename(words[0].text)  # noqa: PTH119 -- pathlib costs the hook's cold start
+            name = "ld.so" if _LOADER.match(name) else name
             if words[0].dynamic or name not in _WRAPPERS:
                 return words, via_xargs, files
             via_xargs = via_xargs or name == "xargs"
@@ -628,9 +670,7 @@ class Commands:
                 elif text.startswith("-") and (text != "-" or name == "env"):
                     if name in _WRAPPER_FILES:
                         files += self._wrapper_file(name, words, at)
-                    cluster = not text.startswith("--") and len(text) > 2  # noqa: PLR2004
-                    last = f"-{text[-1]}" if cluster else text
-                    at += 2 if last in valued else 1
+                    at += 2 if _takes_next(text, valued) else 1
                 else:
                     break
             at += operands
@@ -739,6 +779,12 @@ class Commands:
 
     def _cd(self, operands: list[Word]) -> None:
         targets = [w for w in operands if w.text == "-" or not w.text.startswith("-")]
+        if self.compound or self.list_pos:
+            # ``true || cd x; rm y``, ``if false; then cd x; fi``: it may not run
+            self.cd_unsure = True
+            self.cd_pending = self.cd_pending or self.list_or
+        elif not targets or targets[0].text.startswith(("/", "~")):
+            self.cd_unsure = self.cd_pending = False  # from here on, known again
         if not targets:
             self.cwd = self.home
         elif targets[0].dynamic or targets[0].globbed or targets[0].text == "-":
@@ -753,9 +799,9 @@ class Commands:
                 # after following a symlink: ``cd link/../..`` goes elsewhere.
                 self.mark("cd with '..' after a symlink")
             self.cwd = physical
-            if not os.path.isdir(self.cwd):  # noqa: PTH112 -- pathlib costs the hook's cold start
+            if not os.path.isdir(self.cwd) or not os.access(self.cwd, os.X_OK):  # noqa: PTH112 -- pathlib costs the hook's cold start
                 # Bash stays where it was (and may go on): where is unknown here.
-                self.mark("cd to a directory that does not exist")
+                self.mark("cd to a directory that does not exist or cannot be entered")
 
     def _evaluates(
         self, program: str, operands: list[Word], *, via_xargs: bool
@@ -873,6 +919,19 @@ def _reads_code(args: list[Word]) -> bool:
         else:
             return t == "-" or w.dynamic
     return True
+
+
+def _takes_next(option: str, valued: frozenset[str]) -> bool:
+    """The option word takes the next word as its value (``-u root``, ``-nu root``).
+
+    Not ``-uroot``: the first letter taking a value takes the rest of the word.
+    """
+    if option.startswith("--") or len(option) <= 2:  # noqa: PLR2004
+        return option in valued
+    for at, letter in enumerate(option[1:], 2):
+        if f"-{letter}" in valued:
+            return at == len(option)
+    return False
 
 
 def fed_by(commands: list[Command]) -> list[str]:
