@@ -454,6 +454,7 @@ class Commands:
         if self.linked:
             self.mark("a symlink made earlier on the same line")
         set_urls = [w.text for w in words if "://" in w.text and _NAME.match(w.text)]
+        # ^ PIP_INDEX_URL=https://host/ after env or sudo
         words, via_xargs, files = self._strip_wrappers(words)
         if not words:
             return []
@@ -835,6 +836,8 @@ class Commands:
 
     def _running_options(self, program: str, operands: list[Word]) -> None:
         """Mark options with which a program runs a command (``tar -I CMD``)."""
+        if program not in _RUNNING_OPTIONS and program not in ("make", "set"):
+            return
         runs = _RUNNING_OPTIONS.get(program)
         texts = [w.text for w in operands]
         if (
