@@ -48,7 +48,9 @@ _RUNNING_OPTIONS = {
     "rpm": re.compile(r"-E|--eval"),
     "sqlite3": re.compile(r"\.(sh|system|import|output|once|read|load)|-cmd|-init"),
     "sed": re.compile(
-        r"(.*[\n;{}!/\d$,])?\s*e(\s|;|$)|s(.).*\3.*\3\w*e\w*$", re.DOTALL
+        r"(?:-[a-zA-Z]*e|.*[\n;{}!/\d$,=])?\s*e(?:\s|;|$)"
+        r"|(?:-[a-zA-Z]*e|--expression=)?s(.).*\1.*\1\w*e\w*$",
+        re.DOTALL,
     ),
 }
 """Options with which a program runs a command line of its own (``tar -I CMD``,
@@ -256,7 +258,7 @@ _RISKY_NAME = re.compile(
     r"|SHELLOPTS|PS4|GIT_CONFIG\w*|PYTHONSTARTUP|PYTHONPATH|PERL5OPT|NODE_OPTIONS"
     r"|RUBYOPT|\w*(COMMAND|EDITOR|VISUAL|PAGER|SHELL|ASKPASS|DIFF|PROXY|EXEC_PATH"
     r"|HOOKSPATH|TEXTCONV|PROGRAM|_CMD|_OPTIONS|OPT)|LESS\w*|GLOBIGNORE|GIT_SSH"
-    r"|GIT_TEMPLATE_DIR|RSYNC_RSH)\+?="
+    r"|GIT_TEMPLATE_DIR|RSYNC_RSH|HOME)\+?="
 )
 _WRAPPER_FILES = {
     "xargs": frozenset({"-a", "--arg-file"}),
@@ -271,6 +273,14 @@ _XARGS_HARMLESS = frozenset(
 )
 """Programs ``xargs`` may run with words read from its input: none of them opens
 a file or runs a command a word names."""
+_INTO_DIR = {
+    "cp": frozenset({"-S", "--suffix"}),
+    "mv": frozenset({"-S", "--suffix"}),
+    "ln": frozenset({"-S", "--suffix"}),
+    "install": frozenset({"-m", "-o", "-g", "-S", "--mode", "--owner", "--group"}),
+}
+"""Programs that write their sources' names into a directory (with their options
+that take a value)."""
 _COPIERS = frozenset({"tee", "cp", "mv", "install", "dd", "sponge", "ln", "rsync"})
 """Programs that write a file they name with what they read."""
 _DESCRIPTORS = ("/dev/fd/", "/dev/stdin", "/proc/")
@@ -283,7 +293,7 @@ _OLD_TAR_RUNS = re.compile(r"[A-Za-z]*[IF][A-Za-z]*")
 """``tar``'s first word in the old style (``tar xIf CMD a.tar``)."""
 _ASSIGNING = frozenset({"env", "sudo", "time"})
 """Wrappers after which ``NAME=value`` words set the command's environment."""
-_SUBSCRIPT_RUNS = re.compile(r"\[[^\]]*(\$\((?!\.\.\.\))|`)")
+_SUBSCRIPT_RUNS = re.compile(r"\[[^\]]*(\$\((?!\.\.\.\))|\$\{|`)")
 """An array subscript holding a substitution, as text: Bash evaluates it when the
 word is used as a name (``unset``, ``test -v``, ``$((x))``, ``${!x}``)."""
 
@@ -474,6 +484,7 @@ class Commands:
         for w in operands:
             expanded += self._glob(w)
         paths = [p for w in operands for p in self._paths(w)] + redirected + files
+        paths += self._into_dir(program, operands)
         cmd = Command(
             program=program,
             argv=[program, *expanded] if program != "git" else argv,
@@ -494,6 +505,38 @@ class Commands:
             inner.repeats = inner.repeats or cmd.repeats
         self._record_writes(cmd)
         return [cmd, *nested]
+
+    def _into_dir(self, program: str, operands: list[Word]) -> list[str]:
+        """What ``cp a b DIR`` (``-t DIR``) writes: each source's name in DIR."""
+        valued = _INTO_DIR.get(program)
+        if valued is None:
+            return []
+        names: list[str] = []
+        target = ""
+        at = 0
+        while at < len(operands):
+            text = operands[at].text
+            long_target = text.startswith("--ta")  # --target-directory[=DIR]
+            if long_target or (text.startswith("-t") and text[1:2] != "-"):
+                value = text.partition("=")[2] if long_target else text[2:]
+                after = operands[at + 1].text if at + 1 < len(operands) else ""
+                target = value or after
+                at += 1 if value else 2
+                continue
+            if text.startswith("-") and text != "-":
+                at += 2 if text in valued else 1
+                continue
+            names.append(text)
+            at += 1
+        if not target and len(names) > 1:
+            target = names.pop()
+        where = self._real(target) if target else ""
+        if not where or not os.path.isdir(where):  # noqa: PTH112 -- pathlib costs the hook's cold start
+            return []
+        return [
+            self._real(os.path.join(where, os.path.basename(n.rstrip("/"))))  # noqa: PTH118, PTH119 -- pathlib costs the hook's cold start
+            for n in names
+        ]
 
     def _read_writes(self, cmd: Command, head: Word) -> None:
         """Who wrote the files it names (and its program) earlier on this line."""
@@ -899,6 +942,8 @@ class Commands:
             _, eq, value = w.text.partition("=")
             return [self._real(value)] if eq and value else []
         paths = [self._real(name) for name in self._glob(w)]
+        if "=" in w.text and _NAME.match(w.text):
+            paths += self._value_paths(w.text)  # dd of=FILE, make X=~/y (Bash: ~ too)
         # ``@FILE`` and ``name=@FILE`` (curl -d/-F, httpie): the file is read and sent.
         _, at, attached = w.text.rpartition("@")
         if at and attached and (w.text.startswith("@") or "=@" in w.text):
