@@ -1153,7 +1153,7 @@ FOURTH_REVIEW = [
     "cd /tmp; true || cd {proj} && rm -rf victim",
     "cd /tmp; false && cd {proj}; rm -rf victim",
     "rm -rf ~0/../victim",
-    "HOME=/tmp cd; rm -rf victim",
+    "HOME=~/.ssh; cat ~/id_rsa",
     "ln --sym /etc e; rm -rf e/",
     # options with which a program runs a command line
     "less '+!rm -rf /etc' f",
