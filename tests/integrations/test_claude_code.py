@@ -512,6 +512,8 @@ def test_the_example_denies_a_git_push_its_rate_key_cannot_see(command, proj):
         "cp a.py b.py /tmp && cp /tmp/a.py . && install -m 755 x /tmp",
         "dd if=/dev/zero of=blank.img bs=1M count=1",
         "make CC=clang test",
+        "docker run --rm -v ./src:/src -w /src python:3.12 pytest",
+        "git -C ../other log --oneline -5",
     ],
 )
 def test_the_example_allows_everyday_commands(command, proj: Path):
@@ -1197,6 +1199,11 @@ FOURTH_REVIEW = [
     "setpriv --no-new-privs rm -rf /etc",
     "xterm -e rm -rf /etc",
     "expect -c 'spawn rm -rf /etc'",
+    "tcsh -c 'rm -rf /etc'",
+    "yash -c 'rm -rf /etc'",
+    "su -lc 'rm -rf /etc'",
+    "su -c'rm -rf /etc'",
+    "GIT_ALLOW_PROTOCOL=ext git clone 'ext::sh -c rm% -rf% /etc' x",
     # deleting outside the project without rm -r
     "find ~ -type f -exec rm -f {} +",
     "rsync -a --delete empty/ ~/",
@@ -1235,6 +1242,8 @@ FOURTH_REVIEW = [
     "cat ~/.netrc",
     "cat ~/.config/gh/hosts.yml",
     "cat ~/.pgpass",
+    "docker run -v ~/.ssh:/k alpine cat /k/id_rsa",
+    "git -C ~/.ssh diff --no-index id_rsa /dev/null",
 ]
 
 

@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 
 __all__ = ["CLOSERS", "SHELLS", "Command", "Commands", "Word", "fed_by"]
 
-SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish"})
+SHELLS = frozenset(
+    {"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "yash", "posh", "oksh"}
+    | {"loksh"}
+)
 _OPENERS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!"})
 CLOSERS = frozenset({"fi", "done", "esac", "}"})
 _OPAQUE_WORDS = frozenset(
@@ -103,7 +106,8 @@ _MAX_MATCHES = 512
 _MAX_GLOBS = 16  # globs expanded per line: each one lists a directory
 _INTERPRETER = re.compile(
     r"^(python[0-9.]*|pypy[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node(js)?|deno|bun|php[0-9.]*"
-    r"|lua(jit)?[0-9.]*|tclsh[0-9.]*|wish|expect|[gmn]?awk|busybox|pwsh|osascript|sudo|doas)$"
+    r"|lua(jit)?[0-9.]*|tclsh[0-9.]*|wish|expect|[gmn]?awk|busybox|pwsh|osascript|sudo|doas"
+    r"|t?csh|elvish|nu|xonsh)$"
 )
 """Programs that run code they read (a versioned or distro name too)."""
 _LAUNCHERS = frozenset(
@@ -118,6 +122,7 @@ _LAUNCHERS = frozenset(
     | {"i386", "x86_64", "eatmydata", "fakechroot", "chronic", "ifne", "numactl"}
     | {"setpriv", "capsh", "perf", "rlwrap", "tini", "dumb-init", "cpulimit"}
     | {"trickle", "cgexec", "systemd-inhibit", "nocache", "gdb", "expect", "sem"}
+    | {"csh", "tcsh", "elvish", "nu", "xonsh"}
 )
 """Programs that may run a command named among their words, as no wrapper here is
 read: one that names a program this reader watches (``tmux new 'rm -rf x'`` too)
@@ -191,6 +196,7 @@ _WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
 _LOADER = re.compile(r"ld(-linux[\w-]*)?\.so(\.\d+)?$")
 """The dynamic loader, which runs the program it is given (``ld.so /bin/rm``)."""
 _GIT_VALUED = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace"})
+_GIT_PLACES = ("-C", "--git-dir", "--work-tree")
 # git settings that run nothing (``alias.*``, ``core.pager``... run commands)
 _GIT_SAFE_KEY = (
     r"(?i)(user\.(name|email)|color\.[\w.]+|advice\.\w+|init\.defaultbranch"
@@ -258,7 +264,7 @@ _RISKY_NAME = re.compile(
     r"|SHELLOPTS|PS4|GIT_CONFIG\w*|PYTHONSTARTUP|PYTHONPATH|PERL5OPT|NODE_OPTIONS"
     r"|RUBYOPT|\w*(COMMAND|EDITOR|VISUAL|PAGER|SHELL|ASKPASS|DIFF|PROXY|EXEC_PATH"
     r"|HOOKSPATH|TEXTCONV|PROGRAM|_CMD|_OPTIONS|OPT)|LESS\w*|GLOBIGNORE|GIT_SSH"
-    r"|GIT_TEMPLATE_DIR|RSYNC_RSH|HOME)\+?="
+    r"|GIT_TEMPLATE_DIR|GIT_ALLOW_PROTOCOL|RSYNC_RSH|HOME)\+?="
 )
 _WRAPPER_FILES = {
     "xargs": frozenset({"-a", "--arg-file"}),
@@ -291,6 +297,8 @@ _CHDIR = frozenset({"-C", "--chdir", "-D"})
 _COMMAND_STRING = re.compile(r"[\s;&|()`'\"]+")
 _OLD_TAR_RUNS = re.compile(r"[A-Za-z]*[IF][A-Za-z]*")
 """``tar``'s first word in the old style (``tar xIf CMD a.tar``)."""
+_JOINED = re.compile(r"(?<=[:,=])/[^:,=]*|^/[^:,=]*(?=[:,])")
+"""Absolute paths joined to others in one word (``/a:/b``, ``src=/a,dst=/b``)."""
 _ASSIGNING = frozenset({"env", "sudo", "time"})
 """Wrappers after which ``NAME=value`` words set the command's environment."""
 _SUBSCRIPT_RUNS = re.compile(r"\[[^\]]*(\$\((?!\.\.\.\))|\$\{|`)")
@@ -600,8 +608,12 @@ class Commands:
     def _git(
         self, argv: list[str], operands: list[Word]
     ) -> tuple[list[str], list[Word]]:
-        """``git``'s argv without its global options (``git -C . push`` → ``push``)."""
+        """``git``'s argv without its global options (``git -C . push`` → ``push``).
+
+        The directories its options name stay among the operands (paths).
+        """
         at = 1
+        places: list[Word] = []  # -C DIR, --git-dir=DIR, --work-tree DIR
         while at < len(argv) and argv[at].startswith("-"):
             option = argv[at]
             if option == "-c" and at + 1 < len(argv):
@@ -609,16 +621,20 @@ class Commands:
                     self.mark("git -c with a setting that can run a command")
             elif option.startswith(("--exec-path", "--config-env")):
                 self.mark(f"git {option.partition('=')[0]}")
+            elif option.startswith(_GIT_PLACES):
+                places += operands[at - 1 : at + (option in _GIT_PLACES)]
             at += 2 if option in _GIT_VALUED else 1
         if at < len(argv):
             self._git_command(argv[at], argv[at + 1 :])
-        return ["git", *argv[at:]], operands[at - 1 :]
+        return ["git", *argv[at:]], operands[at - 1 :] + places
 
     def _git_command(self, name: str, rest: list[str]) -> None:
         """Mark a git command that may run a command line this reader never sees."""
         if name not in _GIT_COMMANDS:
             self.mark(f"git {name!r}: not one of git's own commands (maybe an alias)")
             return
+        if any(w.startswith(("ext::", "fd::")) for w in rest):
+            self.mark("git's ext:: transport runs a command")
         runs = _GIT_RUNS.get(name)
         if runs is not None and any(runs.match(w) for w in rest):
             self.mark(f"git {name} with an option that runs a command")
@@ -723,9 +739,7 @@ class Commands:
             words = words[at:]
         return words, via_xargs, files
 
-    def _runs(  # noqa: C901, PLR0911 -- one case per kind of program
-        self, program: str, words: list[Word]
-    ) -> tuple[list[Command], bool]:
+    def _runs(self, program: str, words: list[Word]) -> tuple[list[Command], bool]:
         """The commands a program runs from a string, and whether it reads code.
 
         ``bash -c STRING``, ``su -c STRING``, ``watch WORDS``, ``trap STRING``:
@@ -738,11 +752,7 @@ class Commands:
         if _interpreter(program):
             return [], _reads_code(rest)
         if program in _C_RUNNERS:
-            for at, w in enumerate(rest):
-                if w.text in ("-c", "--command") and at + 1 < len(rest):
-                    return self._string(rest[at + 1]), False
-                if w.text.startswith("--command="):
-                    return self._sub_parse(w.text.partition("=")[2]), False
+            return self._c_string(rest), False
         if program == "flock":  # flock [options] FILE (-c STRING | COMMAND...)
             at = 0
             while at < len(rest) and rest[at].text.startswith("-"):
@@ -760,6 +770,21 @@ class Commands:
             command = [w for w in rest if not w.text.startswith("-")][:1]
             return _repeated(self._string(command[0]) if command else []), False
         return [], False
+
+    def _c_string(self, rest: list[Word]) -> list[Command]:
+        """The commands of ``su -c STRING`` (``-lc STRING``, ``-c'STRING'`` too)."""
+        for at, w in enumerate(rest):
+            after = rest[at + 1] if at + 1 < len(rest) else None
+            if w.text.startswith("--command="):
+                return self._sub_parse(w.text.partition("=")[2])
+            if w.text == "--command" or (
+                w.text[:1] == "-" and w.text[1:2] != "-" and "c" in w.text
+            ):
+                attached = w.text[w.text.index("c") + 1 :] if w.text[1] != "-" else ""
+                if attached:
+                    return self._sub_parse(attached)
+                return self._string(after) if after else []
+        return []
 
     def _shell_args(self, rest: list[Word]) -> tuple[list[Command], bool]:
         has_c = stdin = False
@@ -944,6 +969,9 @@ class Commands:
         paths = [self._real(name) for name in self._glob(w)]
         if "=" in w.text and _NAME.match(w.text):
             paths += self._value_paths(w.text)  # dd of=FILE, make X=~/y (Bash: ~ too)
+        if "/" in w.text and "://" not in w.text and _JOINED.search(w.text):
+            # docker -v ~/.ssh:/k, --mount src=/x,dst=/y: the paths inside
+            paths += [self._real(p) for p in _JOINED.findall(w.text)]
         # ``@FILE`` and ``name=@FILE`` (curl -d/-F, httpie): the file is read and sent.
         _, at, attached = w.text.rpartition("@")
         if at and attached and (w.text.startswith("@") or "=@" in w.text):
