@@ -34,6 +34,7 @@ _OPAQUE_WORDS = frozenset(
 _DEFERRED = frozenset({"at", "batch", "crontab"})
 """Programs that run commands they read later, from stdin or a file."""
 _EDITOR_RUNS = re.compile(r"-c|--cmd|-S|\+(?!\d*$)")
+_EMACS_RUNS = re.compile(r"--?(eval|load|funcall|script)|-[lfe]")
 _SSH_RUNS = re.compile(
     r"(?i)(-o)?\s*(proxycommand|localcommand|permitlocalcommand|knownhostscommand"
     r"|match)|-F|-S"
@@ -45,7 +46,9 @@ _RUNNING_OPTIONS = {
     "zip": re.compile(r"-TT|--unzip-command"),
     "less": re.compile(r"\+.*[!|]"),
     "man": re.compile(r"-[A-Za-z]*[PH]|--pa|--ht"),
-    "emacs": re.compile(r"--?(eval|load|funcall|script)|-[lf]"),
+    "emacs": _EMACS_RUNS,
+    "emacs-nox": _EMACS_RUNS,
+    "emacsclient": _EMACS_RUNS,
     "gdb": re.compile(r"--?(i?ex|i?x|(init-)?(eval-)?command)(=|$)"),
     "wget": re.compile(r"--use-a"),
     "rpm": re.compile(r"-E|--eval"),
@@ -59,10 +62,11 @@ _RUNNING_OPTIONS = {
 """Options with which a program runs a command line of its own (``tar -I CMD``,
 ``less +!CMD``, ``vim -c '!CMD'``, ``ssh -o ProxyCommand=CMD``, sed's ``e``);
 long options match by their shortest unambiguous prefix, as GNU tools take them."""
-_RUNNING_OPTIONS |= dict.fromkeys(
-    ("vi", "vim", "nvim", "view", "ex", "vimdiff", "gvim", "rvim", "rview"),
-    _EDITOR_RUNS,
+_EDITORS = frozenset(
+    {"vi", "vim", "nvim", "view", "ex", "vimdiff", "gvim", "rvim", "rview", "evim"}
+    | {"vimx", "vim.basic", "vim.tiny", "vim.nox", "nvi", "editor", "sensible-editor"}
 )
+_RUNNING_OPTIONS |= dict.fromkeys(_EDITORS, _EDITOR_RUNS)
 _RUNNING_OPTIONS |= dict.fromkeys(("ssh", "scp", "sftp", "sshfs"), _SSH_RUNS)
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`|;]+")
 _SCP = re.compile(
@@ -456,6 +460,8 @@ class Commands:
         After ``=`` and each ``:``; a value built at run time is not read.
         """
         value = assignment.partition("=")[2]
+        for name, known in (("HOME", self.home), ("PWD", self.cwd)):
+            value = value.replace("${" + name + "}", known).replace("$" + name, known)
         if not value or "$" in value or "`" in value:
             return []
         paths: list[str] = []
@@ -881,7 +887,7 @@ class Commands:
         launchers, code read from a file descriptor, ``xargs`` extending an argv
         rules would judge.
         """
-        if program in _LAUNCHERS and any(_watched(w.text) for w in operands):
+        if program in _LAUNCHERS and any(self._names_watched(w) for w in operands):
             self.mark(f"{program!r} running a command this reader does not follow")
         if via_xargs and program not in _XARGS_HARMLESS:
             # ``echo -rf / | xargs rm``: rules would judge an argv xargs extends
@@ -901,6 +907,17 @@ class Commands:
             not operands or operands[0].dynamic or operands[0].text.startswith("/dev/")
         ):
             self.mark("source of a stream or a run-time name")
+
+    def _names_watched(self, w: Word) -> bool:
+        """A launcher's word names a watched program, or is a command line running one.
+
+        ``tmux new 'r""m -rf x'``: the line is read as Bash would read it.
+        """
+        if _watched(w.text):  # one of its words (``expect -c 'spawn rm ...'``)
+            return True
+        if w.dynamic or not any(c in w.text for c in " \t\n"):
+            return False
+        return any(_watched(cmd.program) for cmd in self._sub_parse(w.text))
 
     def _running_options(self, program: str, operands: list[Word]) -> None:
         """Mark options with which a program runs a command (``tar -I CMD``)."""
@@ -1063,6 +1080,8 @@ def _bare_urls(argv: list[str]) -> list[str]:
     for word in argv[1:]:
         if skip:
             skip = False
+        elif word.startswith("--url="):
+            hosts += _bare_urls([argv[0], word[6:]])
         elif word.startswith("-") and word != "-":
             cluster = not word.startswith("--")
             skip = "=" not in word and (
