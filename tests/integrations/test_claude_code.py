@@ -514,6 +514,7 @@ def test_the_example_denies_a_git_push_its_rate_key_cannot_see(command, proj):
         "make CC=clang test",
         "docker run --rm -v ./src:/src -w /src python:3.12 pytest",
         "git -C ../other log --oneline -5",
+        "env TMPDIR=/tmp rm -rf build && grep x <<< 'some text'",
     ],
 )
 def test_the_example_allows_everyday_commands(command, proj: Path):
@@ -1243,6 +1244,8 @@ FOURTH_REVIEW = [
     # secrets named by a variable or a for loop, credentials outside ~/.ssh
     "X=~/.ssh/id_rsa; cat $X",
     "X=$HOME/.ssh/id_rsa; cat $X",
+    "env K=~/.ssh/id_rsa sh -c 'cat \"$K\"'",
+    "read k <<< ~/.ssh/id_rsa; cat $k",
     "export K=.env; cat $K",
     "for k in ~/.ssh/id_*; do cat $k; done",
     "cat ~/.aws/credentials",

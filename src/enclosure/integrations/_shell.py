@@ -319,6 +319,8 @@ class _Parser(Commands):
             return True
         if op == "<<<":
             strings.append(target)
+            if not target.dynamic:  # ``read k <<< ~/.ssh/id``: a path, maybe
+                paths.append(self._real(target.text))
             return True
         resolved = self._paths(target)
         paths += resolved

@@ -477,11 +477,15 @@ class Commands:
     ) -> list[Command]:
         if self.linked:
             self.mark("a symlink made earlier on the same line")
-        set_urls = [w.text for w in words if "://" in w.text and _NAME.match(w.text)]
-        # ^ PIP_INDEX_URL=https://host/ after env or sudo
+        given = words
         words, via_xargs, files = self._strip_wrappers(words)
         if not words:
             return []
+        # what env, sudo or time set (env PIP_INDEX_URL=https://host/, K=~/.ssh/k)
+        set_by = [
+            w.text for w in given[: len(given) - len(words)] if _NAME.match(w.text)
+        ]
+        set_urls = [text for text in set_by if "://" in text]
         head = words[0]
         if head.dynamic or head.globbed:
             self.mark("a variable, substitution or glob as the program")
@@ -518,7 +522,8 @@ class Commands:
         for inner in nested:
             inner.repeats = inner.repeats or cmd.repeats
         self._record_writes(cmd)
-        return [cmd, *nested]
+        values = [p for text in set_by for p in self._value_paths(text)]
+        return [cmd, *nested, *([Command("", [], paths=values)] if values else [])]
 
     def _into_dir(self, program: str, operands: list[Word]) -> list[str]:
         """What ``cp a b DIR`` (``-t DIR``) writes: each source's name in DIR."""
