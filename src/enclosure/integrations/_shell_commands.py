@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 
 __all__ = ["CLOSERS", "SHELLS", "Command", "Commands", "Word", "fed_by"]
 
-SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish"})
+SHELLS = frozenset(
+    {"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "yash", "posh", "oksh"}
+    | {"loksh"}
+)
 _OPENERS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!"})
 CLOSERS = frozenset({"fi", "done", "esac", "}"})
 _OPAQUE_WORDS = frozenset(
@@ -30,16 +33,41 @@ _OPAQUE_WORDS = frozenset(
 """Builtins that run text as code or change what a name runs: quoted or not."""
 _DEFERRED = frozenset({"at", "batch", "crontab"})
 """Programs that run commands they read later, from stdin or a file."""
+_EDITOR_RUNS = re.compile(r"-c|--cmd|-S|\+(?!\d*$)")
+_EMACS_RUNS = re.compile(r"--?(eval|load|funcall|script)|-[lfe]")
+_SSH_RUNS = re.compile(
+    r"(?i)(-o)?\s*(proxycommand|localcommand|permitlocalcommand|knownhostscommand"
+    r"|match)|-F|-S"
+)
 _RUNNING_OPTIONS = {
     "rg": re.compile(r"--pre(=|$)"),
-    "sort": re.compile(r"--compress-prog"),
-    "tar": re.compile(
-        r"--(to-command|use-compress-program|checkpoint-action|info-script"
-        r"|new-volume-script|rsh-command)|-[A-Za-z]*[IF]"
-    ),
+    "sort": re.compile(r"--co"),
+    "tar": re.compile(r"--(to-c|use|checkpoint-a|info|new-v|rsh|rmt)|-[A-Za-z]*[IF]"),
     "zip": re.compile(r"-TT|--unzip-command"),
+    "less": re.compile(r"\+.*[!|]"),
+    "man": re.compile(r"-[A-Za-z]*[PH]|--pa|--ht"),
+    "emacs": _EMACS_RUNS,
+    "emacs-nox": _EMACS_RUNS,
+    "emacsclient": _EMACS_RUNS,
+    "gdb": re.compile(r"--?(i?ex|i?x|(init-)?(eval-)?command)(=|$)"),
+    "wget": re.compile(r"--use-a"),
+    "rpm": re.compile(r"-E|--eval"),
+    "sqlite3": re.compile(r"\.(sh|system|import|output|once|read|load)|-cmd|-init"),
+    "sed": re.compile(
+        r"(?:-[a-zA-Z]*e|.*[\n;{}!/\d$,=])?\s*e(?:\s|;|$)"
+        r"|(?:-[a-zA-Z]*e|--expression=)?s(.).*\1.*\1\w*e\w*$",
+        re.DOTALL,
+    ),
 }
-"""Options with which a program runs a command line of its own (``tar -I CMD``)."""
+"""Options with which a program runs a command line of its own (``tar -I CMD``,
+``less +!CMD``, ``vim -c '!CMD'``, ``ssh -o ProxyCommand=CMD``, sed's ``e``);
+long options match by their shortest unambiguous prefix, as GNU tools take them."""
+_EDITORS = frozenset(
+    {"vi", "vim", "nvim", "view", "ex", "vimdiff", "gvim", "rvim", "rview", "evim"}
+    | {"vimx", "vim.basic", "vim.tiny", "vim.nox", "nvi", "editor", "sensible-editor"}
+)
+_RUNNING_OPTIONS |= dict.fromkeys(_EDITORS, _EDITOR_RUNS)
+_RUNNING_OPTIONS |= dict.fromkeys(("ssh", "scp", "sftp", "sshfs"), _SSH_RUNS)
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`|;]+")
 _SCP = re.compile(
     r"^(?:([^@/:\s]+)@)?(\[[0-9A-Fa-f:.]+(?:%[\w.-]+)?\]|[A-Za-z0-9][\w.-]*):"
@@ -47,13 +75,43 @@ _SCP = re.compile(
 """``[user@]host:path`` (scp, rsync, git): a name, an IPv4 or a bracketed IPv6."""
 _NAMED_HOST = re.compile(r"[\w.-]*\.[A-Za-z]{2,}$|\d{1,3}(\.\d{1,3}){3}$|\[")
 _REMOTE_COPY = frozenset({"scp", "rsync", "sftp", "sshfs"})
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_CURL_VALUED = (
+    "ACEFHKPQTUXYbcdeDmortuwxyz",
+    frozenset(
+        {"output", "output-dir", "data", "data-ascii", "data-binary", "data-raw"}
+        | {"data-urlencode", "form", "form-string", "header", "proxy-header", "json"}
+        | {"user-agent", "user", "request", "referer", "range", "upload-file"}
+        | {"cookie", "cookie-jar", "cert", "key", "cacert", "capath", "cert-type"}
+        | {"key-type", "max-time", "connect-timeout", "retry", "retry-delay"}
+        | {"retry-max-time", "limit-rate", "max-filesize", "write-out", "stderr"}
+        | {"dump-header", "trace", "trace-ascii", "netrc-file", "oauth2-bearer"}
+        | {"interface", "speed-limit", "speed-time", "continue-at", "time-cond"}
+        | {"ciphers", "pinnedpubkey", "aws-sigv4", "variable", "proto", "url-query"}
+    ),
+)
+_WGET_VALUED = (
+    "OoaPtTwUeiBQlARDIX",
+    frozenset(
+        {"output-document", "output-file", "append-output", "directory-prefix"}
+        | {"tries", "timeout", "wait", "user-agent", "header", "input-file", "base"}
+        | {"user", "password", "http-user", "http-password", "post-data"}
+        | {"post-file", "body-data", "body-file", "method", "load-cookies"}
+        | {"save-cookies", "ca-certificate", "certificate", "private-key"}
+        | {"limit-rate", "level", "accept", "reject", "domains", "referer", "quota"}
+        | {"exclude-directories", "include-directories", "execute"}
+    ),
+)
+_FETCH_VALUED = {"curl": _CURL_VALUED, "wget": _WGET_VALUED, "wget2": _WGET_VALUED}
+"""The options of ``curl`` and ``wget`` that take a value (short, long): every
+other operand is a URL, with a scheme or without."""
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
 _MAX_GLOB_PARTS = 2  # wildcard components expanded in one word
 _MAX_MATCHES = 512
 _MAX_GLOBS = 16  # globs expanded per line: each one lists a directory
 _INTERPRETER = re.compile(
     r"^(python[0-9.]*|pypy[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node(js)?|deno|bun|php[0-9.]*"
-    r"|lua(jit)?[0-9.]*|tclsh[0-9.]*|wish|[gmn]?awk|busybox|pwsh|osascript|sudo|doas)$"
+    r"|lua(jit)?[0-9.]*|tclsh[0-9.]*|wish|expect|[gmn]?awk|busybox|pwsh|osascript|sudo|doas"
+    r"|t?csh|elvish|nu|xonsh)$"
 )
 """Programs that run code they read (a versioned or distro name too)."""
 _LAUNCHERS = frozenset(
@@ -62,9 +120,17 @@ _LAUNCHERS = frozenset(
     | {"docker", "podman", "kubectl", "parallel", "flock", "watch", "make"}
     | {"fd", "fdfind", "entr", "fakeroot", "faketime", "xvfb-run", "valgrind"}
     | {"proxychains", "proxychains4", "torsocks", "ssh-agent", "dbus-run-session"}
+    | {"uv", "poetry", "pdm", "hatch", "pipenv", "conda", "mamba", "pixi", "bundle"}
+    | {"direnv", "nix", "nix-shell", "devbox", "mise", "asdf", "pyenv", "rbenv"}
+    | {"tmux", "screen", "xterm", "hyperfine", "dbus-launch", "linux32", "linux64"}
+    | {"i386", "x86_64", "eatmydata", "fakechroot", "chronic", "ifne", "numactl"}
+    | {"setpriv", "capsh", "perf", "rlwrap", "tini", "dumb-init", "cpulimit"}
+    | {"trickle", "cgexec", "systemd-inhibit", "nocache", "gdb", "expect", "sem"}
+    | {"csh", "tcsh", "elvish", "nu", "xonsh"}
 )
 """Programs that may run a command named among their words, as no wrapper here is
-read: one that names a program this reader watches is opaque."""
+read: one that names a program this reader watches (``tmux new 'rm -rf x'`` too)
+is opaque."""
 _WATCHED = frozenset(
     {"rm", "rmdir", "unlink", "shred", "find", "mv", "dd", "truncate", "ln"}
     | {"curl", "wget", "nc", "ncat", "netcat", "socat", "ssh", "scp", "rsync"}
@@ -82,6 +148,8 @@ _EVALUATING_OPTIONS = {
     "typeset": frozenset({"-n"}),
     "local": frozenset({"-n"}),
     "read": frozenset({"-e"}),
+    "readonly": frozenset(),
+    "export": frozenset(),
 }
 """Builtins whose option (or an array subscript in an argument) evaluates code."""
 
@@ -89,7 +157,7 @@ _EVALUATING_OPTIONS = {
 # that take a value (skipped with the option) and how many operands come before
 # the command (``timeout DURATION``, ``chroot ROOT``: one).
 _WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
-    "env": (frozenset({"-u", "--unset", "-C", "--chdir"}), 0),
+    "env": (frozenset({"-u", "--unset", "-C", "--chdir", "-a", "--argv0"}), 0),
     "command": (frozenset(), 0),
     "builtin": (frozenset(), 0),
     "exec": (frozenset({"-a"}), 0),
@@ -121,10 +189,18 @@ _WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
     "toybox": (frozenset(), 0),
     "pkexec": (frozenset({"--user"}), 0),
     "chroot": (frozenset({"--userspec", "--groups"}), 1),
-    "strace": (frozenset({"-o", "-e", "-p", "-s"}), 0),
-    "ltrace": (frozenset({"-o", "-e", "-p", "-s"}), 0),
+    "strace": (frozenset({"-o", "-e", "-p", "-s", "-P", "-E", "-u", "-b", "-I"}), 0),
+    "ld.so": (
+        frozenset({"--library-path", "--preload", "--audit", "--argv0"})
+        | frozenset({"--inhibit-rpath", "--glibc-hwcaps-mask"}),
+        0,
+    ),
+    "ltrace": (frozenset({"-o", "-e", "-p", "-s", "-l", "-u", "-n", "-A", "-D"}), 0),
 }
+_LOADER = re.compile(r"ld(-linux[\w-]*)?\.so(\.\d+)?$")
+"""The dynamic loader, which runs the program it is given (``ld.so /bin/rm``)."""
 _GIT_VALUED = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace"})
+_GIT_PLACES = ("-C", "--git-dir", "--work-tree")
 # git settings that run nothing (``alias.*``, ``core.pager``... run commands)
 _GIT_SAFE_KEY = (
     r"(?i)(user\.(name|email)|color\.[\w.]+|advice\.\w+|init\.defaultbranch"
@@ -161,24 +237,26 @@ _GIT_COMMANDS = frozenset(
 Any other name may be an alias (``alias.x = !sh -c ...``, ``alias.x = push``) or a
 ``git-x`` program; left out too: those that run a configured command or print
 credentials (``send-email``, ``credential``, ``for-each-repo``, ``instaweb``...)."""
+_GIT_UPLOAD = re.compile(r"--u(p|=|$)")
 _GIT_RUNS = {
-    "clone": re.compile(r"-u|--upload-pack|--template"),
-    "init": re.compile(r"--template"),
-    "fetch": re.compile(r"--upload-pack"),
-    "pull": re.compile(r"--upload-pack"),
-    "ls-remote": re.compile(r"--upload-pack"),
-    "archive": re.compile(r"--exec|--remote"),
-    "push": re.compile(r"--receive-pack|--exec"),
-    "send-pack": re.compile(r"--receive-pack|--exec"),
-    "rebase": re.compile(r"-[a-zA-Z]*x|--exec"),
-    "difftool": re.compile(r"-[a-zA-Z]*x|--extcmd"),
-    "grep": re.compile(r"-O|--open-files-in-pager"),
+    "clone": re.compile(r"-u|--u(p|=|$)|--te"),
+    "init": re.compile(r"--te"),
+    "fetch": _GIT_UPLOAD,
+    "pull": _GIT_UPLOAD,
+    "ls-remote": _GIT_UPLOAD,
+    "archive": re.compile(r"--e(x|=|$)|--rem"),
+    "push": re.compile(r"--rece|--e(x|=|$)"),
+    "send-pack": re.compile(r"--rece|--e(x|=|$)"),
+    "rebase": re.compile(r"-[a-zA-Z]*x|--ex"),
+    "difftool": re.compile(r"-[a-zA-Z]*x|--e(x|=|$)"),
+    "grep": re.compile(r"-O|--op"),
     "submodule": re.compile(r"foreach$"),
     "bisect": re.compile(r"run$"),
     "filter-branch": re.compile(r""),
 }
 """Words with which a git command runs a command line of its own (matched at the
-start of any of its words: ``--upload-pack=...``, ``-x CMD``, ``foreach CMD``)."""
+start of any of its words: ``--upload-pack=...``, ``-x CMD``, ``foreach CMD``; a
+long option by its shortest prefix, as git takes ``--upl=...`` for it)."""
 _GIT_CONFIG_VALUED = frozenset({"-f", "--file", "--blob", "--type", "--default"})
 _GIT_CONFIG_READS = frozenset(
     {"get", "list", "-l", "--list", "--get", "--get-all", "--get-regexp"}
@@ -189,7 +267,8 @@ _RISKY_NAME = re.compile(
     r"(?i)(LD_\w+|DYLD_\w+|BASH_ENV|ENV|PROMPT_COMMAND|CDPATH|PATH|IFS|BASH_FUNC\w*"
     r"|SHELLOPTS|PS4|GIT_CONFIG\w*|PYTHONSTARTUP|PYTHONPATH|PERL5OPT|NODE_OPTIONS"
     r"|RUBYOPT|\w*(COMMAND|EDITOR|VISUAL|PAGER|SHELL|ASKPASS|DIFF|PROXY|EXEC_PATH"
-    r"|HOOKSPATH|TEXTCONV|PROGRAM|_CMD)|LESSOPEN|LESSCLOSE)="
+    r"|HOOKSPATH|TEXTCONV|PROGRAM|_CMD|_OPTIONS|OPT)|LESS\w*|GLOBIGNORE|GIT_SSH"
+    r"|GIT_TEMPLATE_DIR|GIT_ALLOW_PROTOCOL|RSYNC_RSH|HOME)\+?="
 )
 _WRAPPER_FILES = {
     "xargs": frozenset({"-a", "--arg-file"}),
@@ -204,6 +283,14 @@ _XARGS_HARMLESS = frozenset(
 )
 """Programs ``xargs`` may run with words read from its input: none of them opens
 a file or runs a command a word names."""
+_INTO_DIR = {
+    "cp": frozenset({"-S", "--suffix"}),
+    "mv": frozenset({"-S", "--suffix"}),
+    "ln": frozenset({"-S", "--suffix"}),
+    "install": frozenset({"-m", "-o", "-g", "-S", "--mode", "--owner", "--group"}),
+}
+"""Programs that write their sources' names into a directory (with their options
+that take a value)."""
 _COPIERS = frozenset({"tee", "cp", "mv", "install", "dd", "sponge", "ln", "rsync"})
 """Programs that write a file they name with what they read."""
 _DESCRIPTORS = ("/dev/fd/", "/dev/stdin", "/proc/")
@@ -211,6 +298,16 @@ _SHELL_VALUED = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
 _C_RUNNERS = frozenset({"su", "runuser", "script", "sg"})
 _DECLARERS = frozenset({"export", "declare", "typeset", "readonly", "local"})
 _CHDIR = frozenset({"-C", "--chdir", "-D"})
+_COMMAND_STRING = re.compile(r"[\s;&|()`'\"]+")
+_OLD_TAR_RUNS = re.compile(r"[A-Za-z]*[IF][A-Za-z]*")
+"""``tar``'s first word in the old style (``tar xIf CMD a.tar``)."""
+_JOINED = re.compile(r"(?<=[:,=])/[^:,=]*|^/[^:,=]*(?=[:,])")
+"""Absolute paths joined to others in one word (``/a:/b``, ``src=/a,dst=/b``)."""
+_ASSIGNING = frozenset({"env", "sudo", "time"})
+"""Wrappers after which ``NAME=value`` words set the command's environment."""
+_SUBSCRIPT_RUNS = re.compile(r"\[[^\]]*(\$\((?!\.\.\.\))|\$\{|`)")
+"""An array subscript holding a substitution, as text: Bash evaluates it when the
+word is used as a name (``unset``, ``test -v``, ``$((x))``, ``${!x}``)."""
 
 
 @dataclass(slots=True)
@@ -277,6 +374,12 @@ class Commands:
     """
 
     cwd: str
+    cwd_linked: bool  # a cd on this line went through a symlink
+    compound: int  # if/while/until/for bodies being read
+    list_pos: int  # commands before this one in its and-or list
+    list_or: bool  # its and-or list has a || before it
+    cd_unsure: bool  # a cd that may not have run (after || or &&, in a body)
+    cd_pending: bool  # ...and commands after it may run either way
     home: str
     linked: bool
     code_readers: int
@@ -294,7 +397,11 @@ class Commands:
     def _finish(self, words: list[Word], redirected: list[str]) -> list[Command]:
         inner = [cmd for w in words for cmd in w.inner]
         feeds = [cmd for w in words for cmd in w.feeds]
+        assigned: list[str] = []
         real = [w for w in words if w.text or w.quoted]
+        if any("[" in w.text and _SUBSCRIPT_RUNS.search(w.text) for w in real):
+            self.mark("an array subscript that runs a command")
+        real, listed = self._keywords(real)
         while (
             real
             and _NAME.match(real[0].unquoted)
@@ -302,44 +409,83 @@ class Commands:
                 real[0].unquoted[: real[0].unquoted.index("=") + 1]
             )
         ):
-            self._assigns(real.pop(0).text)  # NAME=value before the command
-        real = self._keywords(real)
+            assigned.append(real.pop(0).text)  # NAME=value before the command
+            self._assigns(assigned[-1])
         _repeated(inner if self.loops else [])  # while [ "$(git push)" ]; do
         made: list[Command] = []
         if real:
             made = self._command(real, redirected, fed_by(inner))
+            if made:  # PIP_INDEX_URL=https://host/ pip install x
+                made[0].hosts += _url_hosts(assigned)
         elif redirected:
             made = [Command("", [], paths=redirected)]
         if real and real[0].text in _DECLARERS and not real[0].quoted:
             for w in real[1:]:
                 self._assigns(w.text)
+            assigned += [w.text for w in real[1:] if _NAME.match(w.text)]
+        # what a variable is set to, or a for loop runs over (``x=~/.ssh/k; cat $x``)
+        values = [p for w in listed for p in self._paths(w)]
+        values += [p for text in assigned for p in self._value_paths(text)]
+        if values:
+            made.append(Command("", [], paths=values))
         for cmd in feeds:
             cmd.sources += [c.program for c in made]
         return inner + made + feeds
 
-    def _keywords(self, real: list[Word]) -> list[Word]:
+    def _keywords(self, real: list[Word]) -> tuple[list[Word], list[Word]]:
         """The words after the reserved words that open or close a compound command.
 
-        Counts the loops whose body is being read (``while``, ``until``, ``for``).
+        And, apart, the words a ``for`` loop runs over. Counts the loops whose body
+        is being read (``while``, ``until``, ``for``) and the bodies that may not
+        run (``if`` too).
         """
         while real and not real[0].quoted and real[0].text in _OPENERS:
-            self.loops += real.pop(0).text in ("while", "until")
+            opener = real.pop(0).text
+            self.loops += opener in ("while", "until")
+            self.compound += opener in ("if", "while", "until")
         if real and not real[0].quoted and real[0].text in CLOSERS:
             closer = real.pop(0).text
             self.loops = max(0, self.loops - (closer == "done"))
+            self.compound = max(0, self.compound - (closer in ("fi", "done")))
         if real and not real[0].quoted and real[0].text in ("for", "in"):
             self.loops += real[0].text == "for"
+            self.compound += real[0].text == "for"
+            at = next((i for i, w in enumerate(real) if w.text == "in"), len(real))
+            return [], real[at + 1 :]
+        return real, []
+
+    def _value_paths(self, assignment: str) -> list[str]:
+        """The paths a ``NAME=value`` sets, ``~`` expanded as Bash does.
+
+        After ``=`` and each ``:``; a value built at run time is not read.
+        """
+        value = assignment.partition("=")[2]
+        for name, known in (("HOME", self.home), ("PWD", self.cwd)):
+            value = value.replace("${" + name + "}", known).replace("$" + name, known)
+        if not value or "$" in value or "`" in value:
             return []
-        return real
+        paths: list[str] = []
+        for part in value.split(":"):
+            if part == "~" or part.startswith("~/"):
+                part = self.home + part[1:]  # noqa: PLW2901 -- the part, expanded
+            if part:
+                paths.append(self._real(part))
+        return paths
 
     def _command(
         self, words: list[Word], redirected: list[str], substituted: list[str]
     ) -> list[Command]:
         if self.linked:
             self.mark("a symlink made earlier on the same line")
+        given = words
         words, via_xargs, files = self._strip_wrappers(words)
         if not words:
             return []
+        # what env, sudo or time set (env PIP_INDEX_URL=https://host/, K=~/.ssh/k)
+        set_by = [
+            w.text for w in given[: len(given) - len(words)] if _NAME.match(w.text)
+        ]
+        set_urls = [text for text in set_by if "://" in text]
         head = words[0]
         if head.dynamic or head.globbed:
             self.mark("a variable, substitution or glob as the program")
@@ -356,11 +502,12 @@ class Commands:
         for w in operands:
             expanded += self._glob(w)
         paths = [p for w in operands for p in self._paths(w)] + redirected + files
+        paths += self._into_dir(program, operands)
         cmd = Command(
             program=program,
             argv=[program, *expanded] if program != "git" else argv,
             paths=[*paths, "$(xargs)"] if via_xargs else paths,
-            hosts=_hosts(argv),
+            hosts=_hosts(argv) + _url_hosts(set_urls),
             sources=list(substituted),
             repeats=via_xargs or self.loops > 0,
         )
@@ -375,7 +522,40 @@ class Commands:
         for inner in nested:
             inner.repeats = inner.repeats or cmd.repeats
         self._record_writes(cmd)
-        return [cmd, *nested]
+        values = [p for text in set_by for p in self._value_paths(text)]
+        return [cmd, *nested, *([Command("", [], paths=values)] if values else [])]
+
+    def _into_dir(self, program: str, operands: list[Word]) -> list[str]:
+        """What ``cp a b DIR`` (``-t DIR``) writes: each source's name in DIR."""
+        valued = _INTO_DIR.get(program)
+        if valued is None:
+            return []
+        names: list[str] = []
+        target = ""
+        at = 0
+        while at < len(operands):
+            text = operands[at].text
+            long_target = text.startswith("--ta")  # --target-directory[=DIR]
+            if long_target or (text.startswith("-t") and text[1:2] != "-"):
+                value = text.partition("=")[2] if long_target else text[2:]
+                after = operands[at + 1].text if at + 1 < len(operands) else ""
+                target = value or after
+                at += 1 if value else 2
+                continue
+            if text.startswith("-") and text != "-":
+                at += 2 if text in valued else 1
+                continue
+            names.append(text)
+            at += 1
+        if not target and len(names) > 1:
+            target = names.pop()
+        where = self._real(target) if target else ""
+        if not where or not os.path.isdir(where):  # noqa: PTH112 -- pathlib costs the hook's cold start
+            return []
+        return [
+            self._real(os.path.join(where, os.path.basename(n.rstrip("/"))))  # noqa: PTH118, PTH119 -- pathlib costs the hook's cold start
+            for n in names
+        ]
 
     def _read_writes(self, cmd: Command, head: Word) -> None:
         """Who wrote the files it names (and its program) earlier on this line."""
@@ -420,10 +600,14 @@ class Commands:
 
     def _effects(self, program: str, argv: list[str], operands: list[Word]) -> None:
         """What a command changes for the ones after it: ``cd``, a new symlink."""
-        if program in ("cd", "pushd"):
+        if program == "popd" or (
+            program == "pushd" and (not operands or operands[0].text[:1] in "+-")
+        ):
+            self.mark("the directory stack (pushd, popd)")
+        elif program in ("cd", "pushd"):
             self._cd(operands)
         if program == "ln" and any(
-            w == "--symbolic" or (w[:1] == "-" and w[1:2] != "-" and "s" in w)
+            w.startswith("--sy") or (w[:1] == "-" and w[1:2] != "-" and "s" in w)
             for w in argv[1:]
         ):
             self.linked = True
@@ -435,8 +619,12 @@ class Commands:
     def _git(
         self, argv: list[str], operands: list[Word]
     ) -> tuple[list[str], list[Word]]:
-        """``git``'s argv without its global options (``git -C . push`` → ``push``)."""
+        """``git``'s argv without its global options (``git -C . push`` → ``push``).
+
+        The directories its options name stay among the operands (paths).
+        """
         at = 1
+        places: list[Word] = []  # -C DIR, --git-dir=DIR, --work-tree DIR
         while at < len(argv) and argv[at].startswith("-"):
             option = argv[at]
             if option == "-c" and at + 1 < len(argv):
@@ -444,16 +632,20 @@ class Commands:
                     self.mark("git -c with a setting that can run a command")
             elif option.startswith(("--exec-path", "--config-env")):
                 self.mark(f"git {option.partition('=')[0]}")
+            elif option.startswith(_GIT_PLACES):
+                places += operands[at - 1 : at + (option in _GIT_PLACES)]
             at += 2 if option in _GIT_VALUED else 1
         if at < len(argv):
             self._git_command(argv[at], argv[at + 1 :])
-        return ["git", *argv[at:]], operands[at - 1 :]
+        return ["git", *argv[at:]], operands[at - 1 :] + places
 
     def _git_command(self, name: str, rest: list[str]) -> None:
         """Mark a git command that may run a command line this reader never sees."""
         if name not in _GIT_COMMANDS:
             self.mark(f"git {name!r}: not one of git's own commands (maybe an alias)")
             return
+        if any(w.startswith(("ext::", "fd::")) for w in rest):
+            self.mark("git's ext:: transport runs a command")
         runs = _GIT_RUNS.get(name)
         if runs is not None and any(runs.match(w) for w in rest):
             self.mark(f"git {name} with an option that runs a command")
@@ -531,6 +723,7 @@ class Commands:
         files: list[str] = []
         while words:
             name = os.path.basename(words[0].text)  # noqa: PTH119 -- pathlib costs the hook's cold start
+            name = "ld.so" if _LOADER.match(name) else name
             if words[0].dynamic or name not in _WRAPPERS:
                 return words, via_xargs, files
             via_xargs = via_xargs or name == "xargs"
@@ -542,15 +735,13 @@ class Commands:
                     at += 1
                     break
                 self._wrapper_option(name, text, valued)
-                if name == "env" and _NAME.match(text):
-                    self._assigns(text)
+                if name in _ASSIGNING and _NAME.match(text):
+                    self._assigns(text)  # env X=1, sudo X=1, time X=1 (a keyword)
                     at += 1
-                elif text.startswith("-") and text != "-":
+                elif text.startswith("-") and (text != "-" or name == "env"):
                     if name in _WRAPPER_FILES:
                         files += self._wrapper_file(name, words, at)
-                    cluster = not text.startswith("--") and len(text) > 2  # noqa: PLR2004
-                    last = f"-{text[-1]}" if cluster else text
-                    at += 2 if last in valued else 1
+                    at += 2 if _takes_next(text, valued) else 1
                 else:
                     break
             at += operands
@@ -559,9 +750,7 @@ class Commands:
             words = words[at:]
         return words, via_xargs, files
 
-    def _runs(  # noqa: C901, PLR0911 -- one case per kind of program
-        self, program: str, words: list[Word]
-    ) -> tuple[list[Command], bool]:
+    def _runs(self, program: str, words: list[Word]) -> tuple[list[Command], bool]:
         """The commands a program runs from a string, and whether it reads code.
 
         ``bash -c STRING``, ``su -c STRING``, ``watch WORDS``, ``trap STRING``:
@@ -574,11 +763,7 @@ class Commands:
         if _interpreter(program):
             return [], _reads_code(rest)
         if program in _C_RUNNERS:
-            for at, w in enumerate(rest):
-                if w.text in ("-c", "--command") and at + 1 < len(rest):
-                    return self._string(rest[at + 1]), False
-                if w.text.startswith("--command="):
-                    return self._sub_parse(w.text.partition("=")[2]), False
+            return self._c_string(rest), False
         if program == "flock":  # flock [options] FILE (-c STRING | COMMAND...)
             at = 0
             while at < len(rest) and rest[at].text.startswith("-"):
@@ -596,6 +781,21 @@ class Commands:
             command = [w for w in rest if not w.text.startswith("-")][:1]
             return _repeated(self._string(command[0]) if command else []), False
         return [], False
+
+    def _c_string(self, rest: list[Word]) -> list[Command]:
+        """The commands of ``su -c STRING`` (``-lc STRING``, ``-c'STRING'`` too)."""
+        for at, w in enumerate(rest):
+            after = rest[at + 1] if at + 1 < len(rest) else None
+            if w.text.startswith("--command="):
+                return self._sub_parse(w.text.partition("=")[2])
+            if w.text == "--command" or (
+                w.text[:1] == "-" and w.text[1:2] != "-" and "c" in w.text
+            ):
+                attached = w.text[w.text.index("c") + 1 :] if w.text[1] != "-" else ""
+                if attached:
+                    return self._sub_parse(attached)
+                return self._string(after) if after else []
+        return []
 
     def _shell_args(self, rest: list[Word]) -> tuple[list[Command], bool]:
         has_c = stdin = False
@@ -659,15 +859,29 @@ class Commands:
 
     def _cd(self, operands: list[Word]) -> None:
         targets = [w for w in operands if w.text == "-" or not w.text.startswith("-")]
+        if self.compound or self.list_pos:
+            # ``true || cd x; rm y``, ``if false; then cd x; fi``: it may not run
+            self.cd_unsure = True
+            self.cd_pending = self.cd_pending or self.list_or
+        elif not targets or targets[0].text.startswith(("/", "~")):
+            self.cd_unsure = self.cd_pending = False  # from here on, known again
         if not targets:
             self.cwd = self.home
         elif targets[0].dynamic or targets[0].globbed or targets[0].text == "-":
             self.mark("cd to a directory this reader cannot know")
         else:
-            self.cwd = self._paths(targets[0])[0]
-            if not os.path.isdir(self.cwd):  # noqa: PTH112 -- pathlib costs the hook's cold start
+            text = targets[0].text
+            physical = self._paths(targets[0])[0]
+            logical = os.path.normpath(os.path.join(self.cwd, text))  # noqa: PTH118 -- pathlib costs the hook's cold start
+            self.cwd_linked = self.cwd_linked or physical != logical
+            if self.cwd_linked and ".." in text.split("/"):
+                # Bash's ``cd`` takes ``..`` off the path as written, the kernel
+                # after following a symlink: ``cd link/../..`` goes elsewhere.
+                self.mark("cd with '..' after a symlink")
+            self.cwd = physical
+            if not os.path.isdir(self.cwd) or not os.access(self.cwd, os.X_OK):  # noqa: PTH112 -- pathlib costs the hook's cold start
                 # Bash stays where it was (and may go on): where is unknown here.
-                self.mark("cd to a directory that does not exist")
+                self.mark("cd to a directory that does not exist or cannot be entered")
 
     def _evaluates(
         self, program: str, operands: list[Word], *, via_xargs: bool
@@ -678,7 +892,7 @@ class Commands:
         launchers, code read from a file descriptor, ``xargs`` extending an argv
         rules would judge.
         """
-        if program in _LAUNCHERS and any(_watched(w.text) for w in operands):
+        if program in _LAUNCHERS and any(self._names_watched(w) for w in operands):
             self.mark(f"{program!r} running a command this reader does not follow")
         if via_xargs and program not in _XARGS_HARMLESS:
             # ``echo -rf / | xargs rm``: rules would judge an argv xargs extends
@@ -689,9 +903,7 @@ class Commands:
             self.mark("a shell or interpreter reads a file descriptor")
         if program in _OPAQUE_WORDS or program in _DEFERRED:
             self.mark(f"{program!r}")
-        runs = _RUNNING_OPTIONS.get(program)
-        if runs is not None and any(runs.match(w.text) for w in operands):
-            self.mark(f"{program} with an option that runs a command")
+        self._running_options(program, operands)
         if program in _EVALUATING_OPTIONS and any(
             w.text in _EVALUATING_OPTIONS[program] or "[" in w.text for w in operands
         ):
@@ -700,6 +912,42 @@ class Commands:
             not operands or operands[0].dynamic or operands[0].text.startswith("/dev/")
         ):
             self.mark("source of a stream or a run-time name")
+
+    def _names_watched(self, w: Word) -> bool:
+        """A launcher's word names a watched program, or is a command line running one.
+
+        ``tmux new 'r""m -rf x'``: the line is read as Bash would read it.
+        """
+        if _watched(w.text):  # one of its words (``expect -c 'spawn rm ...'``)
+            return True
+        if w.dynamic or not any(c in w.text for c in " \t\n"):
+            return False
+        return any(_watched(cmd.program) for cmd in self._sub_parse(w.text))
+
+    def _running_options(self, program: str, operands: list[Word]) -> None:
+        """Mark options with which a program runs a command (``tar -I CMD``)."""
+        if program not in _RUNNING_OPTIONS and program not in ("make", "set"):
+            return
+        runs = _RUNNING_OPTIONS.get(program)
+        texts = [w.text for w in operands]
+        if (
+            runs is not None
+            and any(runs.match(t) for t in texts)
+            and not (program == "sed" and "--sandbox" in texts)
+        ):
+            self.mark(f"{program} with an option that runs a command")
+        if program == "tar" and texts and _OLD_TAR_RUNS.fullmatch(texts[0]):
+            self.mark("tar with an option that runs a command")  # tar xIf CMD a.tar
+        if program == "make" and any(
+            t in ("-f-", "--file=-", "--makefile=-")
+            or (t in ("-f", "--file", "--makefile") and after == "-")
+            for t, after in itertools.pairwise([*texts, ""])
+        ):
+            self.mark("make reading its makefile from stdin")
+        if program == "set" and any(
+            t == "keyword" or (t[:1] == "-" and "k" in t[1:]) for t in texts
+        ):
+            self.mark("set -k (assignments anywhere set the environment)")
 
     def _glob(self, w: Word) -> list[str]:
         if not w.globbed or w.dynamic:
@@ -741,6 +989,11 @@ class Commands:
             _, eq, value = w.text.partition("=")
             return [self._real(value)] if eq and value else []
         paths = [self._real(name) for name in self._glob(w)]
+        if "=" in w.text and _NAME.match(w.text):
+            paths += self._value_paths(w.text)  # dd of=FILE, make X=~/y (Bash: ~ too)
+        if "/" in w.text and "://" not in w.text and _JOINED.search(w.text):
+            # docker -v ~/.ssh:/k, --mount src=/x,dst=/y: the paths inside
+            paths += [self._real(p) for p in _JOINED.findall(w.text)]
         # ``@FILE`` and ``name=@FILE`` (curl -d/-F, httpie): the file is read and sent.
         _, at, attached = w.text.rpartition("@")
         if at and attached and (w.text.startswith("@") or "=@" in w.text):
@@ -766,6 +1019,19 @@ def _reads_code(args: list[Word]) -> bool:
     return True
 
 
+def _takes_next(option: str, valued: frozenset[str]) -> bool:
+    """The option word takes the next word as its value (``-u root``, ``-nu root``).
+
+    Not ``-uroot``: the first letter taking a value takes the rest of the word.
+    """
+    if option.startswith("--") or len(option) <= 2:  # noqa: PLR2004
+        return option in valued
+    for at, letter in enumerate(option[1:], 2):
+        if f"-{letter}" in valued:
+            return at == len(option)
+    return False
+
+
 def fed_by(commands: list[Command]) -> list[str]:
     """What a command reading the output of ``commands`` is fed by.
 
@@ -782,23 +1048,63 @@ def _repeated(commands: list[Command]) -> list[Command]:
 
 
 def _watched(word: str) -> bool:
-    name = os.path.basename(word)  # noqa: PTH119 -- pathlib costs the hook's cold start
-    return name in _WATCHED or _interpreter(name)
+    """``word`` names a watched program, alone or in a command string it holds."""
+    for part in _COMMAND_STRING.split(word) if " " in word else (word,):
+        name = os.path.basename(part)  # noqa: PTH119 -- pathlib costs the hook's cold start
+        if name in _WATCHED or _interpreter(name):
+            return True
+    return False
 
 
 def _interpreter(program: str) -> bool:
     return program in SHELLS or bool(_INTERPRETER.match(program))
 
 
-def _hosts(argv: list[str]) -> list[str]:
+def _url_hosts(words: list[str]) -> list[str]:
+    """The host of every URL in ``words`` (``?`` for one that does not parse)."""
     hosts: list[str] = []
-    for word in argv[1:]:
-        for url in _URL.findall(word):
+    for word in words:
+        for url in _URL.findall(word) if "://" in word else ():
             try:
                 host = urllib.parse.urlsplit(url).hostname
             except ValueError:
                 host = "?"
             hosts.append(host or "?")
+    return hosts
+
+
+def _bare_urls(argv: list[str]) -> list[str]:
+    """The hosts of ``curl``'s and ``wget``'s operands written without a scheme.
+
+    Both take every operand as a URL (``curl https://known/ evil.example``); the
+    value of an option not known to take one counts too (a host asked about).
+    """
+    valued = _FETCH_VALUED[argv[0]]
+    hosts: list[str] = []
+    skip = False
+    for word in argv[1:]:
+        if skip:
+            skip = False
+        elif word.startswith("--url="):
+            hosts += _bare_urls([argv[0], word[6:]])
+        elif word.startswith("-") and word != "-":
+            cluster = not word.startswith("--")
+            skip = "=" not in word and (
+                (cluster and word[-1] in valued[0]) or word[2:] in valued[1]
+            )
+        elif "://" not in word:
+            try:
+                hosts.append(urllib.parse.urlsplit("//" + word).hostname or "?")
+            except ValueError:
+                hosts.append("?")
+    return hosts
+
+
+def _hosts(argv: list[str]) -> list[str]:
+    hosts = _url_hosts(argv[1:])
+    if argv[0] in _FETCH_VALUED:
+        hosts += _bare_urls(argv)
+    for word in argv[1:]:
         scp = _SCP.match(word)
         if scp and "://" not in word:
             user, host = scp.groups()
