@@ -13,6 +13,16 @@ two could differ (see ``canonical_json``). No byte changed when it came in: logs
 argument digests and approval bindings made before verify and match as they did;
 ``tests/test_json.py`` holds every float spelling, every character and key order
 to the standard library's bytes.
+
+One known exception, for values no call path makes (a review's find): orjson
+writes an ``Enum`` member as its ``.value`` whatever its type, and the check that
+sends other values to the standard library compares with ``==``. So a member of
+an ``int``/``float``/``str`` mixin enum whose ``.value`` is spelled unlike its
+content (a custom ``__new__`` making ``2`` with the value ``2.0``), or an enum
+whose ``__eq__`` says yes to anything, is written by orjson where the standard
+library writes the content or refuses. Arguments reach digests from JSON, from
+framework models dumped to JSON, or from callers of the Python API, who would
+have to build such a member.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from enclosure.audit import DecisionLog
-from enclosure.audit._migrate import HEAD, current_revision, upgrade
+from enclosure.audit._migrate import HEAD, alembic_config, current_revision, upgrade
 from enclosure.audit._schema import metadata
 from enclosure.errors import AuditUnavailable
 from enclosure.testing import decision_event
@@ -131,3 +132,41 @@ def test_revision_0007_indexes_only_rare_kinds(db_url):
 
 def index_names(engine) -> set[str]:
     return {str(ix["name"]) for ix in sa.inspect(engine).get_indexes("events")}
+
+
+def test_a_migration_waits_for_a_long_reader_no_longer_than_its_lock_timeout(postgres):
+    # Dropping an index waits for every reader of the table, and every later
+    # read and write waits behind the drop: an older server's long verify would
+    # stall them all for as long as it runs. The migration gives up instead.
+    url = postgres.fresh_url()
+    engine = sa.create_engine(url)
+    upgrade(engine, "0006")
+    reader = sa.create_engine(url)
+    with reader.connect() as held:
+        held.execute(sa.text("SELECT count(*) FROM events")).all()  # holds its lock
+        with pytest.raises(AuditUnavailable) as exc:
+            upgrade(engine, lock_timeout=0.2)
+        assert "within 0.2 s" in exc.value.message
+        assert current_revision(engine) == "0006"  # nothing changed
+        held.rollback()
+    upgrade(engine)  # the next open goes through
+    assert current_revision(engine) == HEAD
+    reader.dispose()
+    engine.dispose()
+
+
+def test_the_rare_kind_index_downgrades_where_the_full_one_is_back(db_url):
+    engine = sa.create_engine(db_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE INDEX ix_events_kind ON events (kind)"))
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0006")
+    indexes = {ix["name"] for ix in sa.inspect(engine).get_indexes("events")}
+    assert "ix_events_kind" in indexes
+    assert "ix_events_rare_kind" not in indexes
+    upgrade(engine)
+    assert differences(engine) == []
+    engine.dispose()

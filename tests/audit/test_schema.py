@@ -173,13 +173,42 @@ def test_queries_for_rare_kinds_use_the_partial_index(db_path, raw_db):
     assert "ix_events_rare_kind" not in hot
 
 
-def test_opening_an_older_log_drops_its_index_on_every_kind(db_path, raw_db):
+def test_an_older_log_keeps_its_index_on_every_kind(db_path, raw_db):
+    # Opening builds and drops nothing under the write lock, and an older
+    # Enclosure sharing the file finds what it made: the full index serves the
+    # same queries as the partial one.
     DecisionLog(f"sqlite:///{db_path}").close()
-    with raw_db(db_path) as db:
+    with raw_db(db_path) as db:  # as a log made before revision 0007
+        db.execute("DROP INDEX ix_events_rare_kind")
         db.execute("CREATE INDEX ix_events_kind ON events (kind)")
         db.commit()
     with DecisionLog(f"sqlite:///{db_path}") as log:
         log.append(decision_event(1))
+        log.append(KillEvent(run_id="run-1", ts=TS, rule="r", reason="r"))
         assert log.verify().ok
+        assert [s.seq for s in log.events(kinds=["kill"])] == [2]
     with raw_db(db_path) as db:
-        assert "ix_events_kind" not in indexes_of_events(db)
+        indexes = indexes_of_events(db)
+        assert "ix_events_kind" in indexes
+        assert "ix_events_rare_kind" not in indexes
+        rare = "SELECT seq FROM events WHERE kind IN ('kill') AND " + RARE_KINDS  # noqa: S608 -- constants
+        plan = db.execute(f"EXPLAIN QUERY PLAN {rare}").fetchall()
+        assert "ix_events_kind" in str(plan)
+
+
+def test_the_agents_baseline_reads_egress_through_the_partial_index(db_path, raw_db):
+    queries: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if "body" in statement and "JOIN runs" in statement:
+            queries.append((statement, parameters))
+
+    with DecisionLog(f"sqlite:///{db_path}") as log:
+        engine = log._db.engine
+        sa.event.listen(engine, "before_cursor_execute", record)
+        log.seen_names()
+        sa.event.remove(engine, "before_cursor_execute", record)
+    ((egress, params),) = queries
+    with raw_db(db_path) as db:
+        plan = db.execute(f"EXPLAIN QUERY PLAN {egress}", params).fetchall()
+    assert "ix_events_rare_kind" in str(plan)

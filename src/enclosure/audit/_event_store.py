@@ -37,13 +37,12 @@ from enclosure.audit._schema import (
     CHAIN_COLUMNS,
     CLOSING,
     CLOSING_KINDS,
-    HOT,
-    RARE_KINDS,
     compile_anchor,
     compile_closing_check,
     compile_insert,
     compile_run_head,
     events_table,
+    of_kinds,
     parse_anchor,
 )
 from enclosure.audit._verify import CheckpointCopyRecord, verify_log
@@ -268,9 +267,7 @@ class EventTable:
         if run_id is not None:
             stmt = stmt.where(_E.run_id == run_id)
         if kinds is not None:
-            stmt = stmt.where(_E.kind.in_(list(kinds)))
-            if not HOT.intersection(kinds):
-                stmt = stmt.where(sa.text(RARE_KINDS))  # ix_events_rare_kind
+            stmt = stmt.where(of_kinds(kinds, self._db.engine.dialect))
         if limit is not None:
             stmt = stmt.limit(limit)
         with self._db.guard("read"), self._db.connect() as conn:
@@ -325,9 +322,8 @@ class EventTable:
     def last_of_kind(self, kind: str) -> StoredEvent | None:
         """The newest stored event of ``kind``, if any."""
         stmt = sa.select(_E.seq, _E.hash, _E.prev_hash, _E.body)
-        stmt = stmt.where(_E.kind == kind).order_by(_E.seq.desc()).limit(1)
-        if kind not in HOT:
-            stmt = stmt.where(sa.text(RARE_KINDS))  # ix_events_rare_kind
+        stmt = stmt.where(of_kinds((kind,), self._db.engine.dialect))
+        stmt = stmt.order_by(_E.seq.desc()).limit(1)
         with self._db.guard("read"), self._db.connect() as conn:
             row = conn.execute(stmt).first()
         return None if row is None else self._stored(*row)

@@ -20,17 +20,28 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
+from sqlalchemy import exc as sa_exc
 
 from enclosure.errors import AuditUnavailable
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-__all__ = ["HEAD", "MIGRATIONS", "alembic_config", "current_revision", "upgrade"]
+__all__ = [
+    "HEAD",
+    "LOCK_TIMEOUT",
+    "MIGRATIONS",
+    "alembic_config",
+    "current_revision",
+    "upgrade",
+]
 
 MIGRATIONS = Path(__file__).with_name("_migrations")
 """Alembic's script folder: ``env.py`` and ``versions/``."""
 _LOCK_KEY = 0x656E636C6F73  # "enclos": the advisory lock migrations run under
+_LOCK_NOT_AVAILABLE = "55P03"
+LOCK_TIMEOUT = 5.0
+"""Seconds a migration step may wait for a lock on PostgreSQL (``upgrade``)."""
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -46,21 +57,41 @@ HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 """The newest revision."""
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(
+    engine: Engine, revision: str = "head", *, lock_timeout: float = LOCK_TIMEOUT
+) -> None:
     """Bring the database to ``revision``, in one transaction.
+
+    On PostgreSQL no step waits more than ``lock_timeout`` seconds for a lock: a
+    revision that drops or builds an index must not queue every server's reads
+    and writes behind a long reader (an older server's ``verify``) for as long
+    as that reader runs. It gives up instead, changing nothing, and the next
+    open tries again.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database refused; callers guard it.
         AuditUnavailable: the database is at a revision this Enclosure does not
-            know (a newer one migrated it): nothing is changed.
+            know (a newer one migrated it), or a lock was not had in time:
+            nothing is changed.
     """
     config = alembic_config()
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
+            ms = max(1, round(lock_timeout * 1000))
+            conn.execute(sa.text(f"SET LOCAL lock_timeout = {ms}"))
         config.attributes["connection"] = conn
         try:
             command.upgrade(config, revision)
+        except sa_exc.OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+                raise
+            msg = (
+                "the decision log's schema migration could not lock its tables "
+                f"within {lock_timeout:g} s (a long read or write holds them); "
+                "nothing was changed: open it again"
+            )
+            raise AuditUnavailable(msg) from None
         except CommandError as exc:
             at = MigrationContext.configure(conn).get_current_revision()
             msg = (

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 
-from enclosure.audit._schema import events_table, runs_table
+from enclosure.audit._schema import events_table, of_kinds, runs_table
 from enclosure.errors import UsageError
 from enclosure.types import RunStatus
 
@@ -163,14 +163,14 @@ def seen_names(
         for agent, tool in conn.execute(
             sa.select(_R.agent, _E.tool)
             .select_from(join)
-            .where(_E.kind == "decision")
+            .where(of_kinds(("decision",), db.engine.dialect))
             .distinct()
         ):
             tools.setdefault(str(agent), set()).add(str(tool))
         for agent, body in conn.execute(
             sa.select(_R.agent, _E.body)
             .select_from(join)
-            .where(_E.kind == "egress")
+            .where(of_kinds(("egress",), db.engine.dialect))
             .order_by(_E.seq.desc())
             .limit(limit)
         ):

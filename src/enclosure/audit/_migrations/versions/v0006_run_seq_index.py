@@ -24,7 +24,8 @@ def _swap(columns: list[str]) -> None:
     """Build the index anew beside the old one, then put it in its place.
 
     On PostgreSQL the build blocks writes to ``events`` but not reads; only the
-    drop and the rename (both instant) take the lock that blocks reads too.
+    drop and the rename take the lock that blocks reads too, and they must wait
+    for every reader first: ``upgrade``'s lock timeout bounds that wait.
     SQLite, which renames no index, locks the whole file for a write anyway.
     """
     if op.get_bind().dialect.name != "postgresql":

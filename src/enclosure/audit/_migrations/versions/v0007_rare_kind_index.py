@@ -25,8 +25,7 @@ _RARE_KINDS = "kind NOT IN ('decision', 'result')"
 def upgrade() -> None:
     """Replace the index on every event's kind by one on the rare kinds only.
 
-    Either may be done already: a SQLite log opened by this version has both
-    changes from ``create_schema``, whatever its Alembic revision says.
+    Either may be done already (a second run, or a database migrated by hand).
     """
     op.create_index(
         "ix_events_rare_kind",
@@ -41,5 +40,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Index every event's kind again."""
-    op.create_index("ix_events_kind", "events", ["kind"])
-    op.drop_index("ix_events_rare_kind", table_name="events")
+    op.create_index("ix_events_kind", "events", ["kind"], if_not_exists=True)
+    op.drop_index("ix_events_rare_kind", table_name="events", if_exists=True)
