@@ -3,6 +3,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import resource
 import socket
 import subprocess
 import threading
@@ -143,9 +144,17 @@ def _in_netns(pid: int, work: Callable[[], None]) -> None:
     thread.join(10)
 
 
-def test_a_listener_waits_for_its_address_to_come(fresh_netns):
+@pytest.mark.parametrize("fds", [0, 1100], ids=["few-fds", "fds-past-1024"])
+def test_a_listener_waits_for_its_address_to_come(fresh_netns, fds):
     # As the sandbox's loopback may still be being set up when its pid is known,
-    # a bind that finds no address waits for the namespace's address news.
+    # a bind that finds no address waits for the namespace's address news (also
+    # in a busy server, whose descriptors go past select()'s 1024).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if fds and soft < fds + 100:
+        if hard != resource.RLIM_INFINITY and hard < fds + 100:
+            pytest.skip(f"only {hard} descriptors may be open")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (fds + 100, hard))
+    held = [os.dup(0) for _ in range(fds)]
     made: list[socket.socket] = []
     waiting = threading.Thread(
         target=_in_netns,
@@ -171,6 +180,8 @@ def test_a_listener_waits_for_its_address_to_come(fresh_netns):
         check=True,
     )
     waiting.join(10)
+    for fd in held:
+        os.close(fd)
     with made[0] as sock:
         assert sock.getsockname()[0] == "10.9.8.7"
 

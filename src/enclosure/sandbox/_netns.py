@@ -23,10 +23,13 @@ import ctypes
 import errno
 import fcntl
 import os
-import select
 import socket
 import threading
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 __all__ = ["LOOPBACK_WAIT", "listen_in_netns"]
 
@@ -36,6 +39,7 @@ _NS_GET_USERNS = 0xB701  # _IO(0xb7, 0x1), Linux 4.9
 _BACKLOG = 128
 _CHILD_ATTEMPTS = 3
 _RTMGRP_IPV4_IFADDR = 0x10
+_RETRY = 0.05
 LOOPBACK_WAIT = 5.0
 """Seconds to wait for a sandbox's loopback address before the attach fails."""
 
@@ -67,19 +71,19 @@ def _listener(
     A bind there failed once with ``EADDRNOTAVAIL`` in a full test run on a
     loaded machine (never alone, nor in 400 attaches under load): bubblewrap
     reports the sandbox's pid as soon as it has cloned it, and the sandbox sets
-    its loopback up only then. So on that error this subscribes to the
-    namespace's address news (netlink), tries again (the address may have come
-    meanwhile) and after each piece of news, until ``wait`` seconds have passed.
-    Any other error is raised at once.
+    its loopback up only then. So on that error this tries again after each
+    piece of the namespace's address news (netlink), and at least every
+    ``_RETRY`` seconds (the news can come just before the address is usable, or
+    netlink may be refused), until ``wait`` seconds have passed. Any other
+    error is raised at once.
     """
     try:
         return _bound(port, host)
     except OSError as exc:
         if exc.errno != errno.EADDRNOTAVAIL:
             raise
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as nl:
-        nl.bind((0, _RTMGRP_IPV4_IFADDR))
-        deadline = time.monotonic() + wait
+    deadline = time.monotonic() + wait
+    with _address_news() as news:
         while True:
             try:
                 return _bound(port, host)
@@ -87,9 +91,26 @@ def _listener(
                 left = deadline - time.monotonic()
                 if exc.errno != errno.EADDRNOTAVAIL or left <= 0:
                     raise
-            ready, _, _ = select.select([nl], [], [], left)
-            if ready:
-                nl.recv(65536)  # news of an address: try again
+            news(min(left, _RETRY))
+
+
+@contextlib.contextmanager
+def _address_news() -> Iterator[Callable[[float], None]]:
+    """A wait for news of an address in this namespace, of at most some seconds."""
+    try:
+        nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        nl.bind((0, _RTMGRP_IPV4_IFADDR))
+    except OSError:  # no netlink here (seccomp, an old kernel): just wait
+        yield time.sleep
+        return
+
+    def wait(seconds: float) -> None:
+        nl.settimeout(seconds)  # not select(): fds past 1024 are common here
+        with contextlib.suppress(OSError):  # a timeout, or news lost: try again
+            nl.recv(65536)
+
+    with nl:
+        yield wait
 
 
 def listen_in_netns(pid: int, port: int, *, fork: bool | None = None) -> socket.socket:
@@ -131,7 +152,7 @@ def _via_thread(pid: int, port: int) -> socket.socket:
         try:
             _setns(netns, _CLONE_NEWNET)
             box["sock"] = _listener(port)
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 -- raised again in the caller's thread
             box["error"] = exc
 
     try:
