@@ -11,6 +11,8 @@ Must not know: events, runs or approvals; only where the revisions live.
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HEAD",
+    "LOCK_ATTEMPTS",
     "LOCK_TIMEOUT",
     "MIGRATIONS",
     "alembic_config",
@@ -40,8 +43,11 @@ MIGRATIONS = Path(__file__).with_name("_migrations")
 """Alembic's script folder: ``env.py`` and ``versions/``."""
 _LOCK_KEY = 0x656E636C6F73  # "enclos": the advisory lock migrations run under
 _LOCK_NOT_AVAILABLE = "55P03"
-LOCK_TIMEOUT = 5.0
+LOCK_TIMEOUT = 0.2
 """Seconds a migration step may wait for a lock on PostgreSQL (``upgrade``)."""
+LOCK_ATTEMPTS = 5
+"""Tries of a migration whose locks were not had in time (~1.5 s of pauses)."""
+_UPGRADING = threading.Lock()
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -58,22 +64,43 @@ HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def upgrade(
-    engine: Engine, revision: str = "head", *, lock_timeout: float = LOCK_TIMEOUT
+    engine: Engine,
+    revision: str = "head",
+    *,
+    lock_timeout: float = LOCK_TIMEOUT,
+    attempts: int = LOCK_ATTEMPTS,
 ) -> None:
     """Bring the database to ``revision``, in one transaction.
 
     On PostgreSQL no step waits more than ``lock_timeout`` seconds for a lock: a
     revision that drops or builds an index must not queue every server's reads
     and writes behind a long reader (an older server's ``verify``) for as long
-    as that reader runs. It gives up instead, changing nothing, and the next
-    open tries again.
+    as that reader runs. It gives up instead, changing nothing, and tries again
+    after a pause, ``attempts`` times in all. One process migrates from one
+    thread at a time (Alembic keeps its context in module globals).
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database refused; callers guard it.
         AuditUnavailable: the database is at a revision this Enclosure does not
-            know (a newer one migrated it), or a lock was not had in time:
-            nothing is changed.
+            know (a newer one migrated it), no try had its locks in time, or
+            the migration failed otherwise: nothing is changed.
     """
+    with _UPGRADING:
+        for attempt in range(attempts):
+            if _upgrade_once(engine, revision, lock_timeout):
+                return
+            if attempt < attempts - 1:
+                time.sleep(min(1.0, 0.1 * 2**attempt))
+    msg = (
+        "the decision log's schema migration could not lock its tables within "
+        f"{lock_timeout:g} s in {attempts} tries (a long read or write holds "
+        "them); nothing was changed: open it again"
+    )
+    raise AuditUnavailable(msg)
+
+
+def _upgrade_once(engine: Engine, revision: str, lock_timeout: float) -> bool:
+    """One try of ``upgrade``; ``False`` when a lock was not had in time."""
     config = alembic_config()
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
@@ -86,12 +113,7 @@ def upgrade(
         except sa_exc.OperationalError as exc:
             if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
                 raise
-            msg = (
-                "the decision log's schema migration could not lock its tables "
-                f"within {lock_timeout:g} s (a long read or write holds them); "
-                "nothing was changed: open it again"
-            )
-            raise AuditUnavailable(msg) from None
+            return False
         except CommandError as exc:
             at = MigrationContext.configure(conn).get_current_revision()
             msg = (
@@ -100,6 +122,12 @@ def upgrade(
                 "Enclosure migrated it; run that one, or upgrade this one"
             )
             raise AuditUnavailable(msg) from exc
+        except (sa_exc.SQLAlchemyError, AuditUnavailable):
+            raise
+        except Exception as exc:
+            msg = f"the decision log's schema migration failed: {type(exc).__name__}"
+            raise AuditUnavailable(msg) from exc
+    return True
 
 
 def current_revision(engine: Engine) -> str | None:

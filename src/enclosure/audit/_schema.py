@@ -238,6 +238,19 @@ CHAIN_COLUMNS = (_E.seq, _E.prev_hash, _E.hash, _E.body, *(
 ANCHOR_OF = sa.select(meta_table.c.value).where(meta_table.c.key == "anchor")
 
 
+_EXISTING = {
+    "sqlite": sa.text(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')"
+    ),
+    "postgresql": sa.text(
+        "SELECT c.relname FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'i')"
+    ),
+}
+"""The names of this schema's tables and indexes, in one cheap query."""
+
+
 def create_schema(engine: Engine, where: str) -> None:
     """Create whatever tables and indexes are missing, and check the schema version.
 
@@ -245,16 +258,16 @@ def create_schema(engine: Engine, where: str) -> None:
         AuditUnavailable: the database has a schema version this one cannot read.
     """
     with engine.begin() as conn:
-        have = set(sa.inspect(conn).get_table_names())
-        made = {
-            index["name"]
-            for table in have & {t.name for t in metadata.sorted_tables}
-            for index in sa.inspect(conn).get_indexes(table)
-        }
+        made = set(conn.execute(_EXISTING[conn.dialect.name]).scalars())
         for table in metadata.sorted_tables:
-            conn.execute(CreateTable(table, if_not_exists=True))
+            if table.name not in made:
+                conn.execute(CreateTable(table, if_not_exists=True))
             for index in sorted(table.indexes, key=lambda i: str(i.name)):
-                if _SUPERSEDES.get(str(index.name)) not in made:
+                name = str(index.name)
+                # Only what is missing: on PostgreSQL even ``IF NOT EXISTS`` locks
+                # the table, behind any open write transaction, and every other
+                # writer behind it.
+                if name not in made and _SUPERSEDES.get(name) not in made:
                     conn.execute(CreateIndex(index, if_not_exists=True))
     version = _meta_default(engine, "schema_version", SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
