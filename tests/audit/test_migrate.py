@@ -197,3 +197,23 @@ def test_threads_opening_a_log_together_migrate_it_once(postgres):
     assert errors == []
     assert current_revision(engine) == HEAD
     engine.dispose()
+
+
+def test_opening_a_log_waits_for_no_open_write(postgres):
+    # On PostgreSQL even CREATE INDEX IF NOT EXISTS takes a lock on the table:
+    # an open at the newest revision waited for any open write transaction (and
+    # every later writer waited for it). It now creates only what is missing.
+    url = postgres.fresh_url()
+    DecisionLog(url).close()
+    writer = sa.create_engine(url)
+    opened = threading.Event()
+    with writer.connect() as held:
+        held.execute(sa.text("UPDATE events SET kind = kind WHERE false"))
+        thread = threading.Thread(
+            target=lambda: (DecisionLog(url).close(), opened.set())
+        )
+        thread.start()
+        assert opened.wait(10)
+        held.rollback()
+    thread.join(10)
+    writer.dispose()
