@@ -294,22 +294,84 @@ def test_a_revocation_here_stops_a_backlog_being_read(server):
 
 
 def test_revoking_another_token_asks_no_stream(server, monkeypatch):
-    stream = Stream(server)
     agent = server.client("agent")
     first = agent.start_run("first")["run_id"]
+    stream = Stream(server)
     stream.until(lambda m: m["data"]["event"]["run_id"] == first)
+    # A run's stream reads its next event from the log whenever other runs'
+    # events came in between: a review saw any revocation make it ask then.
+    watching = Stream(server, run_id=first)
+    watching.until(lambda m: m["event"] == "run_started")
     admin = server.client("admin")
     other = admin.request("POST", "/api/tokens", {"name": "tmp", "role": "viewer"})
+    second = agent.start_run("second")["run_id"]
     asked = []
     find = server.enc.log.find_token
     monkeypatch.setattr(
         server.enc.log, "find_token", lambda digest: asked.append(1) or find(digest)
     )
     admin.request("POST", f"/api/tokens/{other['token_id']}/revoke")
-    second = agent.start_run("second")["run_id"]
-    stream.until(lambda m: m["data"]["event"]["run_id"] == second)
+    agent.call(first, "lookup", {"key": "k"})
+    stream.until(lambda m: m["event"] == "result")
+    watching.until(lambda m: m["event"] == "result")
+    assert second
     assert len(asked) == 2  # the revocation's and the agent's requests: none more
     stream.close()
+    watching.close()
+
+
+def test_live_events_queued_before_a_revocation_here_are_not_sent(server):
+    state = server.server.app.state.enclosure
+    state.recheck = 60.0  # the revocation alone must stop it
+    stream = Stream(server)
+    agent = server.client("agent")
+    first = agent.start_run("first")["run_id"]
+    stream.until(lambda m: m["data"]["event"]["run_id"] == first)
+    # The client reads no further: what follows queues up in the server.
+    for n in range(1, 5_001):
+        server.enc.log.append(decision_event(n, run_id="bulk"))
+    token_id = _viewer_token_id(server)
+    server.client("admin").request("POST", f"/api/tokens/{token_id}/revoke")
+    sent = _until_end(stream)
+    assert len(sent) < 5_000  # what the socket's buffers held, then the end
+    stream.close()
+
+
+def test_a_run_stream_gets_its_heartbeat_while_other_runs_are_busy(server):
+    # Events of other runs wake the stream but send nothing: a proxy's idle
+    # timeout would cut it unless the heartbeat still goes out.
+    server.server.app.state.enclosure.heartbeat = 0.3
+    agent = server.client("agent")
+    watched = agent.start_run("watched")["run_id"]
+    busy = agent.start_run("busy")["run_id"]
+    headers = {"Authorization": f"Bearer {server.tokens['viewer']}"}
+    stop = threading.Event()
+
+    def calls() -> None:
+        while not stop.is_set():
+            agent.call(busy, "lookup", {"key": "k"})
+
+    caller = threading.Thread(target=calls, daemon=True)
+    with (
+        httpx.Client(timeout=10) as client,
+        client.stream(
+            "GET",
+            server.url + "/api/events",
+            headers=headers,
+            params={"run_id": watched},
+        ) as response,
+    ):
+        caller.start()
+        try:
+            beats = 0
+            for line in response.iter_lines():
+                beats += line == ": heartbeat"
+                if beats == 2:
+                    break
+        finally:
+            stop.set()
+            caller.join(10)
+    assert beats == 2
 
 
 def test_a_stream_with_a_valid_token_goes_on_past_its_checks(server):

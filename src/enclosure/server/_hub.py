@@ -8,8 +8,8 @@ the backlog from the log, so nothing falls between the two; the seq dedupes.
 Events other processes store arrive through ``publish`` (see ``_watch``), as does a
 ``Poke``: an approval changed elsewhere, re-read it. A ``Recheck`` says a token was
 revoked or one of its sessions ended here: the streams opened with that token ask at
-once whether it still holds, and ``rechecks`` counts them for streams busy reading
-the log. The hub drops an event it has
+once whether it still holds: ``rechecks(token_id)`` counts them, so a stream sees
+one at once whatever waits in its queue before it. The hub drops an event it has
 already handed out (the watcher also reads this process's own events), but it
 cannot promise order across processes: a stream that needs order re-reads the log.
 
@@ -82,9 +82,7 @@ class Hub:
         self._recent: collections.deque[int] = collections.deque(maxlen=_RECENT)
         self._seen: set[int] = set()
         self.closed = False
-        self.rechecks = 0
-        """How many ``Recheck`` were published: a stream reading the log asks
-        about its credential again when this moved."""
+        self._rechecks: dict[str, int] = {}
 
     def observe(self, appended: Appended, event: Event) -> None:
         """The decision log's observer: quick, never raises."""
@@ -94,7 +92,8 @@ class Hub:
         """Hand ``item`` to every listener, unless it is an event already handed out."""
         with self._lock:
             if isinstance(item, Recheck):
-                self.rechecks += 1
+                count = self._rechecks.get(item.token_id, 0)
+                self._rechecks[item.token_id] = count + 1
             elif isinstance(item, Live):
                 if item.seq in self._seen:
                     return
@@ -105,6 +104,10 @@ class Hub:
             listeners = list(self._listeners)
         for listener in listeners:
             listener.put(item)
+
+    def rechecks(self, token_id: str) -> int:
+        """How many ``Recheck`` of ``token_id`` were published so far."""
+        return self._rechecks.get(token_id, 0)
 
     @property
     def heard(self) -> bool:

@@ -30,7 +30,7 @@ import anyio
 import anyio.to_thread
 from starlette.responses import StreamingResponse
 
-from enclosure.server._hub import Item, Live, Recheck
+from enclosure.server._hub import Item, Live
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -112,8 +112,9 @@ class _Stream:
         self.sending = min(ctx.state.recheck, self.beat)
         self.credential = _Credential(alive)
         self.token_id = ctx.identity.token_id
-        self.rechecks = self.hub.rechecks
+        self.rechecks = self.hub.rechecks(self.token_id)
         self.listener = self.hub.listen()
+        self.wrote = anyio.current_time()
 
     async def messages(self) -> AsyncIterator[bytes]:
         """The whole stream: the backlog, then live events and heartbeats."""
@@ -121,9 +122,13 @@ class _Stream:
             yield b": stream open\n\n"
             async for message in self._from_log():
                 yield message
+                self.wrote = anyio.current_time()
             while True:
+                # A heartbeat when nothing was written for a beat, even while
+                # events of other runs keep coming (a proxy's idle timeout).
+                quiet = self.beat - (anyio.current_time() - self.wrote)
                 item: Item = None
-                with anyio.move_on_after(self.beat) as scope:
+                with anyio.move_on_after(max(0.0, quiet)) as scope:
                     item = await self.listener.queue.get()
                 if item is None and not scope.cancelled_caught:  # CLOSED
                     return
@@ -131,15 +136,26 @@ class _Stream:
                     return
                 async for message in self._send(item):
                     yield message
+                    self.wrote = anyio.current_time()
         except _Ended:
             return
         finally:
             self.hub.leave(self.listener)
 
+    def _revoked_here(self) -> bool:
+        """Whether this server revoked the token since the stream last looked.
+
+        Its token, or a session of it: then the stream asks at once, whatever
+        waits in its queue before the ``Recheck``.
+        """
+        now = self.hub.rechecks(self.token_id)
+        moved, self.rechecks = now != self.rechecks, now
+        return moved
+
     async def _holds(self, item: Item) -> bool:
         """Whether the credential holds, asked as ``item`` calls for."""
-        if isinstance(item, Recheck) and item.token_id == self.token_id:
-            return await self.credential.holds(0.0)  # revoked here: ask now
+        if self._revoked_here():
+            return await self.credential.holds(0.0)
         if isinstance(item, Live) and _fresh(item, self.run_id, self.last):
             return await self.credential.holds(self.sending)
         # Idle, or nothing for this stream: at least every heartbeat all the same.
@@ -160,9 +176,8 @@ class _Stream:
 
     async def _from_log(self) -> AsyncIterator[bytes]:
         async for stored in _from_log(self.log, self.run_id, self.last):
-            # A Recheck waits in the queue meanwhile: ask after any revocation.
-            moved, self.rechecks = self.rechecks != self.hub.rechecks, self.hub.rechecks
-            if not await self.credential.holds(0.0 if moved else self.sending):
+            within = 0.0 if self._revoked_here() else self.sending
+            if not await self.credential.holds(within):
                 raise _Ended
             self.last = stored.seq
             yield format_message(stored.seq, stored.hash, stored.event)
