@@ -13,6 +13,13 @@ from enclosure.errors import AuditUnavailable
 from enclosure.testing import decision_event
 
 
+def downgrade(engine, revision):
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+
+
 def differences(engine):
     with engine.connect() as conn:
         return compare_metadata(MigrationContext.configure(conn), metadata)
@@ -59,14 +66,7 @@ def test_a_sqlite_log_is_still_created_without_alembic(tmp_path):
 def test_the_downgrade_removes_every_table(db_url):
     engine = sa.create_engine(db_url)
     upgrade(engine)
-    from alembic import command  # noqa: PLC0415
-
-    from enclosure.audit._migrate import alembic_config  # noqa: PLC0415
-
-    config = alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "base")
+    downgrade(engine, "base")
     assert set(sa.inspect(engine).get_table_names()) <= {"alembic_version"}
     engine.dispose()
 
@@ -94,14 +94,7 @@ def test_the_run_index_swap_goes_both_ways_with_events_in_place(db_url):
     with DecisionLog(db_url) as log:  # migrates to the newest revision
         log.append(decision_event(1))
         log.append(decision_event(2, run_id="run-2"))
-    from alembic import command  # noqa: PLC0415
-
-    from enclosure.audit._migrate import alembic_config  # noqa: PLC0415
-
-    config = alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0005")
+    downgrade(engine, "0005")
     columns = {
         ix["name"]: ix["column_names"]
         for ix in sa.inspect(engine).get_indexes("events")
@@ -162,10 +155,7 @@ def test_the_rare_kind_index_downgrades_where_the_full_one_is_back(db_url):
     upgrade(engine)
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE INDEX ix_events_kind ON events (kind)"))
-    config = alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0006")
+    downgrade(engine, "0006")
     indexes = {ix["name"] for ix in sa.inspect(engine).get_indexes("events")}
     assert "ix_events_kind" in indexes
     assert "ix_events_rare_kind" not in indexes

@@ -1,3 +1,4 @@
+import contextlib
 import json
 import subprocess
 import sys
@@ -235,6 +236,28 @@ def test_a_token_revoked_by_another_process_gets_no_further_event(server):
     stream.close()
 
 
+@contextlib.contextmanager
+def calling(agent, run_id):
+    """Another run making calls back to back (events for other streams) meanwhile.
+
+    Yields an event set once the first call is done.
+    """
+    started, stop = threading.Event(), threading.Event()
+
+    def calls() -> None:
+        while not stop.is_set():
+            agent.call(run_id, "lookup", {"key": "k"})
+            started.set()
+
+    caller = threading.Thread(target=calls, daemon=True)
+    caller.start()
+    try:
+        yield started
+    finally:
+        stop.set()
+        caller.join(10)
+
+
 def test_a_run_stream_asks_while_other_runs_are_busy(server):
     # Events of other runs wake the stream but are not for it, and keep it from
     # ever idling: it must still ask at least every heartbeat, so a revocation
@@ -244,36 +267,25 @@ def test_a_run_stream_asks_while_other_runs_are_busy(server):
     watched = agent.start_run("watched")["run_id"]
     stream = Stream(server, run_id=watched)
     stream.until(lambda m: m["event"] == "run_started")
-    busy, started, stop, ended = (
-        agent.start_run("busy")["run_id"],
-        *(threading.Event() for _ in range(3)),
-    )
-
-    def calls() -> None:
-        while not stop.is_set():
-            agent.call(busy, "lookup", {"key": "k"})
-            started.set()
+    busy, ended = agent.start_run("busy")["run_id"], threading.Event()
 
     def drain() -> None:
         _until_end(stream)
         ended.set()
 
-    caller = threading.Thread(target=calls, daemon=True)
-    caller.start()
     threading.Thread(target=drain, daemon=True).start()
-    assert started.wait(10)
-    viewer = _viewer_token_id(server)
-    subprocess.run(
-        [sys.executable, "-c", REVOKE_ELSEWHERE, server.db_url, viewer],
-        check=True,
-        timeout=60,
-    )
-    try:
-        assert ended.wait(10)  # while the other run is still calling
-    finally:
-        stop.set()
-        caller.join(10)
-        stream.close()
+    with calling(agent, busy) as started:
+        assert started.wait(10)
+        viewer = _viewer_token_id(server)
+        subprocess.run(
+            [sys.executable, "-c", REVOKE_ELSEWHERE, server.db_url, viewer],
+            check=True,
+            timeout=60,
+        )
+        try:
+            assert ended.wait(10)  # while the other run is still calling
+        finally:
+            stream.close()
 
 
 def test_a_revocation_here_stops_a_backlog_being_read(server):
@@ -349,13 +361,7 @@ def test_a_run_stream_gets_its_heartbeat_while_other_runs_are_busy(server):
     watched = agent.start_run("watched")["run_id"]
     busy = agent.start_run("busy")["run_id"]
     headers = {"Authorization": f"Bearer {server.tokens['viewer']}"}
-    stop = threading.Event()
-
-    def calls() -> None:
-        while not stop.is_set():
-            agent.call(busy, "lookup", {"key": "k"})
-
-    caller = threading.Thread(target=calls, daemon=True)
+    beats = 0
     with (
         httpx.Client(timeout=10) as client,
         client.stream(
@@ -364,17 +370,12 @@ def test_a_run_stream_gets_its_heartbeat_while_other_runs_are_busy(server):
             headers=headers,
             params={"run_id": watched},
         ) as response,
+        calling(agent, busy),
     ):
-        caller.start()
-        try:
-            beats = 0
-            for line in response.iter_lines():
-                beats += line == ": heartbeat"
-                if beats == 2:
-                    break
-        finally:
-            stop.set()
-            caller.join(10)
+        for line in response.iter_lines():
+            beats += line == ": heartbeat"
+            if beats == 2:
+                break
     assert beats == 2
 
 
