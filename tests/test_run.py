@@ -1,6 +1,8 @@
+import os
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -8,6 +10,7 @@ import anyio
 import pytest
 
 from enclosure import Enclosure
+from enclosure._run import _call_ids, _CallIds
 from enclosure.audit import DecisionEvent, ResultEvent
 from enclosure.errors import (
     ApprovalError,
@@ -1082,3 +1085,35 @@ approvals: {ttl: 10m}
         live.executed,
         live.denials,
     )
+
+
+def test_call_ids_are_unique_random_hex_across_threads_and_refills():
+    ids = _CallIds()
+    seen: list[str] = []
+
+    def take() -> None:
+        seen.extend(ids.next() for _ in range(3_000))  # several 4 KiB refills
+
+    workers = [threading.Thread(target=take) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(set(seen)) == len(seen) == 12_000
+    assert all(len(i) == 16 and int(i, 16) >= 0 for i in seen)
+
+
+def test_a_forked_child_never_repeats_its_parents_call_ids(enc: Enclosure):
+    enc.start_run(task="warm").call("lookup", {"key": "k"})  # the buffer is filled
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, then out without pytest's teardown
+        os.write(write, " ".join(_call_ids.next() for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split())
+    os.waitpid(pid, 0)
+    parent = {_call_ids.next() for _ in range(50)}
+    assert len(child) == 50
+    assert not child & parent
