@@ -1117,3 +1117,18 @@ def test_a_forked_child_never_repeats_its_parents_call_ids(enc: Enclosure):
     parent = {_call_ids.next() for _ in range(50)}
     assert len(child) == 50
     assert not child & parent
+
+
+def test_a_decisions_validator_result_is_its_own(enc: Enclosure):
+    seen: list[DecisionEvent] = []
+    enc.log.subscribe(
+        lambda _, event: (
+            seen.append(event) if isinstance(event, DecisionEvent) else None
+        )
+    )
+    run = enc.start_run(task="t")
+    run.call("lookup", {"key": "a"})
+    seen[0].validator.errors.append("an observer scribbled here")  # a list: mutable
+    run.call("lookup", {"key": "b"})
+    assert seen[1].validator.errors == []
+    assert seen[1].validator is not seen[0].validator

@@ -73,7 +73,6 @@ MAX_LOGGED_STRING = 2048
 SKEW_WARN_S = 2.0
 """How far outside where it can be an event from another process may be dated
 before a run warns that the clocks differ (``Run._fold``)."""
-_VALID = ValidatorResult(ok=True)
 
 
 class _CallIds:
@@ -935,7 +934,8 @@ class Run:
             call = trusted(
                 ToolCall, tool=tool, args=raw_args, context=ctx, call_id=call_id
             )
-            validator = _VALID
+            # Its own each time: ``errors`` is a list an observer could append to.
+            validator = trusted(ValidatorResult, ok=True, errors=[])
             if invalid is None:
                 checked = enc.router.check_args(call)
                 if checked.ok:  # the same arguments, or with defaults filled in
