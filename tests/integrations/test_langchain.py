@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 import pytest
 from langchain.agents import create_agent
+from langchain.agents.middleware import HumanInTheLoopMiddleware
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool, StructuredTool, ToolException, tool
@@ -722,6 +723,105 @@ def test_a_run_killed_by_another_process_stops_before_the_next_model_call(enc, t
     assert "operator saw a loop" in exc.value.message
     assert model.seen == []
     assert run.status == "killed"
+
+
+def killing_lookup(enc: Enclosure, run_id: str, ran: list[Any]) -> BaseTool:
+    """A ``lookup`` during which another process (an operator) kills the run."""
+
+    @tool
+    def lookup(key: str) -> str:
+        """Look a key up."""
+        ran.append(("lookup", {"key": key}))
+        with make_enclosure(MANIFEST, enc.home, clock=FakeClock()) as operator:
+            operator.resume_run(run_id).kill("operator saw a loop", by="ops")
+        return f"value of {key}"
+
+    return lookup
+
+
+def test_a_run_killed_elsewhere_during_a_tool_stops_before_the_next_model_call(
+    enc, tools, ran
+):
+    run = enc.start_run(task="t")
+    model = script(calls(("lookup", {"key": "a"})), calls(("lookup", {"key": "b"})))
+    lookup = killing_lookup(enc, run.id, ran)
+    with pytest.raises(RunKilled) as exc:
+        ask(agent_for(model, [lookup, *tools[1:]], run))
+    assert "operator saw a loop" in exc.value.message
+    assert ran == [("lookup", {"key": "a"})]
+    assert len(model.seen) == 1  # the model is never asked again
+    assert run.status == "killed"
+    results = [e.event for e in enc.log.events(kinds=["result"])]
+    assert [(r.tool, r.disposition) for r in results] == [("lookup", "executed")]
+
+
+def test_async_run_killed_elsewhere_during_a_tool_stops_before_the_next_model_call(
+    enc, tools, ran
+):
+    run = enc.start_run(task="t")
+    model = script(calls(("lookup", {"key": "a"})), calls(("lookup", {"key": "b"})))
+    agent = agent_for(model, [killing_lookup(enc, run.id, ran), *tools[1:]], run)
+
+    async def main() -> None:
+        with anyio.fail_after(5):
+            await agent.ainvoke({"messages": [HumanMessage("go")]}, THREAD)
+
+    with pytest.raises(RunKilled, match="operator saw a loop"):
+        anyio.run(main)
+    assert ran == [("lookup", {"key": "a"})]
+    assert len(model.seen) == 1
+    assert run.status == "killed"
+
+
+def test_a_killed_tool_step_keeps_its_message_so_the_tool_never_runs_again(
+    enc, tools, ran
+):
+    run = enc.start_run(task="t")
+    saver = InMemorySaver()
+    lookup = killing_lookup(enc, run.id, ran)
+    agent = create_agent(
+        model=script(calls(("lookup", {"key": "a"}))),
+        tools=[lookup, *tools[1:]],
+        middleware=[EnclosureMiddleware(run)],
+        checkpointer=saver,
+    )
+    with pytest.raises(RunKilled):
+        ask(agent)
+    state = agent.get_state(THREAD)
+    assert state.next == ("model",)  # the tool step is done and checkpointed
+    [message] = [m for m in state.values["messages"] if isinstance(m, ToolMessage)]
+    assert message.content == "value of a"
+    again = create_agent(
+        model=script(),
+        tools=[lookup, *tools[1:]],
+        middleware=[EnclosureMiddleware(enc.start_run(task="t2"))],
+        checkpointer=saver,
+    )
+    again.invoke(None, THREAD)  # the thread goes on under a new run
+    assert ran == [("lookup", {"key": "a"})]  # one side effect, not two
+
+
+def test_a_run_killed_while_another_middleware_waits_gets_no_more_model_calls(
+    enc, tools
+):
+    run = enc.start_run(task="t")
+    model = script(calls(("lookup", {"key": "k"})))
+    agent = create_agent(
+        model=model,
+        tools=tools,
+        middleware=[
+            EnclosureMiddleware(run),
+            HumanInTheLoopMiddleware(interrupt_on={"lookup": True}),
+        ],
+        checkpointer=InMemorySaver(),
+    )
+    assert ask(agent)["__interrupt__"]
+    with make_enclosure(MANIFEST, enc.home, clock=FakeClock()) as operator:
+        operator.resume_run(run.id).kill("operator pressed stop", by="ops")
+    reject = {"decisions": [{"type": "reject", "message": "no"}]}
+    with pytest.raises(RunKilled, match="operator pressed stop"):
+        agent.invoke(Command(resume=reject), THREAD)  # back to the model: refused
+    assert len(model.seen) == 1
 
 
 def test_a_kill_swallowed_by_tool_error_handling_still_ends_the_run(enc, tools, ran):
