@@ -1,7 +1,14 @@
+import itertools
+
 import pytest
 
 from enclosure.integrations._shell import parse
-from enclosure.integrations._shell_hosts import UNKNOWN, env_hosts, program_hosts
+from enclosure.integrations._shell_hosts import (
+    _NAMING,
+    UNKNOWN,
+    env_hosts,
+    program_hosts,
+)
 
 CWD = "/work/proj"
 HOME = "/home/u"
@@ -74,6 +81,12 @@ def hosts(line: str) -> list[str]:
         ("git clone --recursive https://github.com/x/y", ["github.com", UNKNOWN]),
         ("git pull --recurse-submodules", [UNKNOWN]),
         ("cargo install --registry corp x", [UNKNOWN]),
+        # pushed where the reader can see, or where a file says
+        ("docker buildx build --push -t evil.example/img .", ["evil.example"]),
+        ("docker build --tag=evil.example/img --push .", ["evil.example"]),
+        ("docker buildx build -o type=registry,name=e.example/i .", [UNKNOWN]),
+        ("docker compose push", [UNKNOWN]),
+        ("gh extension install evil.example/o/gh-x", ["evil.example"]),
     ],
 )
 def test_hosts_written_without_a_scheme_are_found(line: str, expected: list[str]):
@@ -97,6 +110,7 @@ def test_hosts_written_without_a_scheme_are_found(line: str, expected: list[str]
         "docker build -t evil.example/app .",
         "docker compose up -d",
         "docker tag a evil.example/b",
+        "docker buildx build -t evil.example/app .",
         "gh pr list",
         "gh run list -R o/r",
         "gh repo clone o/r",
@@ -131,3 +145,15 @@ def test_program_hosts_reads_an_argv_without_its_wrappers():
 )
 def test_env_hosts_reads_the_variables_that_name_a_host(words, expected):
     assert env_hosts(words) == expected
+
+
+WORDS = ["", "-", "--", "-t", "--tag", "run", "pull", "api", "build", "--push"]
+WORDS += ["submodule", "update", "a.b/c@v", "$X", "=", "x=y", "--hostname", "-R"]
+
+
+@pytest.mark.parametrize("program", sorted(_NAMING))
+def test_any_argv_gives_a_list_of_hosts_and_never_raises(program: str):
+    for n in range(4):
+        for args in itertools.product(WORDS, repeat=n):
+            found = program_hosts([program, *args])
+            assert all(isinstance(h, str) and h for h in found)

@@ -1,3 +1,4 @@
+import itertools
 import shlex
 
 import pytest
@@ -115,6 +116,8 @@ def test_a_program_it_does_not_know_reads_no_commands():
         "echo x | irb",
         "echo x | deno run -",
         "echo x | bun run -",
+        "cat dump.sql | docker exec -i db psql -U me",
+        "cat q.sql | uv run sqlite3 x.db",
         "sqlite3 x.db <<'EOF'\n.tables\nEOF",
         "psql <<< 'select 1'",
         "while read -r q; do psql; done < <(cat q.sql)",
@@ -145,6 +148,8 @@ def test_commands_fed_to_a_program_that_runs_them_are_opaque(line: str):
         "git log | vim -",
         "sqlite3 x.db 'select 1' | head",
         "echo x | psql -c 'select 1'",
+        "echo x | docker exec -i db psql -l",
+        "docker exec -i db psql -U me < dump.sql",
         "go env -w CGO_ENABLED=0",
         "go build ./...",
         "Rscript x.R",
@@ -153,3 +158,14 @@ def test_commands_fed_to_a_program_that_runs_them_are_opaque(line: str):
 def test_input_that_is_no_program_is_not_opaque(line: str):
     parsed = parse(line, CWD, HOME)
     assert not parsed.opaque, parsed.why
+
+
+WORDS = ["", "-", "--", "-c", "-f", "--file", "--file=-", "-nf", "-b", "x", "-es"]
+WORDS += ["-batch", "/dev/stdin", "-u", "-cmd", "--command=x", "root"]
+
+
+@pytest.mark.parametrize("program", sorted(STDIN_READERS))
+def test_any_argv_is_read_and_never_raises(program: str):
+    for n in range(4):
+        for args in itertools.product(WORDS, repeat=n):
+            assert reads_commands(program, list(args)) in (True, False)

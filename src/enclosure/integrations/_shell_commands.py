@@ -770,8 +770,9 @@ class Commands:
             return self._shell_args(rest)
         if _interpreter(program):
             return [], _reads_code(program, rest)
-        stdin = program in STDIN_READERS and reads_commands(
-            program, [w.text for w in rest]
+        texts = [w.text for w in rest]
+        stdin = (program in STDIN_READERS and reads_commands(program, texts)) or (
+            program in _LAUNCHERS and _launches_a_reader(texts)
         )
         if program in _C_RUNNERS:
             return self._c_string(rest), stdin
@@ -1065,6 +1066,15 @@ def _repeated(commands: list[Command]) -> list[Command]:
     for cmd in commands:
         cmd.repeats = True
     return commands
+
+
+def _launches_a_reader(texts: list[str]) -> bool:
+    """A launcher's command reads commands from stdin (``docker exec -i db psql``)."""
+    for at, text in enumerate(texts):
+        name = os.path.basename(text)  # noqa: PTH119 -- pathlib costs the hook's cold start
+        if name in STDIN_READERS:
+            return reads_commands(name, texts[at + 1 :])
+    return False
 
 
 def _watched(word: str) -> bool:

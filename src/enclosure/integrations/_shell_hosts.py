@@ -13,6 +13,7 @@ list allows. It knows nothing about rules, and imports the standard library only
 
 from __future__ import annotations
 
+import itertools
 import re
 import urllib.parse
 
@@ -51,7 +52,8 @@ other option takes the next word (``-v a:b``, ``--name x``)."""
 _IMAGE_SHORT_FLAGS = {"run": "ditPq", "create": "ditPq", "pull": "aq", "push": "aq"}
 """Their one-letter options that take no value (``-a`` attaches a stream in ``run``)."""
 _IMAGE_COMMANDS = frozenset({"run", "create", "pull", "push"})
-_IMAGE_GROUPS = frozenset({"image", "container", "plugin"})
+_IMAGE_GROUPS = frozenset({"image", "container", "plugin", "buildx", "builder"})
+_TAG = frozenset({"-t", "--tag"})
 _TRANSPORTS = re.compile(
     r"(docker-archive|oci|oci-archive|containers-storage|dir|docker-daemon):"
 )
@@ -180,21 +182,29 @@ def _gh(args: list[str]) -> list[str]:
             named = True
         elif option in ("-R", "--repo") and value.count("/") > 1:
             hosts.append(_host(value) or UNKNOWN)
-    if args[:1] == ["repo"] and len(args) > 2 and args[2].count("/") > 1:  # noqa: PLR2004
-        hosts.append(_host(args[2]))  # gh repo clone HOST/OWNER/REPO
+    named_repo = args[2] if len(args) > 2 else ""  # noqa: PLR2004
+    if args[:1] in (["repo"], ["extension"]) and named_repo.count("/") > 1:
+        hosts.append(_host(named_repo))  # gh repo clone HOST/OWNER/REPO
     if args[:1] == ["api"] and not named:
         hosts.append(_GH_DEFAULT)
     return [h for h in hosts if h]
 
 
 def _engine(program: str, args: list[str]) -> list[str]:
-    """The registry of the image ``run``, ``create``, ``pull`` or ``push`` names."""
+    """The registry of the image ``run``, ``create``, ``pull`` or ``push`` names.
+
+    And where ``build --push`` pushes (its tags), ``login`` logs in.
+    """
     at = 0
     while at < len(args) and args[at].startswith("-"):
         at += 2 if args[at] in _ENGINE_VALUED else 1
     if at < len(args) and args[at] in _IMAGE_GROUPS:
         at += 1  # docker image pull, container run, plugin install
     command = args[at] if at < len(args) else ""
+    if command == "build":
+        return _pushed_tags(program, args[at + 1 :])
+    if command == "compose" and "push" in args[at + 1 :]:
+        return [UNKNOWN]  # the images the compose file names
     if command == "login":
         rest = [w for w in args[at + 1 :] if not w.startswith("-")]
         return [_host(rest[-1]) or UNKNOWN] if rest else [_DOCKER_DEFAULT]
@@ -205,6 +215,16 @@ def _engine(program: str, args: list[str]) -> list[str]:
     while at < len(args) and args[at].startswith("-") and args[at] != "-":
         at += 2 if _takes_next(args[at], flags) else 1
     return _image_host(program, args[at]) if at < len(args) else []
+
+
+def _pushed_tags(program: str, args: list[str]) -> list[str]:
+    """``build --push -t evil.example/img .``: the registries of the tags it pushes."""
+    if not any(w == "--push" or "push=true" in w or "type=registry" in w for w in args):
+        return []
+    tags = [after for w, after in itertools.pairwise(args) if w in _TAG]
+    tags += [w.partition("=")[2] for w in args if w.startswith("--tag=")]
+    hosts = [h for tag in tags for h in _image_host(program, tag)]
+    return hosts or [UNKNOWN]  # pushed where --output names
 
 
 def _takes_next(word: str, flags: str) -> bool:
