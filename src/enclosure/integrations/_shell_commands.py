@@ -57,7 +57,7 @@ _RUNNING_OPTIONS = {
     "rpm": re.compile(r"-E|--eval"),
     "sqlite3": re.compile(r"\.(sh|system|import|output|once|read|load)|-cmd|-init"),
     "psql": re.compile(r"(?is).*(\\!|\\[ogw]\s*\||\\setenv|\bprogram\b)"),
-    "mysql": re.compile(r"(?is).*(\\!|\bsystem\b|\\P|\bpager\b)"),
+    "mysql": re.compile(r"(?is).*(\\!|\bsystem\b|\\P|\bpager\b|--defaults-)"),
     "go": re.compile(r"--?(toolexec|exec)(=|$)"),
     "sed": re.compile(
         r"(?:-[a-zA-Z]*e|.*[\n;{}!/\d$,=])?\s*e(?:\s|;|$)"
@@ -275,7 +275,7 @@ _RISKY_NAME = re.compile(
     r"|SHELLOPTS|PS4|GIT_CONFIG\w*|PYTHONSTARTUP|PYTHONPATH|PERL5OPT|NODE_OPTIONS"
     r"|RUBYOPT|\w*(COMMAND|EDITOR|VISUAL|PAGER|SHELL|ASKPASS|DIFF|PROXY|EXEC_PATH"
     r"|HOOKSPATH|TEXTCONV|PROGRAM|_CMD|_OPTIONS|OPT)|LESS\w*|GLOBIGNORE|GIT_SSH"
-    r"|GIT_TEMPLATE_DIR|GIT_ALLOW_PROTOCOL|RSYNC_RSH|HOME|GOFLAGS|GOENV)\+?="
+    r"|GIT_TEMPLATE_DIR|GIT_ALLOW_PROTOCOL|RSYNC_RSH|HOME|GOFLAGS|GOENV|PSQLRC)\+?="
 )
 _WRAPPER_FILES = {
     "xargs": frozenset({"-a", "--arg-file"}),

@@ -45,7 +45,7 @@ _IMAGE_FLAGS = frozenset(
     | {"--no-healthcheck", "--oom-kill-disable", "--quiet", "--all-tags"}
     | {"--disable-content-trust", "--replace", "--rmi", "--env-host", "--no-hosts"}
     | {"--read-only-tmpfs", "--use-api-socket", "--help", "--sig-proxy"}
-    | {"--tls-verify"}
+    | {"--tls-verify", "--http-proxy", "--passwd", "--unsetenv-all", "--rootfs"}
 )
 """Options of ``run``, ``create``, ``pull`` and ``push`` that take no value; any
 other option takes the next word (``-v a:b``, ``--name x``)."""
@@ -54,6 +54,11 @@ _IMAGE_SHORT_FLAGS = {"run": "ditPq", "create": "ditPq", "pull": "aq", "push": "
 _IMAGE_COMMANDS = frozenset({"run", "create", "pull", "push"})
 _IMAGE_GROUPS = frozenset({"image", "container", "plugin", "buildx", "builder"})
 _TAG = frozenset({"-t", "--tag"})
+_KNOWN = _IMAGE_COMMANDS | _IMAGE_GROUPS | {"build", "compose", "login", "install"}
+"""The engine commands read here: a word after a global option that is one of
+them is the command, any other is the option's value."""
+_QUALIFIED = re.compile(r"(localhost|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)(:\d+)?/\S+$")
+"""An image reference that names its registry (``evil.example:5000/img:tag``)."""
 _TRANSPORTS = re.compile(
     r"(docker-archive|oci|oci-archive|containers-storage|dir|docker-daemon):"
 )
@@ -68,7 +73,7 @@ _NPM_SHORTCUTS = {
 """npm's hosted-git shortcuts (``gitlab:owner/repo``) and the hosts they fetch from."""
 _NAMING = frozenset({"go", "gh", "git", "cargo", *_ENGINES, *_NPM})
 """The programs ``program_hosts`` reads."""
-_HOST_VARIABLES = frozenset({"GH_HOST", "GOPROXY", "GOSUMDB"})
+_HOST_VARIABLES = frozenset({"GH_HOST", "GH_REPO", "GOPROXY", "GOSUMDB"})
 """Variables whose value names a host without a scheme (``GOPROXY=evil.example``)."""
 
 
@@ -115,6 +120,8 @@ def env_hosts(assignments: list[str]) -> list[str]:
             hosts.append(UNKNOWN)  # a host known at run time only
         elif name == "GH_HOST":
             hosts.append(_host(value))
+        elif name == "GH_REPO":  # [HOST/]OWNER/REPO
+            hosts += [_host(value)] if value.count("/") > 1 else []
         elif name == "GOPROXY":  # proxies, each in turn: https:// if none is given
             entries = re.split(r"[,|]", value)
             hosts += [_host(e) for e in entries if e not in ("", "direct", "off")]
@@ -182,12 +189,17 @@ def _gh(args: list[str]) -> list[str]:
             named = True
         elif option in ("-R", "--repo") and value.count("/") > 1:
             hosts.append(_host(value) or UNKNOWN)
-    named_repo = args[2] if len(args) > 2 else ""  # noqa: PLR2004
-    if args[:1] in (["repo"], ["extension"]) and named_repo.count("/") > 1:
-        hosts.append(_host(named_repo))  # gh repo clone HOST/OWNER/REPO
+    if args[:1] in (["repo"], ["extension"]):  # gh repo clone HOST/OWNER/REPO
+        hosts += [_host(w) for w in args[2:] if w.count("/") > 1 and _on_host(w)]
     if args[:1] == ["api"] and not named:
         hosts.append(_GH_DEFAULT)
     return [h for h in hosts if h]
+
+
+def _on_host(name: str) -> bool:
+    """``HOST/OWNER/REPO``: its first element names a host (not ``./dir/x``)."""
+    first = name.partition("/")[0]
+    return bool(_MODULE_HOST.match(first.partition(":")[0])) or first == "localhost"
 
 
 def _engine(program: str, args: list[str]) -> list[str]:
@@ -197,7 +209,11 @@ def _engine(program: str, args: list[str]) -> list[str]:
     """
     at = 0
     while at < len(args) and args[at].startswith("-"):
-        at += 2 if args[at] in _ENGINE_VALUED else 1
+        after = args[at + 1] if at + 1 < len(args) else ""
+        valued = args[at] in _ENGINE_VALUED or (
+            args[at].startswith("--") and "=" not in args[at] and after not in _KNOWN
+        )  # podman --cgroup-manager systemd pull x: a value, not the command
+        at += 2 if valued else 1
     if at < len(args) and args[at] in _IMAGE_GROUPS:
         at += 1  # docker image pull, container run, plugin install
     command = args[at] if at < len(args) else ""
@@ -212,9 +228,13 @@ def _engine(program: str, args: list[str]) -> list[str]:
         return []
     flags = _IMAGE_SHORT_FLAGS.get(command, "")
     at += 1
+    rest = args[at:]
     while at < len(args) and args[at].startswith("-") and args[at] != "-":
         at += 2 if _takes_next(args[at], flags) else 1
-    return _image_host(program, args[at]) if at < len(args) else []
+    image = _image_host(program, args[at]) if at < len(args) else []
+    # An option this reader takes for one with a value may have hidden the image:
+    # any word that is a reference naming its registry counts too.
+    return image + [_host(w.split("/")[0]) for w in rest if _QUALIFIED.match(w)]
 
 
 def _pushed_tags(program: str, args: list[str]) -> list[str]:

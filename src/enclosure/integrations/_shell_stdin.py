@@ -69,7 +69,7 @@ _OPERANDS_ALLOWED |= {"newgrp": 1}
 _FROM_FILE = frozenset({"f", "file", "b"})
 """Options naming the file commands are read from (``-`` is stdin)."""
 _GDB_DONE = frozenset({"batch", "batch-silent", "version", "help"})
-_STDIN_FILES = ("-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0")
+_STREAMS = ("/dev/", "/proc/")
 _EDITORS = frozenset(
     {"vi", "vim", "nvim", "view", "ex", "vimdiff", "gvim", "rvim", "rview", "evim"}
     | {"vimx", "vim.basic", "vim.tiny", "vim.nox", "nvi", "editor", "sensible-editor"}
@@ -100,7 +100,7 @@ def reads_commands(program: str, args: list[str]) -> bool:
 
 def _getopt_reads(program: str, args: list[str]) -> bool:
     options, operands = _getopt(program, args)
-    if any(o in _FROM_FILE and v in _STDIN_FILES for o, v in options):
+    if any(o in _FROM_FILE and _stdin_file(v) for o, v in options):
         return True  # psql -f -, sftp -b -, dc -f /dev/stdin
     given = _GIVEN.get(program, ())
     if any(o in given for o, _ in options):
@@ -131,15 +131,20 @@ def _sed_reads_stdin(args: list[str]) -> bool:
     """``sed -f -`` (``-nf /dev/stdin``, ``--file=-``): its script from stdin."""
     for at, word in enumerate(args):
         after = args[at + 1] if at + 1 < len(args) else ""
+        script = ""
         if word.startswith("--file"):
             _, eq, value = word.partition("=")
-            if (value if eq else after) in _STDIN_FILES:
-                return True
+            script = value if eq else after
         elif word.startswith("-") and not word.startswith("--") and "f" in word:
-            value = word[word.index("f") + 1 :] or after
-            if value in _STDIN_FILES:
-                return True
+            script = word[word.index("f") + 1 :] or after
+        if script and _stdin_file(script):
+            return True
     return False
+
+
+def _stdin_file(name: str) -> bool:
+    """``-``, ``/dev/stdin``, ``/dev/fd/N``, ``/proc/self/fd/N``: a stream."""
+    return name == "-" or name.startswith(_STREAMS)
 
 
 def _getopt(program: str, args: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
