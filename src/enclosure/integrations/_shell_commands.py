@@ -515,7 +515,9 @@ class Commands:
             program=program,
             argv=[program, *expanded] if program != "git" else argv,
             paths=[*paths, "$(xargs)"] if via_xargs else paths,
-            hosts=_hosts(argv) + _url_hosts(set_urls) + env_hosts(set_by),
+            hosts=_hosts(argv)
+            + _url_hosts(set_urls)
+            + (env_hosts(set_by) if set_by else []),
             sources=list(substituted),
             repeats=via_xargs or self.loops > 0,
         )
@@ -770,10 +772,7 @@ class Commands:
             return self._shell_args(rest)
         if _interpreter(program):
             return [], _reads_code(program, rest)
-        texts = [w.text for w in rest]
-        stdin = (program in STDIN_READERS and reads_commands(program, texts)) or (
-            program in _LAUNCHERS and _launches_a_reader(texts)
-        )
+        stdin = _reads_commands(program, rest)
         if program in _C_RUNNERS:
             return self._c_string(rest), stdin
         if program == "flock":  # flock [options] FILE (-c STRING | COMMAND...)
@@ -1068,10 +1067,17 @@ def _repeated(commands: list[Command]) -> list[Command]:
     return commands
 
 
+def _reads_commands(program: str, rest: list[Word]) -> bool:
+    """It runs commands read from stdin, or launches a program that does."""
+    if program in STDIN_READERS:
+        return reads_commands(program, [w.text for w in rest])
+    return program in _LAUNCHERS and _launches_a_reader([w.text for w in rest])
+
+
 def _launches_a_reader(texts: list[str]) -> bool:
     """A launcher's command reads commands from stdin (``docker exec -i db psql``)."""
     for at, text in enumerate(texts):
-        name = os.path.basename(text)  # noqa: PTH119 -- pathlib costs the hook's cold start
+        name = text.rpartition("/")[2]
         if name in STDIN_READERS:
             return reads_commands(name, texts[at + 1 :])
     return False

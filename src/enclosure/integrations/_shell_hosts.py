@@ -59,8 +59,13 @@ _KNOWN = _IMAGE_COMMANDS | _IMAGE_GROUPS | {"build", "compose", "login", "instal
 them is the command, any other is the option's value."""
 _QUALIFIED = re.compile(r"(localhost|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)(:\d+)?/\S+$")
 """An image reference that names its registry (``evil.example:5000/img:tag``)."""
-_TRANSPORTS = re.compile(
-    r"(docker-archive|oci|oci-archive|containers-storage|dir|docker-daemon):"
+_TRANSPORTS = (
+    "docker-archive:",
+    "oci:",
+    "oci-archive:",
+    "containers-storage:",
+    "dir:",
+    "docker-daemon:",
 )
 """Podman's transports that read an image from the disk or the local store."""
 _NPM = frozenset({"npm", "npx", "pnpm", "pnpx", "yarn", "bun", "bunx"})
@@ -262,7 +267,7 @@ def _image_host(program: str, ref: str) -> list[str]:
     """The registry an image reference names (``evil.example:5000/x:tag``)."""
     if "$" in ref:
         return [UNKNOWN]
-    if "://" in ref or _TRANSPORTS.match(ref):
+    if "://" in ref or ref.startswith(_TRANSPORTS):
         return []  # a URL (read with the others), or an image on the disk
     first, slash, _ = ref.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost"):
