@@ -133,6 +133,7 @@ def test_a_program_it_does_not_know_reads_no_commands():
         "export GOENV=./x.env; go build",
         "go env -w GOFLAGS=-toolexec=./x",
         "PSQLRC=./x psql -c 'select 1'",
+        'sh "$(ls -t *.sh | head -1)"',
         "mysql --defaults-extra-file=./x -e 'select 1'",
     ],
 )
@@ -156,6 +157,7 @@ def test_commands_fed_to_a_program_that_runs_them_are_opaque(line: str):
         "go env -w CGO_ENABLED=0",
         "go build ./...",
         "Rscript x.R",
+        'sqlite3 "$(ls -t *.db | head -1)"',
     ],
 )
 def test_input_that_is_no_program_is_not_opaque(line: str):

@@ -334,7 +334,8 @@ class Command:
     commands substituted into its words or redirections, and those that wrote a
     file it names earlier on the line (``curl -o f URL; sh f``: ``curl``)."""
     reads_code: bool = False
-    """A shell or interpreter that reads its program from stdin or a pipe."""
+    """A program that runs what it reads on stdin (a shell or interpreter given no
+    script, ``sqlite3 DB``, ``psql``, ``ed``...)."""
     repeats: bool = False
     """It may run more than once in this line: in a loop, or once per input of
     ``xargs``, ``find -exec``, ``watch`` or ``trap`` (a rate limit counts a line
@@ -525,7 +526,8 @@ class Commands:
         self._effects(program, argv, operands)
         nested, cmd.reads_code = self._runs(program, words)
         self.code_readers += cmd.reads_code
-        if cmd.reads_code and substituted:
+        if cmd.reads_code and substituted and _interpreter(program):
+            # ``sh $(...)``: a script named at run time (``sqlite3 $(...)``: a file)
             self.mark("a shell or interpreter runs what another command writes")
         if program == "find":
             nested += self._find_exec(words)
