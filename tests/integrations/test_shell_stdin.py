@@ -128,6 +128,7 @@ def test_a_program_it_does_not_know_reads_no_commands():
         "mysql -e 'system id'",
         "mariadb -e '\\! id'",
         "go build -toolexec ./x",
+        "go build -ldflags='-extld=./x' ./...",
         "go test -exec=./x ./...",
         "GOFLAGS=-toolexec=./x go build",
         "export GOENV=./x.env; go build",

@@ -58,7 +58,7 @@ _RUNNING_OPTIONS = {
     "sqlite3": re.compile(r"\.(sh|system|import|output|once|read|load)|-cmd|-init"),
     "psql": re.compile(r"(?is).*(\\!|\\[ogw]\s*\||\\setenv|\bprogram\b)"),
     "mysql": re.compile(r"(?is).*(\\!|\bsystem\b|\\P|\bpager\b|--defaults-)"),
-    "go": re.compile(r"--?(toolexec|exec)(=|$)"),
+    "go": re.compile(r"--?(toolexec|exec)(=|$)|.*-extld"),
     "sed": re.compile(
         r"(?:-[a-zA-Z]*e|.*[\n;{}!/\d$,=])?\s*e(?:\s|;|$)"
         r"|(?:-[a-zA-Z]*e|--expression=)?s(.).*\1.*\1\w*e\w*$",
