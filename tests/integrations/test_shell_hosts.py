@@ -147,6 +147,8 @@ def test_program_hosts_reads_an_argv_without_its_wrappers():
         (["GOSUMDB=off"], []),
         (["GH_HOST=$H"], [UNKNOWN]),
         (["GH_HOST="], []),
+        (["GOSUMDB= "], [UNKNOWN]),
+        (["GH_REPO=//"], [UNKNOWN]),
         (["OTHER=evil.example"], []),
     ],
 )
@@ -164,3 +166,14 @@ def test_any_argv_gives_a_list_of_hosts_and_never_raises(program: str):
         for args in itertools.product(WORDS, repeat=n):
             found = program_hosts([program, *args])
             assert all(isinstance(h, str) and h for h in found)
+
+
+VALUES = ["", " ", "\t", "off", "direct", "|", ",", "a b", "a+b c", "//", "$X", "["]
+VALUES += ["a:b:c", "https://x", "x/y/z", "[::1]:1", "a,,b|c"]
+
+
+@pytest.mark.parametrize("name", ["GH_HOST", "GH_REPO", "GOPROXY", "GOSUMDB", "X"])
+def test_any_value_gives_a_list_of_hosts_and_never_raises(name: str):
+    for one, two in itertools.product(VALUES, repeat=2):
+        found = env_hosts([f"{name}={one}{two}"])
+        assert all(isinstance(h, str) and h for h in found)

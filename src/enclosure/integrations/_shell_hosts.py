@@ -131,7 +131,7 @@ def env_hosts(assignments: list[str]) -> list[str]:
             entries = re.split(r"[,|]", value)
             hosts += [_host(e) for e in entries if e not in ("", "direct", "off")]
         else:  # GOSUMDB: a name, a key, a URL (the name's when none is given)
-            parts = value.split()
+            parts = value.split() or [""]
             hosts.append(_host(parts[-1] if len(parts) > 1 else parts[0].split("+")[0]))
     return [h for h in hosts if h]
 
