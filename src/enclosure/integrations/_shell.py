@@ -200,7 +200,7 @@ class _Parser(Commands):
             for cmd in stage:
                 cmd.sources = feeding + cmd.sources
                 if cmd.reads_code and feeding:
-                    self.mark("a shell or interpreter runs what a pipe feeds it")
+                    self.mark("a program that runs its input as code is fed by a pipe")
             out += stage
             last = fed_by(stage)
             if piped:
@@ -246,7 +246,7 @@ class _Parser(Commands):
         if strings:
             self.mark("a here-string fed to a group")
         if self.inputs > inputs and any(c.reads_code for c in cmds):
-            self.mark("a shell or interpreter in a group reads redirected input")
+            self.mark("a program that runs its input as code is redirected (a group)")
         substituted = fed_by([c for w in words for c in w.inner])
         for cmd in cmds:
             cmd.paths += paths
@@ -274,13 +274,13 @@ class _Parser(Commands):
         closes = bool(words) and not words[0].quoted and words[0].text in CLOSERS
         if closes and self.inputs > inputs and self.code_readers:
             # ``done < <(curl ...)``: the loop's shell reads what is redirected
-            self.mark("a shell or interpreter in a loop reads redirected input")
+            self.mark("a program that runs its input as code is redirected (a loop)")
         made = self._finish(words, redirected)
         self.record_writes(self.outputs[outputs:], made)
         for cmd in [c for c in made if c.reads_code and strings]:
             for text in strings:
                 if text.dynamic or cmd.program not in SHELLS:
-                    self.mark("a here-string fed to a shell or interpreter")
+                    self.mark("a here-string fed to a program that runs its input")
                 else:
                     made = made + self._sub_parse(text.text)
         for at in range(heredoc_at, len(self.heredocs)):
@@ -346,7 +346,7 @@ class _Parser(Commands):
             if expands and ("$(" in text or "`" in text):
                 self.mark("a substitution inside a here-document")
             if any(cmd.reads_code for cmd in cmds):
-                self.mark("a here-document fed to a shell or interpreter")
+                self.mark("a here-document fed to a program that runs its input")
         self.heredocs = []
 
     def _backslash_in_backticks(self) -> None:

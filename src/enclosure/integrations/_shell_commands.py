@@ -18,6 +18,9 @@ import re
 import urllib.parse
 from dataclasses import dataclass, field
 
+from enclosure.integrations._shell_hosts import env_hosts, program_hosts
+from enclosure.integrations._shell_stdin import STDIN_READERS, reads_commands
+
 __all__ = ["CLOSERS", "SHELLS", "Command", "Commands", "Word", "fed_by"]
 
 SHELLS = frozenset(
@@ -33,7 +36,7 @@ _OPAQUE_WORDS = frozenset(
 """Builtins that run text as code or change what a name runs: quoted or not."""
 _DEFERRED = frozenset({"at", "batch", "crontab"})
 """Programs that run commands they read later, from stdin or a file."""
-_EDITOR_RUNS = re.compile(r"-c|--cmd|-S|\+(?!\d*$)")
+_EDITOR_RUNS = re.compile(r"-c|--cmd|-[sS]|\+(?!\d*$)")
 _EMACS_RUNS = re.compile(r"--?(eval|load|funcall|script)|-[lfe]")
 _SSH_RUNS = re.compile(
     r"(?i)(-o)?\s*(proxycommand|localcommand|permitlocalcommand|knownhostscommand"
@@ -53,6 +56,9 @@ _RUNNING_OPTIONS = {
     "wget": re.compile(r"--use-a"),
     "rpm": re.compile(r"-E|--eval"),
     "sqlite3": re.compile(r"\.(sh|system|import|output|once|read|load)|-cmd|-init"),
+    "psql": re.compile(r"(?is).*(\\!|\\[ogw]\s*\||\\setenv|\bprogram\b)"),
+    "mysql": re.compile(r"(?is).*(\\!|\bsystem\b|\\P|\bpager\b|--defaults-)"),
+    "go": re.compile(r"--?(toolexec|exec)(=|$)|.*-extld"),
     "sed": re.compile(
         r"(?:-[a-zA-Z]*e|.*[\n;{}!/\d$,=])?\s*e(?:\s|;|$)"
         r"|(?:-[a-zA-Z]*e|--expression=)?s(.).*\1.*\1\w*e\w*$",
@@ -68,6 +74,7 @@ _EDITORS = frozenset(
 )
 _RUNNING_OPTIONS |= dict.fromkeys(_EDITORS, _EDITOR_RUNS)
 _RUNNING_OPTIONS |= dict.fromkeys(("ssh", "scp", "sftp", "sshfs"), _SSH_RUNS)
+_RUNNING_OPTIONS["mariadb"] = _RUNNING_OPTIONS["mysql"]
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`|;]+")
 _SCP = re.compile(
     r"^(?:([^@/:\s]+)@)?(\[[0-9A-Fa-f:.]+(?:%[\w.-]+)?\]|[A-Za-z0-9][\w.-]*):"
@@ -111,7 +118,7 @@ _MAX_GLOBS = 16  # globs expanded per line: each one lists a directory
 _INTERPRETER = re.compile(
     r"^(python[0-9.]*|pypy[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node(js)?|deno|bun|php[0-9.]*"
     r"|lua(jit)?[0-9.]*|tclsh[0-9.]*|wish|expect|[gmn]?awk|busybox|pwsh|osascript|sudo|doas"
-    r"|t?csh|elvish|nu|xonsh)$"
+    r"|t?csh|elvish|nu|xonsh|R|Rscript|julia|irb)$"
 )
 """Programs that run code they read (a versioned or distro name too)."""
 _LAUNCHERS = frozenset(
@@ -268,7 +275,7 @@ _RISKY_NAME = re.compile(
     r"|SHELLOPTS|PS4|GIT_CONFIG\w*|PYTHONSTARTUP|PYTHONPATH|PERL5OPT|NODE_OPTIONS"
     r"|RUBYOPT|\w*(COMMAND|EDITOR|VISUAL|PAGER|SHELL|ASKPASS|DIFF|PROXY|EXEC_PATH"
     r"|HOOKSPATH|TEXTCONV|PROGRAM|_CMD|_OPTIONS|OPT)|LESS\w*|GLOBIGNORE|GIT_SSH"
-    r"|GIT_TEMPLATE_DIR|GIT_ALLOW_PROTOCOL|RSYNC_RSH|HOME)\+?="
+    r"|GIT_TEMPLATE_DIR|GIT_ALLOW_PROTOCOL|RSYNC_RSH|HOME|GOFLAGS|GOENV|PSQLRC)\+?="
 )
 _WRAPPER_FILES = {
     "xargs": frozenset({"-a", "--arg-file"}),
@@ -327,7 +334,8 @@ class Command:
     commands substituted into its words or redirections, and those that wrote a
     file it names earlier on the line (``curl -o f URL; sh f``: ``curl``)."""
     reads_code: bool = False
-    """A shell or interpreter that reads its program from stdin or a pipe."""
+    """A program that runs what it reads on stdin (a shell or interpreter given no
+    script, ``sqlite3 DB``, ``psql``, ``ed``...)."""
     repeats: bool = False
     """It may run more than once in this line: in a loop, or once per input of
     ``xargs``, ``find -exec``, ``watch`` or ``trap`` (a rate limit counts a line
@@ -415,8 +423,8 @@ class Commands:
         made: list[Command] = []
         if real:
             made = self._command(real, redirected, fed_by(inner))
-            if made:  # PIP_INDEX_URL=https://host/ pip install x
-                made[0].hosts += _url_hosts(assigned)
+            if made and assigned:  # PIP_INDEX_URL=https://host/ pip install x
+                made[0].hosts += _url_hosts(assigned) + env_hosts(assigned)
         elif redirected:
             made = [Command("", [], paths=redirected)]
         if real and real[0].text in _DECLARERS and not real[0].quoted:
@@ -426,8 +434,9 @@ class Commands:
         # what a variable is set to, or a for loop runs over (``x=~/.ssh/k; cat $x``)
         values = [p for w in listed for p in self._paths(w)]
         values += [p for text in assigned for p in self._value_paths(text)]
-        if values:
-            made.append(Command("", [], paths=values))
+        hosts = env_hosts(assigned) if assigned and not real else []  # GH_HOST=H; gh
+        if values or hosts:
+            made.append(Command("", [], paths=values, hosts=hosts))
         for cmd in feeds:
             cmd.sources += [c.program for c in made]
         return inner + made + feeds
@@ -507,7 +516,9 @@ class Commands:
             program=program,
             argv=[program, *expanded] if program != "git" else argv,
             paths=[*paths, "$(xargs)"] if via_xargs else paths,
-            hosts=_hosts(argv) + _url_hosts(set_urls),
+            hosts=_hosts(argv)
+            + _url_hosts(set_urls)
+            + (env_hosts(set_by) if set_by else []),
             sources=list(substituted),
             repeats=via_xargs or self.loops > 0,
         )
@@ -515,7 +526,8 @@ class Commands:
         self._effects(program, argv, operands)
         nested, cmd.reads_code = self._runs(program, words)
         self.code_readers += cmd.reads_code
-        if cmd.reads_code and substituted:
+        if cmd.reads_code and substituted and _interpreter(program):
+            # ``sh $(...)``: a script named at run time (``sqlite3 $(...)``: a file)
             self.mark("a shell or interpreter runs what another command writes")
         if program == "find":
             nested += self._find_exec(words)
@@ -761,9 +773,10 @@ class Commands:
         if program in SHELLS:
             return self._shell_args(rest)
         if _interpreter(program):
-            return [], _reads_code(rest)
+            return [], _reads_code(program, rest)
+        stdin = _reads_commands(program, rest)
         if program in _C_RUNNERS:
-            return self._c_string(rest), False
+            return self._c_string(rest), stdin
         if program == "flock":  # flock [options] FILE (-c STRING | COMMAND...)
             at = 0
             while at < len(rest) and rest[at].text.startswith("-"):
@@ -780,7 +793,7 @@ class Commands:
         if program == "trap":  # a DEBUG or ERR trap runs many times
             command = [w for w in rest if not w.text.startswith("-")][:1]
             return _repeated(self._string(command[0]) if command else []), False
-        return [], False
+        return [], stdin
 
     def _c_string(self, rest: list[Word]) -> list[Command]:
         """The commands of ``su -c STRING`` (``-lc STRING``, ``-c'STRING'`` too)."""
@@ -944,6 +957,13 @@ class Commands:
             for t, after in itertools.pairwise([*texts, ""])
         ):
             self.mark("make reading its makefile from stdin")
+        if (
+            program == "go"
+            and texts[:1] == ["env"]
+            and "-w" in texts
+            and any(_RISKY_NAME.match(t) for t in texts)  # go env -w GOFLAGS=...
+        ):
+            self.mark("go env -w with a setting that changes what go runs")
         if program == "set" and any(
             t == "keyword" or (t[:1] == "-" and "k" in t[1:]) for t in texts
         ):
@@ -1004,8 +1024,10 @@ class Commands:
         return os.path.realpath(os.path.join(self.cwd, name))  # noqa: PTH118 -- pathlib costs the hook's cold start
 
 
-def _reads_code(args: list[Word]) -> bool:
+def _reads_code(program: str, args: list[Word]) -> bool:
     """An interpreter with these arguments reads its program from stdin."""
+    if program in ("deno", "bun") and args[:1] and args[0].text == "run":
+        args = args[1:]  # deno run -
     for w in args:
         t = w.text
         if t.startswith("--"):
@@ -1045,6 +1067,22 @@ def _repeated(commands: list[Command]) -> list[Command]:
     for cmd in commands:
         cmd.repeats = True
     return commands
+
+
+def _reads_commands(program: str, rest: list[Word]) -> bool:
+    """It runs commands read from stdin, or launches a program that does."""
+    if program in STDIN_READERS:
+        return reads_commands(program, [w.text for w in rest])
+    return program in _LAUNCHERS and _launches_a_reader([w.text for w in rest])
+
+
+def _launches_a_reader(texts: list[str]) -> bool:
+    """A launcher's command reads commands from stdin (``docker exec -i db psql``)."""
+    for at, text in enumerate(texts):
+        name = text.rpartition("/")[2]
+        if name in STDIN_READERS:
+            return reads_commands(name, texts[at + 1 :])
+    return False
 
 
 def _watched(word: str) -> bool:
@@ -1101,7 +1139,9 @@ def _bare_urls(argv: list[str]) -> list[str]:
 
 
 def _hosts(argv: list[str]) -> list[str]:
-    hosts = _url_hosts(argv[1:])
+    hosts = _url_hosts(argv[1:]) + program_hosts(argv)
+    if argv[0] in _DECLARERS:  # export GH_HOST=evil.example
+        hosts += env_hosts(argv[1:])
     if argv[0] in _FETCH_VALUED:
         hosts += _bare_urls(argv)
     for word in argv[1:]:
@@ -1111,4 +1151,4 @@ def _hosts(argv: list[str]) -> list[str]:
             # ``HEAD:file`` is no host; ``me@box:``, ``10.0.0.1:``, ``scp f box:`` are
             if user is not None or _NAMED_HOST.match(host) or argv[0] in _REMOTE_COPY:
                 hosts.append(host.strip("[]").lower())
-    return hosts
+    return list(dict.fromkeys(hosts)) if len(hosts) > 1 else hosts
