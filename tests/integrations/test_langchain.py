@@ -59,6 +59,7 @@ approvals:
 """
 
 THREAD = {"configurable": {"thread_id": "t1"}}
+APPROVE = Command(resume={"decisions": [{"type": "approve"}]})
 
 
 class ScriptedModel(GenericFakeChatModel):
@@ -881,6 +882,68 @@ def chat_graph(model: ScriptedModel, node: ToolNode) -> Any:
     graph.add_conditional_edges("agent", tools_condition, ["tools", END])
     graph.add_edge("tools", "agent")
     return graph.compile(checkpointer=InMemorySaver())
+
+
+def answer_each_question(graph: Any, out: dict[str, Any]) -> list[float]:
+    """Approve each question as it comes (one at a time); the amounts asked about."""
+    asked: list[float] = []
+    while "__interrupt__" in out:
+        assert len(asked) < 5, asked  # never asked the same questions again
+        [pause] = out["__interrupt__"]
+        asked.append(pause.value["action_requests"][0]["args"]["amount"])
+        out = graph.invoke(Command(resume={pause.id: APPROVE.resume}), THREAD)
+    return asked
+
+
+def test_a_tool_node_replayed_for_a_later_question_never_reruns_an_ended_call(
+    enc, tools, ran
+):
+    run = enc.start_run(task="t")
+    model = script(
+        calls(
+            ("lookup", {"key": "k"}),
+            ("refund", {"amount": 500}),
+            ("refund", {"amount": 600}),
+        )
+    )
+    graph = chat_graph(model, guard_tool_node(run, tools))
+    asked = answer_each_question(graph, ask(graph))
+    assert sorted(asked) == [500, 600]
+    # LangGraph replays the whole ToolNode task after each answer: the calls that
+    # had ended come again, with their ids, and are not decided or run again.
+    assert sorted(ran, key=str) == sorted(
+        [
+            ("lookup", {"key": "k"}),
+            ("refund", {"amount": 500}),
+            ("refund", {"amount": 600}),
+        ],
+        key=str,
+    )
+    assert sorted(a.status for a in enc.approvals.list()) == ["consumed", "consumed"]
+    assert [d.tool for d in decisions(enc) if d.outcome == "allow"].count("refund") == 2
+    assert [m.status for m in model.tool_results()] == ["success"] * 3
+
+
+def test_an_async_tool_node_replayed_for_a_later_question_never_reruns_a_call(
+    enc, tools, ran
+):
+    run = enc.start_run(task="t")
+    model = script(calls(("refund", {"amount": 500}), ("refund", {"amount": 600})))
+    graph = chat_graph(model, guard_tool_node(run, tools))
+
+    async def go(value: Any) -> dict[str, Any]:
+        with anyio.fail_after(10):
+            out: dict[str, Any] = await graph.ainvoke(value, THREAD)
+            return out
+
+    out = anyio.run(go, {"messages": [HumanMessage("go")]})
+    for _ in range(4):
+        if "__interrupt__" not in out:
+            break
+        resume = {p.id: APPROVE.resume for p in out["__interrupt__"]}
+        out = anyio.run(go, Command(resume=resume))
+    assert "__interrupt__" not in out
+    assert sorted(amount for _, args in ran for amount in args.values()) == [500, 600]
 
 
 def test_guarded_tool_node_decides_every_call(enc, tools, ran):

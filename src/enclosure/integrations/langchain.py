@@ -26,16 +26,20 @@ which ends the graph run.
 LangGraph re-runs an interrupted task from its start on resume, so the calls
 parked for approval are remembered per tool call (in this process): the replay
 finds its parked call instead of proposing it again, and each proposal stays one
-decision event. A tool that pauses the graph itself (``interrupt()`` inside the
-tool) is not a failure: its call stays dispatched with no result, and the replay
-runs that same call again, its approval used once. The module is imported only
-when the user imports it; a missing extra raises ``E-INTEGRATION-MISSING`` with
-the install command.
+decision event; a call of the task that has ended already (a ``ToolNode`` task
+with several calls is replayed after each answer) gets the same end again, not
+a second decision and run. A tool that pauses the graph itself (``interrupt()``
+inside the tool) is not a failure: its call stays dispatched with no result, and
+the replay runs that same call again, its approval used once. All of this is
+memory of this gate: a graph resumed by another process (or another middleware)
+decides its calls anew. The module is imported only when the user imports it; a
+missing extra raises ``E-INTEGRATION-MISSING`` with the install command.
 """
 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -143,6 +147,9 @@ class _Key(NamedTuple):
         return cls(tool_call_id or None, f"{name}:{text}")
 
 
+_DONE_KEPT = 4096
+"""How many ended tool calls a gate keeps for replays: far more than one task makes."""
+
 _SETTLED = ("E-APPROVAL-DECIDED", "E-APPROVAL-EXPIRED", "E-APPROVAL-NOT-FOUND")
 """Approval errors the next call settles (refused, fail-closed): not the reviewer's."""
 
@@ -178,6 +185,8 @@ class _Gate:
         self.description_prefix = description_prefix
         self._parked: dict[_Key, list[CallResult]] = {}
         self._held: dict[_Key, _Held] = {}
+        self._done: OrderedDict[_Key, _Final] = OrderedDict()
+        """How recent tool calls (those with the framework's id) ended, for replays."""
 
     def run_sync(
         self,
@@ -188,6 +197,9 @@ class _Gate:
         context: JSONObject | None = None,
     ) -> _Final:
         """Decide, log and (if allowed) run one tool call of a sync graph."""
+        done = self._replayed(key)
+        if done is not None:
+            return done
         router = self.run.enclosure.router
         flow = self.flow(name, args, key)
         try:
@@ -207,8 +219,7 @@ class _Gate:
                         todo = self._finished(key, todo, value, None)
                 step = flow.send(todo)
         except StopIteration as stop:
-            final: _Final = stop.value
-            return final
+            return self._ended_call(key, stop.value)
 
     async def run_async(
         self,
@@ -219,6 +230,9 @@ class _Gate:
         context: JSONObject | None = None,
     ) -> _Final:
         """``run_sync`` for async graphs."""
+        done = self._replayed(key)
+        if done is not None:
+            return done
         router = self.run.enclosure.router
         flow = self.flow(name, args, key)
         try:
@@ -238,8 +252,27 @@ class _Gate:
                         todo = self._finished(key, todo, value, None)
                 step = flow.send(todo)
         except StopIteration as stop:
-            final: _Final = stop.value
-            return final
+            return self._ended_call(key, stop.value)
+
+    def _replayed(self, key: _Key) -> _Final | None:
+        """How this tool call ended, when LangGraph replays a task that made it.
+
+        A task with several calls (a ``ToolNode`` given several, a node calling
+        tools in turn) is replayed from its start after each answer to a later
+        call's question, so a call that has ended already comes again, with its
+        id: it gets the same end (its message, its refusal), not a second
+        decision and a second run. Calls with no id are decided again.
+        """
+        if key.tool_call_id is None:
+            return None
+        return self._done.get(key)
+
+    def _ended_call(self, key: _Key, final: _Final) -> _Final:
+        if key.tool_call_id is not None:
+            self._done[key] = final
+            while len(self._done) > _DONE_KEPT:
+                self._done.popitem(last=False)
+        return final
 
     def _decide(
         self, name: str, step: _Step, key: _Key, context: JSONObject | None
