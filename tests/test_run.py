@@ -1132,3 +1132,55 @@ def test_a_decisions_validator_result_is_its_own(enc: Enclosure):
     run.call("lookup", {"key": "b"})
     assert seen[1].validator.errors == []
     assert seen[1].validator is not seen[0].validator
+
+
+KEY = "apr_" + "0123456789abcdef" * 2
+
+
+def test_a_proposal_under_an_approval_key_waits_on_the_approval_asked_before(
+    enc: Enclosure,
+):
+    run = enc.start_run(task="t")
+    first = run.propose("refund", {"amount": 500}, approval_key=KEY)
+    again = run.propose("refund", {"amount": 500}, approval_key=KEY)  # a replay
+    assert first.status == again.status == "pending"
+    assert first.approval_id == again.approval_id == KEY
+    [approval] = enc.approvals.list()
+    assert approval.approval_id == KEY
+    requested = list(enc.log.events(kinds=["approval"]))
+    assert len(requested) == 1  # asked once
+    enc.approvals.deny(KEY, by="ops")
+    decided = run.propose("refund", {"amount": 500}, approval_key=KEY)
+    assert (decided.status, decided.approval_id) == ("pending", KEY)  # as it stands
+    released = run.propose("refund", {"amount": 500}, approval_id=KEY)
+    assert released.status == "blocked"
+    assert released.error is not None
+    assert released.error.code == "E-APPROVAL-NOT-APPROVED"
+
+
+def test_an_approval_key_cannot_name_another_calls_approval(enc: Enclosure):
+    run = enc.start_run(task="t")
+    run.propose("refund", {"amount": 500}, approval_key=KEY)
+    with pytest.raises(UsageError) as exc:
+        run.propose("refund", {"amount": 900}, approval_key=KEY)
+    assert exc.value.code == "E-APPROVAL-KEY"
+    other = enc.start_run(task="other")
+    with pytest.raises(UsageError, match="another call"):
+        other.propose("refund", {"amount": 500}, approval_key=KEY)
+    assert [a.approval_id for a in enc.approvals.list()] == [KEY]
+
+
+@pytest.mark.parametrize(
+    "key", ["apr_xyz", "apr_0123", "x" * 20, KEY + "\n", KEY.upper()]
+)
+def test_a_malformed_approval_key_is_refused(enc: Enclosure, key: str):
+    with pytest.raises(UsageError) as exc:
+        enc.start_run(task="t").propose("refund", {"amount": 500}, approval_key=key)
+    assert exc.value.code == "E-APPROVAL-KEY"
+    assert enc.approvals.list() == []
+
+
+def test_an_approval_key_is_unused_when_nothing_needs_approval(enc: Enclosure):
+    result = enc.start_run(task="t").propose("lookup", {"key": "k"}, approval_key=KEY)
+    assert result.status == "dispatched"
+    assert enc.approvals.list() == []

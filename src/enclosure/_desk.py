@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from enclosure._clock import SystemClock, iso
 from enclosure.approvals import Approval
 from enclosure.audit import ApprovalEvent, DecisionLog
-from enclosure.errors import ApprovalError
+from enclosure.errors import ApprovalError, UsageError
 
 if TYPE_CHECKING:
     from enclosure.approvals import ApprovalStatus
@@ -28,7 +28,7 @@ class ApprovalDesk:
         self._log = log
         self._clock = clock or SystemClock()
 
-    def request(
+    def request(  # noqa: PLR0913 -- the approval's record, field by field
         self,
         *,
         run_id: str,
@@ -39,18 +39,27 @@ class ApprovalDesk:
         reason: str,
         ttl: float,
         requested_by: str | None,
+        approval_id: str | None = None,
     ) -> Approval:
         """Park a request for a human: a pending approval and its ``requested`` event.
 
         ``args`` are stored as given (redacted and bounded by the caller);
         ``binding_sha256`` binds the approval to the exact call it releases.
+        ``approval_id`` (a caller's key for a call it may ask about again): an
+        approval already under it is returned as it stands, nothing stored.
 
         Raises:
             AuditUnavailable: the request cannot be stored.
+            UsageError: ``approval_id`` names an approval of another run, tool or
+                arguments (``E-APPROVAL-KEY``).
         """
+        if approval_id is not None:
+            asked = self._asked(approval_id, run_id, tool, binding_sha256)
+            if asked is not None:
+                return asked
         now = self._clock.time()
         approval = Approval(
-            approval_id="apr_" + secrets.token_hex(8),
+            approval_id=approval_id or "apr_" + secrets.token_hex(8),
             run_id=run_id,
             tool=tool,
             args=args,
@@ -62,9 +71,35 @@ class ApprovalDesk:
             expires_at=now + ttl,
             requested_by=requested_by,
         )
-        self._log.create_approval(approval)
+        try:
+            self._log.create_approval(approval)
+        except UsageError:
+            if approval_id is None:
+                raise
+            # Another process asked under the same key in between: that one.
+            asked = self._asked(approval_id, run_id, tool, binding_sha256)
+            if asked is None:
+                raise
+            return asked
         self._event(approval, "requested", by=None, reason=reason)
         return approval
+
+    def _asked(
+        self, approval_id: str, run_id: str, tool: str, binding_sha256: str
+    ) -> Approval | None:
+        """The approval already asked under ``approval_id``, if it is this call's."""
+        try:
+            asked = self._log.get_approval(approval_id)
+        except ApprovalError:
+            return None
+        if (asked.run_id, asked.tool, asked.binding_sha256) != (
+            run_id,
+            tool,
+            binding_sha256,
+        ):
+            msg = f"approval {approval_id} was asked for another call"
+            raise UsageError(msg, code="E-APPROVAL-KEY")
+        return asked
 
     def expire(self) -> list[Approval]:
         """Turn every approval past its expiry into ``expired``, with an event each."""

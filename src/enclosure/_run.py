@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -73,6 +74,9 @@ MAX_LOGGED_STRING = 2048
 SKEW_WARN_S = 2.0
 """How far outside where it can be an event from another process may be dated
 before a run warns that the clocks differ (``Run._fold``)."""
+
+
+_APPROVAL_KEY = re.compile(r"apr_[0-9a-f]{16,64}")
 
 
 class _CallIds:
@@ -314,6 +318,7 @@ class Run:
         *,
         context: JSONObject | None = None,
         approval_id: str | None = None,
+        approval_key: str | None = None,
     ) -> CallResult:
         """Decide and log a call that the caller runs itself, such as a coding agent.
 
@@ -322,10 +327,24 @@ class Run:
         the caller reports what became of it with ``record_result``, from this
         process or, after ``Enclosure.resume_run``, from another one.
 
+        ``approval_key`` (``apr_`` and 16 to 64 hex digits) is the id of the
+        approval an ``approve`` decision parks the call on, for a caller that
+        replays the same call, perhaps in another process (a LangGraph graph
+        resumed from a durable checkpointer): an approval already under that key,
+        for this run, tool and exact arguments, is waited on as it stands
+        (pending, or decided: a release still needs it approved and unused),
+        instead of a new one being asked.
+
         Raises:
-            UsageError: the run has ended (``E-RUN-ENDED``).
+            UsageError: the run has ended (``E-RUN-ENDED``), or ``approval_key``
+                is malformed or names an approval of another call
+                (``E-APPROVAL-KEY``).
         """
-        prepared = self._prepare(tool, args, context, approval_id)
+        if approval_key is not None and not _APPROVAL_KEY.fullmatch(approval_key):
+            shown = repr(approval_key)[:80]
+            msg = f"approval_key must be 'apr_' and 16 to 64 hex digits, not {shown}"
+            raise UsageError(msg, code="E-APPROVAL-KEY")
+        prepared = self._prepare(tool, args, context, approval_id, approval_key)
         if isinstance(prepared, CallResult):
             if prepared.status == "pending" and prepared.receipt is not None:
                 # A human may let it run outside the enclosure (a coding agent's
@@ -910,6 +929,7 @@ class Run:
         args: JSONObject | None,
         context: JSONObject | None,
         approval_id: str | None,
+        approval_key: str | None = None,
     ) -> CallResult | _Prepared:
         started = time.perf_counter_ns()
         enc = self._enc
@@ -1002,6 +1022,7 @@ class Run:
                 args_sha256=args_sha,
                 ctx_json=ctx_json,
                 started_ns=started,
+                approval_key=approval_key,
             )
             if held:
                 return record.held(held[1], held[2])
@@ -1197,6 +1218,7 @@ class _Record:
         args_sha256: str,
         ctx_json: bytes,
         started_ns: int,
+        approval_key: str | None = None,
     ) -> None:
         self.run = run
         self.enc = run._enc  # noqa: SLF001 -- a helper of Run, in its module
@@ -1206,6 +1228,7 @@ class _Record:
         self.args_sha256 = args_sha256
         self.ctx_json = ctx_json
         self.started_ns = started_ns
+        self.approval_key = approval_key
 
     def act(self, approval_id: str | None) -> CallResult | _Prepared:
         outcome = self.decision.outcome
@@ -1424,6 +1447,7 @@ class _Record:
             reason=self.decision.reason,
             ttl=enc.manifest.approvals.ttl,
             requested_by=run.started_by,
+            approval_id=self.approval_key,
         )
         run._parked[approval.approval_id] = call  # noqa: SLF001 -- Run's helper
         error = ErrorInfo(

@@ -153,12 +153,18 @@ def results(enc: Enclosure) -> list[ResultEvent]:
     ]
 
 
-def agent_for(model: ScriptedModel, tools: list[BaseTool], run, **kwargs) -> Any:
+def agent_for(
+    model: ScriptedModel,
+    tools: list[BaseTool],
+    run,
+    checkpointer: InMemorySaver | None = None,
+    **kwargs,
+) -> Any:
     return create_agent(
         model=model,
         tools=tools,
         middleware=[EnclosureMiddleware(run, **kwargs)],
-        checkpointer=InMemorySaver(),
+        checkpointer=checkpointer or InMemorySaver(),
     )
 
 
@@ -561,6 +567,114 @@ def test_an_approval_decided_elsewhere_is_honoured_on_resume(enc, tools, ran):
     agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), THREAD)
     assert ran == []
     assert decisions(enc)[-1].outcome == "deny"
+
+
+# ---- resumed in another process ---------------------------------------------------
+
+
+def restarted(enc: Enclosure, run: Any) -> tuple[Enclosure, Any]:
+    """The process ends (its run stays open in the log) and a new one takes it up."""
+    enc.log.close()
+    again = make_enclosure(MANIFEST, enc.home, clock=FakeClock())
+    return again, again.resume_run(run.id)
+
+
+def asked_about(out: dict[str, Any]) -> dict[str, Any]:
+    [pause] = out["__interrupt__"]
+    about: dict[str, Any] = pause.value["enclosure"]
+    return about
+
+
+def paused(enc: Enclosure, tools: list[BaseTool], amount: float = 500) -> Any:
+    """A run, its model, its checkpointer and the approval its reviewer was shown."""
+    run, saver = enc.start_run(task="t"), InMemorySaver()
+    model = script(calls(("refund", {"amount": amount})))
+    shown = asked_about(ask(agent_for(model, tools, run, saver)))["approval_id"]
+    return run, model, saver, shown
+
+
+def test_an_answer_after_a_restart_goes_to_the_approval_the_reviewer_saw(
+    enc, tools, ran
+):
+    run, model, saver, shown = paused(enc, tools)
+    enc, run = restarted(enc, run)
+    agent_for(model, tools, run, saver, reviewer="alice").invoke(APPROVE, THREAD)
+    assert ran == [("refund", {"amount": 500})]
+    [approval] = enc.approvals.list()  # the one shown; no second one asked
+    assert (approval.approval_id, approval.status) == (shown, "consumed")
+    assert approval.decided_by == "alice"
+
+
+def test_a_denial_made_while_the_graph_was_down_stands(enc, tools, ran):
+    run, model, saver, shown = paused(enc, tools)
+    enc.approvals.deny(shown, by="ops", reason="not this one")  # through the server
+    enc, run = restarted(enc, run)
+    agent = agent_for(model, tools, run, saver, reviewer="alice")
+    agent.invoke(APPROVE, THREAD)  # the graph's approve, sent before it knew
+    assert ran == []
+    [message] = model.tool_results()
+    assert message.status == "error"
+    assert "denied" in message.content
+    [approval] = enc.approvals.list()
+    assert (approval.status, approval.decided_by) == ("denied", "ops")
+
+
+def test_an_edit_survives_a_restart(enc, tools, ran):
+    run, model, saver, shown = paused(enc, tools)
+    edit = {
+        "type": "edit",
+        "edited_action": {"name": "refund", "args": {"amount": 200}},
+    }
+    out = agent_for(model, tools, run, saver).invoke(
+        Command(resume={"decisions": [edit]}), THREAD
+    )
+    edited = asked_about(out)["approval_id"]  # 200 > 100: asked about again
+    enc, run = restarted(enc, run)
+    agent_for(model, tools, run, saver, reviewer="alice").invoke(APPROVE, THREAD)
+    assert ran == [("refund", {"amount": 200})]
+    statuses = {a.approval_id: a.status for a in enc.approvals.list()}
+    assert statuses == {shown: "denied", edited: "consumed"}
+
+
+def test_a_middleware_made_per_request_resumes_its_approval(enc, tools, ran):
+    run, model, saver, shown = paused(enc, tools)
+    agent_for(model, tools, run, saver, reviewer="alice").invoke(APPROVE, THREAD)
+    assert ran == [("refund", {"amount": 500})]
+    assert [a.approval_id for a in enc.approvals.list()] == [shown]
+
+
+def test_an_async_graph_resumed_after_a_restart_answers_its_approval(enc, tools, ran):
+    run, saver = enc.start_run(task="t"), InMemorySaver()
+    model = script(calls(("refund", {"amount": 500})))
+
+    async def go(agent: Any, value: Any) -> dict[str, Any]:
+        with anyio.fail_after(5):
+            out: dict[str, Any] = await agent.ainvoke(value, THREAD)
+            return out
+
+    start = {"messages": [HumanMessage("go")]}
+    out = anyio.run(go, agent_for(model, tools, run, saver), start)
+    shown = asked_about(out)["approval_id"]
+    enc, run = restarted(enc, run)
+    anyio.run(go, agent_for(model, tools, run, saver, reviewer="alice"), APPROVE)
+    assert ran == [("refund", {"amount": 500})]
+    assert [(a.approval_id, a.status) for a in enc.approvals.list()] == [
+        (shown, "consumed")
+    ]
+
+
+def test_a_graph_resumed_twice_at_once_runs_the_call_once(enc, tools, ran):
+    run, model, saver, shown = paused(enc, tools)
+    enc, run = restarted(enc, run)
+    first = agent_for(model, tools, run, saver, reviewer="alice")
+    other = make_enclosure(MANIFEST, enc.home, clock=FakeClock())
+    second = agent_for(model, tools, other.resume_run(run.id), saver, reviewer="bob")
+    first.invoke(APPROVE, THREAD)
+    second.invoke(APPROVE, THREAD)  # a resume delivered twice, to another worker
+    assert ran == [("refund", {"amount": 500})]
+    assert [(a.approval_id, a.status) for a in enc.approvals.list()] == [
+        (shown, "consumed")
+    ]
 
 
 # ---- a tool that pauses the graph itself ------------------------------------------

@@ -44,6 +44,7 @@ from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from enclosure._json import sha256_json
 from enclosure.errors import ApprovalError, EnclosureError, RunKilled, UsageError
 from enclosure.integrations._common import model_text, require
 from enclosure.models import ErrorInfo, ToolCall
@@ -107,6 +108,8 @@ class _Step:
 
     args: dict[str, Any]
     approval_id: str | None = None
+    asked: int = 0
+    """How many approvals the tool call asked about before this proposal."""
     out: Any = _UNSET
     """What the framework's own tool call returned (a ToolMessage, a Command)."""
 
@@ -288,7 +291,11 @@ class _Gate:
             self._still_open(key, held)
             return held.call
         result = self.run.propose(
-            name, step.args, context=context, approval_id=step.approval_id
+            name,
+            step.args,
+            context=context,
+            approval_id=step.approval_id,
+            approval_key=self._approval_key(name, step, key),
         )
         if result.status != "dispatched" or result.receipt is None:
             return result
@@ -302,6 +309,26 @@ class _Gate:
         if checked.ok and checked.value is not call.args:
             call = call.model_copy(update={"args": checked.value})
         return call
+
+    def _approval_key(self, name: str, step: _Step, key: _Key) -> str | None:
+        """The id of the approval this proposal parks on, the same in every process.
+
+        From the run, the framework's tool-call id, the tool, the arguments and
+        how many approvals the call asked about before (an edit asks anew): a
+        graph resumed in another process (a durable checkpointer) proposes the
+        call again and finds the approval its reviewer was shown, so LangGraph's
+        stored answer is recorded on it (or refused by it, when decided
+        meanwhile) and no second approval is asked. No id, no key.
+        """
+        if key.tool_call_id is None or step.approval_id is not None:
+            return None
+        try:
+            digest = sha256_json(
+                [self.run.id, key.tool_call_id, name, step.args, step.asked]
+            )
+        except (TypeError, ValueError):
+            return None
+        return f"apr_{digest[:32]}"
 
     def _still_open(self, key: _Key, held: _Held) -> None:
         """Raise, closing the held call, when its run was killed while it paused."""
@@ -370,7 +397,7 @@ class _Gate:
                 self._parked.pop(key, None)
                 return _Final(None, step, edited=edited, rejected=answer.reason)
             else:
-                step, edited = _Step(answer.args or {}), True
+                step, edited = _Step(answer.args or {}, asked=asked), True
 
     def _review(
         self, name: str, args: dict[str, Any], result: CallResult, key: _Key
