@@ -45,18 +45,20 @@ class ApprovalDesk:
 
         ``args`` are stored as given (redacted and bounded by the caller);
         ``binding_sha256`` binds the approval to the exact call it releases.
-        ``approval_id`` (a caller's key for a call it may ask about again): an
-        approval already under it is returned as it stands, nothing stored.
+        ``approval_id`` (derived from a caller's key for a call it may ask about
+        again): an approval already under it for this run, tool and arguments is
+        returned as it stands, nothing stored; one for another call leaves it to
+        a new approval under a fresh id.
 
         Raises:
             AuditUnavailable: the request cannot be stored.
-            UsageError: ``approval_id`` names an approval of another run, tool or
-                arguments (``E-APPROVAL-KEY``).
         """
         if approval_id is not None:
-            asked = self._asked(approval_id, run_id, tool, binding_sha256)
+            asked = self._asked(approval_id)
             if asked is not None:
-                return asked
+                if _binds(asked, run_id, tool, binding_sha256):
+                    return asked
+                approval_id = None  # another call's: not this one's to wait on
         now = self._clock.time()
         approval = Approval(
             approval_id=approval_id or "apr_" + secrets.token_hex(8),
@@ -76,30 +78,20 @@ class ApprovalDesk:
         except UsageError:
             if approval_id is None:
                 raise
-            # Another process asked under the same key in between: that one.
-            asked = self._asked(approval_id, run_id, tool, binding_sha256)
-            if asked is None:
+            # Another process asked under the same id in between: that one.
+            asked = self._asked(approval_id)
+            if asked is None or not _binds(asked, run_id, tool, binding_sha256):
                 raise
             return asked
         self._event(approval, "requested", by=None, reason=reason)
         return approval
 
-    def _asked(
-        self, approval_id: str, run_id: str, tool: str, binding_sha256: str
-    ) -> Approval | None:
-        """The approval already asked under ``approval_id``, if it is this call's."""
+    def _asked(self, approval_id: str) -> Approval | None:
+        """The approval stored under ``approval_id``, if any."""
         try:
-            asked = self._log.get_approval(approval_id)
+            return self._log.get_approval(approval_id)
         except ApprovalError:
             return None
-        if (asked.run_id, asked.tool, asked.binding_sha256) != (
-            run_id,
-            tool,
-            binding_sha256,
-        ):
-            msg = f"approval {approval_id} was asked for another call"
-            raise UsageError(msg, code="E-APPROVAL-KEY")
-        return asked
 
     def expire(self) -> list[Approval]:
         """Turn every approval past its expiry into ``expired``, with an event each."""
@@ -172,3 +164,12 @@ class ApprovalDesk:
                 reason=reason,
             )
         )
+
+
+def _binds(approval: Approval, run_id: str, tool: str, binding_sha256: str) -> bool:
+    """Whether ``approval`` was asked for this run's call of ``tool``, these args."""
+    return (approval.run_id, approval.tool, approval.binding_sha256) == (
+        run_id,
+        tool,
+        binding_sha256,
+    )

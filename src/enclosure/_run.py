@@ -79,6 +79,17 @@ before a run warns that the clocks differ (``Run._fold``)."""
 _APPROVAL_KEY = re.compile(r"apr_[0-9a-f]{16,64}")
 
 
+def _keyed_approval(run_id: str, key: str | None) -> str | None:
+    """The id of the approval asked under ``key`` in run ``run_id``.
+
+    Taken over the run as well, so no run can ask (or pre-ask) under another's
+    key: the same key in two runs names two approvals.
+    """
+    if key is None:
+        return None
+    return "apr_" + sha256_hex(f"{run_id}\n{key}".encode())[:32]
+
+
 class _CallIds:
     """Random call ids (16 hex digits), cut eight bytes at a time from 4 KiB reads.
 
@@ -327,18 +338,18 @@ class Run:
         the caller reports what became of it with ``record_result``, from this
         process or, after ``Enclosure.resume_run``, from another one.
 
-        ``approval_key`` (``apr_`` and 16 to 64 hex digits) is the id of the
-        approval an ``approve`` decision parks the call on, for a caller that
-        replays the same call, perhaps in another process (a LangGraph graph
-        resumed from a durable checkpointer): an approval already under that key,
-        for this run, tool and exact arguments, is waited on as it stands
-        (pending, or decided: a release still needs it approved and unused),
-        instead of a new one being asked.
+        ``approval_key`` (``apr_`` and 16 to 64 hex digits) names the approval
+        an ``approve`` decision parks the call on (its id is derived from the
+        run and the key), for a caller that replays the same call, perhaps in
+        another process (a LangGraph graph resumed from a durable checkpointer):
+        the approval already asked under that key for this run, tool and exact
+        arguments is waited on as it stands (pending, or decided: a release still
+        needs it approved and unused) instead of a new one being asked; under a
+        key used for another call, a new approval is asked.
 
         Raises:
             UsageError: the run has ended (``E-RUN-ENDED``), or ``approval_key``
-                is malformed or names an approval of another call
-                (``E-APPROVAL-KEY``).
+                is malformed (``E-APPROVAL-KEY``).
         """
         if approval_key is not None and not _APPROVAL_KEY.fullmatch(approval_key):
             shown = repr(approval_key)[:80]
@@ -1447,7 +1458,7 @@ class _Record:
             reason=self.decision.reason,
             ttl=enc.manifest.approvals.ttl,
             requested_by=run.started_by,
-            approval_id=self.approval_key,
+            approval_id=_keyed_approval(run.id, self.approval_key),
         )
         run._parked[approval.approval_id] = call  # noqa: SLF001 -- Run's helper
         error = ErrorInfo(

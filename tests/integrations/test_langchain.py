@@ -677,6 +677,38 @@ def test_a_graph_resumed_twice_at_once_runs_the_call_once(enc, tools, ran):
     ]
 
 
+def test_a_tool_node_task_resumed_elsewhere_says_an_approved_call_already_ran(
+    enc, tools, ran
+):
+    run, saver = enc.start_run(task="t"), InMemorySaver()
+    turn = calls(("refund", {"amount": 500}), ("refund", {"amount": 600}))
+    model = script(turn)
+
+    def graph_for(run: Any) -> Any:
+        node = guard_tool_node(run, tools)
+        graph = StateGraph(MessagesState)
+        graph.add_node("agent", lambda s: {"messages": [model.invoke(s["messages"])]})
+        graph.add_node("tools", node)
+        graph.add_edge(START, "agent")
+        graph.add_conditional_edges("agent", tools_condition, ["tools", END])
+        graph.add_edge("tools", "agent")
+        return graph.compile(checkpointer=saver)
+
+    out = ask(graph_for(run))
+    [pause] = out["__interrupt__"]
+    out = graph_for(run).invoke(Command(resume={pause.id: APPROVE.resume}), THREAD)
+    assert ran == [("refund", {"amount": 500})]  # the second call now asks
+    enc, run = restarted(enc, run)
+    [pause] = out["__interrupt__"]
+    graph_for(run).invoke(Command(resume={pause.id: APPROVE.resume}), THREAD)
+    assert ran == [("refund", {"amount": 500}), ("refund", {"amount": 600})]
+    first, second = model.tool_results()
+    assert "already ran" in first.content
+    assert first.status == "success"
+    assert second.content == "refunded 600.0"
+    assert sorted(a.status for a in enc.approvals.list()) == ["consumed", "consumed"]
+
+
 # ---- a tool that pauses the graph itself ------------------------------------------
 
 ASKING = """
@@ -1058,6 +1090,52 @@ def test_an_async_tool_node_replayed_for_a_later_question_never_reruns_a_call(
         out = anyio.run(go, Command(resume=resume))
     assert "__interrupt__" not in out
     assert sorted(amount for _, args in ran for amount in args.values()) == [500, 600]
+
+
+def same_id(name: str, args: dict[str, Any]) -> AIMessage:
+    """A turn whose call has the id every turn gets (some adapters number them so)."""
+    return AIMessage(
+        content="", tool_calls=[{"name": name, "args": args, "id": "call_0"}]
+    )
+
+
+@pytest.mark.parametrize("door", ["middleware", "tool_node"])
+def test_a_call_id_used_again_in_a_later_turn_is_decided_again(enc, tools, ran, door):
+    run = enc.start_run(task="loop")
+    email = {"to": "a@customers.example"}
+    model = ScriptedModel(messages=(same_id("send_email", email) for _ in range(6)))
+    if door == "middleware":
+        graph = agent_for(model, tools, run)
+    else:
+        graph = chat_graph(model, guard_tool_node(run, tools))
+    with pytest.raises(RunKilled):
+        ask(graph)  # the 3/minute rate limit still kills the loop
+    assert ran == [("send_email", {"to": "a@customers.example"})] * 3
+    assert [d.outcome for d in decisions(enc)] == ["allow"] * 3 + ["kill"]
+
+
+def test_another_thread_with_the_same_call_id_gets_its_own_result(enc):
+    seen: list[str] = []
+
+    @tool
+    def lookup(key: str) -> str:
+        """Look a key up."""
+        seen.append(key)
+        return f"secret-{len(seen)}"
+
+    run = enc.start_run(task="t")
+    model = script(same_id("lookup", {"key": "balance"}))
+    agent = agent_for(model, [lookup], run)
+    agent.invoke(
+        {"messages": [HumanMessage("alice")]}, {"configurable": {"thread_id": "a"}}
+    )
+    model.messages = iter([same_id("lookup", {"key": "balance"}), AIMessage("done")])
+    agent.invoke(
+        {"messages": [HumanMessage("bob")]}, {"configurable": {"thread_id": "b"}}
+    )
+    assert seen == ["balance", "balance"]
+    assert [m.content for m in model.tool_results()] == ["secret-2"]  # not alice's
+    assert [d.outcome for d in decisions(enc)] == ["allow", "allow"]
 
 
 def test_guarded_tool_node_decides_every_call(enc, tools, ran):

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from enclosure._json import sha256_json
+from enclosure.audit import DecisionEvent
 from enclosure.errors import ApprovalError, EnclosureError, RunKilled, UsageError
 from enclosure.integrations._common import model_text, require
 from enclosure.models import ErrorInfo, ToolCall
@@ -54,6 +55,7 @@ try:
     from langchain_core.messages import ToolMessage
     from langchain_core.runnables import RunnableConfig  # noqa: TC002 -- BaseTool reads _run's hints
     from langchain_core.tools import BaseTool, ToolException
+    from langgraph.config import get_config
     from langgraph.errors import GraphBubbleUp
     from langgraph.prebuilt import ToolNode
     from langgraph.types import Command, interrupt
@@ -122,6 +124,9 @@ class _Final:
     step: _Step
     edited: bool = False
     rejected: str | None = None
+    ran_as: str | None = None
+    """The call id under which this same call already ran, when a replay in
+    another process found its approval used by it (``_Gate._already_ran``)."""
 
 
 class _Answer(NamedTuple):
@@ -143,11 +148,26 @@ class _Key(NamedTuple):
     tool_call_id: str | None
     call: str
     """The tool's name and its arguments as canonical JSON."""
+    task: str | None = None
+    """The LangGraph thread and task the call runs in (``_task``): the same on
+    every replay of the task, in any process, and another for each new task."""
 
     @classmethod
     def of(cls, tool_call_id: str | None, name: str, args: dict[str, Any]) -> _Key:
         text = json.dumps(args, sort_keys=True, default=str)
-        return cls(tool_call_id or None, f"{name}:{text}")
+        return cls(tool_call_id or None, f"{name}:{text}", _task())
+
+
+def _task() -> str | None:
+    """The running LangGraph thread and task (``checkpoint_ns``), else ``None``."""
+    try:
+        configurable = get_config().get("configurable") or {}
+    except RuntimeError:  # not inside a graph
+        return None
+    thread, task = configurable.get("thread_id"), configurable.get("checkpoint_ns")
+    if not isinstance(task, str) or not task:
+        return None
+    return f"{thread}\n{task}"
 
 
 _DONE_KEPT = 4096
@@ -260,18 +280,24 @@ class _Gate:
     def _replayed(self, key: _Key) -> _Final | None:
         """How this tool call ended, when LangGraph replays a task that made it.
 
-        A task with several calls (a ``ToolNode`` given several, a node calling
-        tools in turn) is replayed from its start after each answer to a later
-        call's question, so a call that has ended already comes again, with its
-        id: it gets the same end (its message, its refusal), not a second
-        decision and a second run. Calls with no id are decided again.
+        A task with several calls (a ``ToolNode`` given several) is replayed
+        from its start after each answer to a later call's question, so a call
+        that has ended already comes again, in the same thread and task, with
+        its id: it gets the same end (its message, its refusal), not a second
+        decision and a second run. A new task (the next turn, another thread)
+        is never answered from here, nor a run killed since: those are decided.
+        Calls with no id (``guard_tool`` called by a node) are decided again.
         """
-        if key.tool_call_id is None:
+        if key.tool_call_id is None or key.task is None:
             return None
-        return self._done.get(key)
+        done = self._done.get(key)
+        if done is None or self.run.status != "running":
+            return None
+        self._done.move_to_end(key)
+        return done
 
     def _ended_call(self, key: _Key, final: _Final) -> _Final:
-        if key.tool_call_id is not None:
+        if key.tool_call_id is not None and key.task is not None:
             self._done[key] = final
             while len(self._done) > _DONE_KEPT:
                 self._done.popitem(last=False)
@@ -313,18 +339,21 @@ class _Gate:
     def _approval_key(self, name: str, step: _Step, key: _Key) -> str | None:
         """The id of the approval this proposal parks on, the same in every process.
 
-        From the run, the framework's tool-call id, the tool, the arguments and
-        how many approvals the call asked about before (an edit asks anew): a
+        From the run, the LangGraph thread and task, the framework's tool-call
+        id, the tool, the arguments and how many approvals the call asked about
+        before (an edit asks anew): a
         graph resumed in another process (a durable checkpointer) proposes the
         call again and finds the approval its reviewer was shown, so LangGraph's
         stored answer is recorded on it (or refused by it, when decided
         meanwhile) and no second approval is asked. No id, no key.
         """
-        if key.tool_call_id is None or step.approval_id is not None:
+        if key.tool_call_id is None or key.task is None:
+            return None
+        if step.approval_id is not None:
             return None
         try:
             digest = sha256_json(
-                [self.run.id, key.tool_call_id, name, step.args, step.asked]
+                [self.run.id, key.task, key.tool_call_id, name, step.args, step.asked]
             )
         except (TypeError, ValueError):
             return None
@@ -384,7 +413,8 @@ class _Gate:
                 result = yield step
             if result.status != "pending":
                 self._parked.pop(key, None)
-                return _Final(result, step, edited=edited)
+                ran_as = self._already_ran(step, result)
+                return _Final(result, step, edited=edited, ran_as=ran_as)
             if parked is None:
                 parked = self._parked.setdefault(key, [])
             if asked == len(parked):
@@ -398,6 +428,35 @@ class _Gate:
                 return _Final(None, step, edited=edited, rejected=answer.reason)
             else:
                 step, edited = _Step(answer.args or {}, asked=asked), True
+
+    def _already_ran(self, step: _Step, result: CallResult) -> str | None:
+        """The call that used this step's approval, when the release was refused so.
+
+        A task replayed in another process asks about each of its calls again,
+        under the same approvals (``_approval_key``); one whose approval is spent
+        ran before the restart, under that approval: the model is told so rather
+        than that it was refused. Read from the log, on that path only.
+        """
+        error = result.error
+        if (
+            step.approval_id is None
+            or result.status != "blocked"
+            or error is None
+            or error.code != "E-APPROVAL-NOT-APPROVED"
+        ):
+            return None
+        run = self.run
+        if run.enclosure.approvals.get(step.approval_id).status != "consumed":
+            return None
+        for stored in run.enclosure.log.events(run_id=run.id, kinds=["decision"]):
+            event = stored.event
+            if (
+                isinstance(event, DecisionEvent)
+                and event.approval_id == step.approval_id
+                and event.disposition == "dispatched"
+            ):
+                return event.call_id
+        return None
 
     def _review(
         self, name: str, args: dict[str, Any], result: CallResult, key: _Key
@@ -714,6 +773,8 @@ def _message(final: _Final, request: ToolCallRequest) -> ToolMessage | Command[A
     if result is None:
         text = _rejected_text(name, final.rejected)
         return ToolMessage(text, name=name, tool_call_id=call_id, status="error")
+    if final.ran_as is not None:
+        return ToolMessage(_ran_text(name, final), name=name, tool_call_id=call_id)
     status = result.status
     if status == "killed":
         raise _killed(result)
@@ -726,6 +787,14 @@ def _message(final: _Final, request: ToolCallRequest) -> ToolMessage | Command[A
         return ToolMessage(content, name=name, tool_call_id=call_id)
     text = model_text(result)
     return ToolMessage(text, name=name, tool_call_id=call_id, status="error")
+
+
+def _ran_text(name: str, final: _Final) -> str:
+    return (
+        f"{name} already ran with these arguments (call {final.ran_as}, approval "
+        f"{final.step.approval_id}) before the graph was resumed here, so it was "
+        "not run again; its result is in the enclosure's decision log."
+    )
 
 
 def _with_notice(message: ToolMessage, args: dict[str, Any]) -> ToolMessage:
@@ -856,6 +925,8 @@ def _tool_value(final: _Final, name: str) -> Any:
     result = final.result
     if result is None:
         raise ToolException(_rejected_text(name, final.rejected))
+    if final.ran_as is not None:
+        return _ran_text(name, final)
     if result.status == "killed":
         raise _killed(result)
     if result.status in ("executed", "simulated"):
