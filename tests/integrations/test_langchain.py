@@ -677,7 +677,7 @@ def test_a_graph_resumed_twice_at_once_runs_the_call_once(enc, tools, ran):
     ]
 
 
-def test_a_tool_node_task_resumed_elsewhere_says_an_approved_call_already_ran(
+def test_a_tool_node_task_resumed_elsewhere_never_releases_a_call_twice(
     enc, tools, ran
 ):
     run, saver = enc.start_run(task="t"), InMemorySaver()
@@ -703,10 +703,12 @@ def test_a_tool_node_task_resumed_elsewhere_says_an_approved_call_already_ran(
     graph_for(run).invoke(Command(resume={pause.id: APPROVE.resume}), THREAD)
     assert ran == [("refund", {"amount": 500}), ("refund", {"amount": 600})]
     first, second = model.tool_results()
-    assert "already ran" in first.content
-    assert first.status == "success"
+    assert "already released" in first.content
+    assert first.status == "error"  # not "refused", and no claim it succeeded
     assert second.content == "refunded 600.0"
     assert sorted(a.status for a in enc.approvals.list()) == ["consumed", "consumed"]
+    assert [d.outcome for d in decisions(enc)].count("deny") == 0  # none made up
+    assert run.state.denials == 0  # so max_denials never kills a healthy run
 
 
 # ---- a tool that pauses the graph itself ------------------------------------------

@@ -45,10 +45,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from enclosure._json import sha256_json
-from enclosure.audit import DecisionEvent
 from enclosure.errors import ApprovalError, EnclosureError, RunKilled, UsageError
 from enclosure.integrations._common import model_text, require
-from enclosure.models import ErrorInfo, ToolCall
+from enclosure.models import CallResult, Decision, ErrorInfo, ToolCall
 
 try:
     from langchain.agents.middleware import AgentMiddleware, ToolCallRequest
@@ -68,7 +67,6 @@ except ImportError:  # pragma: no cover -- the extra is installed wherever tests
 
 if TYPE_CHECKING:
     from enclosure._run import Run
-    from enclosure.models import CallResult
     from enclosure.types import JSONObject
 
 __all__ = ["EnclosureMiddleware", "GraphRunKilled", "guard_tool", "guard_tool_node"]
@@ -124,9 +122,6 @@ class _Final:
     step: _Step
     edited: bool = False
     rejected: str | None = None
-    ran_as: str | None = None
-    """The call id under which this same call already ran, when a replay in
-    another process found its approval used by it (``_Gate._already_ran``)."""
 
 
 class _Answer(NamedTuple):
@@ -316,6 +311,10 @@ class _Gate:
         if held is not None and held.args == step.args:
             self._still_open(key, held)
             return held.call
+        if step.approval_id is not None:
+            used = self._used(name, step.approval_id)
+            if used is not None:
+                return used
         result = self.run.propose(
             name,
             step.args,
@@ -335,6 +334,42 @@ class _Gate:
         if checked.ok and checked.value is not call.args:
             call = call.model_copy(update={"args": checked.value})
         return call
+
+    def _used(self, name: str, approval_id: str) -> CallResult | None:
+        """Why a call is not released again: its approval has released it already.
+
+        A task replayed by another process (or a new middleware) asks about its
+        calls again, under the same approvals (``_approval_key``); one whose
+        approval is spent was released before the restart. Releasing it again
+        would only be refused, and logged and counted as a denial nobody made;
+        nothing is logged, and the model is told it was released before, not
+        what became of it (the result stays in the log, its value is not kept).
+        """
+        enc = self.run.enclosure
+        try:
+            approval = enc.approvals.get(approval_id)
+        except ApprovalError:
+            return None  # the release decides, and says why
+        if approval.status != "consumed":
+            return None
+        reason = (
+            f"{name} was already released by approval {approval_id} before this "
+            "graph was resumed here, so it was not run again; what became of it "
+            "is in the enclosure's decision log"
+        )
+        decision = Decision(
+            outcome="deny",
+            rule="approval",
+            reason=reason,
+            tool=name,
+            manifest_sha256=enc.policy.manifest_sha256,
+        )
+        return CallResult(
+            status="blocked",
+            decision=decision,
+            error=ErrorInfo(code="E-APPROVAL-USED", message=reason),
+            approval_id=approval_id,
+        )
 
     def _approval_key(self, name: str, step: _Step, key: _Key) -> str | None:
         """The id of the approval this proposal parks on, the same in every process.
@@ -413,8 +448,7 @@ class _Gate:
                 result = yield step
             if result.status != "pending":
                 self._parked.pop(key, None)
-                ran_as = self._already_ran(step, result)
-                return _Final(result, step, edited=edited, ran_as=ran_as)
+                return _Final(result, step, edited=edited)
             if parked is None:
                 parked = self._parked.setdefault(key, [])
             if asked == len(parked):
@@ -428,35 +462,6 @@ class _Gate:
                 return _Final(None, step, edited=edited, rejected=answer.reason)
             else:
                 step, edited = _Step(answer.args or {}, asked=asked), True
-
-    def _already_ran(self, step: _Step, result: CallResult) -> str | None:
-        """The call that used this step's approval, when the release was refused so.
-
-        A task replayed in another process asks about each of its calls again,
-        under the same approvals (``_approval_key``); one whose approval is spent
-        ran before the restart, under that approval: the model is told so rather
-        than that it was refused. Read from the log, on that path only.
-        """
-        error = result.error
-        if (
-            step.approval_id is None
-            or result.status != "blocked"
-            or error is None
-            or error.code != "E-APPROVAL-NOT-APPROVED"
-        ):
-            return None
-        run = self.run
-        if run.enclosure.approvals.get(step.approval_id).status != "consumed":
-            return None
-        for stored in run.enclosure.log.events(run_id=run.id, kinds=["decision"]):
-            event = stored.event
-            if (
-                isinstance(event, DecisionEvent)
-                and event.approval_id == step.approval_id
-                and event.disposition == "dispatched"
-            ):
-                return event.call_id
-        return None
 
     def _review(
         self, name: str, args: dict[str, Any], result: CallResult, key: _Key
@@ -773,8 +778,6 @@ def _message(final: _Final, request: ToolCallRequest) -> ToolMessage | Command[A
     if result is None:
         text = _rejected_text(name, final.rejected)
         return ToolMessage(text, name=name, tool_call_id=call_id, status="error")
-    if final.ran_as is not None:
-        return ToolMessage(_ran_text(name, final), name=name, tool_call_id=call_id)
     status = result.status
     if status == "killed":
         raise _killed(result)
@@ -787,14 +790,6 @@ def _message(final: _Final, request: ToolCallRequest) -> ToolMessage | Command[A
         return ToolMessage(content, name=name, tool_call_id=call_id)
     text = model_text(result)
     return ToolMessage(text, name=name, tool_call_id=call_id, status="error")
-
-
-def _ran_text(name: str, final: _Final) -> str:
-    return (
-        f"{name} already ran with these arguments (call {final.ran_as}, approval "
-        f"{final.step.approval_id}) before the graph was resumed here, so it was "
-        "not run again; its result is in the enclosure's decision log."
-    )
 
 
 def _with_notice(message: ToolMessage, args: dict[str, Any]) -> ToolMessage:
@@ -925,8 +920,6 @@ def _tool_value(final: _Final, name: str) -> Any:
     result = final.result
     if result is None:
         raise ToolException(_rejected_text(name, final.rejected))
-    if final.ran_as is not None:
-        return _ran_text(name, final)
     if result.status == "killed":
         raise _killed(result)
     if result.status in ("executed", "simulated"):
