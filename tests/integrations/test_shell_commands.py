@@ -23,6 +23,7 @@ def test_a_command_reaches_rules_as_plain_data():
         "sources": [],
         "repeats": False,
         "written": False,
+        "reads_code": False,
     }
 
 
