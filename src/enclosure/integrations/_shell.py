@@ -14,10 +14,11 @@ directory (following ``cd``) and symlinks.
 Whatever it cannot follow safely makes the line ``opaque`` (``eval``, brace
 expansion, a variable or glob as the program, unbalanced quotes or brackets,
 ``case``, function definitions, a here-document fed to a shell, a ``cd`` to a place
-it cannot know); the example manifest asks a human about those. This module
-knows nothing about rules, manifests or the log: text and a directory in, data out.
-It reads characters into lists, pipelines, words and here-documents; what each
-simple command means (wrappers, strings run as commands, paths, hosts) is
+it cannot know, an ``exec`` that redirects the input of what follows); the
+example manifest asks a human about those. This module knows nothing about
+rules, manifests or the log: text and a directory in, data out. It reads
+characters into lists, pipelines, words and here-documents; what each simple
+command means (wrappers, strings run as commands, paths, hosts) is
 ``_shell_commands``. Both import the standard library only (the hook's cold start).
 """
 
