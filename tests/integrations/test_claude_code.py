@@ -1623,6 +1623,9 @@ SIXTH_REVIEW_ALLOWED = [
     "psql -d app <<< 'select 1'",
     "mysql -u root app <<'SQL'\nshow tables;\nSQL",
     "printf 'select 1;' | sqlite3 app.db",
+    "echo | gcc -dM -E -",
+    "DATABASE_URL=$DB_URL python3 manage.py migrate",
+    "docker run -d -p 27017:27017 mongo",
 ]
 
 
@@ -1646,6 +1649,10 @@ SIXTH_REVIEW_STILL_ASKED = [
     "echo -e '\\x2eshell id' | sqlite3 app.db",
     "cat q.sql | psql",
     "exec < q.sql; psql",
+    "sqlite3 app.db <<< \"select readfile('x')\"",
+    "psql <<'SQL'\n\\o /tmp/x\nselect 1;\nSQL",
+    "mysql <<< 'select 1 into outfile \"/tmp/x\"'",
+    "echo 'int main(){}' | gcc -xc - -o p && ./p",
 ]
 
 

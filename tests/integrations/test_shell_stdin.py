@@ -269,6 +269,11 @@ def test_other_names_are_no_stream(name: str):
         ("mysql", "system id"),
         ("mysql", "source x.sql"),
         ("mariadb", "\\. x.sql"),
+        ("sqlite3", "select readfile('k');"),
+        ("psql", "\\o out.txt"),
+        ("psql", "\\copy t to 'x'"),
+        ("mysql", "\\T log.txt"),
+        ("mysql", "select load_file('k')"),
     ],
 )
 def test_sql_that_runs_a_program_or_reads_a_file_is_found(program: str, body: str):

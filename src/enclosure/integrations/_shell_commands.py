@@ -70,14 +70,14 @@ _RUNNING_OPTIONS = {
     "gdb": re.compile(r"--?(i?ex|i?x|(init-)?(eval-)?command)(=|$)"),
     "lldb": re.compile(
         r"(?is)\s*(pla\w*\s+sh|scr|sc\b|com\w*\s+(scr|reg|al)|_regexp|!|shell)"
-        r"|--?(source|one-line|s|o|k|K|O|S)[^-]*\b(pla\w*\s+sh|scr)"
     ),
     "dc": re.compile(r"(?s).*!"),
     "wget": re.compile(r"--use-a"),
     "rpm": re.compile(r"-E|--eval"),
     "sqlite3": re.compile(
         r"(?ims).*(^\s*\.(sh|system|import|output|once|read|load|excel|open|save"
-        r"|backup|restore|cd|log|trace)|\b(edit|load_extension|writefile)\s*\()|-cmd|-init"
+        r"|backup|restore|cd|log|trace)|\b(edit|load_extension|writefile|readfile|fsdir"
+        r"|fts3_tokenizer)\s*\()|-cmd|-init"
     ),
     "psql": re.compile(r"(?is).*(\\!|\\(o|w|g\w*)\s*\||\\setenv|\bprogram\b)"),
     "mysql": re.compile(r"(?is).*(\\!|\bsystem\b|\\P|\bpager\b|--defaults-)"),
@@ -145,9 +145,8 @@ _INTERPRETER = re.compile(
     r"^(python[0-9.]*[dmt]?|pypy[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node(js)?|deno|bun|php[0-9.]*"
     r"|lua(jit)?[0-9.]*|tclsh[0-9.]*|wish|expect|[gmn]?awk|busybox|pwsh|osascript|sudo|doas"
     r"|t?csh|elvish|nu|xonsh|R|Rscript|julia|irb|[ib]python[0-9.]*|ptpython[0-9.]*"
-    r"|guile[0-9.]*|m4|gm4|mongo|mongosh|gnuplot|powershell|jshell|scala|ghci"
-    r"|racket|sbcl|clisp|ecl|ocaml|erl|iex|elixir|groovysh|swipl|gforth|jjs|rhino"
-    r"|qjs|kotlinc?|octave|maxima|sage|pike|scheme|csi|gdl|matlab|hhvm)$"
+    r"|guile[0-9.]*|g?m4|mongosh|gnuplot|powershell|jshell|ghci|sbcl|clisp|ocaml"
+    r"|erl|iex|groovysh|gforth|qjs)$"
 )
 """Programs that run code they read (a versioned or distro name too)."""
 _LAUNCHERS = frozenset(

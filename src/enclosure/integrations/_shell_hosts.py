@@ -35,7 +35,7 @@ _DOCKER_DEFAULT = "docker.io"
 _ENGINES = frozenset({"docker", "podman", "nerdctl"})
 _ENGINE_FLAGS = frozenset(
     {"-D", "--debug", "--tls", "--tlsverify", "--remote", "-r", "--help", "-v"}
-    | {"--version", "--syslog", "--log-level=debug"}
+    | {"--version", "--syslog"}
 )
 """Global options of the container engines that take no value."""
 _ENGINE_VALUED = frozenset(
@@ -88,9 +88,14 @@ _NAMING = frozenset({"go", "gh", "git", "cargo", *_ENGINES, *_NPM})
 """The programs ``program_hosts`` reads."""
 HOST_VARIABLES = frozenset({"GH_HOST", "GH_REPO", "GOPROXY", "GOSUMDB"})
 """Variables whose value names a host without a scheme (``GOPROXY=evil.example``)."""
-_INDEX_NAME = re.compile(r"(?i)\w*(URL|INDEX|REGISTRY|MIRROR|PROXY|ENDPOINT)\w*")
-"""Variables naming where a tool fetches from (``PIP_INDEX_URL``): a value known
-at run time only is a host this reader cannot know."""
+_INDEX_NAME = re.compile(
+    r"(?i)\w*(INDEX|REGISTR|MIRROR|REPOSITOR|CHANNEL)\w*|npm_config_\w+"
+    r"|(PIP|UV|NPM|YARN|PNPM|BUN|CARGO|POETRY|PIPENV|PDM|HATCH|CONDA|MAMBA|GEM"
+    r"|BUNDLE|COMPOSER|NUGET|MAVEN|GRADLE|GO|DOCKER|HELM|RUSTUP|DENO)_\w*URL\w*"
+)
+"""Variables naming where a package tool fetches from (``PIP_INDEX_URL``): a
+value known at run time only is a host this reader cannot know. Not any ``*_URL``
+(``DATABASE_URL=$DB`` names a database, not a source of code)."""
 
 
 def program_hosts(argv: list[str]) -> list[str]:

@@ -81,6 +81,8 @@ _INCLUDES = re.compile(r"(?i)(?:\\i\w*|\\\.|\bsource)\s+['\"]?([^\s'\";]+)")
 r"""psql's ``\i``/``\ir``/``\include``, mysql's ``source``/``\.``: a file of SQL."""
 _COMPILERS = frozenset({"gcc", "cc", "c++", "g++", "clang", "clang++", "tcc", "c99"})
 """Compilers that take their source from stdin as ``-`` (``tcc -run -`` runs it)."""
+_NO_PROGRAM = frozenset({"-E", "-M", "-MM", "-fsyntax-only", "--version", "-v"})
+"""Compiler options with which no program is built (``echo | gcc -dM -E -``)."""
 _DOT_SAFE = frozenset(
     {"tables", "schema", "headers", "header", "mode", "width", "indexes", "indices"}
     | {"quit", "exit", "timer", "nullvalue", "separator", "print", "show", "help"}
@@ -89,15 +91,22 @@ _DOT_SAFE = frozenset(
 )
 """Dot-commands of the SQLite and DuckDB shells that run and write nothing."""
 _DOT = re.compile(r"^\s*\.(\w*)", re.MULTILINE)
-_SQLITE_RUNS = re.compile(r"(?i)\b(edit|load_extension|writefile|fts3_tokenizer)\s*\(")
+_SQLITE_RUNS = re.compile(
+    r"(?i)\b(edit|load_extension|writefile|readfile|fsdir|fts3_tokenizer)\s*\("
+)
 _BODY_RUNS = {
     "psql": re.compile(
-        r"(?is).*(\\!|\\(o|w|g\w*)\s*\||\\setenv|\bprogram\b|\\i\w*\s|\\gexec)"
+        r"(?is).*(\\!|\\(o|w|g\w*|copy|i\w*|setenv|lo_\w+)(\s|$)|\bprogram\b"
+        r"|\bto\s+'/)"
     ),
     "mysql": re.compile(
-        r"(?is).*(\\!|\bsystem\b|\\P|\bpager\b|\bsource\b|\\\.|\boutfile\b)"
+        r"(?is).*(\\!|\bsystem\b|\\[PT.]|\b(pager|tee|source|outfile|dumpfile)\b"
+        r"|load_file)"
     ),
 }
+"""What makes psql or mysql run a program, read a file or write one: ``\\!``,
+``\\g |cmd``, ``\\o FILE``, ``\\i FILE``, ``COPY ... PROGRAM``, ``system``,
+``source``, ``INTO OUTFILE``, ``LOAD_FILE``."""
 _BODY_RUNS["mariadb"] = _BODY_RUNS["mysql"]
 _GDB_DONE = frozenset({"batch", "batch-silent", "version", "help"})
 _STREAMS = ("/dev/", "/proc/")
@@ -128,8 +137,8 @@ def reads_commands(program: str, args: list[str]) -> bool:
             w[:1] == "-" and w[1:2] != "-" and ("e" in w or "E" in w) for w in args
         )  # -e, -Es, -nEs, -Ne: Ex mode, where ``-`` is no text but commands
         return ex_mode or "-" not in args
-    if program in _COMPILERS:  # gcc -xc - -o p, tcc -run -
-        return "-" in args
+    if program in _COMPILERS:  # gcc -xc - -o p, tcc -run -; not gcc -dM -E -
+        return "-" in args and not any(w in _NO_PROGRAM for w in args)
     if program == "gdb":  # -batch: it runs -ex and -x and exits
         return not any(w.lstrip("-") in _GDB_DONE for w in args)
     return program == "ed" or (program == "sed" and _sed_reads_stdin(args))
