@@ -1597,6 +1597,8 @@ SIXTH_REVIEW = [
     ("printf aWQK | base64 -d | incus exec c -- psql", "ask"),
     ("printf aWQK | base64 -d | ip netns exec ns sh", "ask"),
     ("printf aWQK | base64 -d | crictl exec -i c sh", "ask"),
+    # an image after --
+    ("podman pull -- alpine", "ask"),
 ]
 
 
@@ -1623,9 +1625,13 @@ SIXTH_REVIEW_ALLOWED = [
     "psql -d app <<< 'select 1'",
     "mysql -u root app <<'SQL'\nshow tables;\nSQL",
     "printf 'select 1;' | sqlite3 app.db",
+    "gdb -batch -ex bt ./a.out core",
+    "gdb -q -batch -ex run -ex bt --args ./a.out x",
+    # allowed before too: what the wider reading above must not take away
     "echo | gcc -dM -E -",
     "DATABASE_URL=$DB_URL python3 manage.py migrate",
     "docker run -d -p 27017:27017 mongo",
+    "podman pull docker.io/library/alpine",
 ]
 
 
@@ -1653,6 +1659,9 @@ SIXTH_REVIEW_STILL_ASKED = [
     "psql <<'SQL'\n\\o /tmp/x\nselect 1;\nSQL",
     "mysql <<< 'select 1 into outfile \"/tmp/x\"'",
     "echo 'int main(){}' | gcc -xc - -o p && ./p",
+    "gdb -batch -ex 'shell id' ./a.out",
+    "gdb -batch -ex 'run < in.txt' ./a.out",
+    "gdb -batch -ex bt -x cmds.gdb ./a.out",
 ]
 
 

@@ -99,6 +99,15 @@ _RUNNING_OPTIONS |= dict.fromkeys(_EDITORS, _EDITOR_RUNS)
 _RUNNING_OPTIONS |= dict.fromkeys(("ssh", "scp", "sftp", "sshfs"), _SSH_RUNS)
 _RUNNING_OPTIONS["mariadb"] = _RUNNING_OPTIONS["mysql"]
 _RUNNING_OPTIONS |= dict.fromkeys(("sqlite", "duckdb"), _RUNNING_OPTIONS["sqlite3"])
+_GDB_EX = re.compile(r"--?(i?ex|(init-)?eval-command)")
+_GDB_READS = frozenset(
+    {"bt", "backtrace", "where", "info", "i", "frame", "f", "up", "down", "list"}
+    | {"l", "thread", "threads", "disassemble", "run", "r", "start", "continue"}
+    | {"c", "next", "n", "step", "s", "break", "b", "quit", "q", "kill", "finish"}
+    | {"ptype", "whatis", "x", "watch", "delete", "d", "tbreak", "until"}
+)
+"""gdb commands that run nothing of their own (``run`` starts the program named)."""
+_GDB_RISKY = re.compile(r"[(`$|;<>!&]")
 _GO_RUNS = re.compile(r"(CC|CXX|FC|AR|PKG_CONFIG|GOTOOLCHAIN|GOROOT|GOEXPERIMENT)=")
 """``go env -w`` settings naming a program go runs (beside ``_RISKY_NAME``)."""
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`|;]+")
@@ -1005,6 +1014,8 @@ class Commands:
             return
         runs = _RUNNING_OPTIONS.get(program)
         texts = [w.text for w in operands]
+        if program == "gdb":
+            texts = _without_gdb_reads(texts)
         if (
             runs is not None
             and any(runs.match(t) for t in texts)
@@ -1105,6 +1116,28 @@ def _reads_code(program: str, args: list[Word]) -> bool:
         else:
             return t == "-" or w.dynamic
     return True
+
+
+def _without_gdb_reads(texts: list[str]) -> list[str]:
+    """The words of ``gdb`` but for each ``-ex CMD`` whose CMD only reads (``bt``).
+
+    A command with a call, a substitution or a redirection (``p system("id")``,
+    ``run < f``) is kept, as is any command not known to read only.
+    """
+    kept: list[str] = []
+    at = 0
+    while at < len(texts):
+        option, eq, value = texts[at].partition("=")
+        takes = _GDB_EX.fullmatch(option) is not None
+        if takes and not eq:
+            value = texts[at + 1] if at + 1 < len(texts) else ""
+        words = value.split()
+        if takes and words and words[0] in _GDB_READS and not _GDB_RISKY.search(value):
+            at += 1 if eq else 2
+            continue
+        kept.append(texts[at])
+        at += 1
+    return kept
 
 
 def _sets_host_variable(words: list[Word]) -> bool:

@@ -269,6 +269,9 @@ def _engine(program: str, args: list[str]) -> list[str]:
     at += 1
     rest = args[at:]
     while at < len(args) and args[at].startswith("-") and args[at] != "-":
+        if args[at] == "--":  # pull -- IMAGE
+            at += 1
+            break
         at += 2 if _takes_next(args[at], flags) else 1
     image = _image_host(program, args[at]) if at < len(args) else []
     # An option this reader takes for one with a value may have hidden the image:
