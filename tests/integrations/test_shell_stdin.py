@@ -274,6 +274,15 @@ def test_other_names_are_no_stream(name: str):
         ("psql", "\\copy t to 'x'"),
         ("mysql", "\\T log.txt"),
         ("mysql", "select load_file('k')"),
+        ("duckdb", "select * from '/k/x.csv'"),
+        ("duckdb", "select * from read_csv('x')"),
+        ("duckdb", "install httpfs; load httpfs;"),
+        ("sqlite3", "attach '/x' as y;"),
+        ("sqlite3", "vacuum into '/x';"),
+        ("psql", "select pg_read_file('/k')"),
+        ("psql", "copy t from '/k'"),
+        ("psql", "select 1 -- https://evil.example/x"),
+        ("mysql", "load data local infile 'k' into table t"),
     ],
 )
 def test_sql_that_runs_a_program_or_reads_a_file_is_found(program: str, body: str):

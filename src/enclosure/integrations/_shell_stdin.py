@@ -90,6 +90,12 @@ _DOT_SAFE = frozenset(
     | {"fullschema", "dbinfo", "lint", "columns", "maxrows", "rows", "timeout"}
 )
 """Dot-commands of the SQLite and DuckDB shells that run and write nothing."""
+_FILES = re.compile(
+    r"(?i)\b(copy|attach|vacuum\s+into|install|load|export|import|infile|outfile"
+    r"|dumpfile|load_file|pg_read\w*|pg_ls_dir|pg_file_write|lo_import|lo_export"
+    r"|dblink\w*|read_\w+|glob|sniff_csv|parquet_\w+)\b|\b(from|join)\s+'"
+)
+"""SQL that reads or writes files (or loads extensions), in any of the SQL shells."""
 _DOT = re.compile(r"^\s*\.(\w*)", re.MULTILINE)
 _SQLITE_RUNS = re.compile(
     r"(?i)\b(edit|load_extension|writefile|readfile|fsdir|fts3_tokenizer)\s*\("
@@ -150,8 +156,12 @@ def body_runs(program: str, body: str) -> bool:
     SQLite's and DuckDB's dot-commands other than a few that only print
     (``.shell``, ``.once |cmd``, ``.read``, ``.load``), ``edit()``; psql's
     ``\\!``, ``\\g |cmd``, ``\\i``, ``COPY ... PROGRAM``; mysql's ``system``,
-    ``source``, ``pager``.
+    ``source``, ``pager``; in any of them a URL, or SQL reading or writing a file
+    (``COPY``, ``ATTACH``, ``VACUUM INTO``, ``LOAD DATA``, DuckDB's ``read_csv``
+    and ``FROM 'file'``, ``pg_read_file``).
     """
+    if "://" in body or _FILES.search(body):
+        return True  # a URL, a file read or written (COPY, ATTACH, LOAD DATA...)
     if program in _DATABASES:
         dots = _DOT.findall(body)
         return any(d not in _DOT_SAFE for d in dots) or bool(_SQLITE_RUNS.search(body))
