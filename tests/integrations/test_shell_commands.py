@@ -244,7 +244,17 @@ def test_code_the_reader_can_see_is_not_opaque(line: str):
 
 @pytest.mark.parametrize(
     "name",
-    ["sh", "bash", "rbash", "ksh93", "lksh", "hush", "bash-static", "zsh5.9", "rksh"],
+    [
+        "sh",
+        "bash",
+        "rbash",
+        "ksh93",
+        "lksh",
+        "hush",
+        "bash-static",
+        "zsh5.9",
+        "zsh-5.9",
+    ],
 )
 def test_shells_are_known_by_their_name_and_its_variants(name: str):
     assert is_shell(name)

@@ -35,7 +35,7 @@ __all__ = ["CLOSERS", "Command", "Commands", "Word", "fed_by", "is_shell"]
 
 _SHELL = re.compile(
     r"r?(sh|bash|zsh|dash|ksh|mksh|lksh|pdksh|ash|hush|fish|yash|posh|oksh|loksh"
-    r"|rksh|gsh|bosh|jsh|osh|ysh|brush)([0-9][0-9.]*)?(-static|\.static)?"
+    r"|rksh|gsh|bosh|jsh|osh|ysh|brush)(-?[0-9][0-9.]*)?(-static|\.static)?"
 )
 """Shells by name: a restricted ``r`` one (``rbash``), a version (``ksh93``,
 ``bash5.2``), a static build (``bash-static``)."""
