@@ -150,6 +150,11 @@ def test_program_hosts_reads_an_argv_without_its_wrappers():
         (["GOSUMDB= "], [UNKNOWN]),
         (["GH_REPO=//"], [UNKNOWN]),
         (["OTHER=evil.example"], []),
+        (["GH_HOST+=evil.example"], ["evil.example"]),
+        (["PIP_INDEX_URL=$U"], [UNKNOWN]),
+        (["npm_config_registry=`cat r`"], [UNKNOWN]),
+        (["PIP_INDEX_URL=https://pypi.example/simple"], []),  # a URL: read elsewhere
+        (["PIP_NO_INDEX=$X"], [UNKNOWN]),
     ],
 )
 def test_env_hosts_reads_the_variables_that_name_a_host(words, expected):

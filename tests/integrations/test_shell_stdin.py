@@ -4,7 +4,12 @@ import shlex
 import pytest
 
 from enclosure.integrations._shell import parse
-from enclosure.integrations._shell_stdin import STDIN_READERS, reads_commands
+from enclosure.integrations._shell_stdin import (
+    STDIN_READERS,
+    body_runs,
+    reads_commands,
+    stream,
+)
 
 CWD = "/work/proj"
 HOME = "/home/u"
@@ -104,8 +109,12 @@ def test_a_program_it_does_not_know_reads_no_commands():
     "line",
     [
         "cat q.sql | sqlite3 x.db",
-        "echo x | psql",
-        "echo x | sudo -u postgres psql db",
+        "cat q.sql | psql",
+        "cat q.sql | sudo -u postgres psql db",
+        "echo '.shell id' | sqlite3 x.db",
+        "echo -e '\\x2eshell id' | sqlite3 x.db",
+        "printf '\\x2eshell id' | sqlite3 x.db",
+        'echo "$q" | psql',
         "printf x | ed f",
         "echo x | vim f",
         "echo x | sed -f - f",
@@ -119,8 +128,11 @@ def test_a_program_it_does_not_know_reads_no_commands():
         "echo x | bun run -",
         "cat dump.sql | docker exec -i db psql -U me",
         "cat q.sql | uv run sqlite3 x.db",
-        "sqlite3 x.db <<'EOF'\n.tables\nEOF",
-        "psql <<< 'select 1'",
+        "sqlite3 x.db <<'EOF'\n.shell id\nEOF",
+        "sqlite3 x.db <<EOF\n.tables\n$(cat q.sql)\nEOF",
+        'psql <<< "$q"',
+        "psql <<< 'select 1 \\gx |sh'",
+        "mysql <<< 'source /dev/stdin'",
         "while read -r q; do psql; done < <(cat q.sql)",
         "vim -s keys.txt f",
         "psql -c '\\! id'",
@@ -153,6 +165,10 @@ def test_commands_fed_to_a_program_that_runs_them_are_opaque(line: str):
         "git log | vim -",
         "sqlite3 x.db 'select 1' | head",
         "echo x | psql -c 'select 1'",
+        "sqlite3 x.db <<'EOF'\n.tables\nEOF",
+        "psql <<< 'select 1'",
+        "echo 'select 1;' | sqlite3 x.db",
+        "psql -d app <<'SQL'\nselect count(*) from users;\nSQL",
         "echo x | docker exec -i db psql -l",
         "docker exec -i db psql -U me < dump.sql",
         "go env -w CGO_ENABLED=0",
@@ -175,3 +191,114 @@ def test_any_argv_is_read_and_never_raises(program: str):
     for n in range(4):
         for args in itertools.product(WORDS, repeat=n):
             assert reads_commands(program, list(args)) in (True, False)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "vim -nEs -",
+        "vim -Ne -",
+        "sed --fi=- f",
+        "sed --fil - f",
+        "sed -f //dev/stdin f",
+        "psql -f /dev//stdin",
+        "psql -c '\\i /dev/stdin'",
+        "psql -c '\\include_relative -'",
+        "mysql -e 'source /dev/stdin'",
+        "mysql -e '\\. /proc/self/fd/0'",
+        "parallel {}",
+        "parallel -q {.}",
+        "lldb -b -s /dev/stdin",
+        "su root -l",
+        "su root -s /bin/sh",
+        "runuser -u me -- -",
+        "script /dev/null -q",
+        "sqlplus -s u/p@db",
+        "gcc -xc - -o p",
+        "tcc -run -",
+    ],
+)
+def test_options_spelled_otherwise_still_read_stdin(line: str):
+    assert reads(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "vim -R -",
+        "sed --follow-symlinks -i s/a/b/ f",
+        "psql -c '\\i schema.sql'",
+        "parallel echo {}",
+        "su root -c id",
+        "script -q /dev/null -c id",
+        "sqlplus -s u/p@db @x.sql",
+        "gcc -o p x.c",
+    ],
+)
+def test_options_that_take_commands_elsewhere_still_read_none(line: str):
+    assert not reads(line)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["/dev/stdin", "//dev/stdin", "/dev//stdin", "/dev/./stdin", "/proc/self/fd/0"],
+)
+def test_a_stream_is_known_however_spelled(name: str):
+    assert stream(name)
+
+
+@pytest.mark.parametrize("name", ["-", "dev/stdin", "./dev/stdin", "/var/dev/stdin"])
+def test_other_names_are_no_stream(name: str):
+    assert not stream(name)
+
+
+@pytest.mark.parametrize(
+    ("program", "body"),
+    [
+        ("sqlite3", ".shell id"),
+        ("sqlite3", "select 1;\n  .system id"),
+        ("sqlite3", ".once |sh"),
+        ("sqlite3", ".read /dev/stdin"),
+        ("sqlite3", ".load ./x"),
+        ("sqlite3", "select edit('', 'id');"),
+        ("duckdb", ".sh id"),
+        ("psql", "select 1 \\gx |sh"),
+        ("psql", "\\! id"),
+        ("psql", "copy t to program 'id'"),
+        ("psql", "\\i x.sql"),
+        ("mysql", "system id"),
+        ("mysql", "source x.sql"),
+        ("mariadb", "\\. x.sql"),
+        ("sqlite3", "select readfile('k');"),
+        ("psql", "\\o out.txt"),
+        ("psql", "\\copy t to 'x'"),
+        ("mysql", "\\T log.txt"),
+        ("mysql", "select load_file('k')"),
+        ("duckdb", "select * from '/k/x.csv'"),
+        ("duckdb", "select * from read_csv('x')"),
+        ("duckdb", "install httpfs; load httpfs;"),
+        ("sqlite3", "attach '/x' as y;"),
+        ("sqlite3", "vacuum into '/x';"),
+        ("psql", "select pg_read_file('/k')"),
+        ("psql", "copy t from '/k'"),
+        ("psql", "select 1 -- https://evil.example/x"),
+        ("mysql", "load data local infile 'k' into table t"),
+    ],
+)
+def test_sql_that_runs_a_program_or_reads_a_file_is_found(program: str, body: str):
+    assert body_runs(program, body)
+
+
+@pytest.mark.parametrize(
+    ("program", "body"),
+    [
+        ("sqlite3", "select count(*) from t;"),
+        ("sqlite3", ".tables\n.schema t\nselect 1;"),
+        ("duckdb", "select 1"),
+        ("psql", "select count(*) from users;"),
+        ("psql", "\\dt"),
+        ("mysql", "show tables;"),
+    ],
+)
+def test_plain_sql_runs_nothing(program: str, body: str):
+    assert not body_runs(program, body)

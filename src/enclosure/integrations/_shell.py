@@ -14,10 +14,11 @@ directory (following ``cd``) and symlinks.
 Whatever it cannot follow safely makes the line ``opaque`` (``eval``, brace
 expansion, a variable or glob as the program, unbalanced quotes or brackets,
 ``case``, function definitions, a here-document fed to a shell, a ``cd`` to a place
-it cannot know); the example manifest asks a human about those. This module
-knows nothing about rules, manifests or the log: text and a directory in, data out.
-It reads characters into lists, pipelines, words and here-documents; what each
-simple command means (wrappers, strings run as commands, paths, hosts) is
+it cannot know, an ``exec`` that redirects the input of what follows); the
+example manifest asks a human about those. This module knows nothing about
+rules, manifests or the log: text and a directory in, data out. It reads
+characters into lists, pipelines, words and here-documents; what each simple
+command means (wrappers, strings run as commands, paths, hosts) is
 ``_shell_commands``. Both import the standard library only (the hook's cold start).
 """
 
@@ -30,12 +31,13 @@ from dataclasses import dataclass
 
 from enclosure.integrations._shell_commands import (
     CLOSERS,
-    SHELLS,
     Command,
     Commands,
     Word,
     fed_by,
+    is_shell,
 )
+from enclosure.integrations._shell_stdin import DATABASES, body_runs
 
 __all__ = ["MAX_LINE", "Command", "Parsed", "parse"]
 
@@ -82,6 +84,8 @@ class _Parser(Commands):
         self.loops = 0  # loops whose body is being read
         self.writes: dict[str, list[Command]] = {}  # files written -> by whom
         self.outputs: list[str] = []  # output redirection targets, resolved
+        self.input_from: list[tuple[str, bool]] = []  # input targets; substituted?
+        self.exec_fed: list[str] = []  # what an ``exec < SOURCE`` feeds from here on
 
     # --- characters ----------------------------------------------------------------
 
@@ -124,6 +128,7 @@ class _Parser(Commands):
         out: list[Command] = []
         feeding: list[str] = []  # programs of the earlier stages of this pipeline
         last: list[str] = []
+        before: list[Command] = []  # the stage before this one, in a pipeline
         saved_cwd = self.cwd
         # Pipeline stages and ``&`` lists run in subshells: a ``cd`` there ends there.
         list_cwd = pipe_cwd = self.cwd
@@ -198,16 +203,25 @@ class _Parser(Commands):
             if pending and self.cd_pending and any(cmd.program for cmd in stage):
                 self.mark("a cd that may or may not have run")
             for cmd in stage:
-                cmd.sources = feeding + cmd.sources
-                if cmd.reads_code and feeding:
+                fed = feeding + self.exec_fed + cmd.sources
+                cmd.sources = list(dict.fromkeys(fed)) if self.exec_fed else fed
+                if cmd.reads_code and feeding and not self._literal_fed(cmd, before):
                     self.mark("a program that runs its input as code is fed by a pipe")
             out += stage
+            before = stage
             last = fed_by(stage)
             if piped:
                 self.cwd = pipe_cwd
         if end:
             self.cwd = saved_cwd  # a subshell's or group's cd ends with it
         return out
+
+    def _literal_fed(self, cmd: Command, before: list[Command]) -> bool:
+        """``echo 'select 1;' | sqlite3 db``: SQL spelled out, running nothing."""
+        if len(before) != 1 or before[0].sources or cmd.sources != [before[0].program]:
+            return False
+        text = before[0].literal
+        return text is not None and self._static_sql(cmd, text)
 
     def _word_ends(self, n: int) -> bool:
         return self.peek(n) in _META or self.peek(n) == ""
@@ -259,6 +273,7 @@ class _Parser(Commands):
         heredoc_at = len(self.heredocs)
         inputs = self.inputs
         outputs = len(self.outputs)
+        input_at = len(self.input_from)
         while True:
             self.blanks()
             c = self.peek()
@@ -277,16 +292,57 @@ class _Parser(Commands):
             self.mark("a program that runs its input as code is redirected (a loop)")
         made = self._finish(words, redirected)
         self.record_writes(self.outputs[outputs:], made)
-        for cmd in [c for c in made if c.reads_code and strings]:
-            for text in strings:
-                if text.dynamic or cmd.program not in SHELLS:
-                    self.mark("a here-string fed to a program that runs its input")
-                else:
-                    made = made + self._sub_parse(text.text)
+        fed = self.input_from[input_at:]
+        if self.inputs > inputs and any(
+            c.program == "exec" and not c.argv[1:] for c in made
+        ):
+            self._exec_input(made, fed, heredoc=len(self.heredocs) > heredoc_at)
+        made = self._code_input(made, fed, strings)
         for at in range(heredoc_at, len(self.heredocs)):
             delim, expands, strip_tabs, _ = self.heredocs[at]
             self.heredocs[at] = (delim, expands, strip_tabs, made)
         return made
+
+    def _code_input(
+        self, made: list[Command], fed: list[tuple[str, bool]], strings: list[Word]
+    ) -> list[Command]:
+        """Mark input a code reader takes from a substitution or a here-string.
+
+        ``sqlite3 db < <(curl ...)``, ``psql <<< "$q"``; a shell's static
+        here-string is read as a line of its own, SQL written out is checked.
+        """
+        readers = [c for c in made if c.reads_code]
+        if readers and any(sub for _, sub in fed):
+            self.mark("a program that runs its input reads a process substitution")
+        for cmd in readers if strings else []:
+            for text in strings:
+                if not text.dynamic and is_shell(cmd.program):
+                    made = made + self._sub_parse(text.text)
+                elif not self._static_sql(cmd, text):
+                    self.mark("a here-string fed to a program that runs its input")
+        return made
+
+    def _exec_input(
+        self, made: list[Command], fed: list[tuple[str, bool]], *, heredoc: bool
+    ) -> None:
+        """``exec < SOURCE``: every later command reads SOURCE as its stdin.
+
+        ``exec < <(curl ...); sh``: the shell after it runs the download, as
+        ``curl ... | sh`` would (its sources say so); only ``/dev/null`` is harmless.
+        """
+        if heredoc or not fed or any(path != "/dev/null" for path, _ in fed):
+            self.mark("exec redirects the input of every command after it")
+            self.exec_fed += [
+                s for c in made for s in c.sources if s not in self.exec_fed
+            ]
+
+    def _static_sql(self, cmd: Command, text: Word | str) -> bool:
+        """SQL written out on the line, running no command (``sqlite3 db <<< 'q'``)."""
+        if isinstance(text, Word):
+            if text.dynamic:
+                return False
+            text = text.text
+        return cmd.program in DATABASES and not body_runs(cmd.program, text)
 
     def _redirection(
         self, words: list[Word], paths: list[str], strings: list[Word]
@@ -315,6 +371,7 @@ class _Parser(Commands):
             return True
         target = self.word()
         words.append(Word(inner=target.inner, feeds=target.feeds, dynamic=True))
+        self._input_from(op, target)
         if op in (">&", "<&") and (target.text.isdigit() or target.text == "-"):
             return True
         if op == "<<<":
@@ -327,6 +384,13 @@ class _Parser(Commands):
         if op[0] == ">" or op in ("&>", "&>>", "<>"):
             self.outputs += resolved
         return True
+
+    def _input_from(self, op: str, target: Word) -> None:
+        """Note where an input redirection reads (``<&-`` closes: as ``/dev/null``)."""
+        if op in ("<", "<>", "<&", "<<<"):
+            closed = op == "<&" and target.text == "-"
+            name = "/dev/null" if closed else self._real(target.text)
+            self.input_from.append((name, bool(target.inner) or target.dynamic))
 
     def _read_heredocs(self) -> None:
         """Skip the bodies of the here-documents opened on the line just ended."""
@@ -345,7 +409,11 @@ class _Parser(Commands):
             text = "\n".join(body)
             if expands and ("$(" in text or "`" in text):
                 self.mark("a substitution inside a here-document")
-            if any(cmd.reads_code for cmd in cmds):
+            static = not expands or not any(c in text for c in "$`\\")
+            if any(
+                cmd.reads_code and not (static and self._static_sql(cmd, text))
+                for cmd in cmds
+            ):
                 self.mark("a here-document fed to a program that runs its input")
         self.heredocs = []
 

@@ -11,6 +11,7 @@ imports the standard library only (the hook's cold start).
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import itertools
 import os
@@ -18,22 +19,36 @@ import re
 import urllib.parse
 from dataclasses import dataclass, field
 
-from enclosure.integrations._shell_hosts import env_hosts, program_hosts
-from enclosure.integrations._shell_stdin import STDIN_READERS, reads_commands
-
-__all__ = ["CLOSERS", "SHELLS", "Command", "Commands", "Word", "fed_by"]
-
-SHELLS = frozenset(
-    {"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "yash", "posh", "oksh"}
-    | {"loksh"}
+from enclosure.integrations._shell_hosts import (
+    HOST_VARIABLES,
+    UNKNOWN,
+    env_hosts,
+    program_hosts,
 )
+from enclosure.integrations._shell_stdin import (
+    STDIN_READERS,
+    reads_commands,
+    stream,
+)
+
+__all__ = ["CLOSERS", "Command", "Commands", "Word", "fed_by", "is_shell"]
+
+_SHELL = re.compile(
+    r"r?(sh|bash|zsh|dash|ksh|mksh|lksh|pdksh|ash|hush|fish|yash|posh|oksh|loksh"
+    r"|rksh|gsh|bosh|jsh|osh|ysh|brush)(-?[0-9][0-9.]*)?(-static|\.static)?"
+)
+"""Shells by name: a restricted ``r`` one (``rbash``), a version (``ksh93``,
+``bash5.2``), a static build (``bash-static``)."""
 _OPENERS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!"})
 CLOSERS = frozenset({"fi", "done", "esac", "}"})
 _OPAQUE_WORDS = frozenset(
     {"eval", "case", "function", "select", "coproc", "alias", "let", "mapfile"}
     | {"readarray", "hash", "enable", "bind", "complete", "compgen", "fc", "shopt"}
+    | {"mkfifo", "mknod"}
 )
-"""Builtins that run text as code or change what a name runs: quoted or not."""
+"""Builtins that run text as code or change what a name runs: quoted or not; and
+named pipes, through which a command writes another's stdin from anywhere on the
+line (``mkfifo p; sh < p & curl ... > p``)."""
 _DEFERRED = frozenset({"at", "batch", "crontab"})
 """Programs that run commands they read later, from stdin or a file."""
 _EDITOR_RUNS = re.compile(r"-c|--cmd|-[sS]|\+(?!\d*$)")
@@ -53,12 +68,20 @@ _RUNNING_OPTIONS = {
     "emacs-nox": _EMACS_RUNS,
     "emacsclient": _EMACS_RUNS,
     "gdb": re.compile(r"--?(i?ex|i?x|(init-)?(eval-)?command)(=|$)"),
+    "lldb": re.compile(
+        r"(?is)\s*(pla\w*\s+sh|scr|sc\b|com\w*\s+(scr|reg|al)|_regexp|!|shell)"
+    ),
+    "dc": re.compile(r"(?s).*!"),
     "wget": re.compile(r"--use-a"),
     "rpm": re.compile(r"-E|--eval"),
-    "sqlite3": re.compile(r"\.(sh|system|import|output|once|read|load)|-cmd|-init"),
-    "psql": re.compile(r"(?is).*(\\!|\\[ogw]\s*\||\\setenv|\bprogram\b)"),
+    "sqlite3": re.compile(
+        r"(?ims).*(^\s*\.(sh|system|import|output|once|read|load|excel|open|save"
+        r"|backup|restore|cd|log|trace)|\b(edit|load_extension|writefile|readfile|fsdir"
+        r"|fts3_tokenizer)\s*\()|-cmd|-init"
+    ),
+    "psql": re.compile(r"(?is).*(\\!|\\(o|w|g\w*)\s*\||\\setenv|\bprogram\b)"),
     "mysql": re.compile(r"(?is).*(\\!|\bsystem\b|\\P|\bpager\b|--defaults-)"),
-    "go": re.compile(r"--?(toolexec|exec)(=|$)|.*-extld"),
+    "go": re.compile(r"--?(toolexec|exec|vettool)(=|$)|.*-extld"),
     "sed": re.compile(
         r"(?:-[a-zA-Z]*e|.*[\n;{}!/\d$,=])?\s*e(?:\s|;|$)"
         r"|(?:-[a-zA-Z]*e|--expression=)?s(.).*\1.*\1\w*e\w*$",
@@ -75,6 +98,18 @@ _EDITORS = frozenset(
 _RUNNING_OPTIONS |= dict.fromkeys(_EDITORS, _EDITOR_RUNS)
 _RUNNING_OPTIONS |= dict.fromkeys(("ssh", "scp", "sftp", "sshfs"), _SSH_RUNS)
 _RUNNING_OPTIONS["mariadb"] = _RUNNING_OPTIONS["mysql"]
+_RUNNING_OPTIONS |= dict.fromkeys(("sqlite", "duckdb"), _RUNNING_OPTIONS["sqlite3"])
+_GDB_EX = re.compile(r"--?(i?ex|(init-)?eval-command)")
+_GDB_READS = frozenset(
+    {"bt", "backtrace", "where", "info", "i", "frame", "f", "up", "down", "list"}
+    | {"l", "thread", "threads", "disassemble", "run", "r", "start", "continue"}
+    | {"c", "next", "n", "step", "s", "break", "b", "quit", "q", "kill", "finish"}
+    | {"ptype", "whatis", "x", "watch", "delete", "d", "tbreak", "until"}
+)
+"""gdb commands that run nothing of their own (``run`` starts the program named)."""
+_GDB_RISKY = re.compile(r"[(`$|;<>!&]")
+_GO_RUNS = re.compile(r"(CC|CXX|FC|AR|PKG_CONFIG|GOTOOLCHAIN|GOROOT|GOEXPERIMENT)=")
+"""``go env -w`` settings naming a program go runs (beside ``_RISKY_NAME``)."""
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`|;]+")
 _SCP = re.compile(
     r"^(?:([^@/:\s]+)@)?(\[[0-9A-Fa-f:.]+(?:%[\w.-]+)?\]|[A-Za-z0-9][\w.-]*):"
@@ -116,9 +151,11 @@ _MAX_GLOB_PARTS = 2  # wildcard components expanded in one word
 _MAX_MATCHES = 512
 _MAX_GLOBS = 16  # globs expanded per line: each one lists a directory
 _INTERPRETER = re.compile(
-    r"^(python[0-9.]*|pypy[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node(js)?|deno|bun|php[0-9.]*"
+    r"^(python[0-9.]*[dmt]?|pypy[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node(js)?|deno|bun|php[0-9.]*"
     r"|lua(jit)?[0-9.]*|tclsh[0-9.]*|wish|expect|[gmn]?awk|busybox|pwsh|osascript|sudo|doas"
-    r"|t?csh|elvish|nu|xonsh|R|Rscript|julia|irb)$"
+    r"|t?csh|elvish|nu|xonsh|R|Rscript|julia|irb|[ib]python[0-9.]*|ptpython[0-9.]*"
+    r"|guile[0-9.]*|g?m4|mongosh|gnuplot|powershell|jshell|ghci|sbcl|clisp|ocaml"
+    r"|erl|iex|groovysh|gforth|qjs)$"
 )
 """Programs that run code they read (a versioned or distro name too)."""
 _LAUNCHERS = frozenset(
@@ -133,7 +170,9 @@ _LAUNCHERS = frozenset(
     | {"i386", "x86_64", "eatmydata", "fakechroot", "chronic", "ifne", "numactl"}
     | {"setpriv", "capsh", "perf", "rlwrap", "tini", "dumb-init", "cpulimit"}
     | {"trickle", "cgexec", "systemd-inhibit", "nocache", "gdb", "expect", "sem"}
-    | {"csh", "tcsh", "elvish", "nu", "xonsh"}
+    | {"csh", "tcsh", "elvish", "nu", "xonsh", "nerdctl", "oc", "lxc", "incus"}
+    | {"crictl", "ip", "lxc-attach", "machinectl", "systemd-nspawn", "distrobox"}
+    | {"toolbox", "vagrant", "multipass"}
 )
 """Programs that may run a command named among their words, as no wrapper here is
 read: one that names a program this reader watches (``tmux new 'rm -rf x'`` too)
@@ -142,7 +181,6 @@ _WATCHED = frozenset(
     {"rm", "rmdir", "unlink", "shred", "find", "mv", "dd", "truncate", "ln"}
     | {"curl", "wget", "nc", "ncat", "netcat", "socat", "ssh", "scp", "rsync"}
     | {"enclosure", "eval", "source", "git", "sudo", "su", "xargs", "env"}
-    | SHELLS
 )
 _RUNTIME = re.compile(
     r"\$\(\.\.\.\)|\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$[0-9@*#?$!-]|\$\(\(.*?\)\)"
@@ -274,7 +312,7 @@ _RISKY_NAME = re.compile(
     r"(?i)(LD_\w+|DYLD_\w+|BASH_ENV|ENV|PROMPT_COMMAND|CDPATH|PATH|IFS|BASH_FUNC\w*"
     r"|SHELLOPTS|PS4|GIT_CONFIG\w*|PYTHONSTARTUP|PYTHONPATH|PERL5OPT|NODE_OPTIONS"
     r"|RUBYOPT|\w*(COMMAND|EDITOR|VISUAL|PAGER|SHELL|ASKPASS|DIFF|PROXY|EXEC_PATH"
-    r"|HOOKSPATH|TEXTCONV|PROGRAM|_CMD|_OPTIONS|OPT)|LESS\w*|GLOBIGNORE|GIT_SSH"
+    r"|HOOKSPATH|TEXTCONV|PROGRAM|_CMD|_OPTIONS|OPT)|LESS\w*|GLOBIGNORE|GIT_SSH|CURL_HOME|WGETRC"
     r"|GIT_TEMPLATE_DIR|GIT_ALLOW_PROTOCOL|RSYNC_RSH|HOME|GOFLAGS|GOENV|PSQLRC)\+?="
 )
 _WRAPPER_FILES = {
@@ -300,7 +338,6 @@ _INTO_DIR = {
 that take a value)."""
 _COPIERS = frozenset({"tee", "cp", "mv", "install", "dd", "sponge", "ln", "rsync"})
 """Programs that write a file they name with what they read."""
-_DESCRIPTORS = ("/dev/fd/", "/dev/stdin", "/proc/")
 _SHELL_VALUED = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
 _C_RUNNERS = frozenset({"su", "runuser", "script", "sg"})
 _DECLARERS = frozenset({"export", "declare", "typeset", "readonly", "local"})
@@ -343,6 +380,9 @@ class Command:
     written: bool = False
     """Its program is a file an earlier command on this line wrote (``wget -O x URL;
     ./x``); the programs that wrote it are in ``sources``."""
+    literal: str | None = None
+    """What it prints, when the line spells it out (``echo 'select 1;'``): not
+    for rules, for the reader judging what a pipe feeds an SQL shell."""
 
     def as_json(self) -> dict[str, object]:
         """The plain data a CEL condition reads."""
@@ -354,6 +394,7 @@ class Command:
             "sources": list(self.sources),
             "repeats": self.repeats,
             "written": self.written,
+            "reads_code": self.reads_code,
         }
 
 
@@ -402,11 +443,22 @@ class Commands:
     def _sub_parse(self, text: str) -> list[Command]:
         raise NotImplementedError
 
+    def _glob_writes(self, pattern: str) -> list[str]:
+        """The files written earlier on this line that a glob would name at run time.
+
+        They do not exist while the line is read (``curl -o y URL; sh y*``).
+        """
+        if not self.writes or not glob.has_magic(pattern):
+            return []
+        rooted = os.path.normpath(os.path.join(self.cwd, pattern))  # noqa: PTH118 -- pathlib costs the hook's cold start
+        return [k for k in self.writes if fnmatch.fnmatchcase(k, rooted)]
+
     def _finish(self, words: list[Word], redirected: list[str]) -> list[Command]:
         inner = [cmd for w in words for cmd in w.inner]
         feeds = [cmd for w in words for cmd in w.feeds]
         assigned: list[str] = []
         real = [w for w in words if w.text or w.quoted]
+        given = real
         if any("[" in w.text and _SUBSCRIPT_RUNS.search(w.text) for w in real):
             self.mark("an array subscript that runs a command")
         real, listed = self._keywords(real)
@@ -435,6 +487,7 @@ class Commands:
         values = [p for w in listed for p in self._paths(w)]
         values += [p for text in assigned for p in self._value_paths(text)]
         hosts = env_hosts(assigned) if assigned and not real else []  # GH_HOST=H; gh
+        hosts += [UNKNOWN] if _sets_host_variable(given) else []
         if values or hosts:
             made.append(Command("", [], paths=values, hosts=hosts))
         for cmd in feeds:
@@ -526,16 +579,29 @@ class Commands:
         self._effects(program, argv, operands)
         nested, cmd.reads_code = self._runs(program, words)
         self.code_readers += cmd.reads_code
-        if cmd.reads_code and substituted and _interpreter(program):
-            # ``sh $(...)``: a script named at run time (``sqlite3 $(...)``: a file)
-            self.mark("a shell or interpreter runs what another command writes")
+        self._code_from(cmd, operands, substituted)
         if program == "find":
             nested += self._find_exec(words)
         for inner in nested:
             inner.repeats = inner.repeats or cmd.repeats
         self._record_writes(cmd)
+        if program in ("echo", "printf") and not via_xargs:
+            cmd.literal = _literal(program, words[1:])
         values = [p for text in set_by for p in self._value_paths(text)]
         return [cmd, *nested, *([Command("", [], paths=values)] if values else [])]
+
+    def _code_from(
+        self, cmd: Command, operands: list[Word], substituted: list[str]
+    ) -> None:
+        """Mark a code reader whose code another command writes."""
+        if cmd.reads_code and substituted and _interpreter(cmd.program):
+            # ``sh $(...)``: a script named at run time (``sqlite3 $(...)``: a file)
+            self.mark("a shell or interpreter runs what another command writes")
+        if cmd.reads_code and any(
+            w.inner and w.text.startswith("/dev/fd/") for w in operands
+        ):
+            # ``sed -f <(curl ...)``, ``psql -f <(...)``: commands from a substitution
+            self.mark("a program reads its commands from a process substitution")
 
     def _into_dir(self, program: str, operands: list[Word]) -> list[str]:
         """What ``cp a b DIR`` (``-t DIR``) writes: each source's name in DIR."""
@@ -575,7 +641,12 @@ class Commands:
             return
         writers = [w for p in cmd.paths for w in self.writes.get(p, ())]
         if "/" in head.text and not head.dynamic:
-            ran = self.writes.get(self._real(head.text), [])
+            names = self._glob_writes(head.pattern) if head.globbed else []
+            ran = [
+                w
+                for n in [self._real(head.text), *names]
+                for w in self.writes.get(n, [])
+            ]
             cmd.written = bool(ran)
             writers += ran
         # what fed a writer is known by now (``curl URL | tee f; sh f``: curl)
@@ -770,7 +841,7 @@ class Commands:
         script (or ``-``, or ``/dev/fd/N``) reads its program from stdin.
         """
         rest = words[1:]
-        if program in SHELLS:
+        if is_shell(program):
             return self._shell_args(rest)
         if _interpreter(program):
             return [], _reads_code(program, rest)
@@ -911,7 +982,7 @@ class Commands:
             # ``echo -rf / | xargs rm``: rules would judge an argv xargs extends
             self.mark(f"xargs runs {program!r} with words it reads from its input")
         if (_interpreter(program) or program in ("source", ".")) and any(
-            not w.dynamic and w.text.startswith(_DESCRIPTORS) for w in operands
+            not w.dynamic and stream(w.text) for w in operands
         ):
             self.mark("a shell or interpreter reads a file descriptor")
         if program in _OPAQUE_WORDS or program in _DEFERRED:
@@ -922,7 +993,7 @@ class Commands:
         ):
             self.mark(f"{program!r} with an option that evaluates its argument")
         if program in ("source", ".") and (
-            not operands or operands[0].dynamic or operands[0].text.startswith("/dev/")
+            not operands or operands[0].dynamic or stream(operands[0].text)
         ):
             self.mark("source of a stream or a run-time name")
 
@@ -943,6 +1014,8 @@ class Commands:
             return
         runs = _RUNNING_OPTIONS.get(program)
         texts = [w.text for w in operands]
+        if program == "gdb":
+            texts = _without_gdb_reads(texts)
         if (
             runs is not None
             and any(runs.match(t) for t in texts)
@@ -960,9 +1033,9 @@ class Commands:
         if (
             program == "go"
             and texts[:1] == ["env"]
-            and "-w" in texts
-            and any(_RISKY_NAME.match(t) for t in texts)  # go env -w GOFLAGS=...
-        ):
+            and any(t.lstrip("-").partition("=")[0] == "w" for t in texts)
+            and any(_RISKY_NAME.match(t) or _GO_RUNS.match(t) for t in texts)
+        ):  # go env -w GOFLAGS=..., --w, -w=true; CC=./x
             self.mark("go env -w with a setting that changes what go runs")
         if program == "set" and any(
             t == "keyword" or (t[:1] == "-" and "k" in t[1:]) for t in texts
@@ -985,6 +1058,8 @@ class Commands:
             return [w.text]
         rooted = os.path.join(self.cwd, pattern)  # noqa: PTH118 -- pathlib costs the hook's cold start
         found = sorted(itertools.islice(glob.iglob(rooted), _MAX_MATCHES + 1))  # noqa: PTH207 -- pathlib costs the hook's cold start
+        written = self._glob_writes(pattern)
+        found += [f for f in written if f not in found]
         if not found:
             return [w.text]
         if len(found) > _MAX_MATCHES:
@@ -1026,6 +1101,8 @@ class Commands:
 
 def _reads_code(program: str, args: list[Word]) -> bool:
     """An interpreter with these arguments reads its program from stdin."""
+    if program in ("pwsh", "powershell") and any(w.text == "-" for w in args):
+        return True  # pwsh -File -, pwsh -c -: the script from stdin
     if program in ("deno", "bun") and args[:1] and args[0].text == "run":
         args = args[1:]  # deno run -
     for w in args:
@@ -1039,6 +1116,54 @@ def _reads_code(program: str, args: list[Word]) -> bool:
         else:
             return t == "-" or w.dynamic
     return True
+
+
+def _without_gdb_reads(texts: list[str]) -> list[str]:
+    """The words of ``gdb`` but for each ``-ex CMD`` whose CMD only reads (``bt``).
+
+    A command with a call, a substitution or a redirection (``p system("id")``,
+    ``run < f``) is kept, as is any command not known to read only.
+    """
+    kept: list[str] = []
+    at = 0
+    while at < len(texts):
+        option, eq, value = texts[at].partition("=")
+        takes = _GDB_EX.fullmatch(option) is not None
+        if takes and not eq:
+            value = texts[at + 1] if at + 1 < len(texts) else ""
+        words = value.split()
+        if takes and words and words[0] in _GDB_READS and not _GDB_RISKY.search(value):
+            at += 1 if eq else 2
+            continue
+        kept.append(texts[at])
+        at += 1
+    return kept
+
+
+def _sets_host_variable(words: list[Word]) -> bool:
+    """``read GH_HOST``, ``for GH_HOST in H``, ``export GH_HOST``: a host set unseen."""
+    names = [w.text for w in words[1:] if not w.text.startswith("-")]
+    return (
+        bool(words)
+        and words[0].text in ("read", "for", "export", "declare", "typeset")
+        and any(n.removesuffix("+") in HOST_VARIABLES for n in names)
+    )
+
+
+def _literal(program: str, args: list[Word]) -> str | None:
+    """What ``echo WORDS`` or ``printf FORMAT`` prints, or None if not plain text.
+
+    Escapes (``echo -e``, a backslash in ``printf``), formats (``%``) and words
+    known at run time are not read.
+    """
+    texts = [w.text for w in args]
+    if any(w.dynamic for w in args) or any("\\" in t for t in texts):
+        return None
+    if program == "printf":
+        return texts[0] if len(texts) == 1 and "%" not in texts[0] else None
+    while texts and texts[0][:1] == "-" and set(texts[0][1:]) <= {"n", "E"}:
+        texts = texts[1:]
+    return None if texts[:1] and texts[0][:1] == "-" else " ".join(texts)
 
 
 def _takes_next(option: str, valued: frozenset[str]) -> bool:
@@ -1094,8 +1219,13 @@ def _watched(word: str) -> bool:
     return False
 
 
+def is_shell(program: str) -> bool:
+    """``program`` is a POSIX-like shell (``sh``, ``rbash``, ``ksh93``...)."""
+    return bool(_SHELL.fullmatch(program))
+
+
 def _interpreter(program: str) -> bool:
-    return program in SHELLS or bool(_INTERPRETER.match(program))
+    return is_shell(program) or bool(_INTERPRETER.match(program))
 
 
 def _url_hosts(words: list[str]) -> list[str]:

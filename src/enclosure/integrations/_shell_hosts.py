@@ -17,7 +17,7 @@ import itertools
 import re
 import urllib.parse
 
-__all__ = ["UNKNOWN", "env_hosts", "program_hosts"]
+__all__ = ["HOST_VARIABLES", "UNKNOWN", "env_hosts", "program_hosts"]
 
 UNKNOWN = "?"
 """The host of a fetch whose host this reader cannot know."""
@@ -33,6 +33,11 @@ _GO_VALUED = frozenset(
 _GH_DEFAULT = "api.github.com"
 _DOCKER_DEFAULT = "docker.io"
 _ENGINES = frozenset({"docker", "podman", "nerdctl"})
+_ENGINE_FLAGS = frozenset(
+    {"-D", "--debug", "--tls", "--tlsverify", "--remote", "-r", "--help", "-v"}
+    | {"--version", "--syslog"}
+)
+"""Global options of the container engines that take no value."""
 _ENGINE_VALUED = frozenset(
     {"-H", "--host", "-c", "--context", "--config", "-l", "--log-level", "--url"}
     | {"--connection", "--root", "--runroot", "--storage-driver", "--identity"}
@@ -53,8 +58,11 @@ _IMAGE_SHORT_FLAGS = {"run": "ditPq", "create": "ditPq", "pull": "aq", "push": "
 """Their one-letter options that take no value (``-a`` attaches a stream in ``run``)."""
 _IMAGE_COMMANDS = frozenset({"run", "create", "pull", "push"})
 _IMAGE_GROUPS = frozenset({"image", "container", "plugin", "buildx", "builder"})
+_ALL_REFERENCES = frozenset({"manifest", "imagetools", "trust"})
+"""Engine commands any of whose words may be an image pushed or pulled."""
 _TAG = frozenset({"-t", "--tag"})
 _KNOWN = _IMAGE_COMMANDS | _IMAGE_GROUPS | {"build", "compose", "login", "install"}
+_KNOWN |= _ALL_REFERENCES
 """The engine commands read here: a word after a global option that is one of
 them is the command, any other is the option's value."""
 _QUALIFIED = re.compile(r"(localhost|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)(:\d+)?/\S+$")
@@ -78,8 +86,16 @@ _NPM_SHORTCUTS = {
 """npm's hosted-git shortcuts (``gitlab:owner/repo``) and the hosts they fetch from."""
 _NAMING = frozenset({"go", "gh", "git", "cargo", *_ENGINES, *_NPM})
 """The programs ``program_hosts`` reads."""
-_HOST_VARIABLES = frozenset({"GH_HOST", "GH_REPO", "GOPROXY", "GOSUMDB"})
+HOST_VARIABLES = frozenset({"GH_HOST", "GH_REPO", "GOPROXY", "GOSUMDB"})
 """Variables whose value names a host without a scheme (``GOPROXY=evil.example``)."""
+_INDEX_NAME = re.compile(
+    r"(?i)\w*(INDEX|REGISTR|MIRROR|REPOSITOR|CHANNEL)\w*|npm_config_\w+"
+    r"|(PIP|UV|NPM|YARN|PNPM|BUN|CARGO|POETRY|PIPENV|PDM|HATCH|CONDA|MAMBA|GEM"
+    r"|BUNDLE|COMPOSER|NUGET|MAVEN|GRADLE|GO|DOCKER|HELM|RUSTUP|DENO)_\w*URL\w*"
+)
+"""Variables naming where a package tool fetches from (``PIP_INDEX_URL``): a
+value known at run time only is a host this reader cannot know. Not any ``*_URL``
+(``DATABASE_URL=$DB`` names a database, not a source of code)."""
 
 
 def program_hosts(argv: list[str]) -> list[str]:
@@ -97,12 +113,13 @@ def program_hosts(argv: list[str]) -> list[str]:
         return _gh(argv[1:])
     if program in _ENGINES:
         return _engine(program, argv[1:])
-    if program in _NPM:
+    if program in _NPM:  # gitlab:o/r, --package=gitlab:o/r, x@gitlab:o/r
         return [
             host
             for word in argv[1:]
+            for part in (word, word.partition("=")[2], word[1:].partition("@")[2])
             for prefix, host in _NPM_SHORTCUTS.items()
-            if word.startswith(prefix)
+            if part.startswith(prefix)
         ]
     if program == "git":
         return _git(argv[1:])
@@ -119,7 +136,11 @@ def env_hosts(assignments: list[str]) -> list[str]:
     hosts: list[str] = []
     for text in assignments:
         name, _, value = text.partition("=")
-        if name not in _HOST_VARIABLES or value in ("", "off"):
+        name = name.removesuffix("+")  # GH_HOST+=evil.example
+        if name not in HOST_VARIABLES and _INDEX_NAME.fullmatch(name):
+            hosts += [UNKNOWN] if "$" in value or "`" in value else []
+            continue
+        if name not in HOST_VARIABLES or value in ("", "off"):
             continue
         if "$" in value or "`" in value:
             hosts.append(UNKNOWN)  # a host known at run time only
@@ -152,6 +173,8 @@ def _go(args: list[str]) -> list[str]:
     ``go get``, ``install`` and ``mod download``; ``run`` and ``list -m`` with a
     version (``evil.example/x@latest``).
     """
+    while args[:1] == ["-C"]:
+        args = args[2:]  # go -C DIR get ...
     if not args:
         return []
     command, rest = args[0], args[1:]
@@ -161,13 +184,14 @@ def _go(args: list[str]) -> list[str]:
         return []
     hosts: list[str] = []
     skip = False
+    listing = command == "list" and "-m" in rest  # go list -m -versions MODULE
     for word in rest:
         if skip:
             skip = False
         elif word.startswith("-"):
             name = word.lstrip("-")
             skip = "=" not in name and name in _GO_VALUED
-        elif command in _GO_FETCHES or command == "mod" or "@" in word:
+        elif command in _GO_FETCHES or command == "mod" or "@" in word or listing:
             hosts += _module_host(word)
     return hosts
 
@@ -194,6 +218,8 @@ def _gh(args: list[str]) -> list[str]:
             named = True
         elif option in ("-R", "--repo") and value.count("/") > 1:
             hosts.append(_host(value) or UNKNOWN)
+        elif word.startswith("-R") and word[2:].count("/") > 1:  # -Rhost/o/r
+            hosts.append(_host(word[2:].removeprefix("=")) or UNKNOWN)
     if args[:1] in (["repo"], ["extension"]):  # gh repo clone HOST/OWNER/REPO
         hosts += [_host(w) for w in args[2:] if w.count("/") > 1 and _on_host(w)]
     if args[:1] == ["api"] and not named:
@@ -216,12 +242,20 @@ def _engine(program: str, args: list[str]) -> list[str]:
     while at < len(args) and args[at].startswith("-"):
         after = args[at + 1] if at + 1 < len(args) else ""
         valued = args[at] in _ENGINE_VALUED or (
-            args[at].startswith("--") and "=" not in args[at] and after not in _KNOWN
+            args[at].startswith("--")
+            and "=" not in args[at]
+            and args[at] not in _ENGINE_FLAGS
+            and after not in _KNOWN
+            and not after.startswith("-")
         )  # podman --cgroup-manager systemd pull x: a value, not the command
         at += 2 if valued else 1
     if at < len(args) and args[at] in _IMAGE_GROUPS:
         at += 1  # docker image pull, container run, plugin install
     command = args[at] if at < len(args) else ""
+    if command in _ALL_REFERENCES:  # manifest push, imagetools create -t, tag
+        words = [w.partition("=")[2] or w for w in args[at + 1 :]]
+        refs = [w for w in words if not w.startswith("-") and ("/" in w or ":" in w)]
+        return [h for w in refs for h in _image_host(program, w)]
     if command == "build":
         return _pushed_tags(program, args[at + 1 :])
     if command == "compose" and "push" in args[at + 1 :]:
@@ -235,6 +269,9 @@ def _engine(program: str, args: list[str]) -> list[str]:
     at += 1
     rest = args[at:]
     while at < len(args) and args[at].startswith("-") and args[at] != "-":
+        if args[at] == "--":  # pull -- IMAGE
+            at += 1
+            break
         at += 2 if _takes_next(args[at], flags) else 1
     image = _image_host(program, args[at]) if at < len(args) else []
     # An option this reader takes for one with a value may have hidden the image:

@@ -12,7 +12,10 @@ library only (the hook's cold start).
 
 from __future__ import annotations
 
-__all__ = ["STDIN_READERS", "reads_commands"]
+import posixpath
+import re
+
+__all__ = ["DATABASES", "STDIN_READERS", "body_runs", "reads_commands", "stream"]
 
 _DATABASES = {
     "sqlite3": frozenset({"-separator", "-nullvalue", "-newline", "-vfs", "-cmd"})
@@ -29,11 +32,12 @@ _GETOPT = {
     "mariadb": ("eDhPSu", frozenset({"execute", "database", "host", "port", "user"})),
     "sftp": ("bBcDFiJlPRsSoX", frozenset()),
     "ftp": ("", frozenset()),
-    "lldb": ("osxfcp", frozenset()),
+    "lldb": ("osxfcpOSkK", frozenset({"source", "one-line", "file", "core"})),
     "dc": ("ef", frozenset({"expression", "file"})),
     "parallel": ("jSPadIE", frozenset({"jobs", "sshlogin", "arg-file", "delimiter"})),
     "sem": ("jSPadIE", frozenset({"jobs", "sshlogin", "arg-file", "delimiter"})),
     "su": ("cgGsw", frozenset({"command", "group", "shell", "whitelist-environment"})),
+    "sqlplus": ("", frozenset()),
     "runuser": ("cgGsuw", frozenset({"command", "group", "shell", "user"})),
     "script": ("cEIOBTm", frozenset({"command", "echo", "log-in", "log-out"})),
     "sg": ("c", frozenset()),
@@ -68,6 +72,48 @@ _OPERANDS_ALLOWED = {"chroot": 1, "su": 1, "runuser": 1, "script": 1, "sg": 1}
 _OPERANDS_ALLOWED |= {"newgrp": 1}
 _FROM_FILE = frozenset({"f", "file", "b"})
 """Options naming the file commands are read from (``-`` is stdin)."""
+_FROM_FILE_OF = {"lldb": frozenset({"s", "S", "source", "source-before-file", "f"})}
+_PERMUTED = frozenset({"su", "runuser", "script"})
+"""util-linux reads their options anywhere (``su root -s /bin/sh``, ``script F -q``)."""
+_TEMPLATE = re.compile(r"\{[^{}]*\}$")
+"""``parallel {}`` (``{.}``, ``{1}``): each input line is the command run."""
+_INCLUDES = re.compile(r"(?i)(?:\\i\w*|\\\.|\bsource)\s+['\"]?([^\s'\";]+)")
+r"""psql's ``\i``/``\ir``/``\include``, mysql's ``source``/``\.``: a file of SQL."""
+_COMPILERS = frozenset({"gcc", "cc", "c++", "g++", "clang", "clang++", "tcc", "c99"})
+"""Compilers that take their source from stdin as ``-`` (``tcc -run -`` runs it)."""
+_NO_PROGRAM = frozenset({"-E", "-M", "-MM", "-fsyntax-only", "--version", "-v"})
+"""Compiler options with which no program is built (``echo | gcc -dM -E -``)."""
+_DOT_SAFE = frozenset(
+    {"tables", "schema", "headers", "header", "mode", "width", "indexes", "indices"}
+    | {"quit", "exit", "timer", "nullvalue", "separator", "print", "show", "help"}
+    | {"databases", "changes", "eqp", "explain", "bail", "echo", "stats", "dump"}
+    | {"fullschema", "dbinfo", "lint", "columns", "maxrows", "rows", "timeout"}
+)
+"""Dot-commands of the SQLite and DuckDB shells that run and write nothing."""
+_FILES = re.compile(
+    r"(?i)\b(copy|attach|vacuum\s+into|install|load|export|import|infile|outfile"
+    r"|dumpfile|load_file|pg_read\w*|pg_ls_dir|pg_file_write|lo_import|lo_export"
+    r"|dblink\w*|read_\w+|glob|sniff_csv|parquet_\w+)\b|\b(from|join)\s+'"
+)
+"""SQL that reads or writes files (or loads extensions), in any of the SQL shells."""
+_DOT = re.compile(r"^\s*\.(\w*)", re.MULTILINE)
+_SQLITE_RUNS = re.compile(
+    r"(?i)\b(edit|load_extension|writefile|readfile|fsdir|fts3_tokenizer)\s*\("
+)
+_BODY_RUNS = {
+    "psql": re.compile(
+        r"(?is).*(\\!|\\(o|w|g\w*|copy|i\w*|setenv|lo_\w+)(\s|$)|\bprogram\b"
+        r"|\bto\s+'/)"
+    ),
+    "mysql": re.compile(
+        r"(?is).*(\\!|\bsystem\b|\\[PT.]|\b(pager|tee|source|outfile|dumpfile)\b"
+        r"|load_file)"
+    ),
+}
+"""What makes psql or mysql run a program, read a file or write one: ``\\!``,
+``\\g |cmd``, ``\\o FILE``, ``\\i FILE``, ``COPY ... PROGRAM``, ``system``,
+``source``, ``INTO OUTFILE``, ``LOAD_FILE``."""
+_BODY_RUNS["mariadb"] = _BODY_RUNS["mysql"]
 _GDB_DONE = frozenset({"batch", "batch-silent", "version", "help"})
 _STREAMS = ("/dev/", "/proc/")
 _EDITORS = frozenset(
@@ -75,8 +121,10 @@ _EDITORS = frozenset(
     | {"vimx", "vim.basic", "vim.tiny", "vim.nox", "nvi", "editor", "sensible-editor"}
 )
 
+DATABASES = frozenset({*_DATABASES, "psql", "mysql", "mariadb"})
+"""The SQL shells whose commands ``body_runs`` reads."""
 STDIN_READERS = frozenset(
-    {*_DATABASES, *_GETOPT, *_EDITORS, "ed", "sed", "gdb"},
+    {*_DATABASES, *_GETOPT, *_EDITORS, *_COMPILERS, "ed", "sed", "gdb"},
 )
 """The programs ``reads_commands`` knows (any other reads no commands on stdin)."""
 
@@ -91,17 +139,47 @@ def reads_commands(program: str, args: list[str]) -> bool:
     if program in _GETOPT:
         return _getopt_reads(program, args)
     if program in _EDITORS:  # keys from stdin, unless ``-`` makes it the text
-        ex_mode = program == "ex" or any(w in ("-e", "-E", "-es", "-Es") for w in args)
+        ex_mode = program == "ex" or any(
+            w[:1] == "-" and w[1:2] != "-" and ("e" in w or "E" in w) for w in args
+        )  # -e, -Es, -nEs, -Ne: Ex mode, where ``-`` is no text but commands
         return ex_mode or "-" not in args
+    if program in _COMPILERS:  # gcc -xc - -o p, tcc -run -; not gcc -dM -E -
+        return "-" in args and not any(w in _NO_PROGRAM for w in args)
     if program == "gdb":  # -batch: it runs -ex and -x and exits
         return not any(w.lstrip("-") in _GDB_DONE for w in args)
     return program == "ed" or (program == "sed" and _sed_reads_stdin(args))
 
 
+def body_runs(program: str, body: str) -> bool:
+    r"""SQL given to ``program`` (one of ``DATABASES``) runs or reads more than SQL.
+
+    SQLite's and DuckDB's dot-commands other than a few that only print
+    (``.shell``, ``.once |cmd``, ``.read``, ``.load``), ``edit()``; psql's
+    ``\\!``, ``\\g |cmd``, ``\\i``, ``COPY ... PROGRAM``; mysql's ``system``,
+    ``source``, ``pager``; in any of them a URL, or SQL reading or writing a file
+    (``COPY``, ``ATTACH``, ``VACUUM INTO``, ``LOAD DATA``, DuckDB's ``read_csv``
+    and ``FROM 'file'``, ``pg_read_file``).
+    """
+    if "://" in body or _FILES.search(body):
+        return True  # a URL, a file read or written (COPY, ATTACH, LOAD DATA...)
+    if program in _DATABASES:
+        dots = _DOT.findall(body)
+        return any(d not in _DOT_SAFE for d in dots) or bool(_SQLITE_RUNS.search(body))
+    runs = _BODY_RUNS.get(program)
+    return runs is None or bool(runs.match(body))
+
+
 def _getopt_reads(program: str, args: list[str]) -> bool:
+    if program == "sqlplus":  # sqlplus [-S] [LOGON] [@SCRIPT]: stdin but for @SCRIPT
+        return not any(w.startswith("@") for w in args)
     options, operands = _getopt(program, args)
-    if any(o in _FROM_FILE and _stdin_file(v) for o, v in options):
-        return True  # psql -f -, sftp -b -, dc -f /dev/stdin
+    from_file = _FROM_FILE_OF.get(program, _FROM_FILE)
+    if any(o in from_file and _stdin_file(v) for o, v in options):
+        return True  # psql -f -, sftp -b -, dc -f /dev/stdin, lldb -s /dev/stdin
+    if any(_stdin_file(m) for _, v in options for m in _INCLUDES.findall(v)):
+        return True  # psql -c '\\i /dev/stdin', mysql -e 'source /dev/stdin'
+    if program in ("parallel", "sem") and operands and _TEMPLATE.match(operands[0]):
+        return True  # parallel {}: each line read is a command
     given = _GIVEN.get(program, ())
     if any(o in given for o, _ in options):
         return False
@@ -132,8 +210,8 @@ def _sed_reads_stdin(args: list[str]) -> bool:
     for at, word in enumerate(args):
         after = args[at + 1] if at + 1 < len(args) else ""
         script = ""
-        if word.startswith("--file"):
-            _, eq, value = word.partition("=")
+        name, eq, value = word.partition("=")
+        if len(name) > 3 and "--file".startswith(name):  # noqa: PLR2004 -- --fi, --fil: getopt_long takes a prefix
             script = value if eq else after
         elif word.startswith("-") and not word.startswith("--") and "f" in word:
             script = word[word.index("f") + 1 :] or after
@@ -144,7 +222,14 @@ def _sed_reads_stdin(args: list[str]) -> bool:
 
 def _stdin_file(name: str) -> bool:
     """``-``, ``/dev/stdin``, ``/dev/fd/N``, ``/proc/self/fd/N``: a stream."""
-    return name == "-" or name.startswith(_STREAMS)
+    return name == "-" or stream(name)
+
+
+def stream(name: str) -> bool:
+    """``name`` is under ``/dev`` or ``/proc``, however spelled (``//dev/./stdin``)."""
+    if not name.startswith("/"):
+        return False
+    return posixpath.normpath("/" + name.lstrip("/")).startswith(_STREAMS)
 
 
 def _getopt(program: str, args: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
@@ -180,7 +265,7 @@ def _getopt(program: str, args: list[str]) -> tuple[list[tuple[str, str]], list[
                 options.append((letter, ""))
         elif word == "-" and program in ("su", "runuser", "sg", "newgrp"):
             options.append(("-", ""))  # a login shell
-        elif program in _NEEDS_NO_OPERAND:
+        elif program in _NEEDS_NO_OPERAND and program not in _PERMUTED:
             operands += args[at - 1 :]
             break
         else:
