@@ -58,13 +58,11 @@ class Database:
         self._locks: Engine | None = None  # see _locks_engine
         self._locks_guard = threading.Lock()
         self._locks_made = False  # SQLite: the lock files' folder exists
-        self._disposed = False  # see _close_late
         self.dbapi_error: type[Exception] = OSError  # until the driver is known
         with self.guard("open"):
             parsed = sa.make_url(url)
             self.where = describe(parsed)
             self.engine: Engine = _make_engine(parsed, sync)
-            sa.event.listen(self.engine, "checkin", self._close_late)
             dbapi = self.engine.dialect.loaded_dbapi
             self.dbapi_error = dbapi.Error
             self.integrity_error: type[Exception] = dbapi.IntegrityError
@@ -179,7 +177,6 @@ class Database:
                 self._locks = sa.create_engine(
                     self.engine.url, pool_size=2, max_overflow=-1, pool_pre_ping=True
                 )
-                sa.event.listen(self._locks, "checkin", self._close_late)
             return self._locks
 
     def dispose(self) -> None:
@@ -188,24 +185,16 @@ class Database:
         A connection in use meanwhile (a thread still reading) is closed when it
         is given back, rather than pooled again (``_close_late``).
         """
-        self._disposed = True  # first: a connection given back from now is closed
-        self.engine.dispose()
+        engines = [self.engine]
         with self._locks_guard:
             if self._locks is not None:
-                self._locks.dispose()
-
-    def _close_late(
-        self, _dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry
-    ) -> None:
-        """Close a connection given back after ``dispose`` instead of pooling it.
-
-        A pool's ``dispose`` closes only the connections it holds; one in use
-        then (a server's watcher reading as the log closes) would go back to the
-        pool SQLAlchemy dropped and stay open until the garbage collector found
-        it (psycopg then warns, in whatever runs at the time).
-        """
-        if self._disposed:
-            record.close()
+                engines.append(self._locks)
+        for engine in engines:
+            # Before the pool is dropped, so that a connection given back from
+            # now on is closed; not earlier, or it would run at every checkin.
+            if not sa.event.contains(engine, "checkin", _close_late):
+                sa.event.listen(engine, "checkin", _close_late)
+            engine.dispose()
 
     @contextlib.contextmanager
     def guard(self, action: str) -> Iterator[None]:
@@ -229,6 +218,19 @@ class Database:
 
 _MEMORY_LOCKS: dict[bytes, threading.Lock] = {}
 """``Database.exclusive`` on in-memory SQLite: one process, thread locks."""
+
+
+def _close_late(
+    _dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry
+) -> None:
+    """Close a connection given back to a disposed pool instead of pooling it.
+
+    A pool's ``dispose`` closes only the connections it holds; one in use then
+    (a server's watcher reading as the log closes) would go back to the pool
+    SQLAlchemy dropped and stay open until the garbage collector found it
+    (psycopg then warns, in whatever runs at the time).
+    """
+    record.close()
 
 
 def describe(url: sa.URL) -> str:
