@@ -3,7 +3,7 @@
 import threading
 
 from enclosure._desk import ApprovalDesk
-from enclosure.audit import DecisionLog
+from enclosure.audit import DecisionLog, _changes
 from enclosure.audit._changes import ANY
 
 
@@ -56,6 +56,30 @@ def test_closing_ends_a_wait_in_another_thread(db_url):
         waiting.join(5)
         assert not waiting.is_alive()
         assert answers == [[]]
+
+
+def test_closing_wakes_a_postgresql_wait_at_once(postgres, monkeypatch):
+    # A server's stop waits for its watcher's wait to end: without a wake, the
+    # wait saw ``close`` only at its next tick (half a second per server stop).
+    monkeypatch.setattr(_changes, "_PG_TICK", 60.0)
+    with DecisionLog(postgres.fresh_url()) as log:
+        changes = log.changes()
+        entered = threading.Event()
+        notifies = changes._raw.notifies
+
+        def waits(**options):
+            entered.set()
+            return notifies(**options)
+
+        changes._raw.notifies = waits
+        answers = []
+        waiting = threading.Thread(target=lambda: answers.append(changes.wait(60)))
+        waiting.start()
+        assert entered.wait(5)
+        changes.close()
+        waiting.join(5)
+        assert not waiting.is_alive()
+        assert answers == [[]]  # the wake is no change
 
 
 def test_an_in_memory_log_has_no_one_else_to_hear():

@@ -1,8 +1,10 @@
 import contextlib
+import gc
 import sqlite3
 import subprocess
 import sys
 import threading
+import warnings
 
 import pytest
 import sqlalchemy as sa
@@ -187,3 +189,24 @@ def test_a_lock_whose_connection_died_is_let_go_without_failing_the_block(
     with db.exclusive("run:r1"):  # and it is free
         pass
     db.dispose()
+
+
+def test_a_connection_given_back_after_dispose_is_closed_not_left_open(postgres):
+    # A thread still reading when the owner closes the log gives its connection
+    # back afterwards. SQLAlchemy keeps it open in the pool it dropped, until the
+    # garbage collector finds it and psycopg warns (ResourceWarning), in
+    # whichever test then runs: a server's watcher did that in a CI run.
+    url = postgres.fresh_url()
+    DecisionLog(url).close()
+    db = Database(url, "normal")
+    conn = db.connect()
+    raw = conn.connection.dbapi_connection
+    with db.exclusive("run:r1"):  # the lock's connection too (its own pool)
+        db.dispose()
+    conn.close()
+    assert raw.closed
+    del conn, raw
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert [str(w.message) for w in caught] == []

@@ -10,6 +10,7 @@ must have the coded error shape, and a 2xx must be JSON.
 """
 
 import re
+import threading
 from urllib.parse import quote
 
 import httpx
@@ -125,6 +126,22 @@ def test_the_app_serves_every_route_once(server):
     ]
     for route in ALL_ROUTES:
         assert served.count((route.path, route.method)) == 1
+
+
+def test_stopping_the_server_stops_its_watcher_before_the_log_closes(make_server):
+    # The lifespan awaited the watcher's stop inside the task group it had just
+    # cancelled, so the stop never ran: the watcher read on until it saw the log
+    # closed, once into the log as it closed, leaving a connection open that
+    # psycopg reported (ResourceWarning) in a later, unrelated test.
+    def watchers():
+        return {t for t in threading.enumerate() if t.name == "enclosure watcher"}
+
+    before = watchers()
+    running = make_server()
+    assert httpx.get(running.url + "/api/health").status_code == 200  # started
+    (watcher,) = watchers() - before
+    running.server.stop()  # the log stays open: nothing else ends the watcher
+    assert not watcher.is_alive()
 
 
 # ---- Schemathesis ------------------------------------------------------------------

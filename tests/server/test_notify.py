@@ -52,6 +52,27 @@ def test_only_what_needs_a_human_is_announced():
     assert message_for(decision_event(1)) is None
 
 
+def test_stopping_the_server_stops_the_webhook_senders(make_server):
+    # The lifespan called notifier.close() after an await that its cancelled task
+    # group cancelled: it never ran, and every sender thread outlived its server.
+    flaky = Flaky(failures=0)
+    hook = Webhook(flaky.url)
+    running = make_server(notifier=Notifier([hook]))
+    try:
+        agent = running.client("agent")
+        run_id = agent.start_run("t")["run_id"]
+        agent.call(run_id, "pay", {"amount": 1})
+        assert hook.flush(10)
+        senders = [
+            t for t in threading.enumerate() if t.name == f"webhook {hook.where}"
+        ]
+        assert senders
+        running.server.stop()
+        assert not any(t.is_alive() for t in senders)
+    finally:
+        flaky.close()
+
+
 def test_new_approvals_and_kills_are_posted_signed_and_retried(make_server):
     flaky = Flaky(failures=2)
     hook = Webhook(flaky.url, secret=b"s3cret", retries=3, backoff=0)

@@ -4,6 +4,8 @@ Real databases; the other writer is a second ``DecisionLog`` on its own connecti
 (the tests in ``test_wait`` and ``test_sse`` use separate processes).
 """
 
+import threading
+
 import anyio
 import anyio.to_thread
 import pytest
@@ -165,3 +167,51 @@ def test_a_closed_log_stops_the_watcher(db_url):
     log.close()
     watcher.stop()
     assert not watcher._thread.is_alive()
+
+
+def test_a_log_closed_while_the_watcher_reads_leaves_no_connection_open(postgres):
+    # A server whose watcher is still reading when its log closes (the stop
+    # waits only so long: a loaded run saw one read on into the next test): the
+    # read's connection, given back afterwards, must be closed, not left open
+    # until the garbage collector finds it and psycopg warns in another test.
+    db_url = postgres.fresh_url()
+    log = DecisionLog(db_url)
+    hub = Hub()
+    watcher = Watcher(log, hub, retry=0.05)
+    locker = sa.create_engine(db_url)
+    reading, used = threading.Event(), []
+
+    def watcher_reads(conn, *_args):
+        if threading.current_thread().name == "enclosure watcher":
+            used.append(conn.connection.dbapi_connection)
+            reading.set()
+
+    sa.event.listen(log._db.engine, "before_cursor_execute", watcher_reads)
+
+    def close_the_log_under_the_read():
+        watcher.start()
+        assert watcher.listening.wait(5)  # after its first read
+        reading.clear()
+        used.clear()
+        with locker.connect() as held:  # the read waits for this lock
+            held.execute(sa.text("LOCK TABLE events IN ACCESS EXCLUSIVE MODE"))
+            with locker.begin() as conn:  # "another process stored an event"
+                conn.execute(sa.text("SELECT pg_notify('enclosure', 'event:1')"))
+            assert reading.wait(5)
+            log.close()
+            held.rollback()
+        watcher.stop()
+
+    async def main():
+        listener = hub.listen()  # someone listens: the watcher reads the log
+        await anyio.to_thread.run_sync(close_the_log_under_the_read)
+        hub.leave(listener)
+
+    try:
+        anyio.run(main)
+    finally:
+        watcher.stop()
+        log.close()
+        locker.dispose()
+    assert used
+    assert all(raw.closed for raw in used)

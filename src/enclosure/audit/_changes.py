@@ -8,7 +8,8 @@ something, so a waiting agent is woken the moment a decision lands:
   inside the transaction that records the change (an approval's transition, an
   event's insert), so a notification is delivered if and only if the change
   committed. Payloads are ``approval:<id>`` and ``event:<seq>``. The listener holds
-  one connection of its own, in autocommit mode.
+  one connection of its own, in autocommit mode; it also listens on a channel of
+  its own, on which ``close`` wakes a wait in another thread at once.
 - **SQLite** has no notifications. Two real mechanisms exist: watching the WAL file
   with inotify, or ``PRAGMA data_version``. We use the second: its value changes on
   a connection exactly when *another* connection (in any process) has committed,
@@ -28,8 +29,11 @@ Must not know: the tables, events, runs or approvals (payloads are opaque string
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import TYPE_CHECKING, Any
+
+from enclosure.errors import AuditUnavailable
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -76,6 +80,7 @@ class Changes:
         self._waiting = False
         self._raw: Any = None
         self._version: int | None = None
+        self._wake = ""  # PostgreSQL: this listener's own channel (see close)
         dialect = db.engine.dialect
         self._kind = dialect.name
         if self._kind == "sqlite" and db.engine.url.database in (None, "", ":memory:"):
@@ -87,6 +92,8 @@ class Changes:
                 self._raw = dialect.loaded_dbapi.connect(
                     *cargs, **cparams, autocommit=True
                 )
+                self._wake = f"{CHANNEL}_wake_{self._raw.info.backend_pid}"
+                self._raw.execute(f"LISTEN {self._wake}")
                 self._raw.execute(f"LISTEN {CHANNEL}")
             else:
                 cparams["check_same_thread"] = False
@@ -122,7 +129,11 @@ class Changes:
                     self._release()
 
     def close(self) -> None:
-        """Release the connection; a ``wait`` in progress returns soon after.
+        """Release the connection; a ``wait`` in progress returns at once.
+
+        (On PostgreSQL a notification on the listener's own channel wakes it;
+        once the log is closed there is no connection to send one, and the wait
+        sees ``close`` at its next tick.)
 
         A connection another thread waits on is released by that thread when its
         ``wait`` returns: drivers must not close a connection in use elsewhere.
@@ -131,6 +142,16 @@ class Changes:
             self._closed.set()
             if not self._waiting:
                 self._release()
+                return
+        if self._kind == "postgresql":
+            # Wake the wait now rather than at its next tick. Best effort: a
+            # closed log has no connection to send it on, and the tick remains.
+            with (
+                contextlib.suppress(AuditUnavailable),
+                self._db.guard("wake"),
+                self._db.begin() as conn,
+            ):
+                conn.exec_driver_sql(_NOTIFY, (self._wake, ""))
 
     def _release(self) -> None:
         raw, self._raw = self._raw, None
@@ -141,13 +162,10 @@ class Changes:
     def _notifications(self, timeout: float) -> list[str]:
         raw = self._raw
         # Wake at least every _PG_TICK seconds to see ``close``.
-        got = [
-            n.payload
-            for n in raw.notifies(timeout=min(timeout, _PG_TICK), stop_after=1)
-        ]
-        if got:  # take whatever else arrived with it, without waiting
-            got += [n.payload for n in raw.notifies(timeout=0)]
-        return got
+        heard = list(raw.notifies(timeout=min(timeout, _PG_TICK), stop_after=1))
+        if heard:  # take whatever else arrived with it, without waiting
+            heard += raw.notifies(timeout=0)
+        return [n.payload for n in heard if n.channel == CHANNEL]  # not the wake
 
     def _sqlite_changes(self, timeout: float) -> list[str]:
         left = timeout

@@ -180,11 +180,21 @@ class Database:
             return self._locks
 
     def dispose(self) -> None:
-        """Close every pooled connection (the owner closes the log)."""
-        self.engine.dispose()
+        """Close every pooled connection (the owner closes the log).
+
+        A connection in use meanwhile (a thread still reading) is closed when it
+        is given back, rather than pooled again (``_close_late``).
+        """
+        engines = [self.engine]
         with self._locks_guard:
             if self._locks is not None:
-                self._locks.dispose()
+                engines.append(self._locks)
+        for engine in engines:
+            # Before the pool is dropped, so that a connection given back from
+            # now on is closed; not earlier, or it would run at every checkin.
+            if not sa.event.contains(engine, "checkin", _close_late):
+                sa.event.listen(engine, "checkin", _close_late)
+            engine.dispose()
 
     @contextlib.contextmanager
     def guard(self, action: str) -> Iterator[None]:
@@ -208,6 +218,19 @@ class Database:
 
 _MEMORY_LOCKS: dict[bytes, threading.Lock] = {}
 """``Database.exclusive`` on in-memory SQLite: one process, thread locks."""
+
+
+def _close_late(
+    _dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry
+) -> None:
+    """Close a connection given back to a disposed pool instead of pooling it.
+
+    A pool's ``dispose`` closes only the connections it holds; one in use then
+    (a server's watcher reading as the log closes) would go back to the pool
+    SQLAlchemy dropped and stay open until the garbage collector found it
+    (psycopg then warns, in whatever runs at the time).
+    """
+    record.close()
 
 
 def describe(url: sa.URL) -> str:

@@ -134,14 +134,20 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         watcher = Watcher(enc.log, hub)
         watcher.start()
-        async with anyio.create_task_group() as tasks:
-            if sweep_seconds is not None:
-                tasks.start_soon(_sweep, enc, sweep_seconds)
-            try:
-                yield
-            finally:
-                hub.close()
-                tasks.cancel_scope.cancel()
+        try:
+            async with anyio.create_task_group() as tasks:
+                if sweep_seconds is not None:
+                    tasks.start_soon(_sweep, enc, sweep_seconds)
+                try:
+                    yield
+                finally:
+                    hub.close()
+                    tasks.cancel_scope.cancel()
+        finally:
+            # Outside the cancelled task group (an await inside it would be
+            # cancelled before it ran): the watcher must be stopped before the
+            # log closes, and queued webhooks delivered.
+            with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(watcher.stop)
                 if notifier is not None:
                     notifier.close()
