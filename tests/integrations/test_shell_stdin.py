@@ -6,7 +6,6 @@ import pytest
 from enclosure.integrations._shell import parse
 from enclosure.integrations._shell_stdin import (
     STDIN_READERS,
-    body_runs,
     reads_commands,
     stream,
 )
@@ -165,10 +164,6 @@ def test_commands_fed_to_a_program_that_runs_them_are_opaque(line: str):
         "git log | vim -",
         "sqlite3 x.db 'select 1' | head",
         "echo x | psql -c 'select 1'",
-        "sqlite3 x.db <<'EOF'\n.tables\nEOF",
-        "psql <<< 'select 1'",
-        "echo 'select 1;' | sqlite3 x.db",
-        "psql -d app <<'SQL'\nselect count(*) from users;\nSQL",
         "echo x | docker exec -i db psql -l",
         "docker exec -i db psql -U me < dump.sql",
         "go env -w CGO_ENABLED=0",
@@ -253,52 +248,17 @@ def test_other_names_are_no_stream(name: str):
 
 
 @pytest.mark.parametrize(
-    ("program", "body"),
+    "line",
     [
-        ("sqlite3", ".shell id"),
-        ("sqlite3", "select 1;\n  .system id"),
-        ("sqlite3", ".once |sh"),
-        ("sqlite3", ".read /dev/stdin"),
-        ("sqlite3", ".load ./x"),
-        ("sqlite3", "select edit('', 'id');"),
-        ("duckdb", ".sh id"),
-        ("psql", "select 1 \\gx |sh"),
-        ("psql", "\\! id"),
-        ("psql", "copy t to program 'id'"),
-        ("psql", "\\i x.sql"),
-        ("mysql", "system id"),
-        ("mysql", "source x.sql"),
-        ("mariadb", "\\. x.sql"),
-        ("sqlite3", "select readfile('k');"),
-        ("psql", "\\o out.txt"),
-        ("psql", "\\copy t to 'x'"),
-        ("mysql", "\\T log.txt"),
-        ("mysql", "select load_file('k')"),
-        ("duckdb", "select * from '/k/x.csv'"),
-        ("duckdb", "select * from read_csv('x')"),
-        ("duckdb", "install httpfs; load httpfs;"),
-        ("sqlite3", "attach '/x' as y;"),
-        ("sqlite3", "vacuum into '/x';"),
-        ("psql", "select pg_read_file('/k')"),
-        ("psql", "copy t from '/k'"),
-        ("psql", "select 1 -- https://evil.example/x"),
-        ("mysql", "load data local infile 'k' into table t"),
+        "sqlite3 app.db <<< 'select count(*) from t;'",
+        "echo 'select 1;' | sqlite3 app.db",
+        "psql -d app <<'SQL'\nselect count(*) from users;\nSQL",
+        "mysql app <<< 'show tables;'",
+        "sqlite3 x.db <<'EOF'\n.tables\nEOF",
+        "psql <<< 'select 1'",
     ],
 )
-def test_sql_that_runs_a_program_or_reads_a_file_is_found(program: str, body: str):
-    assert body_runs(program, body)
-
-
-@pytest.mark.parametrize(
-    ("program", "body"),
-    [
-        ("sqlite3", "select count(*) from t;"),
-        ("sqlite3", ".tables\n.schema t\nselect 1;"),
-        ("duckdb", "select 1"),
-        ("psql", "select count(*) from users;"),
-        ("psql", "\\dt"),
-        ("mysql", "show tables;"),
-    ],
-)
-def test_plain_sql_runs_nothing(program: str, body: str):
-    assert not body_runs(program, body)
+def test_sql_fed_on_stdin_is_never_read_as_safe(line: str):
+    # Quoted names, comments, variables and SQL built at run time run what no
+    # pattern finds (a review: "edit"('', 'id'), psql's out to a pipe, :x).
+    assert parse(line, CWD, HOME).opaque

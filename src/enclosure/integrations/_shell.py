@@ -37,7 +37,6 @@ from enclosure.integrations._shell_commands import (
     fed_by,
     is_shell,
 )
-from enclosure.integrations._shell_stdin import DATABASES, body_runs
 
 __all__ = ["MAX_LINE", "Command", "Parsed", "parse"]
 
@@ -128,7 +127,6 @@ class _Parser(Commands):
         out: list[Command] = []
         feeding: list[str] = []  # programs of the earlier stages of this pipeline
         last: list[str] = []
-        before: list[Command] = []  # the stage before this one, in a pipeline
         saved_cwd = self.cwd
         # Pipeline stages and ``&`` lists run in subshells: a ``cd`` there ends there.
         list_cwd = pipe_cwd = self.cwd
@@ -205,23 +203,15 @@ class _Parser(Commands):
             for cmd in stage:
                 fed = feeding + self.exec_fed + cmd.sources
                 cmd.sources = list(dict.fromkeys(fed)) if self.exec_fed else fed
-                if cmd.reads_code and feeding and not self._literal_fed(cmd, before):
+                if cmd.reads_code and feeding:
                     self.mark("a program that runs its input as code is fed by a pipe")
             out += stage
-            before = stage
             last = fed_by(stage)
             if piped:
                 self.cwd = pipe_cwd
         if end:
             self.cwd = saved_cwd  # a subshell's or group's cd ends with it
         return out
-
-    def _literal_fed(self, cmd: Command, before: list[Command]) -> bool:
-        """``echo 'select 1;' | sqlite3 db``: SQL spelled out, running nothing."""
-        if len(before) != 1 or before[0].sources or cmd.sources != [before[0].program]:
-            return False
-        text = before[0].literal
-        return text is not None and self._static_sql(cmd, text)
 
     def _word_ends(self, n: int) -> bool:
         return self.peek(n) in _META or self.peek(n) == ""
@@ -308,8 +298,10 @@ class _Parser(Commands):
     ) -> list[Command]:
         """Mark input a code reader takes from a substitution or a here-string.
 
-        ``sqlite3 db < <(curl ...)``, ``psql <<< "$q"``; a shell's static
-        here-string is read as a line of its own, SQL written out is checked.
+        ``sqlite3 db < <(curl ...)``, ``psql <<< 'q'``; a shell's static
+        here-string is read as a line of its own. SQL is never read as safe: a
+        quoted name, a comment, a variable or SQL built at run time runs what no
+        pattern finds (a review's finds: ``"edit"('', 'id')``, psql's out to a pipe).
         """
         readers = [c for c in made if c.reads_code]
         if readers and any(sub for _, sub in fed):
@@ -318,7 +310,7 @@ class _Parser(Commands):
             for text in strings:
                 if not text.dynamic and is_shell(cmd.program):
                     made = made + self._sub_parse(text.text)
-                elif not self._static_sql(cmd, text):
+                else:
                     self.mark("a here-string fed to a program that runs its input")
         return made
 
@@ -335,14 +327,6 @@ class _Parser(Commands):
             self.exec_fed += [
                 s for c in made for s in c.sources if s not in self.exec_fed
             ]
-
-    def _static_sql(self, cmd: Command, text: Word | str) -> bool:
-        """SQL written out on the line, running no command (``sqlite3 db <<< 'q'``)."""
-        if isinstance(text, Word):
-            if text.dynamic:
-                return False
-            text = text.text
-        return cmd.program in DATABASES and not body_runs(cmd.program, text)
 
     def _redirection(
         self, words: list[Word], paths: list[str], strings: list[Word]
@@ -409,11 +393,7 @@ class _Parser(Commands):
             text = "\n".join(body)
             if expands and ("$(" in text or "`" in text):
                 self.mark("a substitution inside a here-document")
-            static = not expands or not any(c in text for c in "$`\\")
-            if any(
-                cmd.reads_code and not (static and self._static_sql(cmd, text))
-                for cmd in cmds
-            ):
+            if any(cmd.reads_code for cmd in cmds):
                 self.mark("a here-document fed to a program that runs its input")
         self.heredocs = []
 

@@ -99,15 +99,6 @@ _RUNNING_OPTIONS |= dict.fromkeys(_EDITORS, _EDITOR_RUNS)
 _RUNNING_OPTIONS |= dict.fromkeys(("ssh", "scp", "sftp", "sshfs"), _SSH_RUNS)
 _RUNNING_OPTIONS["mariadb"] = _RUNNING_OPTIONS["mysql"]
 _RUNNING_OPTIONS |= dict.fromkeys(("sqlite", "duckdb"), _RUNNING_OPTIONS["sqlite3"])
-_GDB_EX = re.compile(r"--?(i?ex|(init-)?eval-command)")
-_GDB_READS = frozenset(
-    {"bt", "backtrace", "where", "info", "i", "frame", "f", "up", "down", "list"}
-    | {"l", "thread", "threads", "disassemble", "run", "r", "start", "continue"}
-    | {"c", "next", "n", "step", "s", "break", "b", "quit", "q", "kill", "finish"}
-    | {"ptype", "whatis", "x", "watch", "delete", "d", "tbreak", "until"}
-)
-"""gdb commands that run nothing of their own (``run`` starts the program named)."""
-_GDB_RISKY = re.compile(r"[(`$|;<>!&]")
 _GO_RUNS = re.compile(r"(CC|CXX|FC|AR|PKG_CONFIG|GOTOOLCHAIN|GOROOT|GOEXPERIMENT)=")
 """``go env -w`` settings naming a program go runs (beside ``_RISKY_NAME``)."""
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`|;]+")
@@ -380,9 +371,6 @@ class Command:
     written: bool = False
     """Its program is a file an earlier command on this line wrote (``wget -O x URL;
     ./x``); the programs that wrote it are in ``sources``."""
-    literal: str | None = None
-    """What it prints, when the line spells it out (``echo 'select 1;'``): not
-    for rules, for the reader judging what a pipe feeds an SQL shell."""
 
     def as_json(self) -> dict[str, object]:
         """The plain data a CEL condition reads."""
@@ -585,8 +573,6 @@ class Commands:
         for inner in nested:
             inner.repeats = inner.repeats or cmd.repeats
         self._record_writes(cmd)
-        if program in ("echo", "printf") and not via_xargs:
-            cmd.literal = _literal(program, words[1:])
         values = [p for text in set_by for p in self._value_paths(text)]
         return [cmd, *nested, *([Command("", [], paths=values)] if values else [])]
 
@@ -1014,8 +1000,6 @@ class Commands:
             return
         runs = _RUNNING_OPTIONS.get(program)
         texts = [w.text for w in operands]
-        if program == "gdb":
-            texts = _without_gdb_reads(texts)
         if (
             runs is not None
             and any(runs.match(t) for t in texts)
@@ -1118,28 +1102,6 @@ def _reads_code(program: str, args: list[Word]) -> bool:
     return True
 
 
-def _without_gdb_reads(texts: list[str]) -> list[str]:
-    """The words of ``gdb`` but for each ``-ex CMD`` whose CMD only reads (``bt``).
-
-    A command with a call, a substitution or a redirection (``p system("id")``,
-    ``run < f``) is kept, as is any command not known to read only.
-    """
-    kept: list[str] = []
-    at = 0
-    while at < len(texts):
-        option, eq, value = texts[at].partition("=")
-        takes = _GDB_EX.fullmatch(option) is not None
-        if takes and not eq:
-            value = texts[at + 1] if at + 1 < len(texts) else ""
-        words = value.split()
-        if takes and words and words[0] in _GDB_READS and not _GDB_RISKY.search(value):
-            at += 1 if eq else 2
-            continue
-        kept.append(texts[at])
-        at += 1
-    return kept
-
-
 def _sets_host_variable(words: list[Word]) -> bool:
     """``read GH_HOST``, ``for GH_HOST in H``, ``export GH_HOST``: a host set unseen."""
     names = [w.text for w in words[1:] if not w.text.startswith("-")]
@@ -1148,22 +1110,6 @@ def _sets_host_variable(words: list[Word]) -> bool:
         and words[0].text in ("read", "for", "export", "declare", "typeset")
         and any(n.removesuffix("+") in HOST_VARIABLES for n in names)
     )
-
-
-def _literal(program: str, args: list[Word]) -> str | None:
-    """What ``echo WORDS`` or ``printf FORMAT`` prints, or None if not plain text.
-
-    Escapes (``echo -e``, a backslash in ``printf``), formats (``%``) and words
-    known at run time are not read.
-    """
-    texts = [w.text for w in args]
-    if any(w.dynamic for w in args) or any("\\" in t for t in texts):
-        return None
-    if program == "printf":
-        return texts[0] if len(texts) == 1 and "%" not in texts[0] else None
-    while texts and texts[0][:1] == "-" and set(texts[0][1:]) <= {"n", "E"}:
-        texts = texts[1:]
-    return None if texts[:1] and texts[0][:1] == "-" else " ".join(texts)
 
 
 def _takes_next(option: str, valued: frozenset[str]) -> bool:

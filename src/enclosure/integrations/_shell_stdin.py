@@ -15,7 +15,7 @@ from __future__ import annotations
 import posixpath
 import re
 
-__all__ = ["DATABASES", "STDIN_READERS", "body_runs", "reads_commands", "stream"]
+__all__ = ["STDIN_READERS", "reads_commands", "stream"]
 
 _DATABASES = {
     "sqlite3": frozenset({"-separator", "-nullvalue", "-newline", "-vfs", "-cmd"})
@@ -83,37 +83,6 @@ _COMPILERS = frozenset({"gcc", "cc", "c++", "g++", "clang", "clang++", "tcc", "c
 """Compilers that take their source from stdin as ``-`` (``tcc -run -`` runs it)."""
 _NO_PROGRAM = frozenset({"-E", "-M", "-MM", "-fsyntax-only", "--version", "-v"})
 """Compiler options with which no program is built (``echo | gcc -dM -E -``)."""
-_DOT_SAFE = frozenset(
-    {"tables", "schema", "headers", "header", "mode", "width", "indexes", "indices"}
-    | {"quit", "exit", "timer", "nullvalue", "separator", "print", "show", "help"}
-    | {"databases", "changes", "eqp", "explain", "bail", "echo", "stats", "dump"}
-    | {"fullschema", "dbinfo", "lint", "columns", "maxrows", "rows", "timeout"}
-)
-"""Dot-commands of the SQLite and DuckDB shells that run and write nothing."""
-_FILES = re.compile(
-    r"(?i)\b(copy|attach|vacuum\s+into|install|load|export|import|infile|outfile"
-    r"|dumpfile|load_file|pg_read\w*|pg_ls_dir|pg_file_write|lo_import|lo_export"
-    r"|dblink\w*|read_\w+|glob|sniff_csv|parquet_\w+)\b|\b(from|join)\s+'"
-)
-"""SQL that reads or writes files (or loads extensions), in any of the SQL shells."""
-_DOT = re.compile(r"^\s*\.(\w*)", re.MULTILINE)
-_SQLITE_RUNS = re.compile(
-    r"(?i)\b(edit|load_extension|writefile|readfile|fsdir|fts3_tokenizer)\s*\("
-)
-_BODY_RUNS = {
-    "psql": re.compile(
-        r"(?is).*(\\!|\\(o|w|g\w*|copy|i\w*|setenv|lo_\w+)(\s|$)|\bprogram\b"
-        r"|\bto\s+'/)"
-    ),
-    "mysql": re.compile(
-        r"(?is).*(\\!|\bsystem\b|\\[PT.]|\b(pager|tee|source|outfile|dumpfile)\b"
-        r"|load_file)"
-    ),
-}
-"""What makes psql or mysql run a program, read a file or write one: ``\\!``,
-``\\g |cmd``, ``\\o FILE``, ``\\i FILE``, ``COPY ... PROGRAM``, ``system``,
-``source``, ``INTO OUTFILE``, ``LOAD_FILE``."""
-_BODY_RUNS["mariadb"] = _BODY_RUNS["mysql"]
 _GDB_DONE = frozenset({"batch", "batch-silent", "version", "help"})
 _STREAMS = ("/dev/", "/proc/")
 _EDITORS = frozenset(
@@ -121,8 +90,6 @@ _EDITORS = frozenset(
     | {"vimx", "vim.basic", "vim.tiny", "vim.nox", "nvi", "editor", "sensible-editor"}
 )
 
-DATABASES = frozenset({*_DATABASES, "psql", "mysql", "mariadb"})
-"""The SQL shells whose commands ``body_runs`` reads."""
 STDIN_READERS = frozenset(
     {*_DATABASES, *_GETOPT, *_EDITORS, *_COMPILERS, "ed", "sed", "gdb"},
 )
@@ -148,25 +115,6 @@ def reads_commands(program: str, args: list[str]) -> bool:
     if program == "gdb":  # -batch: it runs -ex and -x and exits
         return not any(w.lstrip("-") in _GDB_DONE for w in args)
     return program == "ed" or (program == "sed" and _sed_reads_stdin(args))
-
-
-def body_runs(program: str, body: str) -> bool:
-    r"""SQL given to ``program`` (one of ``DATABASES``) runs or reads more than SQL.
-
-    SQLite's and DuckDB's dot-commands other than a few that only print
-    (``.shell``, ``.once |cmd``, ``.read``, ``.load``), ``edit()``; psql's
-    ``\\!``, ``\\g |cmd``, ``\\i``, ``COPY ... PROGRAM``; mysql's ``system``,
-    ``source``, ``pager``; in any of them a URL, or SQL reading or writing a file
-    (``COPY``, ``ATTACH``, ``VACUUM INTO``, ``LOAD DATA``, DuckDB's ``read_csv``
-    and ``FROM 'file'``, ``pg_read_file``).
-    """
-    if "://" in body or _FILES.search(body):
-        return True  # a URL, a file read or written (COPY, ATTACH, LOAD DATA...)
-    if program in _DATABASES:
-        dots = _DOT.findall(body)
-        return any(d not in _DOT_SAFE for d in dots) or bool(_SQLITE_RUNS.search(body))
-    runs = _BODY_RUNS.get(program)
-    return runs is None or bool(runs.match(body))
 
 
 def _getopt_reads(program: str, args: list[str]) -> bool:
