@@ -1685,8 +1685,10 @@ SEVENTH_REVIEW_ASKED = [
     "psql -d app <<'SQL'\n\\out |id\nselect 1;\nSQL",
     "psql -d app <<< '\\write |id'",
     "psql -d app <<'SQL'\n\\set x '\\\\\\041 id'\n:x\nSQL",
-    "psql -U postgres -d app <<'SQL'\n"
-    "DO $$ begin execute 'CO'||'PY x FROM PRO'||'GRAM ''id'''; end $$;\nSQL",
+    (
+        "psql -U postgres -d app <<'SQL'\n"
+        "DO $$ begin execute 'CO'||'PY x FROM PRO'||'GRAM ''id'''; end $$;\nSQL"
+    ),
     "gdb -batch -ex 'thread apply all shell touch /tmp/pwn' -p 1",
     "gdb -batch -ex 'b exit' -ex r -ex 'frame apply all shell id' /bin/true",
     "curl -s https://proxy.golang.org/evil.example/data/@v/list",
