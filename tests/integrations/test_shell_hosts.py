@@ -155,6 +155,14 @@ def test_program_hosts_reads_an_argv_without_its_wrappers():
         (["npm_config_registry=`cat r`"], [UNKNOWN]),
         (["PIP_INDEX_URL=https://pypi.example/simple"], []),  # a URL: read elsewhere
         (["PIP_NO_INDEX=$X"], [UNKNOWN]),
+        (["PIP_FIND_LINKS=$U"], [UNKNOWN]),  # the seventh review's
+        (["UV_FIND_LINKS=$U"], [UNKNOWN]),
+        (["RUSTUP_DIST_SERVER=$S"], [UNKNOWN]),
+        (["PIP_TRUSTED_HOST=$H"], [UNKNOWN]),
+        (["PIP_CONFIG_FILE=$F"], [UNKNOWN]),
+        (["PIP_CONFIG_FILE=./pip.conf"], [UNKNOWN]),  # its indexes are unseen
+        (["PIP_CONFIG_FILE=/dev/null"], []),
+        (["DATABASE_URL=$DB"], []),
     ],
 )
 def test_env_hosts_reads_the_variables_that_name_a_host(words, expected):

@@ -75,12 +75,20 @@ _RUNNING_OPTIONS = {
     "wget": re.compile(r"--use-a"),
     "rpm": re.compile(r"-E|--eval"),
     "sqlite3": re.compile(
-        r"(?ims).*(^\s*\.(sh|system|import|output|once|read|load|excel|open|save"
-        r"|backup|restore|cd|log|trace)|\b(edit|load_extension|writefile|readfile|fsdir"
-        r"|fts3_tokenizer)\s*\()|-cmd|-init"
+        r"(?ims).*(^\s*\.(?!(tables|schema|headers?|mode|width|ind(ex|ic)es|quit|exit"
+        r"|timer|nullvalue|separator|print|show|help|databases|changes|eqp|explain"
+        r"|bail|echo|stats|dump|fullschema|dbinfo|lint|columns|maxrows|rows|timeout)\b)"
+        r"[\"'A-Za-z]|\b(edit|load_extension|writefile|readfile|fsdir|fts3_tokenizer|zipfile)\b)"
+        r"|-cmd|-init"
     ),
-    "psql": re.compile(r"(?is).*(\\!|\\(o|w|g\w*)\s*\||\\setenv|\bprogram\b)"),
-    "mysql": re.compile(r"(?is).*(\\!|\bsystem\b|\\P|\bpager\b|--defaults-)"),
+    "psql": re.compile(
+        r"(?is).*(\\(?!(d[a-zA-Z+]*|l\+?|x|timing|echo|qecho|q|conninfo|encoding"
+        r"|pset|h|\?)(\s|$))|\bprogram\b|\bdo\s+\$|\b(execute|prepare)\b)"
+    ),
+    "mysql": re.compile(
+        r"(?is).*(\\|\bsystem\b|\bpager\b|--defaults-|--init-command|\b(source"
+        r"|prepare|execute|outfile|dumpfile|load_file|infile|tee)\b)"
+    ),
     "go": re.compile(r"--?(toolexec|exec|vettool)(=|$)|.*-extld"),
     "sed": re.compile(
         r"(?:-[a-zA-Z]*e|.*[\n;{}!/\d$,=])?\s*e(?:\s|;|$)"

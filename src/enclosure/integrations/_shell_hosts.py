@@ -87,13 +87,19 @@ _NAMING = frozenset({"go", "gh", "git", "cargo", *_ENGINES, *_NPM})
 HOST_VARIABLES = frozenset({"GH_HOST", "GH_REPO", "GOPROXY", "GOSUMDB"})
 """Variables whose value names a host without a scheme (``GOPROXY=evil.example``)."""
 _INDEX_NAME = re.compile(
-    r"(?i)\w*(INDEX|REGISTR|MIRROR|REPOSITOR|CHANNEL)\w*|npm_config_\w+"
+    r"(?i)\w*(INDEX|REGISTR|MIRROR|REPOSITOR|CHANNEL|FIND_LINKS|TRUSTED_HOST"
+    r"|DIST_SERVER|UPDATE_ROOT)\w*|npm_config_\w+"
     r"|(PIP|UV|NPM|YARN|PNPM|BUN|CARGO|POETRY|PIPENV|PDM|HATCH|CONDA|MAMBA|GEM"
     r"|BUNDLE|COMPOSER|NUGET|MAVEN|GRADLE|GO|DOCKER|HELM|RUSTUP|DENO)_\w*URL\w*"
 )
 """Variables naming where a package tool fetches from (``PIP_INDEX_URL``): a
 value known at run time only is a host this reader cannot know. Not any ``*_URL``
 (``DATABASE_URL=$DB`` names a database, not a source of code)."""
+_CONFIG_FILE = re.compile(
+    r"(?i)(PIP|PIP3|UV)_CONFIG_FILE|NPM_CONFIG_USERCONFIG|CONDARC"
+)
+"""Variables naming a package tool's configuration file (``PIP_CONFIG_FILE``),
+whose indexes this reader cannot see: any value is a host it cannot know."""
 
 
 def program_hosts(argv: list[str]) -> list[str]:
@@ -135,6 +141,9 @@ def env_hosts(assignments: list[str]) -> list[str]:
     for text in assignments:
         name, _, value = text.partition("=")
         name = name.removesuffix("+")  # GH_HOST+=evil.example
+        if _CONFIG_FILE.fullmatch(name):
+            hosts += [] if value in ("", "/dev/null") else [UNKNOWN]
+            continue
         if name not in HOST_VARIABLES and _INDEX_NAME.fullmatch(name):
             hosts += [UNKNOWN] if "$" in value or "`" in value else []
             continue
