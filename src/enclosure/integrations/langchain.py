@@ -30,10 +30,14 @@ decision event; a call of the task that has ended already (a ``ToolNode`` task
 with several calls is replayed after each answer) gets the same end again, not
 a second decision and run. A tool that pauses the graph itself (``interrupt()``
 inside the tool) is not a failure: its call stays dispatched with no result, and
-the replay runs that same call again, its approval used once. All of this is
-memory of this gate: a graph resumed by another process (or another middleware)
-decides its calls anew. The module is imported only when the user imports it; a
-missing extra raises ``E-INTEGRATION-MISSING`` with the install command.
+the replay runs that same call again, its approval used once. That memory is
+this gate's: a graph resumed by another process (or another middleware) decides
+its calls anew, but each parks on the approval its reviewer was shown (its id
+comes from the run, the LangGraph thread and task, the tool-call id and the
+arguments), so LangGraph's stored answer goes to that approval and a call it
+already released is not released again. The module is imported only when the
+user imports it; a missing extra raises ``E-INTEGRATION-MISSING`` with the
+install command.
 """
 
 from __future__ import annotations
