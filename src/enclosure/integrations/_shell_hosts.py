@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["HOST_VARIABLES", "UNKNOWN", "env_hosts", "program_hosts"]
 
@@ -82,7 +86,16 @@ _NPM_SHORTCUTS = {
     "gist:": "gist.github.com",
 }
 """npm's hosted-git shortcuts (``gitlab:owner/repo``) and the hosts they fetch from."""
-_NAMING = frozenset({"go", "gh", "git", "cargo", *_ENGINES, *_NPM})
+_DATABASE_CLIENTS = frozenset(
+    {"psql", "pg_dump", "pg_dumpall", "pg_restore", "pg_isready", "createdb", "dropdb"}
+    | {"mysql", "mariadb", "mysqldump", "mariadb-dump", "mysqladmin", "redis-cli"}
+    | {"mongosh", "mongo", "clickhouse-client"}
+)
+"""Database clients whose ``-h HOST`` / ``--host=HOST`` / ``host=HOST`` is a host."""
+_LOCAL = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0"})  # noqa: S104 -- names, not a bind
+"""A database on this machine (or a socket directory): no network fetch."""
+_CONNINFO_HOST = re.compile(r"(?:^|\s)host\s*=\s*'?([^\s']+)")
+_NAMING = frozenset({"go", "gh", "git", "cargo", *_ENGINES, *_NPM, *_DATABASE_CLIENTS})
 """The programs ``program_hosts`` reads."""
 HOST_VARIABLES = frozenset({"GH_HOST", "GH_REPO", "GOPROXY", "GOSUMDB"})
 """Variables whose value names a host without a scheme (``GOPROXY=evil.example``)."""
@@ -111,10 +124,9 @@ def program_hosts(argv: list[str]) -> list[str]:
     program = argv[0]
     if program not in _NAMING:
         return []
-    if program == "go":
-        return _go(argv[1:])
-    if program == "gh":
-        return _gh(argv[1:])
+    reader = _READERS.get(program)
+    if reader is not None:
+        return reader(argv[1:])
     if program in _ENGINES:
         return _engine(program, argv[1:])
     if program in _NPM:  # gitlab:o/r, --package=gitlab:o/r, x@gitlab:o/r
@@ -125,11 +137,35 @@ def program_hosts(argv: list[str]) -> list[str]:
             for prefix, host in _NPM_SHORTCUTS.items()
             if part.startswith(prefix)
         ]
-    if program == "git":
-        return _git(argv[1:])
     if program == "cargo" and any(w.startswith("--registry") for w in argv[1:]):
         return [UNKNOWN]  # a registry named in .cargo/config.toml
     return []
+
+
+def _database_hosts(args: list[str]) -> list[str]:
+    """``psql -h db.example``, ``mysql --host=x``, ``psql 'host=x dbname=y'``.
+
+    A host on this machine (``localhost``, a socket directory) is none; a value
+    known at run time only is the unknown host.
+    """
+    values: list[str] = []
+    for at, word in enumerate(args):
+        after = args[at + 1] if at + 1 < len(args) else ""
+        if word in ("-h", "--host"):
+            values.append(after)
+        elif word.startswith("--host="):
+            values.append(word.partition("=")[2])
+        elif word.startswith("-h") and len(word) > 2 and not word.startswith("--"):  # noqa: PLR2004
+            values.append(word[2:])
+        values += _CONNINFO_HOST.findall(word)
+    hosts: list[str] = []
+    for value in values:
+        for name in value.split(","):  # psql -h a,b: either
+            if "$" in name or "`" in name:
+                hosts.append(UNKNOWN)
+            elif name and not name.startswith("/") and name.lower() not in _LOCAL:
+                hosts.append(_host(name) or UNKNOWN)
+    return hosts
 
 
 def env_hosts(assignments: list[str]) -> list[str]:
@@ -340,3 +376,12 @@ def _git(args: list[str]) -> list[str]:
     if command in ("clone", "pull", "fetch") and recursing:
         return [UNKNOWN]
     return []
+
+
+_READERS: dict[str, Callable[[list[str]], list[str]]] = {
+    "go": _go,
+    "gh": _gh,
+    "git": _git,
+    **dict.fromkeys(_DATABASE_CLIENTS, _database_hosts),
+}
+"""The programs read by a function of their own arguments."""
