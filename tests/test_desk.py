@@ -65,3 +65,42 @@ def test_separation_of_duties(tmp_path: Path):
         desk.deny(approval_id, by="alice")
     assert exc.value.code == "E-APPROVAL-SELF"
     assert desk.get(approval_id).status == "pending"
+
+
+class _RacedLog:
+    """The real log, but another call's approval lands under the id just read."""
+
+    def __init__(self, log: object, other: object) -> None:
+        self._log, self._other, self._raced = log, other, False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._log, name)
+
+    def create_approval(self, approval: object) -> None:
+        if not self._raced:  # another process wins the id between read and write
+            self._raced = True
+            self._log.create_approval(self._other)  # type: ignore[attr-defined]
+        self._log.create_approval(approval)  # type: ignore[attr-defined]
+
+
+def test_an_id_taken_by_another_call_in_a_race_asks_under_a_fresh_id(tmp_path: Path):
+    clock = FakeClock()
+    _, first_id, enc = parked(tmp_path, clock)
+    other = enc.approvals.get(first_id).model_copy(  # type: ignore[attr-defined]
+        update={"approval_id": "apr_" + "ab" * 16, "binding_sha256": "0" * 64}
+    )
+    raced = ApprovalDesk(_RacedLog(enc.log, other), clock)  # type: ignore[attr-defined,arg-type]
+    mine = raced.request(
+        run_id=other.run_id,
+        tool="pay",
+        args={"amount": 4},
+        binding_sha256="1" * 64,
+        rule="tools.pay.mode",
+        reason="r",
+        ttl=60,
+        requested_by=None,
+        approval_id=other.approval_id,
+    )
+    assert mine.approval_id not in (other.approval_id, first_id)
+    assert mine.binding_sha256 == "1" * 64
+    assert enc.approvals.get(other.approval_id).binding_sha256 == "0" * 64  # type: ignore[attr-defined]

@@ -78,11 +78,15 @@ class ApprovalDesk:
         except UsageError:
             if approval_id is None:
                 raise
-            # Another process asked under the same id in between: that one.
+            # Another process asked under the same id in between: that one,
+            # if it is this call's; another call's leaves a fresh id to this one.
             asked = self._asked(approval_id)
-            if asked is None or not _binds(asked, run_id, tool, binding_sha256):
-                raise
-            return asked
+            if asked is not None and _binds(asked, run_id, tool, binding_sha256):
+                return asked
+            approval = approval.model_copy(
+                update={"approval_id": "apr_" + secrets.token_hex(8)}
+            )
+            self._log.create_approval(approval)
         self._event(approval, "requested", by=None, reason=reason)
         return approval
 
